@@ -1,0 +1,101 @@
+// Admission control: at most `maxInFlight` classifications at once and `maxQueue` waiting;
+// past that a request is refused at once (503 overloaded + Retry-After) rather than queued
+// without bound: under a surge, fast refusals keep latency and memory flat.
+import { performance } from 'node:perf_hooks';
+import { ApiError } from './errors.js';
+
+export interface AdmissionOptions {
+  readonly maxInFlight: number;
+  readonly maxQueue: number;
+  readonly retryAfterSeconds: number;
+}
+
+export interface AdmissionObserver {
+  onShed(reason: 'overloaded' | 'queue_timeout'): void;
+  onChange(inFlight: number, queued: number): void;
+}
+
+interface Waiter {
+  readonly grant: () => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export type Release = () => void;
+
+export class Admission {
+  private inFlight = 0;
+  private readonly queue: Waiter[] = [];
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly options: AdmissionOptions,
+    private readonly observer: AdmissionObserver,
+  ) {}
+
+  get active(): number {
+    return this.inFlight;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** A slot now, a place in the queue until `deadlineMs` (performance.now() time), or an ApiError. */
+  acquire(deadlineMs: number): Promise<Release> | Release {
+    if (this.inFlight < this.options.maxInFlight) {
+      this.inFlight += 1;
+      this.observer.onChange(this.inFlight, this.queue.length);
+      return this.releaser();
+    }
+    if (this.queue.length >= this.options.maxQueue) {
+      this.observer.onShed('overloaded');
+      throw new ApiError(503, 'overloaded', 'the service is at capacity; retry later', this.options.retryAfterSeconds);
+    }
+    return new Promise<Release>((resolve, reject) => {
+      const waiter: Waiter = {
+        grant: () => {
+          clearTimeout(waiter.timer);
+          resolve(this.releaser());
+        },
+        timer: setTimeout(() => {
+          const at = this.queue.indexOf(waiter);
+          if (at >= 0) this.queue.splice(at, 1);
+          this.observer.onChange(this.inFlight, this.queue.length);
+          this.observer.onShed('queue_timeout');
+          reject(new ApiError(504, 'deadline_exceeded', 'the request waited for capacity past its deadline'));
+        }, Math.max(0, deadlineMs - performance.now())),
+      };
+      this.queue.push(waiter);
+      this.observer.onChange(this.inFlight, this.queue.length);
+    });
+  }
+
+  private releaser(): Release {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.queue.shift();
+      if (next) next.grant(); // the slot passes straight to the next waiter
+      else this.inFlight -= 1;
+      this.observer.onChange(this.inFlight, this.queue.length);
+      if (this.inFlight === 0 && this.queue.length === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    };
+  }
+
+  /** Resolves true when nothing is in flight or queued, false if `timeoutMs` passes first. */
+  whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== wake);
+        resolve(false);
+      }, timeoutMs);
+      this.idleWaiters.push(wake);
+    });
+  }
+}

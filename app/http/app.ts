@@ -1,0 +1,54 @@
+// Assembles the Koa applications: the traffic app (API, probes, metrics) and the management
+// app (probes and metrics only) for the optional MANAGEMENT_PORT.
+import Koa from 'koa';
+import type { Config } from '../config.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Admission } from './admission.js';
+import { classifyRouter } from './classify.js';
+import { errorMiddleware } from './errors.js';
+import { healthRouter } from './health.js';
+import { metricsRouter, requestMetrics } from './metrics.js';
+import { oipRouter } from './oip.js';
+
+export interface HttpDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly lifecycle: Lifecycle;
+  readonly admission: Admission;
+  readonly version: string;
+}
+
+function base(deps: HttpDeps): Koa {
+  const app = new Koa();
+  app.silent = true; // errors are answered and logged by errorMiddleware
+  const draining = (): boolean => deps.lifecycle.state === 'draining';
+  app.use(requestMetrics(deps.metrics, draining));
+  app.use(errorMiddleware(deps.logger, deps.config.admission.retryAfterSeconds));
+  const health = healthRouter(deps.lifecycle);
+  app.use(health.routes());
+  const metrics = metricsRouter(deps.metrics);
+  app.use(metrics.routes());
+  return app;
+}
+
+export function createTrafficApp(deps: HttpDeps): Koa {
+  const app = base(deps);
+  const classifyDeps = {
+    lifecycle: deps.lifecycle,
+    admission: deps.admission,
+    limits: deps.config.limits,
+    requestTimeoutMs: deps.config.admission.requestTimeoutMs,
+  };
+  const classify = classifyRouter(classifyDeps);
+  app.use(classify.routes()).use(classify.allowedMethods());
+  const oip = oipRouter(classifyDeps, deps.version);
+  app.use(oip.routes()).use(oip.allowedMethods());
+  return app;
+}
+
+export function createManagementApp(deps: HttpDeps): Koa {
+  return base(deps);
+}

@@ -1,0 +1,34 @@
+// Probes. Liveness: can this process still make progress (watchdog, nothing external).
+// Readiness: cached state only (model verified and loaded, engine answering, not draining).
+// Both bypass admission control: they are never queued behind or shed with classifications.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Lifecycle } from '../lifecycle.js';
+
+export function healthRouter(lifecycle: Lifecycle): Router {
+  const router = new Router();
+
+  function live(ctx: Context): void {
+    const report = lifecycle.liveness();
+    ctx.status = report.live ? 200 : 503;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = report.live
+      ? { status: 'ok', state: lifecycle.state, eventLoopDelayMs: Math.round(report.eventLoopDelayMs) }
+      : { status: 'unhealthy', reason: report.reason, state: lifecycle.state, eventLoopDelayMs: Math.round(report.eventLoopDelayMs), engineIdleMs: Math.round(report.engineIdleMs) };
+  }
+
+  function ready(ctx: Context): void {
+    const readiness = lifecycle.readiness();
+    ctx.status = readiness.ready ? 200 : 503;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = readiness.ready
+      ? { status: 'ready', state: readiness.state }
+      : { status: 'not_ready', state: readiness.state, reason: readiness.reason, ...(readiness.detail ? { detail: readiness.detail } : {}) };
+  }
+
+  router.get('/health', live);
+  router.get('/v2/health/live', live);
+  router.get('/ready', ready);
+  router.get('/v2/health/ready', ready);
+  return router;
+}

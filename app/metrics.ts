@@ -1,0 +1,55 @@
+// Prometheus metrics of the whole service, in one registry that /metrics exposes.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'route' | 'method' | 'status'>;
+  readonly requestSeconds: Histogram<'route'>;
+  readonly inFlight: Gauge;
+  readonly queueDepth: Gauge;
+  readonly shed: Counter<'reason'>;
+  readonly cacheHits: Counter;
+  readonly cacheMisses: Counter;
+  readonly texts: Counter;
+  readonly downloadBytes: Counter;
+  readonly downloadSeconds: Histogram;
+  readonly loadSeconds: Gauge;
+  readonly engineRestarts: Counter;
+  readonly engineLiveChildren: Gauge;
+  readonly state: Gauge<'state'>;
+  readonly modelInfo: Gauge<'name' | 'md5'>;
+  readonly eventLoopDelaySeconds: Gauge;
+}
+
+export const LIFECYCLE_STATES = ['starting', 'loading', 'ready', 'draining', 'stopped'] as const;
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const r = [registry];
+  return {
+    registry,
+    requests: new Counter({ name: 'fasttext_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: r }),
+    requestSeconds: new Histogram({
+      name: 'fasttext_http_request_duration_seconds',
+      help: 'HTTP request latency by route',
+      labelNames: ['route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: r,
+    }),
+    inFlight: new Gauge({ name: 'fasttext_admission_in_flight', help: 'Classification requests being worked on', registers: r }),
+    queueDepth: new Gauge({ name: 'fasttext_admission_queue_depth', help: 'Classification requests waiting for a slot', registers: r }),
+    shed: new Counter({ name: 'fasttext_admission_shed_total', help: 'Requests answered 503/504 by admission control', labelNames: ['reason'], registers: r }),
+    cacheHits: new Counter({ name: 'fasttext_cache_hits_total', help: 'Prediction cache hits (per text)', registers: r }),
+    cacheMisses: new Counter({ name: 'fasttext_cache_misses_total', help: 'Prediction cache misses (per text)', registers: r }),
+    texts: new Counter({ name: 'fasttext_texts_classified_total', help: 'Texts classified (cache hits included)', registers: r }),
+    downloadBytes: new Counter({ name: 'fasttext_model_download_bytes_total', help: 'Model bytes received from the source', registers: r }),
+    downloadSeconds: new Histogram({ name: 'fasttext_model_download_duration_seconds', help: 'Time to obtain a verified model file', buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1200], registers: r }),
+    loadSeconds: new Gauge({ name: 'fasttext_model_load_duration_seconds', help: 'Seconds from start of loading to ready, last load', registers: r }),
+    engineRestarts: new Counter({ name: 'fasttext_engine_restarts_total', help: 'fastText child process restarts', registers: r }),
+    engineLiveChildren: new Gauge({ name: 'fasttext_engine_live_children', help: 'fastText child processes answering', registers: r }),
+    state: new Gauge({ name: 'fasttext_lifecycle_state', help: 'Current lifecycle state (1 for the current one)', labelNames: ['state'], registers: r }),
+    modelInfo: new Gauge({ name: 'fasttext_model_info', help: 'The served model (value 1)', labelNames: ['name', 'md5'], registers: r }),
+    eventLoopDelaySeconds: new Gauge({ name: 'fasttext_event_loop_delay_seconds', help: 'Event-loop delay seen by the liveness watchdog', registers: r }),
+  };
+}

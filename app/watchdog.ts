@@ -1,0 +1,74 @@
+// Liveness watchdog: is this process still making progress? Two signals, both local:
+// the event loop's delay (a timer that fires late) and the engine's progress (work is
+// pending but no child has answered anything for too long). Nothing here touches the
+// network or the model source, so S3 can never fail liveness.
+import { performance } from 'node:perf_hooks';
+import type { EngineStats } from './engine/classifier.js';
+
+export interface WatchdogOptions {
+  readonly maxEventLoopDelayMs: number;
+  readonly engineStallMs: number;
+  /** How often the loop-delay timer fires. */
+  readonly sampleMs?: number;
+}
+
+export interface LivenessReport {
+  readonly live: boolean;
+  readonly reason?: 'event_loop_blocked' | 'engine_stalled';
+  readonly eventLoopDelayMs: number;
+  readonly engineIdleMs: number;
+}
+
+export class Watchdog {
+  private readonly sampleMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private expectedAt = 0;
+  /** Worst lateness among the recent samples (decays as on-time samples arrive). */
+  private delayMs = 0;
+
+  constructor(
+    private readonly options: WatchdogOptions,
+    private readonly engineStats: () => EngineStats | undefined,
+  ) {
+    this.sampleMs = options.sampleMs ?? 200;
+  }
+
+  start(): void {
+    this.expectedAt = performance.now() + this.sampleMs;
+    this.timer = setInterval(() => this.sample(), this.sampleMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private sample(): void {
+    const now = performance.now();
+    const late = Math.max(0, now - this.expectedAt);
+    // Keep a slow-decaying maximum so one probe between two late samples still sees the delay.
+    this.delayMs = Math.max(late, this.delayMs * 0.5);
+    this.expectedAt = now + this.sampleMs;
+  }
+
+  /** Current event-loop delay, counting a timer that is overdue right now. */
+  eventLoopDelayMs(): number {
+    if (!this.timer) return 0;
+    const overdue = Math.max(0, performance.now() - this.expectedAt);
+    return Math.max(this.delayMs, overdue);
+  }
+
+  report(): LivenessReport {
+    const eventLoopDelayMs = this.eventLoopDelayMs();
+    const stats = this.engineStats();
+    const engineIdleMs = stats && stats.pending > 0 ? performance.now() - stats.lastProgressAt : 0;
+    if (eventLoopDelayMs > this.options.maxEventLoopDelayMs) {
+      return { live: false, reason: 'event_loop_blocked', eventLoopDelayMs, engineIdleMs };
+    }
+    if (engineIdleMs > this.options.engineStallMs) {
+      return { live: false, reason: 'engine_stalled', eventLoopDelayMs, engineIdleMs };
+    }
+    return { live: true, eventLoopDelayMs, engineIdleMs };
+  }
+}
