@@ -1,0 +1,38 @@
+import test from 'ava';
+import { ConfigError, loadConfig } from '../../app/config.js';
+
+test('defaults are what the README says', (t) => {
+  const c = loadConfig({});
+  t.is(c.port, 8080);
+  t.is(c.model.load, 'eager');
+  t.is(c.limits.maxBodyBytes, 1024 * 1024);
+  t.is(c.limits.maxTextChars, 100_000);
+  t.is(c.limits.maxBatch, 1000);
+  t.is(c.limits.maxK, 100);
+  t.true(c.cache.enabled);
+  t.false(c.s3.forcePathStyle);
+  t.is(c.s3.endpoint, undefined);
+  t.is(c.managementPort, 0);
+});
+
+test('every bad value is reported at once, by name', (t) => {
+  const error = t.throws(
+    () => loadConfig({ PORT: '70000', MODEL_MD5: 'xyz', MODEL_URI: 'http://x/y', CACHE_ENABLED: 'maybe', MODEL_LOAD: 'soon', S3_ENDPOINT: 'localhost:9000' }),
+    { instanceOf: ConfigError },
+  );
+  const text = error?.message ?? '';
+  for (const name of ['PORT=70000', 'MODEL_MD5', 'MODEL_URI', 'CACHE_ENABLED', 'MODEL_LOAD', 'S3_ENDPOINT']) t.true(text.includes(name), name);
+  t.is((error as ConfigError).problems.length, 6);
+});
+
+test('the SDK endpoint variables are honoured; S3_ENDPOINT wins', (t) => {
+  t.is(loadConfig({ AWS_ENDPOINT_URL: 'http://a:1' }).s3.endpoint, 'http://a:1');
+  t.is(loadConfig({ AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_S3: 'http://b:2' }).s3.endpoint, 'http://b:2');
+  t.is(loadConfig({ AWS_ENDPOINT_URL_S3: 'http://b:2', S3_ENDPOINT: 'http://c:3' }).s3.endpoint, 'http://c:3');
+});
+
+test('MODEL_MD5 is normalised to lowercase; inconsistent pairs are refused', (t) => {
+  t.is(loadConfig({ MODEL_MD5: '340156704BB8C8E50C4ABF35A7EC2569' }).model.md5, '340156704bb8c8e50c4abf35a7ec2569');
+  t.throws(() => loadConfig({ MODEL_RETRY_BASE_MS: '5000', MODEL_RETRY_MAX_MS: '100' }), { instanceOf: ConfigError });
+  t.throws(() => loadConfig({ PORT: '9000', MANAGEMENT_PORT: '9000' }), { instanceOf: ConfigError });
+});

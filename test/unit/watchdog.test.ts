@@ -1,0 +1,41 @@
+import test from 'ava';
+import { performance } from 'node:perf_hooks';
+import type { EngineStats } from '../../app/engine/classifier.js';
+import { Watchdog } from '../../app/watchdog.js';
+
+const idleEngine = (): EngineStats => ({ liveChildren: 2, pending: 0, restarts: 0, lastProgressAt: 0 });
+
+test('a blocked event loop fails liveness; it recovers once the loop runs on time', async (t) => {
+  const w = new Watchdog({ maxEventLoopDelayMs: 100, engineStallMs: 10_000, sampleMs: 20 }, idleEngine);
+  w.start();
+  t.teardown(() => w.stop());
+  await new Promise((r) => setTimeout(r, 60));
+  t.true(w.report().live);
+  const until = performance.now() + 300;
+  while (performance.now() < until) {
+    // block the loop, as a wedged handler would
+  }
+  const blocked = w.report();
+  t.false(blocked.live);
+  t.is(blocked.reason, 'event_loop_blocked');
+  t.true(blocked.eventLoopDelayMs >= 250);
+  await new Promise((r) => setTimeout(r, 300));
+  t.true(w.report().live, 'the delay decays once samples arrive on time');
+});
+
+test('pending engine work with no answer for too long fails liveness; idle engine does not', (t) => {
+  let stats: EngineStats = { liveChildren: 1, pending: 3, restarts: 0, lastProgressAt: performance.now() - 5000 };
+  const w = new Watchdog({ maxEventLoopDelayMs: 1000, engineStallMs: 1000 }, () => stats);
+  const stalled = w.report();
+  t.false(stalled.live);
+  t.is(stalled.reason, 'engine_stalled');
+  stats = { ...stats, pending: 0 };
+  t.true(w.report().live, 'no pending work: an idle engine is not stalled');
+  stats = { ...stats, pending: 3, lastProgressAt: performance.now() };
+  t.true(w.report().live);
+});
+
+test('no engine yet (model still loading): liveness holds', (t) => {
+  const w = new Watchdog({ maxEventLoopDelayMs: 1000, engineStallMs: 10 }, () => undefined);
+  t.true(w.report().live);
+});
