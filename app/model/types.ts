@@ -2,10 +2,21 @@
 
 /** The build-time lock: the model the service must serve, fixed by its MD5. */
 export interface ModelLock {
-  readonly uri: string; // s3://bucket/key or file:///abs/path
+  /** s3://bucket/key or file:///abs/path (absolute once resolved by lock.ts). */
+  readonly uri: string;
   readonly md5: string; // 32 lowercase hex
+  /** Expected size; undefined when an override replaced the locked object. */
   readonly bytes?: number | undefined;
   readonly name?: string | undefined;
+}
+
+/** The lock after overrides: what the service will serve, with where each value came from. */
+export interface ResolvedLock extends ModelLock {
+  readonly name: string;
+  /** The lock file read, or undefined when MODEL_URI + MODEL_MD5 replaced it entirely and it was absent. */
+  readonly lockFile: string | undefined;
+  /** Which values came from the environment rather than the lock file. */
+  readonly overridden: readonly ('uri' | 'md5' | 'name')[];
 }
 
 /** A verified model file on local disk. */
@@ -15,6 +26,10 @@ export interface VerifiedModel {
   readonly bytes: number;
   /** true when the verified cache was reused, false when downloaded/copied now. */
   readonly fromCache: boolean;
+  /** Bytes read from the source during this ensure() (0 on a cache hit; more than `bytes` after re-downloads). */
+  readonly bytesTransferred: number;
+  /** Wall time of this ensure(), retries and waits included. */
+  readonly durationMs: number;
 }
 
 /** Why the model is not (yet) usable; becomes /ready's `reason`. */
@@ -27,6 +42,8 @@ export type ModelPhase =
   | 'download_failed'
   | 'verified';
 
+export type ModelFailurePhase = 'md5_mismatch' | 'size_mismatch' | 'download_failed';
+
 export interface ModelProgress {
   readonly phase: ModelPhase;
   readonly bytesDone?: number;
@@ -34,4 +51,17 @@ export interface ModelProgress {
   readonly detail?: string; // error message for failures (no secrets)
   readonly attempt?: number;
   readonly nextRetryMs?: number;
+  /**
+   * The failure that caused the current retry, carried by the phases that follow it
+   * ('downloading', 'verifying') until a model is verified: /ready can keep saying
+   * `md5_mismatch` while the store fetches the object again.
+   */
+  readonly lastFailure?: { readonly phase: ModelFailurePhase; readonly detail: string };
+}
+
+/** The subset of a pino logger the model modules use; the caller passes its own. */
+export interface ModelLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
 }

