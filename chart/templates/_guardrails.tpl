@@ -1,0 +1,76 @@
+{{/*
+Guardrails: value combinations that restart healthy pods, stall a rollout, cut a drain
+short or that Kubernetes would reject after a half-applied upgrade. Each `fail` names the
+values and the fix. Types, ranges and unknown keys are the schema's job
+(values.schema.json); these are the rules that relate two or more values.
+Included once, from deployment.yaml.
+*/}}
+{{- define "fasttext-edge.guardrails" -}}
+{{- $v := .Values -}}
+
+{{- /* The model: a uri without its MD5 could load any file that happens to be there. */ -}}
+{{- if and $v.model.uri (not $v.model.md5) -}}
+{{- fail (printf "model.uri is set (%s) but model.md5 is empty: the service only loads a file whose MD5 was fixed when the model was published. Pass --set-string model.md5=<32 hex> with the uri, or leave model.uri empty to serve the image's baked model." $v.model.uri) -}}
+{{- end -}}
+
+{{- if eq (int64 $v.containerPorts.http) (int64 $v.containerPorts.management) -}}
+{{- fail (printf "containerPorts.http and containerPorts.management are both %d: the service refuses to start. Give the management listener its own port (default 9090)." (int64 $v.containerPorts.http)) -}}
+{{- end -}}
+
+{{- /* Probes (none render in diagnostic mode, so none are checked there). */ -}}
+{{- if not $v.diagnosticMode.enabled -}}
+{{- $liveness := include "fasttext-edge.livenessFields" . | fromYaml -}}
+{{- $readiness := include "fasttext-edge.readinessFields" . | fromYaml -}}
+{{- $startup := include "fasttext-edge.startupFields" . | fromYaml -}}
+{{- $enabled := dict "liveness" $v.livenessProbe.enabled "readiness" $v.readinessProbe.enabled "startup" $v.startupProbe.enabled -}}
+
+{{- range $kind, $probe := dict "liveness" $liveness "readiness" $readiness "startup" $startup -}}
+{{- if get $enabled $kind -}}
+{{- if ge (int64 $probe.timeoutSeconds) (int64 $probe.periodSeconds) -}}
+{{- fail (printf "%s.timeoutSeconds (%d) must be less than %s.periodSeconds (%d): a probe that may outlast its period piles up behind a slow process. Lower %s.timeoutSeconds or raise %s.periodSeconds." $probe.name (int64 $probe.timeoutSeconds) $probe.name (int64 $probe.periodSeconds) $probe.name $probe.name) -}}
+{{- end -}}
+{{- if and (ne $kind "readiness") (ne (int64 $probe.successThreshold) 1) -}}
+{{- fail (printf "%s.successThreshold is %d but must be 1 for liveness and startup probes (Kubernetes rejects any other value). Set %s.successThreshold to 1." $probe.name (int64 $probe.successThreshold) $probe.name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- if and $v.livenessProbe.enabled $v.readinessProbe.enabled $liveness.path (eq $liveness.path $readiness.path) -}}
+{{- fail (printf "%s and %s are both %s: liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Point %s at /health (readiness stays on /ready)." $liveness.pathKey $readiness.pathKey $liveness.path $liveness.pathKey) -}}
+{{- end -}}
+
+{{- if and $v.livenessProbe.enabled $v.readinessProbe.enabled (not $v.startupProbe.enabled) (lt (int64 $readiness.initialDelaySeconds) (int64 $liveness.initialDelaySeconds)) -}}
+{{- fail (printf "%s.initialDelaySeconds (%d) is less than %s.initialDelaySeconds (%d) while startupProbe is off: readiness must not start before liveness is established. Set %s.initialDelaySeconds to at least %d, or enable startupProbe." $readiness.name (int64 $readiness.initialDelaySeconds) $liveness.name (int64 $liveness.initialDelaySeconds) $readiness.name (int64 $liveness.initialDelaySeconds)) -}}
+{{- end -}}
+{{- end -}}
+
+{{- /* Rollout. */ -}}
+{{- if eq $v.updateStrategy.type "RollingUpdate" -}}
+{{- $surge := toString $v.updateStrategy.rollingUpdate.maxSurge -}}
+{{- $unavailable := toString $v.updateStrategy.rollingUpdate.maxUnavailable -}}
+{{- if and (has $surge (list "0" "0%")) (has $unavailable (list "0" "0%")) -}}
+{{- fail "updateStrategy.rollingUpdate.maxSurge and updateStrategy.rollingUpdate.maxUnavailable are both 0: the rollout could never replace a pod (Kubernetes rejects it). Set maxSurge to at least 1 to keep full capacity during rollouts, or maxUnavailable to at least 1." -}}
+{{- end -}}
+{{- end -}}
+
+{{- if le (int64 $v.progressDeadlineSeconds) (int64 $v.minReadySeconds) -}}
+{{- fail (printf "progressDeadlineSeconds (%d) must be greater than minReadySeconds (%d) (Kubernetes rejects it otherwise). Raise progressDeadlineSeconds so it also covers the model download, or lower minReadySeconds." (int64 $v.progressDeadlineSeconds) (int64 $v.minReadySeconds)) -}}
+{{- end -}}
+
+{{- /* Shutdown: preStop sleep, then SIGTERM, the in-app delay and the drain, all inside the grace period. */ -}}
+{{- $shutdownSeconds := add $v.lifecycle.preStopSleepSeconds $v.shutdown.delaySeconds $v.shutdown.drainTimeoutSeconds -}}
+{{- if le (int64 $v.terminationGracePeriodSeconds) $shutdownSeconds -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than lifecycle.preStopSleepSeconds (%d) + shutdown.delaySeconds (%d) + shutdown.drainTimeoutSeconds (%d) = %d, or the kubelet kills the pod mid-drain. Set terminationGracePeriodSeconds to %d or more (a few seconds for the engine to stop), or shorten the sleep or the drain." (int64 $v.terminationGracePeriodSeconds) (int64 $v.lifecycle.preStopSleepSeconds) (int64 $v.shutdown.delaySeconds) (int64 $v.shutdown.drainTimeoutSeconds) $shutdownSeconds (add $shutdownSeconds 5)) -}}
+{{- end -}}
+
+{{- /* Scaling and disruption. */ -}}
+{{- if and $v.pdb.create (not $v.autoscaling.enabled) (eq (int64 $v.replicaCount) 1) -}}
+{{- fail "pdb.create is true with replicaCount 1 and autoscaling.enabled false: a PodDisruptionBudget over one pod either blocks every node drain or protects nothing. Set replicaCount to 2 or more, enable autoscaling, or set pdb.create=false." -}}
+{{- end -}}
+{{- if and $v.pdb.create (ne (toString $v.pdb.minAvailable) "") (ne (toString $v.pdb.maxUnavailable) "") -}}
+{{- fail "pdb.minAvailable and pdb.maxUnavailable are both set: a PodDisruptionBudget takes only one. Set the other to \"\"." -}}
+{{- end -}}
+{{- if and $v.autoscaling.enabled (gt (int64 $v.autoscaling.minReplicas) (int64 $v.autoscaling.maxReplicas)) -}}
+{{- fail (printf "autoscaling.minReplicas (%d) is greater than autoscaling.maxReplicas (%d). Raise autoscaling.maxReplicas or lower autoscaling.minReplicas." (int64 $v.autoscaling.minReplicas) (int64 $v.autoscaling.maxReplicas)) -}}
+{{- end -}}
+{{- end -}}

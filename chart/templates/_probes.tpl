@@ -1,0 +1,69 @@
+{{/*
+One probe from the values. Called with (dict "probe" .Values.livenessProbe "custom" .Values.customLivenessProbe).
+A non-empty custom probe replaces the whole object. Fields are printed as given: no
+`default`, which would silently turn a deliberate 0 into something else.
+*/}}
+{{- define "fasttext-edge.probe" -}}
+{{- if .custom -}}
+{{- toYaml .custom -}}
+{{- else -}}
+{{- $p := .probe -}}
+{{- if eq $p.type "tcpSocket" -}}
+tcpSocket:
+  port: management
+{{- else -}}
+httpGet:
+  path: {{ $p.path }}
+  port: management
+{{- end }}
+initialDelaySeconds: {{ include "fasttext-edge.int" $p.initialDelaySeconds }}
+periodSeconds: {{ include "fasttext-edge.int" $p.periodSeconds }}
+timeoutSeconds: {{ include "fasttext-edge.int" $p.timeoutSeconds }}
+successThreshold: {{ include "fasttext-edge.int" $p.successThreshold }}
+failureThreshold: {{ include "fasttext-edge.int" $p.failureThreshold }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The fields the guardrails compare, for the probe that will actually render: the custom one
+(with Kubernetes' defaults for what it leaves out) or the one built from the values.
+`name` is the values key the messages must point at. Output is YAML, read with fromYaml.
+*/}}
+{{- define "fasttext-edge.effectiveProbe" -}}
+{{- $kubernetesDefaults := dict "initialDelaySeconds" 0 "periodSeconds" 10 "timeoutSeconds" 1 "successThreshold" 1 "failureThreshold" 3 -}}
+{{- $fields := .probe -}}
+{{- $name := .name -}}
+{{- $pathKey := printf "%s.path" .name -}}
+{{- $path := "" -}}
+{{- if .custom -}}
+{{- $fields = merge (deepCopy .custom) $kubernetesDefaults -}}
+{{- $name = .customName -}}
+{{- $pathKey = printf "%s.httpGet.path" .customName -}}
+{{- with .custom.httpGet }}{{ $path = default "" .path }}{{ end -}}
+{{- else if eq .probe.type "httpGet" -}}
+{{- $path = .probe.path -}}
+{{- end -}}
+name: {{ $name }}
+pathKey: {{ $pathKey }}
+path: {{ $path | quote }}
+initialDelaySeconds: {{ include "fasttext-edge.int" $fields.initialDelaySeconds }}
+periodSeconds: {{ include "fasttext-edge.int" $fields.periodSeconds }}
+timeoutSeconds: {{ include "fasttext-edge.int" $fields.timeoutSeconds }}
+successThreshold: {{ include "fasttext-edge.int" $fields.successThreshold }}
+{{- end -}}
+
+{{/* The effective liveness/readiness/startup probe, as a dict. */}}
+{{- define "fasttext-edge.livenessFields" -}}
+{{- include "fasttext-edge.effectiveProbe" (dict "probe" .Values.livenessProbe "custom" .Values.customLivenessProbe "name" "livenessProbe" "customName" "customLivenessProbe") -}}
+{{- end -}}
+{{- define "fasttext-edge.readinessFields" -}}
+{{- include "fasttext-edge.effectiveProbe" (dict "probe" .Values.readinessProbe "custom" .Values.customReadinessProbe "name" "readinessProbe" "customName" "customReadinessProbe") -}}
+{{- end -}}
+{{- define "fasttext-edge.startupFields" -}}
+{{- include "fasttext-edge.effectiveProbe" (dict "probe" .Values.startupProbe "custom" .Values.customStartupProbe "name" "startupProbe" "customName" "customStartupProbe") -}}
+{{- end -}}
+
+{{/* Whether a probe renders at all: enabled, and not in diagnostic mode. */}}
+{{- define "fasttext-edge.probesOn" -}}
+{{- if not .Values.diagnosticMode.enabled }}true{{ end -}}
+{{- end -}}
