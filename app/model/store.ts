@@ -89,8 +89,17 @@ class Flight {
 
 const MB = 1024 * 1024;
 
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('aborted', 'AbortError');
+/** What ensure() rejects with when its signal fires; the signal's reason is the cause. */
+export class ModelAbortError extends Error {
+  override name = 'AbortError';
+  readonly code = 'ABORT_ERR';
+  constructor(cause: unknown) {
+    super('the model download was aborted', { cause });
+  }
+}
+
+function abortReason(signal: AbortSignal): ModelAbortError {
+  return new ModelAbortError(signal.reason);
 }
 
 function errorMessage(err: unknown): string {
@@ -161,7 +170,7 @@ export class ModelStore {
         if (settled) return;
         leave();
         if (joined.waiters === 0) joined.controller.abort(signal?.reason);
-        reject(signal === undefined ? new Error('aborted') : abortReason(signal));
+        reject(new ModelAbortError(signal?.reason));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       joined.promise.then(
@@ -177,6 +186,16 @@ export class ModelStore {
         },
       );
     });
+  }
+
+  /**
+   * Aborts every download in progress (their waiters reject with ModelAbortError) and
+   * resolves once each has stopped and removed its temp file. For shutdown.
+   */
+  async close(): Promise<void> {
+    const flights = [...this.flights.values()];
+    for (const flight of flights) flight.controller.abort(new Error('model store closed'));
+    await Promise.all(flights.map((f) => f.promise.then(() => undefined, () => undefined)));
   }
 
   private startFlight(lock: ModelLock, previous: Flight | undefined): Flight {
@@ -369,7 +388,7 @@ export class ModelStore {
       Math.max(10, Math.min(1000, Math.floor(stallMs / 4))),
     );
     const onAbort = (): void => {
-      stream.destroy(abortReason(signal) as Error);
+      stream.destroy(abortReason(signal));
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {

@@ -40,9 +40,9 @@ export function recordingLogger(): ModelLogger & { entries: LogEntry[] } {
 }
 
 /** Polls until the predicate holds; fails after the deadline instead of waiting forever. */
-export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
