@@ -36,7 +36,7 @@ Included once, from deployment.yaml.
 {{- end -}}
 
 {{- if and $v.livenessProbe.enabled $v.readinessProbe.enabled $liveness.path (eq $liveness.path $readiness.path) -}}
-{{- fail (printf "%s and %s are both %s: liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Point %s at /health (readiness stays on /ready)." $liveness.pathKey $readiness.pathKey $liveness.path $liveness.pathKey) -}}
+{{- fail (printf "%s and %s are both %s: liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Point %s at /health (or /v2/health/live)." $liveness.pathKey $readiness.pathKey $liveness.path $liveness.pathKey) -}}
 {{- end -}}
 
 {{- if and $v.livenessProbe.enabled $v.readinessProbe.enabled (not $v.startupProbe.enabled) (lt (int64 $readiness.initialDelaySeconds) (int64 $liveness.initialDelaySeconds)) -}}

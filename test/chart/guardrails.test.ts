@@ -1,0 +1,111 @@
+// What a pipeline sees: `helm template x chart -f chart/values-prod.yaml --set model.md5=...
+// --set model.uri=s3://b/k` renders, and the same with any one guardrail violated fails with
+// that guardrail's message, under helm 3 and helm 4.
+import test from 'ava';
+import path from 'node:path';
+import { CHART, HELM_MAJORS, runHelm } from './chart-helm.js';
+
+const PROD = ['-f', path.join(CHART, 'values-prod.yaml'), '--set', 'model.md5=0123456789abcdef0123456789abcdef', '--set', 'model.uri=s3://b/k'];
+
+interface Violation {
+  readonly rule: string;
+  readonly set: readonly string[];
+  readonly message: string;
+}
+
+// Prod: liveness 0/10/3 s, readiness 0/5/2 s, startup 0/10/2 s; preStop 10 + delay 0 + drain 15,
+// grace 45; minReadySeconds 15; HPA on.
+const VIOLATIONS: readonly Violation[] = [
+  {
+    rule: 'readiness starts before liveness with the startup probe off',
+    set: ['startupProbe.enabled=false', 'livenessProbe.initialDelaySeconds=10'],
+    message:
+      'readinessProbe.initialDelaySeconds (0) is less than livenessProbe.initialDelaySeconds (10) while startupProbe is off: readiness must not start before liveness is established. Set readinessProbe.initialDelaySeconds to at least 10, or enable startupProbe.',
+  },
+  {
+    rule: 'maxSurge and maxUnavailable both 0',
+    set: ['updateStrategy.rollingUpdate.maxSurge=0'],
+    message:
+      'updateStrategy.rollingUpdate.maxSurge and updateStrategy.rollingUpdate.maxUnavailable are both 0: the rollout could never replace a pod (Kubernetes rejects it). Set maxSurge to at least 1 to keep full capacity during rollouts, or maxUnavailable to at least 1.',
+  },
+  {
+    rule: 'a probe timeout not below its period',
+    set: ['livenessProbe.timeoutSeconds=10'],
+    message:
+      'livenessProbe.timeoutSeconds (10) must be less than livenessProbe.periodSeconds (10): a probe that may outlast its period piles up behind a slow process. Lower livenessProbe.timeoutSeconds or raise livenessProbe.periodSeconds.',
+  },
+  {
+    rule: 'a startup successThreshold other than 1',
+    set: ['startupProbe.successThreshold=2'],
+    message:
+      'startupProbe.successThreshold is 2 but must be 1 for liveness and startup probes (Kubernetes rejects any other value). Set startupProbe.successThreshold to 1.',
+  },
+  {
+    rule: 'a liveness successThreshold other than 1',
+    set: ['livenessProbe.successThreshold=3'],
+    message:
+      'livenessProbe.successThreshold is 3 but must be 1 for liveness and startup probes (Kubernetes rejects any other value). Set livenessProbe.successThreshold to 1.',
+  },
+  {
+    rule: 'a grace period that does not cover preStop sleep + delay + drain',
+    set: ['terminationGracePeriodSeconds=25'],
+    message:
+      'terminationGracePeriodSeconds (25) must be greater than lifecycle.preStopSleepSeconds (10) + shutdown.delaySeconds (0) + shutdown.drainTimeoutSeconds (15) = 25, or the kubelet kills the pod mid-drain. Set terminationGracePeriodSeconds to 30 or more (a few seconds for the engine to stop), or shorten the sleep or the drain.',
+  },
+  {
+    rule: 'progressDeadlineSeconds not above minReadySeconds',
+    set: ['progressDeadlineSeconds=15'],
+    message:
+      'progressDeadlineSeconds (15) must be greater than minReadySeconds (15) (Kubernetes rejects it otherwise). Raise progressDeadlineSeconds so it also covers the model download, or lower minReadySeconds.',
+  },
+  {
+    rule: 'liveness on the readiness path',
+    set: ['livenessProbe.path=/ready'],
+    message:
+      'livenessProbe.path and readinessProbe.path are both /ready: liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Point livenessProbe.path at /health (or /v2/health/live).',
+  },
+  {
+    rule: 'a PDB over one replica without an HPA',
+    set: ['autoscaling.enabled=false', 'replicaCount=1'],
+    message:
+      'pdb.create is true with replicaCount 1 and autoscaling.enabled false: a PodDisruptionBudget over one pod either blocks every node drain or protects nothing. Set replicaCount to 2 or more, enable autoscaling, or set pdb.create=false.',
+  },
+  {
+    rule: 'a model uri without its md5',
+    set: ['model.md5='],
+    message:
+      "model.uri is set (s3://b/k) but model.md5 is empty: the service only loads a file whose MD5 was fixed when the model was published. Pass --set-string model.md5=<32 hex> with the uri, or leave model.uri empty to serve the image's baked model.",
+  },
+];
+
+const setArgs = (pairs: readonly string[]): string[] => pairs.flatMap((pair) => ['--set', pair]);
+
+for (const major of HELM_MAJORS) {
+  test(`helm ${major}: the prod overlay with the pipeline's model renders`, async (t) => {
+    const run = await runHelm(major, ['template', 'x', CHART, ...PROD]);
+    t.is(run.code, 0, run.stderr);
+    t.regex(run.stdout, /kind: Deployment/);
+    t.regex(run.stdout, /value: "s3:\/\/b\/k"/);
+  });
+
+  for (const violation of VIOLATIONS) {
+    test(`helm ${major}: prod refuses ${violation.rule}`, async (t) => {
+      const run = await runHelm(major, ['template', 'x', CHART, ...PROD, ...setArgs(violation.set)]);
+      t.not(run.code, 0);
+      t.is(run.stdout, '');
+      t.true(
+        run.stderr.includes(`execution error at (fasttext-edge/templates/deployment.yaml:1:4): ${violation.message}\n`),
+        `stderr: ${run.stderr}`,
+      );
+    });
+  }
+
+  test(`helm ${major}: prod refuses a malformed md5 and an unknown key through the schema`, async (t) => {
+    const badMd5 = await runHelm(major, ['template', 'x', CHART, ...PROD, '--set', 'model.md5=ABC']);
+    t.not(badMd5.code, 0);
+    t.regex(badMd5.stderr, /model[./]md5/);
+    const typo = await runHelm(major, ['template', 'x', CHART, ...PROD, '--set', 'livenessProbe.failureTreshold=5']);
+    t.not(typo.code, 0);
+    t.regex(typo.stderr, /failureTreshold/);
+  });
+}
