@@ -15,7 +15,7 @@
 // Concurrent ensure() calls for one MD5 share one download (single flight).
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -258,6 +258,7 @@ export class ModelStore {
             await discardPartial();
           }
           if (partial === undefined) {
+            await this.checkFreeSpace(info.bytes);
             partial = { handle: await open(partPath, 'w'), hash: createHash('md5'), total: info.bytes, etag: info.etag, offset: 0 };
             log.info({ uri: source.uri, md5: lock.md5, bytes: info.bytes }, 'model download started');
           } else {
@@ -324,6 +325,18 @@ export class ModelStore {
     if (phase !== 'download_failed') return Math.round(retryMaxMs / 2 + (this.random() * retryMaxMs) / 2);
     const cap = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(failures - 1, 30));
     return Math.round(this.random() * cap);
+  }
+
+  /** Fails early, with numbers, when the model cannot fit (an emptyDir sizeLimit, a full disk). */
+  private async checkFreeSpace(bytes: number): Promise<void> {
+    const fs = await statfs(this.options.cacheDir);
+    const free = fs.bavail * fs.bsize;
+    if (free < bytes) {
+      throw new Error(
+        `not enough space in ${this.options.cacheDir}: the model needs ${(bytes / MB).toFixed(1)} MB, ` +
+          `${(free / MB).toFixed(1)} MB free`,
+      );
+    }
   }
 
   /** A verified cached copy, or undefined after removing whatever stood there unverified. */
