@@ -1,0 +1,112 @@
+// Composition root: config -> components -> listeners -> signals. Listens at once (liveness
+// answers while the model loads), then drives the lifecycle; SIGTERM drains and exits 0.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig, projectRoot, type Config } from './config.js';
+import { NativeEngine } from './engine/native.js';
+import { Admission } from './http/admission.js';
+import { createManagementApp, createTrafficApp } from './http/app.js';
+import { Lifecycle } from './lifecycle.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { createModelStore, resolveLock } from './model/index.js';
+import { PredictionCache } from './prediction-cache.js';
+import { listen, stopAccepting, type Listener } from './server.js';
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function fail(message: string): never {
+  process.stderr.write(`fasttext-edge: ${message}\n`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    fail(error instanceof ConfigError ? error.message : String(error));
+  }
+  const logger = createLogger(config.logLevel);
+  process.on('uncaughtException', (error) => crash(logger, error));
+  process.on('unhandledRejection', (error) => crash(logger, error));
+
+  let lock;
+  try {
+    lock = await resolveLock(config.model);
+  } catch (error) {
+    fail(`model lock: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const metrics = createMetrics();
+  const engine = new NativeEngine({ ...config.engine, maxK: config.limits.maxK, log: logger.child({ component: 'engine' }) });
+  const { store, close: closeStore } = createModelStore(config, logger.child({ component: 'model' }));
+  const cache = new PredictionCache(config.cache);
+  const lifecycle = new Lifecycle({ config, logger, metrics, lock, provider: store, engine, cache });
+  const admission = new Admission(config.admission, {
+    onShed: (reason) => metrics.shed.inc({ reason }),
+    onChange: (inFlight, queued) => {
+      metrics.inFlight.set(inFlight);
+      metrics.queueDepth.set(queued);
+    },
+  });
+  const httpDeps = { config, logger, metrics, lifecycle, admission, version: version() };
+
+  const listeners: Listener[] = [];
+  try {
+    listeners.push(await listen(createTrafficApp(httpDeps), config.host, config.port, config.listenBacklog));
+    if (config.managementPort !== 0) listeners.push(await listen(createManagementApp(httpDeps), config.host, config.managementPort, 511));
+  } catch (error) {
+    logger.fatal({ event: 'listen_failed', err: error }, 'cannot listen');
+    await engine.stop();
+    process.exit(1);
+  }
+  logger.info(
+    { event: 'listening', host: config.host, port: listeners[0]?.port, managementPort: listeners[1]?.port ?? null, model: lifecycle.name, uri: lock.uri, md5: lock.md5, load: config.model.load, version: httpDeps.version },
+    'listening',
+  );
+  lifecycle.boot();
+
+  let shuttingDown = false;
+  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+    if (shuttingDown) {
+      logger.warn({ event: 'second_signal', signal }, 'second signal: exiting now');
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+    shuttingDown = true;
+    const { delayMs, drainTimeoutMs } = config.shutdown;
+    // Whatever happens below, the process does not outlive its own deadline.
+    setTimeout(() => {
+      logger.error({ event: 'shutdown_timeout' }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, delayMs + drainTimeoutMs + 10_000).unref();
+    logger.info({ event: 'shutdown', signal, delayMs, drainTimeoutMs }, 'shutting down');
+    lifecycle.beginDraining();
+    // Endpoints take time to drop this pod: keep serving meanwhile.
+    await new Promise((r) => setTimeout(r, delayMs));
+    const closed = Promise.all(listeners.map(stopAccepting));
+    const drained = await admission.whenIdle(drainTimeoutMs);
+    if (!drained) logger.warn({ event: 'drain_timeout', inFlight: admission.active, queued: admission.queued }, 'in-flight work did not finish in time');
+    // Responses already written flush; anything still open is cut.
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 500))]);
+    for (const l of listeners) l.server.closeAllConnections();
+    await lifecycle.stop();
+    await closeStore();
+    logger.info({ event: 'stopped', drained }, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', (s) => void shutdown(s));
+  process.on('SIGINT', (s) => void shutdown(s));
+}
+
+function crash(logger: Logger, error: unknown): void {
+  logger.fatal({ event: 'crash', err: error }, 'unexpected error; exiting so the orchestrator restarts a clean process');
+  process.exit(1);
+}
+
+void main();
