@@ -42,13 +42,13 @@ for (const environment of ENVIRONMENTS) {
       return t.fail(`loadConfig rejected the chart's environment: ${String(error)}`);
     }
     const port = (name: string): number | undefined => container.ports.find((p) => p.name === name)?.containerPort;
-    t.is(config.port, port('http'));
-    t.is(config.managementPort, port('management'));
+    t.is(port('http'), config.port);
+    t.is(port('management'), config.managementPort);
     t.not(config.managementPort, 0, 'the management listener is on');
     for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe]) {
       if (probe?.httpGet !== undefined) t.is(probe.httpGet.port, 'management');
     }
-    t.is(config.model.cacheDir, container.volumeMounts.find((m) => m.name === 'model-cache')?.mountPath);
+    t.is(container.volumeMounts.find((m) => m.name === 'model-cache')?.mountPath, config.model.cacheDir);
     const preStopMs = (container.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000;
     t.true(
       preStopMs + config.shutdown.delayMs + config.shutdown.drainTimeoutMs < pod.terminationGracePeriodSeconds * 1000,
