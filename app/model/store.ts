@@ -310,7 +310,9 @@ export class ModelStore {
           const fields = { uri: lock.uri, md5: lock.md5, phase, attempt, retryInMs: delay, error: detail, resumeFrom: partial?.offset };
           if (phase === 'download_failed') log.warn(fields, 'model not available yet; retrying');
           else log.error(fields, 'model rejected; retrying in case it is republished');
-          await sleep(delay, undefined, { signal });
+          await sleep(delay, undefined, { signal }).catch(() => {
+            throw abortReason(signal); // the only way the sleep fails
+          });
         }
       }
     } finally {
