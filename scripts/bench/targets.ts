@@ -1,0 +1,122 @@
+// The targets of issue 6, each a ratio in the same run, evaluated from a run's results:
+// met, missed (and by how much), or not measured.
+import type { BenchResults, ContenderId, LoadRun, MemoryRun, OverloadRun } from './results.js';
+import { median, spread, type Spread } from './stats.js';
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly required: string;
+  readonly measured: string;
+  /** null: not measured in this run. */
+  readonly met: boolean | null;
+  /** How far from the target, when missed. */
+  readonly shortfall: string;
+}
+
+export function okPerSec(run: LoadRun): number {
+  return run.elapsedS > 0 ? run.ok.count / run.elapsedS : 0;
+}
+
+export function textsPerSec(run: LoadRun): number {
+  return okPerSec(run) * run.textsPerRequest;
+}
+
+/** Per-round ratio a/b of a figure of two contenders measured in the same round. */
+export function pairedRatios(results: BenchResults, kind: 'single' | 'batch', a: ContenderId, b: ContenderId, figure: (run: LoadRun) => number): Spread {
+  const ratios: number[] = [];
+  for (const round of results.rounds) {
+    const x = round[kind][a];
+    const y = round[kind][b];
+    if (x !== undefined && y !== undefined && figure(y) > 0) ratios.push(figure(x) / figure(y));
+  }
+  return spread(ratios);
+}
+
+export function coldStartRatios(results: BenchResults, a: ContenderId, b: ContenderId): Spread {
+  const ratios: number[] = [];
+  for (const round of results.rounds) {
+    const x = round.coldStart[a];
+    const y = round.coldStart[b];
+    if (x !== undefined && y !== undefined && y.firstClassificationMs > 0) ratios.push(x.firstClassificationMs / y.firstClassificationMs);
+  }
+  return spread(ratios);
+}
+
+export function memoryGrowthKb(run: MemoryRun): number {
+  const last = run.afterStages[run.afterStages.length - 1];
+  return last === undefined ? Number.NaN : last.processKb - run.before.processKb;
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+const times = (x: number): string => `${x.toFixed(2)}x`;
+
+function atLeast(value: number, floor: number): { met: boolean; shortfall: string } {
+  if (!Number.isFinite(value)) return { met: false, shortfall: 'not measured' };
+  return value >= floor ? { met: true, shortfall: '' } : { met: false, shortfall: `${pct((floor - value) / floor)} short` };
+}
+
+function atMost(value: number, ceiling: number, strict = false): { met: boolean; shortfall: string } {
+  if (!Number.isFinite(value)) return { met: false, shortfall: 'not measured' };
+  const ok = strict ? value < ceiling : value <= ceiling;
+  return ok ? { met: true, shortfall: '' } : { met: false, shortfall: `${pct((value - ceiling) / ceiling)} over` };
+}
+
+const NOT_MEASURED = (target: string, required: string): TargetCheck => ({ target, required, measured: 'not measured', met: null, shortfall: '' });
+
+function range(s: Spread, format: (x: number) => string): string {
+  return s.n > 1 ? `${format(s.median)} (${format(s.min)}–${format(s.max)}, ${s.n} rounds)` : format(s.median);
+}
+
+export function evaluateTargets(results: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+
+  const rps = pairedRatios(results, 'single', 'service', 'peer', okPerSec);
+  if (rps.n === 0) checks.push(NOT_MEASURED('Single text, 50 connections: req/s vs the peer', '>= 1.0x'));
+  else checks.push({ target: 'Single text, 50 connections: req/s vs the peer', required: '>= 1.0x', measured: range(rps, times), ...atLeast(rps.median, 1) });
+  const p99 = pairedRatios(results, 'single', 'service', 'peer', (run) => run.ok.p99);
+  if (p99.n === 0) checks.push(NOT_MEASURED('Single text, 50 connections: p99 vs the peer', '<= 1.0x'));
+  else checks.push({ target: 'Single text, 50 connections: p99 vs the peer', required: '<= 1.0x', measured: range(p99, times), ...atMost(p99.median, 1) });
+
+  const batch = results.rounds.map((r) => r.batch.service).filter((run): run is LoadRun => run !== undefined);
+  const raw = median(results.raw.map((r) => r.linesPerSec));
+  if (batch.length === 0 || !Number.isFinite(raw)) checks.push(NOT_MEASURED('Batch of 64: texts/s vs the raw binary lines/s', '>= 50%'));
+  else {
+    const ratio = median(batch.map(textsPerSec)) / raw;
+    checks.push({ target: 'Batch of 64: texts/s vs the raw binary lines/s', required: '>= 50%', measured: pct(ratio), ...atLeast(ratio, 0.5) });
+  }
+
+  for (const id of ['service-cached', 'service'] as const) {
+    const target = `Memory: RSS growth over the five saturation stages (${id === 'service' ? 'cache off' : 'default, cache on'})`;
+    const run = results.memory.find((m) => m.contender === id);
+    if (run === undefined || run.afterStages.length === 0) {
+      checks.push(NOT_MEASURED(target, '< 50 MB'));
+      continue;
+    }
+    const growthMb = memoryGrowthKb(run) / 1024;
+    const check = atMost(growthMb, 50, true);
+    const incomplete = run.aborted !== null ? `; aborted after ${run.afterStages.length} stages` : '';
+    checks.push({ target, required: '< 50 MB', measured: `${growthMb.toFixed(1)} MB${incomplete}`, met: check.met && run.aborted === null, shortfall: check.shortfall || (run.aborted !== null ? 'incomplete' : '') });
+  }
+
+  const overload: OverloadRun | undefined = results.overload.find((o) => o.contender === 'service');
+  if (overload === undefined) {
+    checks.push(NOT_MEASURED('Overload 10x: connection errors', '0'));
+    checks.push(NOT_MEASURED('Overload 10x: /health p99', '< 100 ms'));
+    checks.push(NOT_MEASURED('Overload 10x: goodput vs capacity', '>= 80%'));
+  } else {
+    const errors = overload.run.connErrors + overload.run.timeouts;
+    checks.push({ target: 'Overload 10x: connection errors (and timeouts)', required: '0', measured: `${overload.run.connErrors} errors, ${overload.run.timeouts} timeouts`, met: errors === 0, shortfall: errors === 0 ? '' : `${errors} too many` });
+    for (const probe of overload.probes) {
+      const failed = probe.failures > 0 ? `, ${probe.failures}/${probe.count} probes failed` : '';
+      checks.push({ target: `Overload 10x: ${probe.target} p99`, required: '< 100 ms', measured: `${probe.latency.p99.toFixed(1)} ms${failed}`, ...atMost(probe.latency.p99, 100, true) });
+    }
+    const ratio = overload.capacity > 0 ? okPerSec(overload.run) / overload.capacity : Number.NaN;
+    checks.push({ target: 'Overload 10x: goodput vs capacity', required: '>= 80%', measured: `${pct(ratio)} (${Math.round(okPerSec(overload.run))} of ${Math.round(overload.capacity)} req/s)`, ...atLeast(ratio, 0.8) });
+  }
+
+  const cold = coldStartRatios(results, 'service', 'peer');
+  if (cold.n === 0) checks.push(NOT_MEASURED('Cold start (bundled model): time to first classification vs the peer', '< 1.5x'));
+  else checks.push({ target: 'Cold start (bundled model): time to first classification vs the peer', required: '< 1.5x', measured: range(cold, times), ...atMost(cold.median, 1.5, true) });
+
+  return checks;
+}
