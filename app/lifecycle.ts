@@ -241,6 +241,8 @@ export class Lifecycle {
   /** Waits (lazy mode) for the first load, up to the deadline; fails at once on a failed phase. */
   private async awaitReady(deadlineMs: number): Promise<void> {
     if (this.current === 'ready') return;
+    // Draining keeps serving what reaches it (endpoints are still being updated) if a model is loaded.
+    if (this.current === 'draining' && this.loadedAt) return;
     if (this.current === 'draining' || this.current === 'stopped') throw new NotReadyError(this.current);
     this.startLoading();
     const waitMs = deadlineMs - performance.now();

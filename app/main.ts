@@ -90,8 +90,11 @@ async function main(): Promise<void> {
     // Endpoints take time to drop this pod: keep serving meanwhile.
     await new Promise((r) => setTimeout(r, delayMs));
     const closed = Promise.all(listeners.map(stopAccepting));
-    const drained = await admission.whenIdle(drainTimeoutMs);
-    if (!drained) logger.warn({ event: 'drain_timeout', inFlight: admission.active, queued: admission.queued }, 'in-flight work did not finish in time');
+    const drained = (await Promise.all(listeners.map((l) => l.whenIdle(drainTimeoutMs)))).every(Boolean);
+    if (!drained) {
+      const open = listeners.reduce((n, l) => n + l.activeRequests(), 0);
+      logger.warn({ event: 'drain_timeout', openRequests: open, inFlight: admission.active, queued: admission.queued }, 'in-flight work did not finish in time');
+    }
     // Responses already written flush; anything still open is cut.
     await Promise.race([closed, new Promise((r) => setTimeout(r, 500))]);
     for (const l of listeners) l.server.closeAllConnections();

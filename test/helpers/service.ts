@@ -2,6 +2,7 @@
 // ephemeral port, reads its JSON log lines, and stops it by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -152,6 +153,18 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
   }
 
   return { proc, pid: proc.pid ?? -1, url, managementUrl, logs, stderr, waitForLog, waitReady, exited, stop };
+}
+
+/** A port that was free a moment ago (for listeners that cannot take 0). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** POST JSON with a deadline; returns status, headers and parsed body. */

@@ -3,7 +3,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BUNDLED_MD5, getJson, postJson, startService, type RunningService } from '../helpers/service.js';
+import { BUNDLED_MD5, freePort, getJson, postJson, startService, type RunningService } from '../helpers/service.js';
 
 interface Prediction {
   label: string;
@@ -18,7 +18,7 @@ let cacheDir: string;
 
 test.before(async () => {
   cacheDir = mkdtempSync(path.join(os.tmpdir(), 'fte-api-'));
-  svc = await startService({ env: { MODEL_CACHE_DIR: cacheDir, MANAGEMENT_PORT: '0' } });
+  svc = await startService({ env: { MODEL_CACHE_DIR: cacheDir, MANAGEMENT_PORT: String(await freePort()) } });
   await svc.waitReady(20_000);
 });
 
@@ -160,7 +160,7 @@ test('edge-case texts are answered, one result each', async (t) => {
   t.is((res.body as { results: Prediction[][] }).results.length, texts.length);
 });
 
-test('the prediction cache serves repeats and counts hits and misses', async (t) => {
+test.serial('the prediction cache serves repeats and counts hits and misses', async (t) => {
   const text = `cache probe ${Date.now()} une phrase française pour le cache`;
   const before = await getJson(`${svc.url}/metrics`);
   const hits = (m: string): number => Number(/^fasttext_cache_hits_total (\d+)/m.exec(m)?.[1] ?? 0);
@@ -174,6 +174,7 @@ test('the prediction cache serves repeats and counts hits and misses', async (t)
 });
 
 test('/metrics exposes request, admission, engine and model metrics', async (t) => {
+  t.is((await classify({ text: 'metrics probe sentence' })).status, 200);
   const res = await fetch(`${svc.managementUrl}/metrics`);
   t.is(res.status, 200);
   const text = await res.text();

@@ -142,7 +142,7 @@ test('an engine child SIGKILLed mid-traffic: every request ends within its deadl
 });
 
 test('SIGTERM during traffic: /ready 503 first, in-flight requests complete, exit 0', async (t) => {
-  const svc = await startService({ env: { MODEL_CACHE_DIR: tempDir(t), SHUTDOWN_DELAY_MS: '800', CACHE_ENABLED: 'false' } });
+  const svc = await startService({ env: { MODEL_CACHE_DIR: tempDir(t), SHUTDOWN_DELAY_MS: '1500', CACHE_ENABLED: 'false' } });
   await svc.waitReady(20_000);
   const texts = Array.from({ length: 1000 }, (_, i) => `${ENGLISH} ${i} ${'more words here '.repeat(20)}`);
   const inFlight = Array.from({ length: 4 }, () => postJson(`${svc.url}/v1/classify`, { texts }, { timeoutMs: 20_000 }));
