@@ -34,8 +34,9 @@
 //   second death, or no ready child, fails the call at once with engine_crashed. Once, so
 //   an input that kills fastText (none known) can take down at most two children.
 // - No ready child: a new call waits (until its deadline) only if a child of its group is
-//   loading or due to restart before that deadline; otherwise it fails at once with
-//   engine_unavailable, so a crash-looping engine answers fast instead of holding callers.
+//   loading, or is due to restart before that deadline after a life that was not itself a
+//   failed restart; otherwise it fails at once with engine_unavailable, so a crash-looping
+//   engine (say, its model file deleted) answers fast instead of holding callers.
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { Call } from './call.js';
@@ -123,14 +124,30 @@ class Group {
     return out;
   }
 
-  /** A child is loading, or will be restarted before `deadline`. */
+  /**
+   * A child is loading, or one that lived will be restarted before `deadline`. A slot that
+   * keeps failing (crash loop) is not waited for, so callers get engine_unavailable at once.
+   */
   expectsChildBefore(deadline: number): boolean {
     if (!this.started) return true;
     for (const slot of this.slots) {
       if (slot.child?.state === 'loading') return true;
-      if (slot.restartTimer !== undefined && slot.restartAt < deadline) return true;
+      if (slot.restartTimer !== undefined && slot.failures <= 1 && slot.restartAt < deadline) return true;
     }
     return false;
+  }
+
+  /** Fails the waiting calls that can no longer expect a child in time. */
+  pruneWaiting(): void {
+    if (this.waiting.length === 0) return;
+    const keep: Segment[] = [];
+    for (const seg of this.waiting) {
+      const call = seg.sink;
+      if (call.settled || !(call instanceof Call)) continue;
+      if (this.expectsChildBefore(call.deadline)) keep.push(seg);
+      else call.fail(new EngineError('engine_unavailable', `no fastText process for k=${this.k} could be started`));
+    }
+    this.waiting = keep;
   }
 }
 
@@ -156,6 +173,8 @@ export class NativeEngine implements Classifier {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private deadlineArmedAt = Number.POSITIVE_INFINITY;
   private supervisor: NodeJS.Timeout | undefined;
+  private superviseEveryMs = 250;
+  private lastSupervisedAt = 0;
   private readonly progress: ProgressClock = { at: performance.now() };
   private restarts = 0;
   /** Every process spawned and not yet gone. */
@@ -181,6 +200,7 @@ export class NativeEngine implements Classifier {
       this.state = 'stopped';
       throw new EngineError('engine_unavailable', `cannot read model ${modelPath}: ${(err as Error).message}`);
     }
+    if (this.state !== 'starting') throw new EngineError('engine_unavailable', 'engine stopped during start');
     this.loadTimeoutMs = this.opts.loadTimeoutMs ?? 10_000 + Math.ceil(bytes / 10_000);
     this.progress.at = performance.now();
     this.startSupervisor();
@@ -405,6 +425,7 @@ export class NativeEngine implements Classifier {
       this.onRestart?.(reason);
       this.spawnInto(slot);
     }, delay);
+    slot.group.pruneWaiting();
   }
 
   /** Re-sends the unanswered lines of a dead child's segment, or fails its call. */
@@ -447,13 +468,19 @@ export class NativeEngine implements Classifier {
   };
 
   private startSupervisor(): void {
-    const every = Math.max(5, Math.min(250, Math.floor(this.opts.stallMs / 4)));
-    this.supervisor = setInterval(this.supervise, every);
+    this.superviseEveryMs = Math.max(5, Math.min(250, Math.floor(this.opts.stallMs / 4)));
+    this.lastSupervisedAt = performance.now();
+    this.supervisor = setInterval(this.supervise, this.superviseEveryMs);
     this.supervisor.unref();
   }
 
   private readonly supervise = (): void => {
     const now = performance.now();
+    const lag = now - this.lastSupervisedAt - this.superviseEveryMs;
+    this.lastSupervisedAt = now;
+    // Our own event loop was blocked: the children's output may be sitting unread in the
+    // pipes. Judge them on the next tick, after the poll phase has read it.
+    if (lag > this.superviseEveryMs) return;
     for (const group of this.groups) {
       for (const slot of group.slots) {
         const child = slot.child;
