@@ -189,6 +189,11 @@ export class NativeEngine implements Classifier {
     this.groups = [this.makeGroup(1, opts.poolSize)];
   }
 
+  /**
+   * Resolves once a k=1 child answers its probe and the labels are read. Rejects with
+   * EngineError('engine_unavailable', the binary's reason) leaving no process behind, after
+   * which start() may be called again; after stop() the engine is final.
+   */
   async start(modelPath: string): Promise<void> {
     if (this.state !== 'idle') throw new Error(`start() called on an engine that is ${this.state}`);
     this.state = 'starting';
@@ -197,7 +202,7 @@ export class NativeEngine implements Classifier {
     try {
       bytes = (await stat(modelPath)).size;
     } catch (err) {
-      this.state = 'stopped';
+      if (this.state === 'starting') this.state = 'idle';
       throw new EngineError('engine_unavailable', `cannot read model ${modelPath}: ${(err as Error).message}`);
     }
     if (this.state !== 'starting') throw new EngineError('engine_unavailable', 'engine stopped during start');
@@ -216,8 +221,13 @@ export class NativeEngine implements Classifier {
       this.labelList = Object.freeze(list);
     } catch (err) {
       this.labelsAbort.abort();
-      this.stopping ??= this.shutdown('start failed');
-      await Promise.allSettled([labels, this.stopping]);
+      if (this.stopping !== undefined) {
+        await Promise.allSettled([labels, this.stopping]);
+      } else {
+        await Promise.allSettled([labels, this.shutdown('start failed')]);
+        // Not stopped by the caller: start() may be tried again (say, on a re-downloaded model).
+        if (this.stopping === undefined) this.reset();
+      }
       if (err instanceof ChildLoadFailure) {
         // Built after the process is gone, when its stderr ("... wrong file format!") is all read.
         const child = err.child;
@@ -295,6 +305,20 @@ export class NativeEngine implements Classifier {
   stop(): Promise<void> {
     this.stopping ??= this.shutdown('engine stopped');
     return this.stopping;
+  }
+
+  /** Back to 'idle' after a failed start: no process, no timer, only the k=1 group. */
+  private reset(): void {
+    this.groups.length = 1;
+    const first = this.groups[0] as Group;
+    first.started = false;
+    first.waiting = [];
+    for (const slot of first.slots) {
+      slot.child = undefined;
+      slot.failures = 0;
+    }
+    this.labelList = [];
+    this.state = 'idle';
   }
 
   /** Per-slot child callbacks (Slot's constructor asks for them). */

@@ -57,6 +57,13 @@ test('a garbage model file: start rejects with the binary\'s reason, no process 
   t.deepEqual(pidsWithArg(garbage), []);
   const call = await t.throwsAsync(engine.predict([SENTENCES.en], 1, 0, inMs(1000)), { instanceOf: EngineError });
   t.is(call?.code, 'engine_unavailable');
+
+  // The same engine starts on a good model afterwards (the lifecycle retries this way).
+  await engine.start(MODEL);
+  const [en] = await engine.predict([SENTENCES.en], 3, 0, inMs(2000));
+  t.is(en?.[0]?.label, 'en');
+  t.is(engine.labels().length, 176);
+  t.is(engine.childPids(1).length, 2);
 });
 
 test('a truncated model (the binary spins allocating memory): start rejects at the load deadline, processes killed', async (t) => {
@@ -74,8 +81,11 @@ test('a truncated model (the binary spins allocating memory): start rejects at t
 
 test('a missing model file or binary: start rejects', async (t) => {
   const missing = path.join(dir, 'nope.ftz');
-  const e1 = await t.throwsAsync(engines.create().start(missing), { instanceOf: EngineError });
+  const engine = engines.create();
+  const e1 = await t.throwsAsync(engine.start(missing), { instanceOf: EngineError });
   t.regex(e1?.message ?? '', /cannot read model/);
+  await engine.start(MODEL);
+  t.true(engine.stats().liveChildren >= 1);
   const e2 = await t.throwsAsync(engines.create({ binary: path.join(dir, 'no-such-fasttext') }).start(MODEL), { instanceOf: EngineError });
   t.is(e2?.code, 'engine_unavailable');
   t.regex(e2?.message ?? '', /ENOENT/);
