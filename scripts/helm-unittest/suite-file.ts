@@ -417,7 +417,11 @@ export const SEPARATOR = /(?:^|\s*\n)---\s*/;
 
 /** Every suite in one file, in order. */
 export async function readSuiteFile(file: string, options: SuiteFileOptions): Promise<SuiteSpec[]> {
-  const text = await readFile(file, 'utf8');
+  return parseSuites(await readFile(file, 'utf8'), file, options);
+}
+
+/** Every suite in the text of a suite file at `file`. */
+export function parseSuites(text: string, file: string, options: SuiteFileOptions): SuiteSpec[] {
   const suites: SuiteSpec[] = [];
   for (const part of text.split(SEPARATOR)) {
     if (part.trim() === '') continue;

@@ -37,7 +37,7 @@ type FilterExpr =
   | { readonly kind: 'exists'; readonly term: Term }
   | { readonly kind: 'compare'; readonly op: Comparator; readonly left: Term; readonly right: Term };
 
-const NAME_STOP = new Set(['.', '[']);
+const NAME_STOP = new Set(['.', '[', ']']);
 
 class PathParser {
   private pos = 0;
@@ -177,7 +177,7 @@ function parseIndex(part: string, src: string): number | Slice {
   return { start: parseInteger(start, src), end: parseInteger(end, src), step: stepValue };
 }
 
-const FILTER_STOPS = new Set(['.', '[', ' ', '\t', '=', '!', '<', '>', '&', '|', ')', '(', ',']);
+const FILTER_STOPS = new Set(['.', '[', ']', ' ', '\t', '=', '!', '<', '>', '&', '|', ')', '(', ',']);
 
 class FilterParser {
   private pos = 0;
