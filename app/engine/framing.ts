@@ -31,12 +31,20 @@ export class LineFramer {
   private partial: Buffer | undefined;
 
   push(chunk: Buffer, onLine: (buf: Buffer, start: number, end: number) => void): void {
-    let buf = chunk;
-    if (this.partial !== undefined) {
-      buf = Buffer.concat([this.partial, chunk]);
-      this.partial = undefined;
-    }
+    const buf = chunk;
     let pos = 0;
+    if (this.partial !== undefined) {
+      // Join only the split line, not the whole chunk behind it.
+      const first = buf.indexOf(NL);
+      if (first === -1) {
+        this.partial = Buffer.concat([this.partial, buf]);
+        return;
+      }
+      const line = Buffer.concat([this.partial, buf.subarray(0, first)]);
+      this.partial = undefined;
+      onLine(line, 0, line.length);
+      pos = first + 1;
+    }
     let nl = buf.indexOf(NL, pos);
     while (nl !== -1) {
       onLine(buf, pos, nl);

@@ -274,6 +274,11 @@ export class NativeEngine implements Classifier {
     return this.labelList;
   }
 
+  /**
+   * liveChildren counts the ready children of the k=1 group, the one most calls need (so
+   * readiness does not count a k>1 child while every k=1 call fails); pending and
+   * lastProgressAt cover every child.
+   */
   stats(): EngineStats {
     let liveChildren = 0;
     let pending = 0;
@@ -281,7 +286,7 @@ export class NativeEngine implements Classifier {
       for (const slot of group.slots) {
         const child = slot.child;
         if (child === undefined) continue;
-        if (child.state === 'ready') liveChildren++;
+        if (child.state === 'ready' && group.k === 1) liveChildren++;
         pending += child.load;
       }
     }
