@@ -41,9 +41,32 @@ export interface HelmRun {
   readonly stderr: string;
 }
 
+// ava runs a file's tests concurrently; two helm processes at a time keep a 2-core machine
+// (shared with the other test files) responsive.
+const MAX_CONCURRENT_HELM = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function withHelmSlot<T>(work: () => Promise<T>): Promise<T> {
+  // A finished run hands its slot to the next waiter directly, so the count never overshoots.
+  if (running >= MAX_CONCURRENT_HELM) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running += 1;
+  try {
+    return await work();
+  } finally {
+    const next = waiting.shift();
+    if (next === undefined) running -= 1;
+    else next();
+  }
+}
+
 /** Runs helm with a deadline; a non-zero exit is a result, not an exception. */
 export async function runHelm(major: HelmMajor, args: readonly string[], timeoutMs = 30_000): Promise<HelmRun> {
   const binary = await helmBinary(major);
+  return withHelmSlot(() => execHelm(binary, major, args, timeoutMs));
+}
+
+function execHelm(binary: string, major: HelmMajor, args: readonly string[], timeoutMs: number): Promise<HelmRun> {
   return new Promise((resolve, reject) => {
     execFile(
       binary,
