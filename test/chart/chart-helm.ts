@@ -101,8 +101,8 @@ export function parseManifests(stdout: string): Manifest[] {
 }
 
 /** `helm template edge chart <args>`, parsed; throws with helm's stderr when it fails. */
-export async function renderChart(major: HelmMajor, args: readonly string[]): Promise<Manifest[]> {
-  const run = await runHelm(major, ['template', RELEASE, CHART, ...args]);
+export async function renderChart(major: HelmMajor, args: readonly string[], chartDir = CHART): Promise<Manifest[]> {
+  const run = await runHelm(major, ['template', RELEASE, chartDir, ...args]);
   if (run.code !== 0) throw new Error(`helm ${major} template failed (${run.code}): ${run.stderr}`);
   return parseManifests(run.stdout);
 }

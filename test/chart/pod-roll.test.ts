@@ -2,15 +2,18 @@
 // renders check that a change to any service setting or to the model changes the template
 // (through checksum/config and the model annotations), and that scaling does not.
 import test from 'ava';
-import { findOne, HELM_MAJORS, renderChart } from './chart-helm.js';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CHART, findOne, HELM_MAJORS, renderChart } from './chart-helm.js';
 import type { HelmMajor } from '../../scripts/helm/helm-binary.js';
 
 interface PodTemplate {
   metadata: { annotations: Record<string, string> };
 }
 
-async function podTemplate(major: HelmMajor, set: readonly string[]): Promise<PodTemplate> {
-  const manifests = await renderChart(major, set.flatMap((pair) => ['--set', pair]));
+async function podTemplate(major: HelmMajor, set: readonly string[], chartDir?: string): Promise<PodTemplate> {
+  const manifests = await renderChart(major, set.flatMap((pair) => ['--set', pair]), chartDir);
   return (findOne(manifests, 'Deployment') as { spec: { template: PodTemplate } }).spec.template;
 }
 
@@ -28,6 +31,23 @@ for (const major of HELM_MAJORS) {
     }
     const scaled = await podTemplate(major, ['replicaCount=7']);
     t.deepEqual(scaled, base, 'scaling leaves the pod template as it is');
+  });
+
+  test(`helm ${major}: a chart version bump alone does not roll the pods`, async (t) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'chart-bump-'));
+    try {
+      const bumped = path.join(dir, 'fasttext-edge');
+      await cp(CHART, bumped, { recursive: true });
+      const chartYaml = path.join(bumped, 'Chart.yaml');
+      const original = await readFile(chartYaml, 'utf8');
+      t.regex(original, /^version: /m);
+      await writeFile(chartYaml, original.replace(/^version: .*$/m, 'version: 99.0.0'));
+      const before = await podTemplate(major, []);
+      const after = await podTemplate(major, [], bumped);
+      t.deepEqual(after, before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test(`helm ${major}: a new model rolls the pods through its annotations`, async (t) => {
