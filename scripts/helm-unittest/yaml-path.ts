@@ -47,8 +47,10 @@ class PathParser {
     throw new YamlPathError(`invalid path ${JSON.stringify(this.src)}: ${message}`);
   }
 
+  /** Inside a filter, a subpath ends at a space or operator (stops that are not path syntax). */
   private atEnd(): boolean {
-    return this.pos >= this.src.length || this.stops.has(this.src[this.pos] ?? '') && !NAME_STOP.has(this.src[this.pos] ?? '');
+    const ch = this.src[this.pos] ?? '';
+    return this.pos >= this.src.length || (this.stops.has(ch) && !NAME_STOP.has(ch));
   }
 
   private readName(): string {
