@@ -26,8 +26,9 @@
 //   consumed and dropped, never given to the next call; its lines not yet written are
 //   dropped before writing.
 // - Supervision: a child that exits, breaks its pipe (EPIPE), prints an unexpected line,
-//   does not load within loadTimeoutMs, or owes lines with no output for stallMs (SIGKILL)
-//   is replaced after a capped exponential backoff (restartBaseMs * 2^n, at most
+//   does not load within loadTimeoutMs, or owes lines with no output for stallMs (SIGKILL;
+//   not judged on a tick that follows a stall of our own event loop, when its output may
+//   be sitting unread in the pipe) is replaced after a capped exponential backoff (restartBaseMs * 2^n, at most
 //   restartMaxMs; n resets once a child has lived healthyAfterMs).
 // - Retry policy: the lines a dead child owed are re-sent once to a ready child of the
 //   same group if the call's deadline has not passed (classification is idempotent); a
@@ -78,21 +79,19 @@ export interface NativeEngineOptions {
 /** Batches smaller than twice this go to one child; parts of a split batch are at least this big. */
 const MIN_CHUNK = 16;
 
+/** One place in a group's pool: the child filling it now, and its restart backoff. */
 class Slot {
   child: FastTextChild | undefined;
   /** Consecutive short lives, for the backoff exponent. */
   failures = 0;
   restartTimer: NodeJS.Timeout | undefined;
   restartAt = 0;
-  readonly events: ChildEvents;
 
   constructor(
     readonly group: Group,
-    readonly index: number,
-    engine: NativeEngine,
-  ) {
-    this.events = engine.eventsFor(this);
-  }
+    /** The engine's callbacks for whichever child fills this slot. */
+    readonly events: (slot: Slot) => ChildEvents,
+  ) {}
 }
 
 class Group {
@@ -105,14 +104,14 @@ class Group {
   constructor(readonly k: number) {}
 
   /** The ready child owing the fewest lines; ties go round-robin. */
-  leastLoaded(exclude?: FastTextChild): FastTextChild | undefined {
+  leastLoaded(): FastTextChild | undefined {
     const n = this.slots.length;
     let best: FastTextChild | undefined;
     const first = this.rotation;
     this.rotation = (first + 1) % n;
     for (let i = 0; i < n; i++) {
       const child = (this.slots[(first + i) % n] as Slot).child;
-      if (child === undefined || child.state !== 'ready' || child === exclude) continue;
+      if (child === undefined || child.state !== 'ready') continue;
       if (best === undefined || child.load < best.load) best = child;
     }
     return best;
@@ -260,8 +259,9 @@ export class NativeEngine implements Classifier {
     if (!(deadlineMs > performance.now())) {
       return Promise.reject(new EngineError('deadline_exceeded', 'the deadline passed before the call started'));
     }
-    const group = this.groupFor(k);
-    const callK = Math.max(1, Math.min(Math.floor(k), group.k));
+    const wanted = Number.isFinite(k) ? Math.max(1, Math.floor(k)) : 1;
+    const group = this.groupFor(wanted);
+    const callK = Math.min(wanted, group.k);
     return new Promise<Prediction[][]>((resolve, reject) => {
       const call = new Call(texts, callK, threshold, deadlineMs, resolve, reject, this.onSettled);
       this.calls.add(call);
@@ -326,14 +326,13 @@ export class NativeEngine implements Classifier {
     this.state = 'idle';
   }
 
-  /** Per-slot child callbacks (Slot's constructor asks for them). */
-  eventsFor(slot: Slot): ChildEvents {
+  private readonly eventsFor = (slot: Slot): ChildEvents => {
     return {
       ready: (child) => this.onChildReady(slot, child),
       died: (child, reason, orphans) => this.onChildDied(slot, child, reason, orphans),
       exited: (child) => this.processes.delete(child),
     };
-  }
+  };
 
   /** The k of each group: [1, ..., min(maxK, labels)] once started. */
   kTiers(): readonly number[] {
@@ -348,7 +347,7 @@ export class NativeEngine implements Classifier {
 
   private makeGroup(k: number, size: number): Group {
     const group = new Group(k);
-    for (let i = 0; i < size; i++) group.slots.push(new Slot(group, i, this));
+    for (let i = 0; i < size; i++) group.slots.push(new Slot(group, this.eventsFor));
     return group;
   }
 
@@ -359,7 +358,17 @@ export class NativeEngine implements Classifier {
   }
 
   private spawnInto(slot: Slot): void {
-    const child = new FastTextChild(this.opts.binary, this.modelPath, slot.group.k, slot.events, this.progress);
+    let child: FastTextChild;
+    try {
+      child = new FastTextChild(this.opts.binary, this.modelPath, slot.group.k, slot.events(slot), this.progress);
+    } catch (err) {
+      // spawn() throws synchronously for some errors (EMFILE, bad arguments): a failed life.
+      const reason = `spawn failed: ${(err as Error).message}`;
+      this.opts.log?.error({ k: slot.group.k, reason }, 'cannot start a fastText process');
+      if (this.state === 'starting') this.startWaiter?.reject(new EngineError('engine_unavailable', reason));
+      else if (this.state === 'running') this.scheduleRestart(slot, reason, performance.now());
+      return;
+    }
     slot.child = child;
     this.processes.add(child);
   }
@@ -444,6 +453,11 @@ export class NativeEngine implements Classifier {
     for (const seg of orphans.written) this.reroute(slot.group, seg, true, now);
 
     if (child.readySince > 0 && now - child.readySince >= (this.opts.healthyAfterMs ?? 10_000)) slot.failures = 0;
+    this.scheduleRestart(slot, reason, now);
+  }
+
+  /** Capped exponential backoff per slot; a waiting call that can no longer expect a child fails now. */
+  private scheduleRestart(slot: Slot, reason: string, now: number): void {
     const delay = Math.min(this.opts.restartMaxMs, this.opts.restartBaseMs * 2 ** slot.failures);
     slot.failures++;
     slot.restartAt = now + delay;
@@ -451,7 +465,11 @@ export class NativeEngine implements Classifier {
       slot.restartTimer = undefined;
       if (this.state !== 'running') return;
       this.restarts++;
-      this.onRestart?.(reason);
+      try {
+        this.onRestart?.(reason);
+      } catch (err) {
+        this.opts.log?.error({ err }, 'onRestart callback threw');
+      }
       this.spawnInto(slot);
     }, delay);
     slot.group.pruneWaiting();

