@@ -59,7 +59,7 @@ export class FastTextChild {
   inflightLines = 0;
   /** Lines queued here and not yet written. */
   unsentLines = 0;
-  /** Resolves when the OS process is gone. */
+  /** Resolves when the OS process is gone and its pipes are drained. */
   readonly exited: Promise<void>;
   deathReason = '';
 
@@ -94,8 +94,8 @@ export class FastTextChild {
     });
     proc.on('exit', (code, signal) => {
       this.die(`exited (${signal ?? `status ${code}`})${this.stderrSummary()}`);
-      this.onExited();
     });
+    // 'close' follows 'exit' once stdout and stderr are drained: stderrSummary() is complete.
     proc.on('close', () => this.onExited());
     // EPIPE/ECONNRESET when the child dies with writes in flight: without this handler Node
     // would throw it as an uncaught exception (the fasttext.js hazard).
