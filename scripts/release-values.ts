@@ -1,0 +1,154 @@
+// npm run release:values -- --env prod --image-tag T [--lock FILE] [--out FILE]
+// Writes the values file a pipeline layers over the environment's own:
+//   helm upgrade --install fasttext-edge chart -f chart/values-prod.yaml -f <this file>
+// It carries what changes per release: the image tag (or digest) and the model, as the
+// lock fixed it (uri, md5, name). Nothing here is typed by hand, so the MD5 the pods check
+// is the one model:publish computed from the bytes.
+import { access, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import { projectRoot } from '../app/config.js';
+import { LockError, readLockFile } from '../app/model/lock.js';
+
+const USAGE = `Usage: npm run release:values -- --env ENV (--image-tag TAG | --image-digest DIGEST) [options]
+
+Writes the Helm values that release one image and one model to one environment, for
+  helm upgrade --install fasttext-edge chart -f chart/values-ENV.yaml -f <output>
+
+  --env ENV             the environment: one of the chart's values-ENV.yaml files
+  --image-tag TAG       the image tag to deploy
+  --image-digest D      the image digest (sha256:...), which wins over the tag in the chart
+  --image-repository R  the image repository (default: the chart's)
+  --lock FILE           the model lock to release (default: model.lock.json at the project root)
+  --no-model            release the image only: the pods serve the lock baked into the image
+  --out FILE            where to write (default: stdout)
+  -h, --help            this help
+
+Exit status: 0 written, 2 bad arguments or lock.`;
+
+class UsageError extends Error {}
+
+// Docker's reference grammar for tags and digests.
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const URI_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
+
+interface ReleaseArgs {
+  readonly env: string;
+  readonly imageTag: string | undefined;
+  readonly imageDigest: string | undefined;
+  readonly imageRepository: string | undefined;
+  readonly lock: string;
+  readonly model: boolean;
+  readonly out: string | undefined;
+}
+
+function parse(argv: string[]): ReleaseArgs | 'help' {
+  let v;
+  try {
+    v = parseArgs({
+      args: argv,
+      options: {
+        env: { type: 'string' },
+        'image-tag': { type: 'string' },
+        'image-digest': { type: 'string' },
+        'image-repository': { type: 'string' },
+        lock: { type: 'string' },
+        'no-model': { type: 'boolean' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (v.help === true) return 'help';
+  if (v.env === undefined) throw new UsageError('--env is required');
+  const tag = v['image-tag'];
+  const digest = v['image-digest'];
+  if (tag === undefined && digest === undefined) throw new UsageError('--image-tag or --image-digest is required');
+  if (tag !== undefined && !TAG.test(tag)) throw new UsageError(`--image-tag ${JSON.stringify(tag)} is not a valid image tag`);
+  if (digest !== undefined && !DIGEST.test(digest)) throw new UsageError(`--image-digest ${JSON.stringify(digest)} is not sha256:<64 hex>`);
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  return {
+    env: v.env,
+    imageTag: tag,
+    imageDigest: digest,
+    imageRepository: v['image-repository'],
+    lock: v.lock === undefined ? path.join(projectRoot(), 'model.lock.json') : path.resolve(cwd, v.lock),
+    model: v['no-model'] !== true,
+    out: v.out === undefined || v.out === '-' ? undefined : path.resolve(cwd, v.out),
+  };
+}
+
+async function environments(chartDir: string): Promise<string[]> {
+  const files = await readdir(chartDir);
+  return files.flatMap((f) => /^values-(.+)\.yaml$/.exec(f)?.[1] ?? []).sort();
+}
+
+async function main(): Promise<number> {
+  const args = parse(process.argv.slice(2));
+  if (args === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const chartDir = path.join(projectRoot(), 'chart');
+  const envFile = path.join(chartDir, `values-${args.env}.yaml`);
+  try {
+    await access(envFile);
+  } catch {
+    throw new UsageError(`--env ${args.env}: no ${path.relative(projectRoot(), envFile)} (environments: ${(await environments(chartDir)).join(', ')})`);
+  }
+
+  const image: Record<string, string> = {};
+  if (args.imageRepository !== undefined) image.repository = args.imageRepository;
+  if (args.imageTag !== undefined) image.tag = args.imageTag;
+  if (args.imageDigest !== undefined) image.digest = args.imageDigest;
+  const values: Record<string, unknown> = { image };
+
+  let source = 'image only: the pods serve the lock baked into the image';
+  if (args.model) {
+    const lock = await readLockFile(args.lock);
+    // readLockFile resolves a relative uri against the lock's own path; the raw text tells.
+    const raw = JSON.parse(await readFile(args.lock, 'utf8')) as { uri: string };
+    if (!URI_SCHEME.test(raw.uri)) {
+      throw new LockError(
+        `${args.lock} names ${raw.uri}, a file relative to the lock, which a pod cannot reach: ` +
+          'publish the model first (npm run model:publish -- <file> s3://bucket/key), or pass --no-model to serve the lock baked into the image',
+      );
+    }
+    const model: Record<string, string> = { uri: lock.uri, md5: lock.md5 };
+    if (lock.name !== undefined) model.name = lock.name;
+    values.model = model;
+    const shown = path.relative(projectRoot(), args.lock);
+    source = `model from ${shown.startsWith('..') ? args.lock : shown} (${lock.bytes ?? '?'} bytes)`;
+  }
+
+  const header =
+    `# Release values for ${args.env}: written by npm run release:values; ${source}.\n` +
+    `#   helm upgrade --install fasttext-edge chart -f chart/values-${args.env}.yaml -f <this file>\n`;
+  const text = header + YAML.stringify(values, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' });
+  if (args.out === undefined) {
+    process.stdout.write(text);
+  } else {
+    await writeFile(args.out, text);
+    process.stderr.write(`wrote ${args.out}\n`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || err instanceof LockError) {
+      process.stderr.write(`release:values: ${err.message}\n${err instanceof UsageError ? `\n${USAGE}\n` : ''}`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`release:values: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,115 @@
+// `npm run release:values` end to end: the file it writes, layered over an environment's
+// values with the real helm, renders pods that run the image tag and check the locked MD5.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import YAML from 'yaml';
+import { projectRoot } from '../../app/config.js';
+import { helmBinary } from '../../scripts/helm/helm-binary.js';
+import { runScript } from './run-script.js';
+
+const execFileAsync = promisify(execFile);
+const DEADLINE_MS = 30_000;
+const MD5 = '0123456789abcdef0123456789abcdef';
+
+interface Container {
+  image: string;
+  env?: { name: string; value?: string }[];
+}
+interface Manifest {
+  kind: string;
+  metadata: { name: string };
+  spec?: { template?: { spec?: { containers?: Container[] } } };
+  data?: Record<string, string>;
+}
+
+let dir: string;
+test.before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'release-values-test-'));
+});
+test.after.always(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function writeLock(name: string, lock: object): Promise<string> {
+  const file = path.join(dir, name);
+  await writeFile(file, `${JSON.stringify(lock, null, 2)}\n`);
+  return file;
+}
+
+/** `helm template` with the environment's values, then the release file, as the README says. */
+async function render(env: string, releaseFile: string): Promise<Manifest[]> {
+  const helm = await helmBinary(3);
+  const chart = path.join(projectRoot(), 'chart');
+  const { stdout } = await execFileAsync(helm, ['template', 'fasttext-edge', chart, '-f', path.join(chart, `values-${env}.yaml`), '-f', releaseFile], {
+    timeout: DEADLINE_MS,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return YAML.parseAllDocuments(stdout)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+}
+
+function container(manifests: Manifest[]): Container {
+  const deployment = manifests.find((m) => m.kind === 'Deployment');
+  const c = deployment?.spec?.template?.spec?.containers?.[0];
+  if (c === undefined) throw new Error('no Deployment container in the rendered chart');
+  return c;
+}
+
+const envValue = (c: Container, name: string): string | undefined => c.env?.find((e) => e.name === name)?.value;
+
+test('the prod release file puts the image tag and the locked model into the pods', async (t) => {
+  const lock = await writeLock('published.lock.json', { uri: 's3://models/spam/sms-v3.ftz', md5: MD5, bytes: 231182, name: 'sms-spam' });
+  const out = path.join(dir, 'release-prod.yaml');
+  const run = await runScript('release-values.ts', ['--env', 'prod', '--image-tag', '1.4.2', '--lock', lock, '--out', out], { timeoutMs: DEADLINE_MS });
+  t.is(run.code, 0, run.stderr);
+  t.deepEqual(YAML.parse(await readFile(out, 'utf8')), {
+    image: { tag: '1.4.2' },
+    model: { uri: 's3://models/spam/sms-v3.ftz', md5: MD5, name: 'sms-spam' },
+  });
+  const manifests = await render('prod', out);
+  const c = container(manifests);
+  t.regex(c.image, /:1\.4\.2$/);
+  t.is(envValue(c, 'MODEL_URI'), 's3://models/spam/sms-v3.ftz');
+  t.is(envValue(c, 'MODEL_MD5'), MD5);
+  t.is(manifests.find((m) => m.kind === 'ConfigMap')?.data?.MODEL_NAME, 'sms-spam');
+});
+
+test('--no-model releases the image alone: the pods serve the lock baked into it', async (t) => {
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  const run = await runScript('release-values.ts', ['--env', 'staging', '--image-digest', digest, '--no-model'], { timeoutMs: DEADLINE_MS });
+  t.is(run.code, 0, run.stderr);
+  t.deepEqual(YAML.parse(run.stdout), { image: { digest } });
+  const out = path.join(dir, 'release-staging.yaml');
+  await writeFile(out, run.stdout);
+  const c = container(await render('staging', out));
+  t.true(c.image.endsWith(`@${digest}`), c.image);
+  t.is(envValue(c, 'MODEL_URI'), undefined);
+  t.is(envValue(c, 'MODEL_MD5'), undefined);
+});
+
+test('a lock that names a file inside the project is refused with the way out', async (t) => {
+  const lock = await writeLock('bundled.lock.json', { uri: './lid.176.ftz', md5: MD5, bytes: 938013 });
+  const run = await runScript('release-values.ts', ['--env', 'prod', '--image-tag', '1.0.0', '--lock', lock], { timeoutMs: DEADLINE_MS });
+  t.is(run.code, 2);
+  t.regex(run.stderr, /a file relative to the lock, which a pod cannot reach: publish the model first .* or pass --no-model/);
+  t.is(run.stdout, '');
+});
+
+test('an unknown environment, a bad tag or no image are usage errors', async (t) => {
+  const env = await runScript('release-values.ts', ['--env', 'qa', '--image-tag', '1.0.0', '--no-model'], { timeoutMs: DEADLINE_MS });
+  t.is(env.code, 2);
+  const envs = (await readdir(path.join(projectRoot(), 'chart'))).flatMap((f) => /^values-(.+)\.yaml$/.exec(f)?.[1] ?? []).sort();
+  t.true(envs.includes('prod'));
+  t.true(env.stderr.includes(`--env qa: no chart/values-qa.yaml (environments: ${envs.join(', ')})`), env.stderr);
+  const tag = await runScript('release-values.ts', ['--env', 'dev', '--image-tag', 'v1:bad', '--no-model'], { timeoutMs: DEADLINE_MS });
+  t.is(tag.code, 2);
+  t.regex(tag.stderr, /is not a valid image tag/);
+  const none = await runScript('release-values.ts', ['--env', 'dev'], { timeoutMs: DEADLINE_MS });
+  t.is(none.code, 2);
+  t.regex(none.stderr, /--image-tag or --image-digest is required/);
+});
