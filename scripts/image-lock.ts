@@ -1,0 +1,40 @@
+// Run by the Dockerfile's build stage (node dist/scripts/image-lock.js <lock file>): fixes
+// the model the image will serve. With the MODEL_URI build argument set, it writes the lock
+// from MODEL_URI, MODEL_MD5, MODEL_BYTES and MODEL_NAME; without it, the committed lock
+// stays. Either way the lock is validated exactly as the service reads it, so an image
+// with a broken lock fails to build instead of failing to start.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { formatLock, LockError, parseLock, readLockFile } from '../app/model/lock.js';
+
+function arg(name: string): string | undefined {
+  const value = process.env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+async function main(): Promise<void> {
+  const lockFile = path.resolve(process.argv[2] ?? 'model.lock.json');
+  const uri = arg('MODEL_URI');
+  if (uri === undefined) {
+    for (const name of ['MODEL_MD5', 'MODEL_BYTES', 'MODEL_NAME']) {
+      if (arg(name) !== undefined) throw new LockError(`${name} is set but MODEL_URI is not: pass all of MODEL_URI, MODEL_MD5 and MODEL_BYTES, or none`);
+    }
+    const lock = await readLockFile(lockFile);
+    process.stdout.write(`image-lock: serving the committed lock: ${lock.uri} md5 ${lock.md5}\n`);
+    return;
+  }
+  const md5 = arg('MODEL_MD5');
+  const bytes = arg('MODEL_BYTES');
+  if (md5 === undefined || bytes === undefined) {
+    throw new LockError('MODEL_URI needs MODEL_MD5 and MODEL_BYTES too (model:publish writes all three to model.lock.json)');
+  }
+  const text = formatLock({ uri, md5: md5.toLowerCase(), bytes: /^\d+$/.test(bytes) ? Number(bytes) : NaN, name: arg('MODEL_NAME') });
+  const lock = parseLock(JSON.parse(text), lockFile);
+  await writeFile(lockFile, text);
+  process.stdout.write(`image-lock: wrote ${lockFile}: ${lock.uri} md5 ${lock.md5} (${lock.bytes ?? 0} bytes)\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`image-lock: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
