@@ -170,11 +170,16 @@ export async function startContender(supervisor: Supervisor, paths: Paths, id: C
       env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
     });
     try {
+      let listeningMs: number | null = null;
+      void proc.waitForLine((line) => (line.startsWith('server is listening') ? true : undefined), deadline - performance.now(), 'listening line').then(
+        () => (listeningMs = performance.now() - proc.spawnedAt),
+        () => undefined,
+      );
       // It listens only once its model answers: any HTTP answer means ready (it has no readiness route).
       const readyMs = await timeUntil(proc, () => port, { path: '/' }, (status) => status > 0, deadline, 'first HTTP answer');
       const firstClassificationMs = await timeUntil(proc, () => port, { path: `/?text=${encodeURIComponent(PROBE_TEXT)}` }, isClassification, deadline, 'first classification');
       proc.rememberDescendants();
-      return { id, proc, port, managementPort: null, shape: 'query-single', batchShape: null, healthPath: '/', healthAccept: (s) => s > 0 && s < 500, coldStart: { readyMs, firstClassificationMs } };
+      return { id, proc, port, managementPort: null, shape: 'query-single', batchShape: null, healthPath: '/', healthAccept: (s) => s > 0 && s < 500, coldStart: { listeningMs, readyMs, firstClassificationMs } };
     } catch (error) {
       await supervisor.stop(proc, 2000);
       throw error;
@@ -188,11 +193,18 @@ export async function startContender(supervisor: Supervisor, paths: Paths, id: C
     });
     try {
       let port: number | undefined;
-      void proc.waitForLine(listeningPort, deadline - performance.now(), 'listening line').then((p) => (port = p.port), () => undefined);
+      let listeningMs: number | null = null;
+      void proc.waitForLine(listeningPort, deadline - performance.now(), 'listening line').then(
+        (p) => {
+          port = p.port;
+          listeningMs = performance.now() - proc.spawnedAt;
+        },
+        () => undefined,
+      );
       const readyMs = await timeUntil(proc, () => port, { path: '/ready' }, (status) => status === 200, deadline, '/ready 200');
       const firstClassificationMs = await timeUntil(proc, () => port, classifyJson, isClassification, deadline, 'first classification');
       proc.rememberDescendants();
-      return { id, proc, port: port as number, managementPort: null, shape: 'json-single', batchShape: 'json-batch', healthPath: '/health', healthAccept: accept2xx, coldStart: { readyMs, firstClassificationMs } };
+      return { id, proc, port: port as number, managementPort: null, shape: 'json-single', batchShape: 'json-batch', healthPath: '/health', healthAccept: accept2xx, coldStart: { listeningMs, readyMs, firstClassificationMs } };
     } catch (error) {
       await supervisor.stop(proc, 2000);
       throw error;
@@ -206,11 +218,18 @@ export async function startContender(supervisor: Supervisor, paths: Paths, id: C
   });
   try {
     let port: number | undefined;
-    void proc.waitForLine(listeningPort, deadline - performance.now(), 'listening line').then((p) => (port = p.port), () => undefined);
+    let listeningMs: number | null = null;
+    void proc.waitForLine(listeningPort, deadline - performance.now(), 'listening line').then(
+      (p) => {
+        port = p.port;
+        listeningMs = performance.now() - proc.spawnedAt;
+      },
+      () => undefined,
+    );
     const readyMs = await timeUntil(proc, () => port, { path: '/ready' }, (status) => status === 200, deadline, '/ready 200');
     const firstClassificationMs = await timeUntil(proc, () => port, classifyJson, isClassification, deadline, 'first classification');
     proc.rememberDescendants();
-    return { id, proc, port: port as number, managementPort, shape: 'json-single', batchShape: 'json-batch', healthPath: '/health', healthAccept: accept2xx, coldStart: { readyMs, firstClassificationMs } };
+    return { id, proc, port: port as number, managementPort, shape: 'json-single', batchShape: 'json-batch', healthPath: '/health', healthAccept: accept2xx, coldStart: { listeningMs, readyMs, firstClassificationMs } };
   } catch (error) {
     await supervisor.stop(proc, 2000);
     throw error;

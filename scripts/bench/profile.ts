@@ -48,7 +48,7 @@ export function categoryOf(functionName: string, url: string): string {
   return where;
 }
 
-export function summarizeProfile(profile: CpuProfile, contender: ContenderId, file: string, reqPerSec: number, top = 25): ProfileSummary {
+export function summarizeProfile(profile: CpuProfile, contender: ContenderId, scenario: string, file: string, reqPerSec: number, top = 25): ProfileSummary {
   const nodes = new Map<number, CpuProfileNode>();
   for (const node of profile.nodes) nodes.set(node.id, node);
   const selfUs = new Map<number, number>();
@@ -81,6 +81,7 @@ export function summarizeProfile(profile: CpuProfile, contender: ContenderId, fi
   const share = (us: number): number => (busyUs === 0 ? 0 : us / busyUs);
   return {
     contender,
+    scenario,
     file,
     sampledMs: totalUs / 1000,
     reqPerSec,

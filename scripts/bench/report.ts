@@ -167,6 +167,7 @@ function coldSection(results: BenchResults): string {
     .filter(({ starts }) => starts.length > 0)
     .map(({ id, starts }) => [
       `${LABELS[id]}, bundled model`,
+      fmtSpread(spread(starts.map((s) => s.listeningMs ?? Number.NaN)), fmtMs),
       fmtSpread(spread(starts.map((s) => s.readyMs)), fmtMs),
       fmtSpread(spread(starts.map((s) => s.firstClassificationMs)), fmtMs),
       id === 'peer' ? '1 (reference)' : fmtSpread(coldStartRatios(results, id, 'peer'), fmtRatio),
@@ -174,13 +175,13 @@ function coldSection(results: BenchResults): string {
   const s3 = results.coldStartS3;
   for (const [which, starts] of [['empty', s3.empty], ['warm', s3.warm]] as const) {
     if (starts.length === 0) continue;
-    rows.push([`this service, from S3 (s3rver), ${which} cache`, fmtSpread(spread(starts.map((s) => s.readyMs)), fmtMs), fmtSpread(spread(starts.map((s) => s.firstClassificationMs)), fmtMs), '']);
+    rows.push([`this service, from S3 (s3rver), ${which} cache`, fmtSpread(spread(starts.map((s) => s.listeningMs ?? Number.NaN)), fmtMs), fmtSpread(spread(starts.map((s) => s.readyMs)), fmtMs), fmtSpread(spread(starts.map((s) => s.firstClassificationMs)), fmtMs), '']);
   }
   return `## Cold start
 
-${rows.length > 0 ? table(['contender', 'spawn to ready, ms', 'spawn to first classification, ms', 'first classification vs peer'], rows) : 'Not measured.'}
+${rows.length > 0 ? table(['contender', 'spawn to "listening" log line, ms', 'spawn to ready, ms', 'spawn to first classification, ms', 'first classification vs peer'], rows) : 'Not measured.'}
 
-The service's bundled-model starts use a model cache directory of the run (the first start copies and verifies the model, later ones verify the cached copy). The S3 starts download the model from s3rver into an empty cache directory ("empty"), then start again on that directory ("warm").
+The "listening" line comes once the process has loaded its modules (this service: before loading the model; the peer and the bare server: after). The service's bundled-model starts use a model cache directory of the run (the first start copies and verifies the model, later ones verify the cached copy). The S3 starts download the model from s3rver into an empty cache directory ("empty"), then start again on that directory ("warm").
 `;
 }
 
@@ -288,18 +289,18 @@ function profileSection(profiles: readonly ProfileSummary[]): string {
       ['function', 'location', 'self ms', 'share'],
       p.topFunctions.slice(0, 18).map((e) => [`\`${e.name}\``, e.where === '' ? '(native)' : `\`${e.where}\``, fmtInt(e.selfMs), `${(e.share * 100).toFixed(1)}%`]),
     );
-    return `### ${LABELS[p.contender]}: \`${p.file}\`
+    return `### ${LABELS[p.contender]}, ${p.scenario}: \`${p.file}\`
 
-${fmtInt(p.reqPerSec)} req/s under the profiler, ${fmtInt(p.sampledMs)} ms sampled (main thread only; the fastText children are separate processes).
+${fmtInt(p.reqPerSec)} 2xx/s under the profiler, ${fmtInt(p.sampledMs)} ms sampled (main thread only; the fastText children are separate processes).
 
 ${categories}
 
 ${functions}
 `;
   });
-  return `## CPU profiles (single text, ${profiles.length > 0 ? '50' : ''} connections, \`node --cpu-prof\`)
+  return `## CPU profiles (\`node --cpu-prof\`, main thread)
 
-Self time: each sample is charged to the function on top of the stack. Shares are of the sampled time minus idle.
+Self time: each sample is charged to the function on top of the stack. Shares are of the sampled time minus idle; the profile covers the process's whole life (start-up included).
 
 ${parts.join('\n')}`;
 }

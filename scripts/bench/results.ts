@@ -39,6 +39,8 @@ export interface LoadRun {
 }
 
 export interface ColdStart {
+  /** Spawn to the process's "listening" log line (modules loaded; the peer and the bare server print it after loading the model). */
+  readonly listeningMs: number | null;
   /** Spawn to the first 200 from the readiness route (the peer has none: to its first HTTP answer). */
   readonly readyMs: number;
   /** Spawn to the first 200 classification. */
@@ -128,6 +130,8 @@ export interface ProfileEntry {
 
 export interface ProfileSummary {
   readonly contender: ContenderId;
+  /** The load it was profiled under, e.g. "single text, 50 connections". */
+  readonly scenario: string;
   /** The .cpuprofile file, relative to the repository. */
   readonly file: string;
   readonly sampledMs: number;
@@ -168,6 +172,8 @@ export interface Plan {
   readonly batchSize: number;
   readonly rawLines: number;
   readonly coldStartRepeats: number;
+  /** Which contenders the memory phase measures (the full plan: both cache settings and the peer). */
+  readonly memoryContenders: readonly ContenderId[];
   readonly memoryStages: number;
   readonly memoryStageS: number;
   readonly memoryIdleS: number;

@@ -203,7 +203,7 @@ export class Bench {
 
   private async memory(): Promise<void> {
     const { plan, results, log } = this.ctx;
-    for (const id of ['service-cached', 'service', 'peer'] as const) {
+    for (const id of plan.memoryContenders) {
       const c = await this.start(id);
       let peak = 0;
       const sampler = setInterval(() => {
@@ -305,28 +305,40 @@ export class Bench {
   }
 
   private async profile(): Promise<void> {
-    const { plan, results, log, outDir } = this.ctx;
+    const { plan } = this.ctx;
     if (plan.profileS <= 0) return;
+    const single = `single text, ${plan.connections} connections`;
     for (const id of ['service', 'bare', 'peer'] as const) {
-      const dir = mkdtempSync(path.join(this.ctx.workDir, `prof-${id}-`));
-      const c = await this.start(id, { cpuProfDir: dir });
-      let run: LoadRun | undefined;
-      try {
-        await this.warmup(c);
-        run = await this.load(c, c.shape, plan.profileS, plan.connections, null);
-      } finally {
-        await this.stop(c);
-      }
-      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-      if (file === undefined) throw new Error(`${id}: no .cpuprofile written (did it exit cleanly on SIGTERM?)`);
-      const kept = path.join(outDir, `${id}.cpuprofile`);
-      mkdirSync(outDir, { recursive: true });
-      copyFileSync(path.join(dir, file), kept);
-      const profile = JSON.parse(readFileSync(kept, 'utf8')) as CpuProfile;
-      const summary = summarizeProfile(profile, id, path.relative(this.ctx.paths.root, kept), okPerSec(run));
-      results.profiles.push(summary);
-      log(`  profile ${id}: ${Math.round(summary.reqPerSec)} req/s under the profiler; top: ${summary.byCategory.slice(0, 4).map((e) => `${e.name} ${(e.share * 100).toFixed(0)}%`).join(', ')}`);
+      await this.profileOne(id, single, (c) => this.load(c, c.shape, plan.profileS, plan.connections, null));
     }
+    // Where the time goes when the service sheds: the overload scenario under the profiler.
+    await this.profileOne('service', `overload ${plan.overloadMultiple}x, ${plan.overloadConnections} connections`, async (c) => {
+      const capacity = await this.capacityOf(c);
+      return this.load(c, c.shape, plan.profileS, plan.overloadConnections, plan.overloadMultiple * capacity);
+    });
+  }
+
+  private async profileOne(id: ContenderId, scenario: string, drive: (c: Running) => Promise<LoadRun>): Promise<void> {
+    const { results, log, outDir } = this.ctx;
+    const dir = mkdtempSync(path.join(this.ctx.workDir, `prof-${id}-`));
+    const c = await this.start(id, { cpuProfDir: dir });
+    let run: LoadRun;
+    try {
+      await this.warmup(c);
+      run = await drive(c);
+    } finally {
+      await this.stop(c);
+    }
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (file === undefined) throw new Error(`${id}: no .cpuprofile written (did it exit cleanly on SIGTERM?)`);
+    const kept = path.join(outDir, `${id}-${scenario.split(',')[0]?.replace(/\W+/g, '-') ?? 'run'}.cpuprofile`);
+    mkdirSync(outDir, { recursive: true });
+    copyFileSync(path.join(dir, file), kept);
+    const profile = JSON.parse(readFileSync(kept, 'utf8')) as CpuProfile;
+    const summary = summarizeProfile(profile, id, scenario, path.relative(this.ctx.paths.root, kept), okPerSec(run));
+    results.profiles.push(summary);
+    const top = summary.byCategory.filter((e) => e.name !== '(idle)').slice(0, 4);
+    log(`  profile ${id} (${scenario}): ${Math.round(summary.reqPerSec)} ok/s under the profiler; top: ${top.map((e) => `${e.name} ${(e.share * 100).toFixed(0)}%`).join(', ')}`);
   }
 }
 
