@@ -41,6 +41,12 @@ export interface Config {
     readonly stallMs: number;
     readonly restartBaseMs: number;
     readonly restartMaxMs: number;
+    /** k of the child groups besides k=1, started on first need (each child holds a copy of the model). */
+    readonly kTiers: readonly number[];
+    /** Children in each k>1 group. */
+    readonly widePoolSize: number;
+    /** A child not loaded after this long is killed; undefined = 10 s + 1 s per 10 MB of model. */
+    readonly loadTimeoutMs: number | undefined;
   };
   readonly limits: {
     readonly maxBodyBytes: number;
@@ -126,6 +132,18 @@ class Reader {
     return fallback;
   }
 
+  intList(name: string, fallback: readonly number[], min: number, max: number): number[] {
+    const v = this.raw(name);
+    if (v === undefined) return [...fallback];
+    if (v.toLowerCase() === 'none') return [];
+    const parts = v.split(',').map((p) => p.trim());
+    if (!parts.every((p) => /^\d+$/.test(p) && Number(p) >= min && Number(p) <= max)) {
+      this.problems.push(`${name}=${JSON.stringify(v)} must be a comma-separated list of integers in [${min}, ${max}] (or none)`);
+      return [...fallback];
+    }
+    return parts.map(Number);
+  }
+
   oneOf<T extends string>(name: string, choices: readonly T[], fallback: T): T {
     const v = this.raw(name)?.toLowerCase();
     if (v === undefined) return fallback;
@@ -152,6 +170,8 @@ export function loadConfig(env: Env = process.env): Config {
     r.problems.push(`S3_ENDPOINT=${JSON.stringify(endpoint)} must be an http(s) URL`);
   }
 
+  const poolSize = r.int('ENGINE_POOL_SIZE', Math.max(1, os.availableParallelism()), 1, 256);
+  const loadTimeoutMs = r.int('ENGINE_LOAD_TIMEOUT_MS', 0, 0);
   const config: Config = {
     port: r.int('PORT', 8080, 0, 65535),
     host: r.string('HOST', '0.0.0.0'),
@@ -177,11 +197,14 @@ export function loadConfig(env: Env = process.env): Config {
     },
     engine: {
       binary: r.string('FASTTEXT_BIN', defaultFastTextBinary()),
-      poolSize: r.int('ENGINE_POOL_SIZE', Math.max(1, os.availableParallelism()), 1, 256),
+      poolSize,
       callTimeoutMs: r.int('ENGINE_CALL_TIMEOUT_MS', 5000, 1),
       stallMs: r.int('ENGINE_STALL_MS', 3000, 10),
       restartBaseMs: r.int('ENGINE_RESTART_BASE_MS', 100, 1),
       restartMaxMs: r.int('ENGINE_RESTART_MAX_MS', 5000, 1),
+      kTiers: r.intList('ENGINE_K_TIERS', [10], 2, 10_000),
+      widePoolSize: r.int('ENGINE_WIDE_POOL_SIZE', Math.max(1, Math.floor(poolSize / 2)), 1, 256),
+      loadTimeoutMs: loadTimeoutMs === 0 ? undefined : loadTimeoutMs,
     },
     limits: {
       maxBodyBytes: r.int('MAX_BODY_BYTES', 1024 * 1024, 1),

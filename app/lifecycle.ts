@@ -265,7 +265,9 @@ export class Lifecycle {
   async classify(texts: readonly string[], k: number, threshold: number, deadlineMs: number): Promise<Prediction[][]> {
     await this.awaitReady(deadlineMs);
     const { cache, engine, metrics } = this.deps;
-    const md5 = this.deps.lock.md5;
+    const md5 = this.md5;
+    // The engine call gets the tighter of the request's deadline and the per-call timeout.
+    deadlineMs = Math.min(deadlineMs, performance.now() + this.deps.config.engine.callTimeoutMs);
     metrics.texts.inc(texts.length);
     if (!cache.enabled) return engine.predict(texts, k, threshold, deadlineMs);
 

@@ -44,7 +44,8 @@ async function main(): Promise<void> {
     fail(`model lock: ${error instanceof Error ? error.message : String(error)}`);
   }
   const metrics = createMetrics();
-  const engine = new NativeEngine({ ...config.engine, maxK: config.limits.maxK, log: logger.child({ component: 'engine' }) });
+  const { loadTimeoutMs, ...engineOptions } = config.engine;
+  const engine = new NativeEngine({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: logger.child({ component: 'engine' }) });
   const { store, close: closeStore } = createModelStore(config, logger.child({ component: 'model' }));
   const cache = new PredictionCache(config.cache);
   const lifecycle = new Lifecycle({ config, logger, metrics, lock, provider: store, engine, cache });
