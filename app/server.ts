@@ -15,7 +15,10 @@ export interface Listener {
 }
 
 export function listen(app: Koa, host: string, port: number, backlog: number): Promise<Listener> {
-  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000, headersTimeout: 60_000 }, app.callback());
+  const handle = app.callback();
+  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000, headersTimeout: 60_000 }, (req, res) => {
+    void handle(req, res); // Koa answers its own errors; the promise never rejects
+  });
   let active = 0;
   let idleWaiters: Array<() => void> = [];
   server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
