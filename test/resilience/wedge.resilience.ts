@@ -31,7 +31,7 @@ test('wedge: a frozen service fails liveness, is restarted, and is ready again f
     const stoppedAt = Date.now();
     first.signal('SIGSTOP');
     t.log(`SIGSTOP pid ${first.pid}`);
-    const detectMs = scale.ms(liveness.failureThreshold * liveness.periodSeconds + liveness.timeoutSeconds);
+    const detectMs = scale.ms(liveness.failureThreshold * liveness.periodSeconds) + scale.timeoutMs(liveness.timeoutSeconds);
     const graceMs = scale.ms(template.terminationGracePeriodSeconds);
     await pod.waitFor(() => pod !== undefined && pod.runs.length >= 2 && pod.ready, detectMs + graceMs + 30_000, 'restarted and ready');
     const readyAt = Date.now();

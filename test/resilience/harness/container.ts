@@ -37,9 +37,12 @@ export class Container {
   readonly exited: Promise<ContainerExit>;
   private readonly listeners = new Set<(line: LogLine) => void>();
 
-  constructor(env: Readonly<Record<string, string>>) {
+  /** `cpus`: a CPU list for taskset (e.g. "1"): the container's cpuset; undefined = any CPU. */
+  constructor(env: Readonly<Record<string, string>>, cpus?: string) {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
-    this.proc = spawn(process.execPath, [MAIN], {
+    // taskset execs node in place, so the pid we get is the service's.
+    const [command, args] = cpus === undefined ? [process.execPath, [MAIN]] : ['taskset', ['-c', cpus, process.execPath, MAIN]];
+    this.proc = spawn(command, args, {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

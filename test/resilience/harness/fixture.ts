@@ -50,12 +50,11 @@ export function renderFor(overlay: Overlay, s3Endpoint: string, extraArgs: reado
 /** The settings a reader needs to judge a scenario, one per line. */
 export function describeTemplate(template: PodTemplate, scale: TimeScale): string[] {
   const s = (seconds: number): string => `${seconds} s (${scale.ms(seconds)} ms here)`;
-  const lines = [
-    `chart: helm ${template.helmMajor} template, overlay ${template.overlay}; time scale ${scale.factor} (every probe and rollout second x ${scale.factor})`,
-  ];
+  const timeout = (seconds: number): string => `${seconds} s (${scale.timeoutMs(seconds)} ms here)`;
+  const lines = [`chart: helm ${template.helmMajor} template, overlay ${template.overlay}; ${scale.describe()}`];
   for (const [kind, p] of Object.entries(template.probes)) {
     const where = p.action.type === 'httpGet' ? `GET ${p.action.path} on port ${String(p.action.port)}` : `tcp port ${String(p.action.port)}`;
-    lines.push(`${kind}: ${where}, delay ${s(p.initialDelaySeconds)}, period ${s(p.periodSeconds)}, timeout ${s(p.timeoutSeconds)}, success ${p.successThreshold}, failure ${p.failureThreshold}`);
+    lines.push(`${kind}: ${where}, delay ${s(p.initialDelaySeconds)}, period ${s(p.periodSeconds)}, timeout ${timeout(p.timeoutSeconds)}, success ${p.successThreshold}, failure ${p.failureThreshold}`);
   }
   lines.push(`terminationGracePeriodSeconds ${s(template.terminationGracePeriodSeconds)}, preStop sleep ${s(template.preStopSleepSeconds)}`);
   lines.push(`replicas ${template.replicas}, ${template.strategy.type} maxSurge ${template.strategy.rollingUpdate.maxSurge} maxUnavailable ${template.strategy.rollingUpdate.maxUnavailable}, minReadySeconds ${s(template.minReadySeconds)}`);

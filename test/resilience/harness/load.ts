@@ -1,6 +1,6 @@
 // Runs the load generator (load-worker.ts) in its own process, by pid, with a deadline, and
 // sums what it reports.
-import { fork } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OUTCOMES, type LoadPlan, type LoadReport, type Outcome, type WorkerMessage } from './load-plan.js';
@@ -16,10 +16,13 @@ export interface LoadRun {
 }
 
 /** Starts the generator; the run is killed (and its report rejected) past `deadlineMs`. */
-export function startLoad(plan: LoadPlan, deadlineMs?: number): LoadRun {
+export function startLoad(plan: LoadPlan, options: { readonly deadlineMs?: number; readonly cpus?: string } = {}): LoadRun {
   const planned = plan.phases.reduce((ms, p) => ms + p.durationMs, 0);
-  const limit = deadlineMs ?? planned + plan.clientTimeoutMs + 30_000;
-  const child = fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const limit = options.deadlineMs ?? planned + plan.clientTimeoutMs + 30_000;
+  const node = [process.execPath, '--import', 'tsx', WORKER];
+  // taskset execs node in place: the pid is the generator's, and the IPC channel survives the exec.
+  const [command, ...args] = options.cpus === undefined ? node : ['taskset', '-c', options.cpus, ...node];
+  const child = spawn(command as string, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
   };
@@ -45,8 +48,8 @@ export function startLoad(plan: LoadPlan, deadlineMs?: number): LoadRun {
   return { started, report, kill };
 }
 
-export async function runLoad(plan: LoadPlan, deadlineMs?: number): Promise<LoadReport> {
-  return startLoad(plan, deadlineMs).report;
+export async function runLoad(plan: LoadPlan, options: { readonly deadlineMs?: number; readonly cpus?: string } = {}): Promise<LoadReport> {
+  return startLoad(plan, options).report;
 }
 
 export interface LoadSummary {

@@ -53,6 +53,8 @@ export interface PodOptions {
   readonly scale: TimeScale;
   /** Added to the rendered environment after the local remaps (say why at the call site). */
   readonly extraEnv?: Readonly<Record<string, string>>;
+  /** Pin the containers to these CPUs (taskset list, e.g. "1"), as a cpuset would. */
+  readonly cpus?: string;
   readonly onEvent?: (event: PodEvent) => void;
 }
 
@@ -167,7 +169,7 @@ export class Pod {
     const env = { ...this.env };
     if (env.MANAGEMENT_PORT !== undefined) env.MANAGEMENT_PORT = String(await freePort());
     if (this.terminating) return;
-    const c = new Container(env);
+    const c = new Container(env, this.options.cpus);
     const run = this.runs.length;
     this.runs.push(c);
     this.started = template.probes.startup === undefined;

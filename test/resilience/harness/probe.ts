@@ -7,7 +7,8 @@
 //   probe endpoints never redirect.
 // - tcpSocket: success once a connection opens within the timeout.
 // - The worker probes at once and then every periodSeconds; a probe slower than the period
-//   delays the next one (ticks are dropped, as with Go's time.Ticker). No probe runs until
+//   is followed at once by the next (Go's time.Ticker keeps one missed tick and drops the
+//   rest), which matters only when a timeout is not shorter than the period. No probe runs until
 //   initialDelaySeconds after the container started (measured from the container's start,
 //   as worker.go does). Liveness and readiness do not run until the startup probe has
 //   succeeded; the startup probe stops once it has. A result counts only after
@@ -148,15 +149,21 @@ export class ProbeWorker {
   private async loop(): Promise<void> {
     const { spec, scale } = this.options;
     const period = scale.ms(spec.periodSeconds);
-    let tick = Date.now();
+    const start = Date.now();
+    let consumed = start; // the last tick the loop took
     while (!this.stopped) {
       await this.doProbe();
       if (this.stopped) return;
-      // The next tick of a fixed-rate ticker; ticks missed while a probe ran are dropped.
-      tick += period;
+      // A Go time.Ticker: ticks come every period; its channel holds one, so a tick that fired
+      // while the probe ran is taken at once and the others that fired meanwhile are lost.
       const now = Date.now();
-      if (tick <= now) tick += Math.ceil((now - tick + 1) / period) * period;
-      await this.sleep(tick - now);
+      const next = consumed + period;
+      if (next <= now) {
+        consumed = start + Math.floor((now - start) / period) * period;
+        continue;
+      }
+      consumed = next;
+      await this.sleep(next - now);
     }
   }
 
@@ -164,7 +171,7 @@ export class ProbeWorker {
     const { kind, spec, scale, startedAt, isStarted } = this.options;
     if (Date.now() - startedAt < scale.ms(spec.initialDelaySeconds)) return;
     if (kind === 'startup' ? isStarted() : !isStarted()) return;
-    const timeoutMs = scale.ms(spec.timeoutSeconds);
+    const timeoutMs = scale.timeoutMs(spec.timeoutSeconds);
     const at = Date.now();
     const port = this.options.resolvePort(spec.action.port);
     const attempt: ProbeAttempt =
