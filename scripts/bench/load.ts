@@ -27,6 +27,11 @@ export class LoadGenerator {
     return this.proc;
   }
 
+  /** The generator's pid (it is started if needed). */
+  get pid(): number {
+    return this.ensure().pid;
+  }
+
   async run(spec: LoadSpec): Promise<LoadRun> {
     const proc = this.ensure();
     const channel = proc.channel;

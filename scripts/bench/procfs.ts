@@ -7,14 +7,19 @@ interface ProcStat {
   readonly ppid: number;
   /** Clock ticks since boot (field 22): with the pid, identifies one process for good. */
   readonly startTicks: string;
+  /** User + system CPU time in clock ticks (fields 14 and 15). */
+  readonly cpuTicks: number;
 }
+
+/** Linux's USER_HZ: the unit of /proc/<pid>/stat times; 100 on every mainstream architecture. */
+const TICKS_PER_SECOND = 100;
 
 function readStat(pid: number): ProcStat | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: parse after its last ')'.
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(rest[1]), startTicks: rest[19] ?? '' };
+    return { pid, ppid: Number(rest[1]), startTicks: rest[19] ?? '', cpuTicks: Number(rest[11]) + Number(rest[12]) };
   } catch {
     return null;
   }
@@ -81,4 +86,20 @@ export function treeRssKb(pid: number): number | null {
   let total = own;
   for (const d of descendants(pid)) total += rssKb(d.pid) ?? 0;
   return total;
+}
+
+/** CPU seconds (user + system) used so far by one process, or null when it is gone. */
+export function cpuSeconds(pid: number): number | null {
+  const stat = readStat(pid);
+  return stat === null ? null : stat.cpuTicks / TICKS_PER_SECOND;
+}
+
+/** CPU seconds used so far by each live descendant of `pid`, by pid. */
+export function descendantCpuSeconds(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const d of descendants(pid)) {
+    const s = cpuSeconds(d.pid);
+    if (s !== null) out.set(d.pid, s);
+  }
+  return out;
 }

@@ -55,6 +55,16 @@ function coldOf(results: BenchResults, id: ContenderId): ColdStart[] {
   return results.rounds.map((r) => r.coldStart[id]).filter((c): c is ColdStart => c !== undefined);
 }
 
+/** Median cores used by the contender's Node process, its fastText children and the load generator. */
+function cpuCell(runs: readonly LoadRun[]): string {
+  const withCpu = runs.filter((r) => r.cpu !== undefined);
+  if (withCpu.length === 0) return '–';
+  const m = (pick: (r: LoadRun) => number): string => spread(withCpu.map(pick)).median.toFixed(2);
+  return `${m((r) => r.cpu?.contender ?? Number.NaN)} / ${m((r) => r.cpu?.children ?? Number.NaN)} / ${m((r) => r.cpu?.loadgen ?? Number.NaN)}`;
+}
+
+const CPU_HEADER = 'CPU cores: Node / fastText / load generator';
+
 function statusSummary(run: LoadRun): string {
   const parts = Object.entries(run.statusCounts)
     .filter(([code]) => !code.startsWith('2') && code !== '503')
@@ -128,11 +138,14 @@ function singleSection(results: BenchResults): string {
         vsPeer === null ? '1 (reference)' : fmtSpread(vsPeer, fmtRatio),
         p99VsPeer === null ? '1 (reference)' : fmtSpread(p99VsPeer, fmtRatio),
         fmtInt(failures),
+        cpuCell(runs),
       ];
     });
   return `## Single text, ${results.meta.plan.connections} connections
 
-${table(['contender', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs peer', 'p99 vs peer', 'non-2xx + errors'], rows)}
+${table(['contender', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs peer', 'p99 vs peer', 'non-2xx + errors', CPU_HEADER], rows)}
+
+CPU: median cores used during the runs, from /proc (2 cores in all: whatever is left over is idle or taken by other processes on the machine).
 `;
 }
 
@@ -143,20 +156,20 @@ function batchSection(results: BenchResults): string {
     .filter(({ runs }) => runs.length > 0)
     .map(({ id, runs }) => {
       const texts = spread(runs.map(textsPerSec));
-      return [LABELS[id], fmtSpread(spread(runs.map(okPerSec)), fmtInt), fmtSpread(texts, fmtInt), fmtSpread(spread(runs.map((r) => r.ok.p99)), fmtMs), raw.n > 0 ? fmtPct(texts.median / raw.median) : '–'];
+      return [LABELS[id], fmtSpread(spread(runs.map(okPerSec)), fmtInt), fmtSpread(texts, fmtInt), fmtSpread(spread(runs.map((r) => r.ok.p99)), fmtMs), raw.n > 0 ? fmtPct(texts.median / raw.median) : '–', cpuCell(runs)];
     });
-  const rawRows = results.raw.map((r, i) => [`${i + 1}`, fmtInt(r.lines), r.totalS.toFixed(2), r.loadS.toFixed(2), fmtInt(r.linesPerSec)]);
+  const rawRows = results.raw.map((r, i) => [`${i + 1}`, fmtInt(r.lines), r.totalS.toFixed(2), r.loadS.toFixed(2), fmtInt(r.linesPerSec), fmtInt(r.pipedLinesPerSec)]);
   return `## Batch of ${results.meta.plan.batchSize} texts per request, ${results.meta.plan.connections} connections
 
-${rows.length > 0 ? table(['contender', 'req/s', 'texts/s', 'p99 ms', 'texts/s vs raw binary'], rows) : 'Not measured.'}
+${rows.length > 0 ? table(['contender', 'req/s', 'texts/s', 'p99 ms', 'texts/s vs raw binary', CPU_HEADER], rows) : 'Not measured.'}
 
 The peer has no batch route.
 
 ### Raw binary (the inference limit)
 
-Median ${fmtSpread(raw, fmtInt)} lines/s.
+Median ${fmtSpread(raw, fmtInt)} lines/s from a file, one process (one core); ${fmtSpread(spread(results.raw.map((r) => r.pipedLinesPerSec)), fmtInt)} lines/s with stdin and stdout as pipes (\`cat file | fasttext predict-prob model - 1 | cat > /dev/null\`: fastText flushes each output line, one write(2) per line), which is how the engine drives its children.
 
-${rawRows.length > 0 ? table(['repeat', 'lines', 'total s', 'model load s', 'lines/s'], rawRows) : 'Not measured.'}
+${rawRows.length > 0 ? table(['repeat', 'lines', 'total s', 'model load s', 'lines/s (file)', 'lines/s (pipes)'], rawRows) : 'Not measured.'}
 `;
 }
 
@@ -238,6 +251,7 @@ function overloadSection(results: BenchResults): string {
       `${fmtInt(r.connErrors)} / ${fmtInt(r.timeouts)}`,
       statusSummary(r),
       `${rssCell(o.rssBefore)} → ${rssCell(o.rssAfter)}`,
+      cpuCell([r]),
     ];
   });
   const probes = results.overload.flatMap((o) => o.probes.map((p) => `- ${LABELS[o.contender]}: ${probeCell(p)}`));
@@ -245,7 +259,7 @@ function overloadSection(results: BenchResults): string {
 
 Capacity is the contender's median single-text req/s from the rounds above.
 
-${table(['contender', 'capacity req/s', 'offered (requested) req/s', 'sent req/s', 'goodput 2xx/s (of capacity)', '2xx p50 / p99 ms', 'shed 503: rate; p50 / p99 ms', 'conn errors / timeouts', 'other statuses', 'RSS MB before → after'], rows)}
+${table(['contender', 'capacity req/s', 'offered (requested) req/s', 'sent req/s', 'goodput 2xx/s (of capacity)', '2xx p50 / p99 ms', 'shed 503: rate; p50 / p99 ms', 'conn errors / timeouts', 'other statuses', 'RSS MB before → after', CPU_HEADER], rows)}
 
 Liveness probes during the run (a fresh connection every ${plan.probeIntervalMs} ms; the peer has no /health, its \`GET /\` answers 400 without predicting):
 

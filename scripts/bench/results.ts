@@ -12,6 +12,17 @@ export interface ContenderInfo {
   readonly command: string;
 }
 
+/** CPU used during a load run, in cores (CPU seconds per wall second, from /proc). */
+export interface CpuUse {
+  readonly wallS: number;
+  /** The contender's Node process (all its threads). */
+  readonly contender: number;
+  /** Its descendants: the fastText children. */
+  readonly children: number;
+  /** The load generator process. */
+  readonly loadgen: number;
+}
+
 /** One autocannon run as the load generator saw it. */
 export interface LoadRun {
   readonly contender: ContenderId;
@@ -36,6 +47,8 @@ export interface LoadRun {
   readonly connErrors: number;
   /** Requests with no answer within the client timeout. */
   readonly timeouts: number;
+  /** Filled in by the orchestrator. */
+  readonly cpu?: CpuUse;
 }
 
 export interface ColdStart {
@@ -55,6 +68,8 @@ export interface RawRun {
   readonly loadS: number;
   /** lines / (totalS - loadS). */
   readonly linesPerSec: number;
+  /** The same through pipes: `cat file | fasttext predict-prob model - 1 | cat > /dev/null`. */
+  readonly pipedLinesPerSec: number;
 }
 
 /** One round: every HTTP contender started fresh (cold start measured), then loaded in turn. */

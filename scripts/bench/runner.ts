@@ -10,7 +10,7 @@ import { startContender, type Paths, type Running } from './contenders.js';
 import type { LoadGenerator } from './load.js';
 import type { RequestShape } from './load-spec.js';
 import { Prober, request } from './probe.js';
-import { rssKb, treeRssKb } from './procfs.js';
+import { cpuSeconds, descendantCpuSeconds, rssKb, treeRssKb } from './procfs.js';
 import { summarizeProfile, type CpuProfile } from './profile.js';
 import { measureRaw, writeRawInputs } from './raw.js';
 import type { BenchResults, ContenderId, LoadRun, MemoryRun, Plan, RssSample, Round } from './results.js';
@@ -51,7 +51,8 @@ function describe(run: LoadRun): string {
   const rate = okPerSec(run);
   const shed = run.shed.count > 0 ? `, 503 ${run.shed.count}` : '';
   const errors = run.connErrors + run.timeouts > 0 ? `, errors ${run.connErrors}+${run.timeouts} timeouts` : '';
-  return `${Math.round(rate)} ok/s (${Math.round(rate * run.textsPerRequest)} texts/s), p50 ${run.ok.p50.toFixed(2)} ms, p99 ${run.ok.p99.toFixed(2)} ms${shed}${errors}`;
+  const cpu = run.cpu === undefined ? '' : `; cores: contender ${run.cpu.contender}, fastText ${run.cpu.children}, loadgen ${run.cpu.loadgen}`;
+  return `${Math.round(rate)} ok/s (${Math.round(rate * run.textsPerRequest)} texts/s), p50 ${run.ok.p50.toFixed(2)} ms, p99 ${run.ok.p99.toFixed(2)} ms${shed}${errors}${cpu}`;
 }
 
 function rss(pid: number): RssSample | null {
@@ -83,9 +84,11 @@ export class Bench {
     this.ctx.log(`FAILED ${phase}: ${message}`);
   }
 
-  private load(c: Running, shape: RequestShape, durationS: number, connections: number, rateCap: number | null): Promise<LoadRun> {
-    const { plan } = this.ctx;
-    return this.ctx.loadgen.run({
+  private async load(c: Running, shape: RequestShape, durationS: number, connections: number, rateCap: number | null): Promise<LoadRun> {
+    const { plan, loadgen } = this.ctx;
+    const loadgenPid = loadgen.pid;
+    const before = { at: performance.now(), contender: cpuSeconds(c.proc.pid), children: descendantCpuSeconds(c.proc.pid), loadgen: cpuSeconds(loadgenPid) };
+    const run = await loadgen.run({
       contender: c.id,
       port: c.port,
       shape,
@@ -96,6 +99,13 @@ export class Bench {
       batchSize: plan.batchSize,
       timeoutS: plan.requestTimeoutS,
     });
+    const wallS = (performance.now() - before.at) / 1000;
+    const after = { contender: cpuSeconds(c.proc.pid), children: descendantCpuSeconds(c.proc.pid), loadgen: cpuSeconds(loadgenPid) };
+    if (before.contender === null || after.contender === null || before.loadgen === null || after.loadgen === null) return run;
+    let children = 0;
+    for (const [pid, seconds] of after.children) children += seconds - (before.children.get(pid) ?? 0);
+    const cores = (seconds: number): number => Math.round((seconds / wallS) * 100) / 100;
+    return { ...run, cpu: { wallS, contender: cores(after.contender - before.contender), children: cores(children), loadgen: cores(after.loadgen - before.loadgen) } };
   }
 
   private async start(id: ContenderId, options: Parameters<typeof startContender>[3] = {}): Promise<Running> {
@@ -311,6 +321,9 @@ export class Bench {
     for (const id of ['service', 'bare', 'peer'] as const) {
       await this.profileOne(id, single, (c) => this.load(c, c.shape, plan.profileS, plan.connections, null));
     }
+    await this.profileOne('service', `batch of ${plan.batchSize}, ${plan.connections} connections`, (c) =>
+      this.load(c, c.batchShape ?? c.shape, plan.profileS, plan.connections, null),
+    );
     // Where the time goes when the service sheds: the overload scenario under the profiler.
     await this.profileOne('service', `overload ${plan.overloadMultiple}x, ${plan.overloadConnections} connections`, async (c) => {
       const capacity = await this.capacityOf(c);
