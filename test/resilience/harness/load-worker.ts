@@ -13,6 +13,9 @@ const outcomeIndex = (o: Outcome): number => OUTCOMES.indexOf(o);
 
 class ClientTimeout extends Error {}
 
+/** Set by a `stop` message: the current phase stops scheduling and later phases are skipped. */
+let stopRequested = false;
+
 async function run(plan: LoadPlan): Promise<LoadReport> {
   const target = new URL(plan.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: plan.maxSockets, maxFreeSockets: plan.maxSockets, scheduling: 'fifo' });
@@ -118,7 +121,7 @@ async function run(plan: LoadPlan): Promise<LoadReport> {
     if (phase.mode === 'open') {
       const interval = 1000 / phase.rate;
       const total = Math.floor(phase.durationMs / interval);
-      while (scheduled < total) {
+      while (scheduled < total && !stopRequested) {
         const now = Date.now();
         const due = Math.min(total, Math.floor((now - startedAt) / interval) + 1);
         if (due > scheduled) maxLagMs = Math.max(maxLagMs, now - (startedAt + scheduled * interval));
@@ -127,7 +130,7 @@ async function run(plan: LoadPlan): Promise<LoadReport> {
       }
     } else {
       const loop = async (): Promise<void> => {
-        while (Date.now() < endAt) {
+        while (Date.now() < endAt && !stopRequested) {
           scheduled += 1;
           await fire(index, Date.now());
         }
@@ -138,7 +141,10 @@ async function run(plan: LoadPlan): Promise<LoadReport> {
   };
 
   const phases: PhaseReport[] = [];
-  for (const [i, phase] of plan.phases.entries()) phases.push(await runPhase(phase, i));
+  for (const [i, phase] of plan.phases.entries()) {
+    if (stopRequested) break;
+    phases.push(await runPhase(phase, i));
+  }
   if (outstanding > 0) await new Promise<void>((resolve) => (drained = resolve));
   agent.destroy();
   return { phases, requests: log, errorCodes, samples, peakSockets };
@@ -148,7 +154,11 @@ function send(message: WorkerMessage): Promise<void> {
   return new Promise((resolve) => process.send?.(message, undefined, {}, () => resolve()));
 }
 
-process.once('message', (message: { plan: LoadPlan }) => {
+process.on('message', (message: { readonly type: 'run'; readonly plan: LoadPlan } | { readonly type: 'stop' }) => {
+  if (message.type === 'stop') {
+    stopRequested = true;
+    return;
+  }
   void (async () => {
     try {
       await send({ type: 'started' });

@@ -11,6 +11,8 @@ export interface LoadRun {
   /** Resolves when the worker has started sending (its first phase began). */
   readonly started: Promise<void>;
   readonly report: Promise<LoadReport>;
+  /** Stops scheduling new requests; the report follows once the outstanding ones end. */
+  stop(): void;
   /** Ends the worker at once (SIGKILL, by pid). */
   kill(): void;
 }
@@ -44,8 +46,11 @@ export function startLoad(plan: LoadPlan, options: { readonly deadlineMs?: numbe
       reject(new Error(`load generator exited (${code ?? signal}) without a report`));
     });
   });
-  child.send({ plan });
-  return { started, report, kill };
+  child.send({ type: 'run', plan });
+  const stop = (): void => {
+    if (child.connected) child.send({ type: 'stop' });
+  };
+  return { started, report, stop, kill };
 }
 
 export async function runLoad(plan: LoadPlan, options: { readonly deadlineMs?: number; readonly cpus?: string } = {}): Promise<LoadReport> {

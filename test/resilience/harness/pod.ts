@@ -60,6 +60,29 @@ export interface PodOptions {
 
 const INITIAL_BACKOFF_S = 10;
 const MAX_BACKOFF_S = 300;
+
+/** The kubelet's per-container back-off entry: its current length and when it was last bumped. */
+export interface Backoff {
+  readonly seconds: number;
+  readonly lastUpdate: number;
+}
+
+/** An entry older than twice the cap (10 minutes) is forgotten (flowcontrol.Backoff hasExpired). */
+function expired(b: Backoff | undefined, finishedAt: number, scale: TimeScale): boolean {
+  return b === undefined || finishedAt - b.lastUpdate > scale.ms(2 * MAX_BACKOFF_S);
+}
+
+/** How long to wait before restarting a container that finished at `finishedAt` (epoch ms). */
+export function restartDelayMs(b: Backoff | undefined, finishedAt: number, now: number, scale: TimeScale): number {
+  if (b === undefined || expired(b, finishedAt, scale)) return 0;
+  return Math.max(0, finishedAt + scale.ms(b.seconds) - now);
+}
+
+/** The entry after a restart: 10 s at first (or after it expired), then doubled up to 300 s. */
+export function nextBackoff(b: Backoff | undefined, finishedAt: number, now: number, scale: TimeScale): Backoff {
+  if (b === undefined || expired(b, finishedAt, scale)) return { seconds: INITIAL_BACKOFF_S, lastUpdate: now };
+  return { seconds: Math.min(2 * b.seconds, MAX_BACKOFF_S), lastUpdate: now };
+}
 /** A preStop hook that used up the grace period leaves this much for SIGTERM (kubelet's minimum). */
 const MIN_GRACE_AFTER_PRESTOP_S = 2;
 
@@ -79,7 +102,7 @@ export class Pod {
   private started = false;
   private readinessOk = false;
   private workers: ProbeWorker[] = [];
-  private backoff: { seconds: number; lastUpdate: number } | undefined;
+  private backoff: Backoff | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private killing: Promise<void> | undefined;
   private readonly readyListeners = new Set<(ready: boolean) => void>();
@@ -224,18 +247,12 @@ export class Pod {
   private scheduleRestart(finishedAt: number): void {
     const { scale } = this.options;
     const b = this.backoff;
-    let delay = 0;
-    // In back-off while less than the current back-off has passed since the container finished.
-    if (b !== undefined && finishedAt - b.lastUpdate <= scale.ms(2 * MAX_BACKOFF_S)) {
-      delay = Math.max(0, finishedAt + scale.ms(b.seconds) - Date.now());
-    }
+    const delay = restartDelayMs(b, finishedAt, Date.now(), scale);
     if (delay > 0) this.event('BackOff', `restarting in ${delay} ms (back-off ${b?.seconds ?? 0} s, scaled)`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.terminating) return;
-      const now = Date.now();
-      const expired = b === undefined || finishedAt - b.lastUpdate > scale.ms(2 * MAX_BACKOFF_S);
-      this.backoff = { seconds: expired ? INITIAL_BACKOFF_S : Math.min(2 * b.seconds, MAX_BACKOFF_S), lastUpdate: now };
+      this.backoff = nextBackoff(b, finishedAt, Date.now(), scale);
       this.restarts += 1;
       this.launch();
     }, delay);
