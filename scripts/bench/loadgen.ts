@@ -2,6 +2,7 @@
 // It is a separate process so the generator's CPU and GC never share an event loop with the
 // orchestrator's probes; it still shares the machine's cores with the contender.
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { EventEmitter } from 'node:events';
 import autocannon from 'autocannon';
 import { buildRequest, requestsPerConnection, type FromWorker, type LoadSpec, type ToWorker } from './load-spec.js';
@@ -73,6 +74,8 @@ async function runLoad(spec: LoadSpec): Promise<LoadRun> {
   let nextClient = 0;
   const connections = spec.rateCap === null ? spec.connections : Math.min(spec.connections, Math.max(1, Math.round(spec.rateCap)));
 
+  const started = performance.now();
+  const measureFrom = started + spec.measureAfterS * 1000;
   const setupClient = (client: autocannon.Client): void => {
     const i = nextClient++;
     const requests = [];
@@ -80,9 +83,10 @@ async function runLoad(spec: LoadSpec): Promise<LoadRun> {
     client.setRequests(requests);
     const events = client as unknown as EventEmitter;
     events.on('request', () => {
-      sent += 1;
+      if (performance.now() >= measureFrom) sent += 1;
     });
     events.on('response', (status: number, _bytes: number, ms: number) => {
+      if (performance.now() < measureFrom) return;
       statusCounts[status] = (statusCounts[status] ?? 0) + 1;
       if (status >= 200 && status < 300) ok.push(ms);
       else if (status === 503) shed.push(ms);
@@ -116,7 +120,8 @@ async function runLoad(spec: LoadSpec): Promise<LoadRun> {
     durationS: spec.durationS,
     rateCap: spec.rateCap,
     textsPerRequest: spec.shape === 'json-batch' ? spec.batchSize : 1,
-    elapsedS: result.duration,
+    elapsedS: Math.max(0.001, result.duration - spec.measureAfterS),
+    measureAfterS: spec.measureAfterS,
     sent,
     statusCounts,
     ok: ok.summarize(),

@@ -20,7 +20,8 @@ export const FULL_PLAN: Plan = {
   overloadS: 20,
   overloadConnections: 1000,
   sweepMultiples: [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10],
-  sweepS: 5,
+  sweepS: 6,
+  sweepSettleS: 1,
   sweepConnections: 500,
   probeIntervalMs: 100,
   probeTimeoutMs: 2000,
@@ -42,6 +43,7 @@ export const QUICK_PLAN: Plan = {
   memoryIdleS: 2,
   overloadS: 3,
   sweepMultiples: [0.5, 1, 2, 10],
-  sweepS: 1.5,
+  sweepS: 2,
+  sweepSettleS: 0.5,
   profileS: 0,
 };

@@ -286,7 +286,7 @@ function sweepSection(results: BenchResults, options: ReportOptions): string {
 
 ![p99 latency and goodput against offered load](${options.plotFile})
 
-Each point: ${results.meta.plan.sweepS} s at a requested rate, ${results.meta.plan.sweepConnections} connections, on one process per contender started for the sweep (rates ascending). Base rate: the peer's median capacity, ${fmtInt(base)} req/s.
+Each point: ${results.meta.plan.sweepS} s at a requested rate, ${results.meta.plan.sweepConnections} connections, on one process per contender started for the sweep (rates ascending); the first ${results.meta.plan.sweepSettleS} s of each point (its connections opening) are left out of its figures. Base rate: the peer's median capacity, ${fmtInt(base)} req/s.
 
 ${table(header, rows)}
 `;

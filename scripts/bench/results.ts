@@ -31,8 +31,10 @@ export interface LoadRun {
   /** autocannon's overallRate (requests/s over all connections), or null for a closed loop. */
   readonly rateCap: number | null;
   readonly textsPerRequest: number;
-  /** Wall time from the first connection to the end of the run. */
+  /** Wall time measured: from `measureAfterS` after the first connection to the end of the run. */
   readonly elapsedS: number;
+  /** The first seconds left out of every figure but connection errors and timeouts (connect storm). */
+  readonly measureAfterS: number;
   /** Requests written to a socket. */
   readonly sent: number;
   /** Responses per HTTP status code. */
@@ -197,6 +199,8 @@ export interface Plan {
   readonly overloadConnections: number;
   readonly sweepMultiples: readonly number[];
   readonly sweepS: number;
+  /** Left out of each sweep point's figures: the connect storm of its connections. */
+  readonly sweepSettleS: number;
   readonly sweepConnections: number;
   readonly probeIntervalMs: number;
   readonly probeTimeoutMs: number;

@@ -84,7 +84,7 @@ export class Bench {
     this.ctx.log(`FAILED ${phase}: ${message}`);
   }
 
-  private async load(c: Running, shape: RequestShape, durationS: number, connections: number, rateCap: number | null): Promise<LoadRun> {
+  private async load(c: Running, shape: RequestShape, durationS: number, connections: number, rateCap: number | null, measureAfterS = 0): Promise<LoadRun> {
     const { plan, loadgen } = this.ctx;
     const loadgenPid = loadgen.pid;
     const before = { at: performance.now(), contender: cpuSeconds(c.proc.pid), children: descendantCpuSeconds(c.proc.pid), loadgen: cpuSeconds(loadgenPid) };
@@ -98,6 +98,7 @@ export class Bench {
       rateCap,
       batchSize: plan.batchSize,
       timeoutS: plan.requestTimeoutS,
+      measureAfterS,
     });
     const wallS = (performance.now() - before.at) / 1000;
     const after = { contender: cpuSeconds(c.proc.pid), children: descendantCpuSeconds(c.proc.pid), loadgen: cpuSeconds(loadgenPid) };
@@ -304,7 +305,7 @@ export class Bench {
         for (const multiple of plan.sweepMultiples) {
           await this.settle(c);
           if (!c.proc.alive) throw new Error(`${id} exited during the sweep\n${c.proc.tailText()}`);
-          const run = await this.load(c, c.shape, plan.sweepS, plan.sweepConnections, multiple * baseRate);
+          const run = await this.load(c, c.shape, plan.sweepS, plan.sweepConnections, multiple * baseRate, plan.sweepSettleS);
           series.points.push({ multiple, run });
           log(`  sweep ${id} ${multiple}x (${Math.round(multiple * baseRate)}/s): sent ${Math.round(run.sent / run.elapsedS)}/s; ${describe(run)}`);
         }

@@ -23,6 +23,7 @@ function run(contender: ContenderId, reqPerSec: number, p99: number, extra: Part
     rateCap: null,
     textsPerRequest: 1,
     elapsedS: 10,
+    measureAfterS: 0,
     sent: reqPerSec * 10,
     statusCounts: { 200: reqPerSec * 10 },
     ok: latency(p99 / 3, p99, reqPerSec * 10),
