@@ -9,8 +9,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Pod } from './pod.js';
 
+interface Member {
+  readonly pod: Pod;
+  /** The address as published: a dead process keeps receiving traffic until its removal arrives. */
+  readonly port: number;
+}
+
 export class Endpoints {
-  private readonly members: Pod[] = [];
+  private readonly members: Member[] = [];
   private readonly pods = new Set<Pod>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private cursor = 0;
@@ -24,9 +30,10 @@ export class Endpoints {
     if (this.pods.has(pod)) return;
     this.pods.add(pod);
     const apply = (ready: boolean): void => {
+      const port = pod.endpointPort; // the address when the kubelet reported the change
       const timer = setTimeout(() => {
         this.timers.delete(timer);
-        this.set(pod, ready);
+        this.set(pod, ready, port);
       }, this.propagationMs);
       this.timers.add(timer);
     };
@@ -34,9 +41,9 @@ export class Endpoints {
     if (pod.ready) apply(true);
   }
 
-  private set(pod: Pod, ready: boolean): void {
-    const at = this.members.indexOf(pod);
-    if (ready && at < 0) this.members.push(pod);
+  private set(pod: Pod, ready: boolean, port: number | undefined): void {
+    const at = this.members.findIndex((m) => m.pod === pod);
+    if (ready && at < 0 && port !== undefined) this.members.push({ pod, port });
     else if (!ready && at >= 0) this.members.splice(at, 1);
     else return;
     this.changes.push({ at: Date.now(), pod: pod.name, ready });
@@ -47,13 +54,9 @@ export class Endpoints {
   }
 
   /** The next endpoint, round robin; undefined when there is none. */
-  next(): { readonly pod: Pod; readonly port: number } | undefined {
-    for (let tried = 0; tried < this.members.length; tried++) {
-      const pod = this.members[this.cursor++ % this.members.length] as Pod;
-      const port = pod.endpointPort;
-      if (port !== undefined) return { pod, port };
-    }
-    return undefined;
+  next(): Member | undefined {
+    if (this.members.length === 0) return undefined;
+    return this.members[this.cursor++ % this.members.length];
   }
 
   close(): void {

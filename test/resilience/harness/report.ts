@@ -41,10 +41,9 @@ export class ScenarioReport {
     private readonly injected: string,
   ) {}
 
-  /** A named check: asserted now (the test fails if it does not hold) and kept for the table. */
+  /** A named check, kept for the table and asserted by finish() (ava stops a test at its first failed assertion, and every check should reach the table). */
   check(name: string, ok: boolean, detail: string): boolean {
     this.checks.push({ name, ok, detail });
-    this.t.true(ok, `${name}: ${detail}`);
     this.t.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
     return ok;
   }
@@ -54,7 +53,10 @@ export class ScenarioReport {
     this.t.log(text);
   }
 
-  /** Appends the row (call once, in a finally block, so a thrown error still leaves a FAIL row). */
+  /**
+   * Appends the row, then asserts every check. Call it once, last, in a finally block: a
+   * thrown error still leaves a FAIL row (and propagates; the checks are not asserted then).
+   */
   finish(traffic: { readonly restarts: number; readonly sent: number; readonly failed: number; readonly p99Ms: number }, error?: unknown): Row {
     if (error !== undefined) this.checks.push({ name: 'completed', ok: false, detail: error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error) });
     const row: Row = {
@@ -69,6 +71,11 @@ export class ScenarioReport {
     const file = resultsFile();
     mkdirSync(path.dirname(file), { recursive: true });
     appendFileSync(file, `${JSON.stringify(row)}\n`);
+    if (error === undefined) {
+      const failed = this.checks.filter((c) => !c.ok);
+      this.t.true(this.checks.length > 0, 'a scenario without checks proves nothing');
+      this.t.deepEqual(failed.map((c) => `${c.name}: ${c.detail}`), [], 'every check holds');
+    }
     return row;
   }
 }
