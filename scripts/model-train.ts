@@ -25,14 +25,15 @@ held-out split, and writes the model (quantized when --out ends in .ftz).
   --seed N              seed of the split (default 42): same data + seed = same split
   --epoch N             training epochs (default 25)
   --lr X                learning rate (default 0.5)
-  --word-ngrams N       word n-grams (default 1); 2 helps on long texts (emails)
+  --word-ngrams N       word n-grams (default 2: word pairs, hashed into --bucket)
   --minn N / --maxn N   character n-gram lengths (default 0 = off); 2 / 4 helps on short,
                         misspelled texts (SMS)
   --dim N               vector size (default 50)
   --bucket N            hash buckets for n-grams (default 200000)
   --min-count N         minimal word occurrences (default 1)
   --threads N           training threads (default 1: fastText is only deterministic with one)
-  --cutoff N            .ftz only: words and n-grams kept when quantizing (default 100000)
+  --cutoff N            .ftz only: words and n-grams kept when quantizing (default 20000);
+                        quantizing time grows with it
   --label L             the label the gates below apply to (e.g. spam)
   --min-precision P     exit 1 and write nothing when L's held-out precision is below P
   --min-recall R        same for recall
@@ -107,7 +108,7 @@ function parse(argv: string[]): TrainArgs | 'help' {
     params: {
       epoch: number('epoch', v.epoch, 25, int(1), 'an integer >= 1'),
       lr: number('lr', v.lr, 0.5, positive, 'a number > 0'),
-      wordNgrams: number('word-ngrams', v['word-ngrams'], 1, int(1), 'an integer >= 1'),
+      wordNgrams: number('word-ngrams', v['word-ngrams'], 2, int(1), 'an integer >= 1'),
       minn,
       maxn,
       dim: number('dim', v.dim, 50, int(1), 'an integer >= 1'),
@@ -115,7 +116,7 @@ function parse(argv: string[]): TrainArgs | 'help' {
       minCount: number('min-count', v['min-count'], 1, int(1), 'an integer >= 1'),
     },
     threads: number('threads', v.threads, 1, int(1), 'an integer >= 1'),
-    cutoff: number('cutoff', v.cutoff, 100_000, int(0), 'an integer >= 0'),
+    cutoff: number('cutoff', v.cutoff, 20_000, int(0), 'an integer >= 0'),
     label: v.label,
     minPrecision: v['min-precision'] === undefined ? undefined : number('min-precision', v['min-precision'], 0, share, 'a number in [0, 1]'),
     minRecall: v['min-recall'] === undefined ? undefined : number('min-recall', v['min-recall'], 0, share, 'a number in [0, 1]'),
