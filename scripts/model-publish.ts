@@ -9,7 +9,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, projectRoot } from '../app/config.js';
 import { deriveName, formatLock, LockError, parseLock } from '../app/model/lock.js';
-import { classifyS3Error, createS3Client, SourceError, SourceFactory } from '../app/model/source.js';
+import { classifyS3Error, createS3Client } from '../app/model/s3.js';
+import { SourceError, SourceFactory } from '../app/model/source.js';
 import { ModelUriError, parseModelUri } from '../app/model/uri.js';
 import { digestFile, type FileDigest } from './model/file-digest.js';
 import { checkFastTextHeader, NotAModelError } from './model/fasttext-header.js';
@@ -160,7 +161,9 @@ async function main(): Promise<number> {
       });
     } catch (err) {
       if (err instanceof UploadError) throw err;
-      throw classifyS3Error(err, 'upload', args.uri, config.s3.endpoint ?? 'S3');
+      // The endpoint as scheme://host only: never a userinfo or query part in a message.
+      const where = config.s3.endpoint === undefined ? `AWS S3 (${config.s3.region})` : new URL(config.s3.endpoint).origin;
+      throw classifyS3Error(err, 'upload', args.uri, where);
     }
     log(`uploaded (${result.multipart ? `multipart, ${result.parts} parts` : 'single request'}); reading it back${args.verify ? '' : ' (size only)'}`);
     await verifyStored(factory, args.uri, digest, args.verify);

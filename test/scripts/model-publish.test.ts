@@ -3,6 +3,7 @@
 // nothing is uploaded or locked when the input or the bucket is wrong.
 import { createHash } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -87,6 +88,21 @@ test.serial('a missing bucket fails with exit 1 and leaves the existing lock alo
   t.is(run.code, 1);
   t.regex(run.stderr, /not found \(HTTP 404, NoSuchBucket\)/);
   t.is(await readFile(lockFile, 'utf8'), 'the previous lock\n');
+});
+
+test.serial('an unreachable endpoint fails with exit 1, naming the endpoint and nothing more', async (t) => {
+  // A port nothing listens on: bound, then closed.
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  const lockFile = path.join(dir, 'unreachable.lock.json');
+  const env = { ...s3rverEnv(`http://user:secret@127.0.0.1:${port}/?token=x`) };
+  const run = await runScript('model-publish.ts', [BUNDLED, 's3://models/x.ftz', '--lock', lockFile], { env, timeoutMs: DEADLINE_MS });
+  t.is(run.code, 1, run.stderr);
+  t.regex(run.stderr, new RegExp(`http://127\\.0\\.0\\.1:${port} unreachable or failing \\(ECONNREFUSED\\)`));
+  t.false(/secret|token/.test(run.stderr));
+  await t.throwsAsync(readFile(lockFile), { code: 'ENOENT' });
 });
 
 test.serial('usage errors exit 2', async (t) => {
