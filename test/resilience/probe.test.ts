@@ -211,20 +211,20 @@ test.serial('startup gating: liveness does not probe until the startup probe has
 
 test.serial('periods: probes follow a fixed-rate ticker; a probe slower than its period is followed at once (Go ticker)', async (t) => {
   const server = await startServer();
-  const steady = worker(server, 'readiness', { periodSeconds: 5 }); // 100 ms here
-  await sleep(560);
+  const steady = worker(server, 'readiness', { periodSeconds: 10 }); // 200 ms here
+  await sleep(1_100);
   steady.w.stop();
-  // Probes sit on the ticker's schedule (start + k x 100 ms), one per tick: no drift, no bursts.
-  const offsets = steady.records.map((r) => (r.at - steady.startedAt) % 100);
-  t.true(steady.records.length >= 5 && steady.records.length <= 6, `${steady.records.length} probes in 560 ms`);
-  t.true(offsets.every((o) => o < 40), `offsets from the ticks: ${offsets.join(', ')} ms`);
+  // Probes sit on the ticker's schedule (start + k x 200 ms), one per tick: no drift, no bursts.
+  const ticks = steady.records.map((r) => Math.round((r.at - steady.startedAt) / 200));
+  t.true(steady.records.length >= 5 && steady.records.length <= 6, `${steady.records.length} probes in 1.1 s`);
+  t.deepEqual(ticks, ticks.map((_, i) => i), `probes at ticks ${ticks.join(', ')}`);
 
   server.delayMs = 150; // slower than the 20 ms period, inside the 1 s timeout
   const slow = worker(server, 'readiness', { periodSeconds: 1, timeoutSeconds: 50 });
-  await sleep(500);
+  await sleep(700);
   slow.w.stop();
   const gaps = slow.records.slice(1).map((r, i) => r.at - (slow.records[i]?.at ?? 0));
   t.true(gaps.length >= 2);
-  t.true(gaps.every((g) => g >= 145 && g <= 230), `back to back, no waiting for a tick: ${gaps.join(', ')} ms`);
+  t.true(gaps.every((g) => g >= 145 && g <= 350), `back to back, no waiting for a tick: ${gaps.join(', ')} ms`);
   await server.close();
 });
