@@ -111,9 +111,6 @@ async function listeningUrl(run: ContainerRun): Promise<string> {
 }
 
 test.before(async () => {
-  const version = await buildahVersion();
-  if (version === undefined) throw new Error('buildah is not installed: apt-get install -y buildah (.ci/run does this)');
-  if (process.getuid?.() !== 0) throw new Error('npm run test:image needs root: buildah with chroot isolation and vfs storage runs rootful here');
   state.dir = await mkdtemp(path.join(os.tmpdir(), 'image-test-'));
   state.s3 = await startS3();
   await state.s3.put(BUCKET, 'placeholder', Buffer.from('creates the bucket'));
@@ -147,8 +144,12 @@ test.serial('model:train reaches spam precision >= 0.95 on the SMS held-out spli
 });
 
 test.serial('buildah builds the Dockerfile on an offline stand-in for the node base image', async (t) => {
+  // Checked here rather than in a hook, so that a machine without buildah counts failed tests.
+  const version = await buildahVersion();
+  if (version === undefined) throw new Error('buildah is not installed: apt-get install -y buildah (.ci/run does this)');
+  if (process.getuid?.() !== 0) throw new Error('npm run test:image needs root: buildah with chroot isolation and vfs storage runs rootful here');
   const lock = need(state.lock, 'the published lock');
-  t.log('The official node base image cannot be pulled here (no registry): building an offline stand-in for it');
+  t.log(`${version}; the official node base image cannot be pulled here (no registry): building an offline stand-in for it`);
   let started = performance.now();
   state.base = await buildStandInBase(BASE, defaultFastTextBinary());
   t.log(`stand-in base ${BASE}: Node ${state.base.nodeVersion}, npm ${state.base.npmVersion}, from this machine's files: ${state.base.files.join(', ')} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
