@@ -184,7 +184,7 @@ export class Lifecycle {
       this.setPhase('verified');
       this.setState('ready');
       logger.info(
-        { event: 'ready', model: this.name, md5: model.md5, bytes: model.bytes, fromCache: model.fromCache, loadSeconds: this.loadSeconds, labels: engine.labels().length },
+        { event: 'ready', model: this.name, md5: model.md5, bytes: model.bytes, fromCache: model.fromCache, loadSeconds: this.loadSeconds, sinceProcessStartSeconds: process.uptime(), labels: engine.labels().length },
         'model verified and loaded; ready',
       );
       for (const wake of this.readyWaiters.splice(0)) wake();

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { ConfigError, loadConfig, projectRoot, type Config } from './config.js';
 import { NativeEngine } from './engine/native.js';
 import { Admission } from './http/admission.js';
-import { createManagementApp, createTrafficApp } from './http/app.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -58,6 +57,10 @@ async function main(): Promise<void> {
   });
   const httpDeps = { config, logger, metrics, lifecycle, admission, version: version() };
 
+  // Start loading the model first: the fastText children read it in their own processes
+  // while this one loads the HTTP stack (Koa and friends take a few hundred ms to import).
+  lifecycle.boot();
+  const { createManagementApp, createTrafficApp } = await import('./http/app.js');
   const listeners: Listener[] = [];
   try {
     listeners.push(await listen(createTrafficApp(httpDeps), config.host, config.port, config.listenBacklog));
@@ -71,7 +74,6 @@ async function main(): Promise<void> {
     { event: 'listening', host: config.host, port: listeners[0]?.port, managementPort: listeners[1]?.port ?? null, model: lifecycle.name, uri: lock.uri, md5: lock.md5, load: config.model.load, version: httpDeps.version },
     'listening',
   );
-  lifecycle.boot();
 
   let shuttingDown = false;
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {

@@ -1,14 +1,17 @@
-// Where model bytes come from: an S3 object (through @aws-sdk/client-s3) or a local file,
+// Where model bytes come from: an S3 object (app/model/s3.ts, loaded on demand) or a local file,
 // behind one small interface the store can resume on: head() for the size and version,
 // open(start) for the bytes from an offset. Failures are SourceErrors of a few kinds,
 // with messages built from status codes and error names only: never a credential, a
 // signed URL or a response body.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
 import type { S3ChecksumMode } from '../config.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3ClientOptions } from './s3.js';
 import { parseModelUri, type ModelLocation } from './uri.js';
+
+type S3Module = typeof import('./s3.js');
 
 export interface ObjectInfo {
   readonly bytes: number;
@@ -53,189 +56,10 @@ export interface S3Settings {
   readonly forcePathStyle: boolean;
   readonly checksums: S3ChecksumMode;
 }
-
-export interface S3ClientOptions {
-  /** TCP connect deadline. */
-  readonly connectTimeoutMs?: number;
-  /**
-   * Deadline for response headers, and for socket inactivity while the body streams: no
-   * SDK call waits forever on a silent server.
-   */
-  readonly idleTimeoutMs?: number;
-  /** SDK-level attempts; 1 when the caller runs its own retry loop (the store does). */
-  readonly maxAttempts?: number;
-}
-
-/**
- * An S3 client on the default credential chain (env keys, shared config, web identity /
- * IRSA, container and instance metadata), with the settings S3-compatible servers need.
- */
-export function createS3Client(s3: S3Settings, options: S3ClientOptions = {}): S3Client {
-  const idle = options.idleTimeoutMs ?? 30_000;
-  const checksums = s3.checksums === 'when_supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
-  const config: S3ClientConfig = {
-    region: s3.region,
-    forcePathStyle: s3.forcePathStyle,
-    // Default flexible checksums make some stores (s3rver among them) keep aws-chunked
-    // framing inside objects; see DESIGN.md. The MD5 check catches what slips through.
-    requestChecksumCalculation: checksums,
-    responseChecksumValidation: checksums,
-    maxAttempts: options.maxAttempts ?? 3,
-    // Options for the SDK's NodeHttpHandler (it builds one from them).
-    requestHandler: {
-      connectionTimeout: options.connectTimeoutMs ?? 10_000,
-      requestTimeout: idle,
-      throwOnRequestTimeout: true,
-      socketTimeout: idle,
-    },
-  };
-  if (s3.endpoint !== undefined) config.endpoint = s3.endpoint;
-  return new S3Client(config);
-}
-
-/** A URL fit for messages: no userinfo, no query. */
-function displayEndpoint(endpoint: string | undefined, region: string): string {
-  if (endpoint === undefined) return `AWS S3 (${region})`;
-  try {
-    const u = new URL(endpoint);
-    return `${u.protocol}//${u.host}`;
-  } catch {
-    return 'the S3 endpoint';
-  }
-}
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNABORTED',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
-const NOT_FOUND = new Set(['NotFound', 'NoSuchKey', 'NoSuchBucket']);
-const DENIED = new Set([
-  'AccessDenied',
-  'Forbidden',
-  'InvalidAccessKeyId',
-  'SignatureDoesNotMatch',
-  'ExpiredToken',
-  'InvalidToken',
-  'CredentialsProviderError',
-]);
-
-interface SdkLikeError {
-  name?: string;
-  code?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-function isAbort(err: unknown, signal: AbortSignal | undefined): boolean {
+export function isAbort(err: unknown, signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true || (err instanceof Error && err.name === 'AbortError');
 }
 
-/** Maps an SDK or network error to a SourceError whose message names no secret. */
-export function classifyS3Error(err: unknown, op: string, uri: string, where: string): SourceError {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as SdkLikeError;
-  const status = e.$metadata?.httpStatusCode;
-  const name = e.name ?? 'Error';
-  const code = e.code;
-  const detail = [status === undefined ? undefined : `HTTP ${status}`, code ?? name].filter(Boolean).join(', ');
-  if (NOT_FOUND.has(name) || status === 404) {
-    return new SourceError('not_found', `${op} ${uri}: not found (${detail})`);
-  }
-  if (DENIED.has(name) || status === 403 || status === 401) {
-    return new SourceError('access_denied', `${op} ${uri}: access denied (${detail}); check the credentials and the bucket policy`);
-  }
-  if ((code !== undefined && NETWORK_CODES.has(code)) || name === 'TimeoutError' || (status !== undefined && status >= 500)) {
-    return new SourceError('unreachable', `${op} ${uri}: ${where} unreachable or failing (${detail})`);
-  }
-  return new SourceError('failed', `${op} ${uri}: failed (${detail})`);
-}
-
-/** Drops the first `count` bytes: for a server that answers a Range request with the whole object. */
-class SkipBytes extends Transform {
-  constructor(private remaining: number) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.remaining >= chunk.length) {
-      this.remaining -= chunk.length;
-      done();
-      return;
-    }
-    const rest = chunk.subarray(this.remaining);
-    this.remaining = 0;
-    done(null, rest);
-  }
-}
-
-class S3Source implements ModelSource {
-  readonly uri: string;
-  constructor(
-    private readonly client: S3Client,
-    private readonly loc: Extract<ModelLocation, { kind: 's3' }>,
-    private readonly where: string,
-  ) {
-    this.uri = loc.uri;
-  }
-
-  async head(signal?: AbortSignal): Promise<ObjectInfo> {
-    try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.loc.bucket, Key: this.loc.key }), {
-        abortSignal: signal,
-      });
-      if (typeof out.ContentLength !== 'number' || out.ContentLength < 0) {
-        throw new SourceError('failed', `HEAD ${this.uri}: no Content-Length in the answer`);
-      }
-      return { bytes: out.ContentLength, etag: out.ETag };
-    } catch (err) {
-      if (err instanceof SourceError || isAbort(err, signal)) throw err;
-      throw classifyS3Error(err, 'HEAD', this.uri, this.where);
-    }
-  }
-
-  async open(start: number, options: OpenOptions = {}): Promise<Readable> {
-    const { signal, etag } = options;
-    let out;
-    try {
-      out = await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.loc.bucket,
-          Key: this.loc.key,
-          Range: start > 0 ? `bytes=${start}-` : undefined,
-        }),
-        { abortSignal: signal },
-      );
-    } catch (err) {
-      if (isAbort(err, signal)) throw err;
-      throw classifyS3Error(err, 'GET', this.uri, this.where);
-    }
-    const body = out.Body;
-    if (!(body instanceof Readable)) {
-      throw new SourceError('failed', `GET ${this.uri}: the answer has no streaming body`);
-    }
-    if (etag !== undefined && out.ETag !== undefined && out.ETag !== etag) {
-      body.destroy();
-      throw new SourceError('changed', `GET ${this.uri}: the object changed during the download (ETag ${etag} -> ${out.ETag})`);
-    }
-    if (start === 0) return body;
-    const range = /^bytes (\d+)-\d+\/\d+$/.exec(out.ContentRange ?? '');
-    if (range === null) {
-      // The server ignored Range and sends the whole object: skip what is already on disk.
-      // pipeline() forwards the body's errors to the stream returned.
-      return pipeline(body, new SkipBytes(start), () => undefined);
-    }
-    if (Number(range[1]) !== start) {
-      body.destroy();
-      throw new SourceError('failed', `GET ${this.uri}: asked for bytes from ${start}, got ${out.ContentRange ?? ''}`);
-    }
-    return body;
-  }
-}
 
 function fileError(err: unknown, op: string, uri: string): SourceError {
   const code = (err as NodeJS.ErrnoException).code ?? 'error';
@@ -278,8 +102,29 @@ class FileSource implements ModelSource {
   }
 }
 
+/** An s3:// source whose SDK module loads on first use. */
+class LazyS3Source implements ModelSource {
+  constructor(
+    private readonly factory: SourceFactory,
+    private readonly loc: Extract<ModelLocation, { kind: 's3' }>,
+  ) {}
+
+  get uri(): string {
+    return this.loc.uri;
+  }
+
+  async head(signal?: AbortSignal): Promise<ObjectInfo> {
+    return (await this.factory.s3Source(this.loc)).head(signal);
+  }
+
+  async open(start: number, options?: OpenOptions): Promise<Readable> {
+    return (await this.factory.s3Source(this.loc)).open(start, options);
+  }
+}
+
 /** Makes sources for URIs, sharing one S3 client (and its connection pool). */
 export class SourceFactory {
+  private s3Module: Promise<S3Module> | undefined;
   private client: S3Client | undefined;
 
   constructor(
@@ -290,8 +135,15 @@ export class SourceFactory {
   for(uri: string): ModelSource {
     const loc = parseModelUri(uri);
     if (loc.kind === 'file') return new FileSource(loc);
-    this.client ??= createS3Client(this.s3, this.clientOptions);
-    return new S3Source(this.client, loc, displayEndpoint(this.s3.endpoint, this.s3.region));
+    return new LazyS3Source(this, loc);
+  }
+
+  /** The real S3 source, loading the SDK (once) and creating the shared client (once). */
+  async s3Source(loc: Extract<ModelLocation, { kind: 's3' }>): Promise<ModelSource> {
+    this.s3Module ??= import('./s3.js');
+    const s3 = await this.s3Module;
+    this.client ??= s3.createS3Client(this.s3, this.clientOptions);
+    return new s3.S3Source(this.client, loc, s3.displayEndpoint(this.s3.endpoint, this.s3.region));
   }
 
   /** Closes pooled connections; sources made earlier must not be used afterwards. */

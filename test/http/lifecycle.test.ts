@@ -1,11 +1,11 @@
 // Lifecycle as an operator sees it: bad config, wrong MD5, lazy loading, admission under
 // pressure, an engine child killed mid-traffic, and SIGTERM during traffic.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BUNDLED_MODEL, getJson, postJson, startService } from '../helpers/service.js';
+import { BUNDLED_MODEL, MAIN, freePort, getJson, postJson, startService } from '../helpers/service.js';
 
 function tempDir(t: import('ava').ExecutionContext): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fte-life-'));
@@ -163,4 +163,38 @@ test('SIGTERM during traffic: /ready 503 first, in-flight requests complete, exi
   const { code } = await svc.exited;
   t.is(code, 0);
   t.truthy(svc.logs.find((l) => l.event === 'stopped'));
+});
+
+test('stdout is a pipe whose reader exited: the service keeps serving and still exits 0 on SIGTERM', async (t) => {
+  const port = await freePort();
+  // A real OS pipe into `head`, which exits after the first line: every later log write gets EPIPE.
+  const shell = spawn('bash', ['-c', `node ${JSON.stringify(MAIN)} | head -n 1 > /dev/null; sleep 30`], {
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), MODEL_CACHE_DIR: tempDir(t), SHUTDOWN_DELAY_MS: '0' },
+    stdio: 'ignore',
+  });
+  t.teardown(() => {
+    if (shell.pid) process.kill(shell.pid, 'SIGKILL');
+  });
+  const svcUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const ready = await getJson(`${svcUrl}/ready`).catch(() => undefined);
+    if (ready?.status === 200) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.is((await postJson(`${svcUrl}/v1/classify`, { text: ENGLISH })).status, 200);
+  const [nodePid] = childPids(shell.pid ?? -1).filter((pid) => execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).includes('main.js'));
+  t.truthy(nodePid);
+  process.kill(nodePid as number, 'SIGTERM');
+  const until = Date.now() + 10_000;
+  let alive = true;
+  while (alive && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      process.kill(nodePid as number, 0);
+    } catch {
+      alive = false;
+    }
+  }
+  t.false(alive, 'the process exited within 10 s of SIGTERM');
 });
