@@ -60,10 +60,11 @@ async function main(): Promise<void> {
   // Start loading the model first: the fastText children read it in their own processes
   // while this one loads the HTTP stack (Koa and friends take a few hundred ms to import).
   lifecycle.boot();
-  const { createManagementApp, createTrafficApp } = await import('./http/app.js');
+  const { createManagementApp, createTrafficApp, overloadGate } = await import('./http/app.js');
   const listeners: Listener[] = [];
   try {
-    listeners.push(await listen(createTrafficApp(httpDeps), config.host, config.port, config.listenBacklog));
+    const gate = overloadGate(admission, metrics, config.admission.retryAfterSeconds);
+    listeners.push(await listen(createTrafficApp(httpDeps), config.host, config.port, config.listenBacklog, gate));
     if (config.managementPort !== 0) listeners.push(await listen(createManagementApp(httpDeps), config.host, config.managementPort, 511));
   } catch (error) {
     logger.fatal({ event: 'listen_failed', err: error }, 'cannot listen');

@@ -14,9 +14,13 @@ export interface Listener {
   whenIdle(timeoutMs: number): Promise<boolean>;
 }
 
-export function listen(app: Koa, host: string, port: number, backlog: number): Promise<Listener> {
+/** Answers a request before Koa sees it (returns true), or lets it through (false). */
+export type PreHandler = (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+
+export function listen(app: Koa, host: string, port: number, backlog: number, preHandler?: PreHandler): Promise<Listener> {
   const handle = app.callback();
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000, headersTimeout: 60_000 }, (req, res) => {
+    if (preHandler?.(req, res)) return;
     void handle(req, res); // Koa answers its own errors; the promise never rejects
   });
   let active = 0;

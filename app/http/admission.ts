@@ -40,6 +40,16 @@ export class Admission {
     return this.queue.length;
   }
 
+  /** True when a new request would be refused: every slot busy and the queue at its bound. */
+  full(): boolean {
+    return this.inFlight >= this.options.maxInFlight && this.queue.length >= this.options.maxQueue;
+  }
+
+  /** Counts a refusal made elsewhere on admission's behalf (the overload gate). */
+  countShed(): void {
+    this.observer.onShed('overloaded');
+  }
+
   /** A slot now, a place in the queue until `deadlineMs` (performance.now() time), or an ApiError. */
   acquire(deadlineMs: number): Promise<Release> | Release {
     if (this.inFlight < this.options.maxInFlight) {
@@ -47,7 +57,7 @@ export class Admission {
       this.observer.onChange(this.inFlight, this.queue.length);
       return this.releaser();
     }
-    if (this.queue.length >= this.options.maxQueue) {
+    if (this.full()) {
       this.observer.onShed('overloaded');
       throw new ApiError(503, 'overloaded', 'the service is at capacity; retry later', this.options.retryAfterSeconds);
     }

@@ -12,6 +12,8 @@ import { healthRouter } from './health.js';
 import { metricsRouter, requestMetrics } from './metrics.js';
 import { oipRouter } from './oip.js';
 
+export { overloadGate } from './shed.js';
+
 export interface HttpDeps {
   readonly config: Config;
   readonly logger: Logger;

@@ -1,7 +1,6 @@
 // POST /v1/classify and GET /v1/model.
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Prediction } from '../engine/classifier.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Admission } from './admission.js';
 import { readJsonBody } from './body.js';
@@ -15,13 +14,16 @@ export interface ClassifyDeps {
   readonly requestTimeoutMs: number;
 }
 
-/** Runs one admitted classification: a slot, the deadline, the release on every path. */
-export async function admittedClassify(deps: ClassifyDeps, ctx: Context, texts: readonly string[], k: number, threshold: number): Promise<Prediction[][]> {
+/**
+ * Runs a classification request inside an admission slot, taken before the body is read:
+ * a request that will be refused costs no body parsing. The slot is released on every path.
+ */
+export async function admitted(deps: ClassifyDeps, ctx: Context, work: (deadlineMs: number) => Promise<void>): Promise<void> {
   const deadlineMs = (ctx.state as { startedAt: number }).startedAt + deps.requestTimeoutMs;
   const slot = deps.admission.acquire(deadlineMs);
   const release = typeof slot === 'function' ? slot : await slot;
   try {
-    return await deps.lifecycle.classify(texts, k, threshold, deadlineMs);
+    await work(deadlineMs);
   } finally {
     release();
   }
@@ -32,24 +34,25 @@ export function classifyRouter(deps: ClassifyDeps): Router {
   const { lifecycle, limits } = deps;
   const model = { name: lifecycle.name, md5: lifecycle.md5 };
 
-  router.post('/v1/classify', async (ctx) => {
-    const body = await readJsonBody(ctx, limits.maxBodyBytes);
-    if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
-    const { text, texts } = body;
-    if (text !== undefined && texts !== undefined) throw new ApiError(400, 'invalid_request', 'send either `text` or `texts`, not both');
-    const { k, threshold } = parseParams(body.k, body.threshold, limits);
-    if (texts !== undefined) {
-      if (!Array.isArray(texts)) throw new ApiError(400, 'invalid_request', '`texts` must be an array of strings');
-      const checked = checkTexts(texts, 'texts', limits);
-      const results = await admittedClassify(deps, ctx, checked, k, threshold);
-      ctx.body = { model, results };
-      return;
-    }
-    if (typeof text !== 'string') throw new ApiError(400, 'invalid_request', '`text` must be a string (or send `texts`, an array)');
-    checkTexts([text], 'text', limits);
-    const [predictions] = await admittedClassify(deps, ctx, [text], k, threshold);
-    ctx.body = { model, predictions };
-  });
+  router.post('/v1/classify', (ctx) =>
+    admitted(deps, ctx, async (deadlineMs) => {
+      const body = await readJsonBody(ctx, limits.maxBodyBytes);
+      if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
+      const { text, texts } = body;
+      if (text !== undefined && texts !== undefined) throw new ApiError(400, 'invalid_request', 'send either `text` or `texts`, not both');
+      const { k, threshold } = parseParams(body.k, body.threshold, limits);
+      if (texts !== undefined) {
+        if (!Array.isArray(texts)) throw new ApiError(400, 'invalid_request', '`texts` must be an array of strings');
+        const checked = checkTexts(texts, 'texts', limits);
+        ctx.body = { model, results: await lifecycle.classify(checked, k, threshold, deadlineMs) };
+        return;
+      }
+      if (typeof text !== 'string') throw new ApiError(400, 'invalid_request', '`text` must be a string (or send `texts`, an array)');
+      checkTexts([text], 'text', limits);
+      const [predictions] = await lifecycle.classify([text], k, threshold, deadlineMs);
+      ctx.body = { model, predictions };
+    }),
+  );
 
   router.get('/v1/model', (ctx) => {
     ctx.body = lifecycle.modelInfo();

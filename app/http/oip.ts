@@ -5,7 +5,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { readJsonBody } from './body.js';
-import { admittedClassify, type ClassifyDeps } from './classify.js';
+import { admitted, type ClassifyDeps } from './classify.js';
 import { ApiError } from './errors.js';
 import { checkTexts, isRecord, parseParams } from './validate.js';
 
@@ -47,42 +47,44 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router {
 
   router.post('/v2/models/:name/infer', async (ctx) => {
     requireModel(ctx);
-    const body = await readJsonBody(ctx, limits.maxBodyBytes);
-    if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
-    const inputs = body.inputs;
-    if (!Array.isArray(inputs) || inputs.length !== 1 || !isRecord(inputs[0])) {
-      throw new ApiError(400, 'invalid_request', '`inputs` must hold exactly one tensor');
-    }
-    const input = inputs[0];
-    if (input.datatype !== 'BYTES') throw new ApiError(400, 'invalid_request', 'the input tensor must have datatype BYTES');
-    if (!Array.isArray(input.data)) throw new ApiError(400, 'invalid_request', 'the input tensor needs `data`, an array of strings');
-    const shape = input.shape;
-    if (!Array.isArray(shape) || shape.length !== 1 || shape[0] !== input.data.length) {
-      throw new ApiError(400, 'invalid_request', `the input tensor's shape must be [${input.data.length}]`);
-    }
-    const params = isRecord(body.parameters) ? body.parameters : {};
-    const { k, threshold } = parseParams(params.k, params.threshold, limits);
-    const texts = checkTexts(input.data, 'inputs[0].data', limits);
-    const results = await admittedClassify(deps, ctx, texts, k, threshold);
-    const labels: string[] = [];
-    const scores: number[] = [];
-    for (const row of results) {
-      for (let i = 0; i < k; i++) {
-        const p = row[i];
-        labels.push(p ? p.label : '');
-        scores.push(p ? p.score : 0);
+    await admitted(deps, ctx, async (deadlineMs) => {
+      const body = await readJsonBody(ctx, limits.maxBodyBytes);
+      if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
+      const inputs = body.inputs;
+      if (!Array.isArray(inputs) || inputs.length !== 1 || !isRecord(inputs[0])) {
+        throw new ApiError(400, 'invalid_request', '`inputs` must hold exactly one tensor');
       }
-    }
-    const response: Record<string, unknown> = {
-      model_name: lifecycle.name,
-      model_version: lifecycle.md5,
-      outputs: [
-        { name: 'label', datatype: 'BYTES', shape: [texts.length, k], data: labels },
-        { name: 'score', datatype: 'FP32', shape: [texts.length, k], data: scores },
-      ],
-    };
-    if (typeof body.id === 'string') response.id = body.id;
-    ctx.body = response;
+      const input = inputs[0];
+      if (input.datatype !== 'BYTES') throw new ApiError(400, 'invalid_request', 'the input tensor must have datatype BYTES');
+      if (!Array.isArray(input.data)) throw new ApiError(400, 'invalid_request', 'the input tensor needs `data`, an array of strings');
+      const shape = input.shape;
+      if (!Array.isArray(shape) || shape.length !== 1 || shape[0] !== input.data.length) {
+        throw new ApiError(400, 'invalid_request', `the input tensor's shape must be [${input.data.length}]`);
+      }
+      const params = isRecord(body.parameters) ? body.parameters : {};
+      const { k, threshold } = parseParams(params.k, params.threshold, limits);
+      const texts = checkTexts(input.data, 'inputs[0].data', limits);
+      const results = await lifecycle.classify(texts, k, threshold, deadlineMs);
+      const labels: string[] = [];
+      const scores: number[] = [];
+      for (const row of results) {
+        for (let i = 0; i < k; i++) {
+          const p = row[i];
+          labels.push(p ? p.label : '');
+          scores.push(p ? p.score : 0);
+        }
+      }
+      const response: Record<string, unknown> = {
+        model_name: lifecycle.name,
+        model_version: lifecycle.md5,
+        outputs: [
+          { name: 'label', datatype: 'BYTES', shape: [texts.length, k], data: labels },
+          { name: 'score', datatype: 'FP32', shape: [texts.length, k], data: scores },
+        ],
+      };
+      if (typeof body.id === 'string') response.id = body.id;
+      ctx.body = response;
+    });
   });
 
   return router;
