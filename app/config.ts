@@ -47,6 +47,8 @@ export interface Config {
     readonly widePoolSize: number;
     /** A child not loaded after this long is killed; undefined = 10 s + 1 s per 10 MB of model. */
     readonly loadTimeoutMs: number | undefined;
+    /** Niceness of the fastText children: under saturation the event loop gets the CPU first. */
+    readonly niceness: number;
   };
   readonly limits: {
     readonly maxBodyBytes: number;
@@ -205,6 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
       kTiers: r.intList('ENGINE_K_TIERS', [10], 2, 10_000),
       widePoolSize: r.int('ENGINE_WIDE_POOL_SIZE', Math.max(1, Math.floor(poolSize / 2)), 1, 256),
       loadTimeoutMs: loadTimeoutMs === 0 ? undefined : loadTimeoutMs,
+      niceness: r.int('ENGINE_NICE', 5, 0, 19),
     },
     limits: {
       maxBodyBytes: r.int('MAX_BODY_BYTES', 1024 * 1024, 1),

@@ -3,6 +3,7 @@
 // call's texts) are written in order, answered in order, and a call that gave up (deadline)
 // keeps its slots in the FIFO so its late lines are consumed and dropped, never handed to
 // the next call. Restarts, dispatch and deadlines belong to the pool (native.ts).
+import { setPriority } from 'node:os';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { LineFramer, toInputLine } from './framing.js';
@@ -81,12 +82,22 @@ export class FastTextChild {
     readonly k: number,
     private readonly events: ChildEvents,
     private readonly progress: ProgressClock,
+    /** Scheduling niceness of the process (0 = as Node's). */
+    niceness = 0,
   ) {
     this.exited = new Promise((resolve) => {
       this.markExited = resolve;
     });
     this.proc = spawn(binary, ['predict-prob', modelPath, '-', String(k)], { stdio: ['pipe', 'pipe', 'pipe'] });
     const proc = this.proc;
+    if (niceness !== 0 && proc.pid !== undefined) {
+      try {
+        // Inference yields the CPU to the event loop that accepts, sheds and answers probes.
+        setPriority(proc.pid, niceness);
+      } catch {
+        // Not permitted here (e.g. a seccomp profile): run at normal priority.
+      }
+    }
     proc.on('error', (err) => {
       // Spawn failure (ENOENT, EACCES, EAGAIN): there is no process and maybe no 'exit'.
       this.die(`process error: ${err.message}`);

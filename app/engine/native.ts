@@ -74,6 +74,11 @@ export interface NativeEngineOptions {
   /** A child alive this long resets the restart backoff. Default 10 s. */
   readonly healthyAfterMs?: number;
   readonly log?: EngineLogger;
+  /**
+   * Niceness of the children (0..19). Under CPU saturation the event loop, which accepts
+   * connections, sheds overload and answers probes, then wins the core over inference.
+   */
+  readonly niceness?: number;
 }
 
 /** Batches smaller than twice this go to one child; parts of a split batch are at least this big. */
@@ -360,7 +365,7 @@ export class NativeEngine implements Classifier {
   private spawnInto(slot: Slot): void {
     let child: FastTextChild;
     try {
-      child = new FastTextChild(this.opts.binary, this.modelPath, slot.group.k, slot.events(slot), this.progress);
+      child = new FastTextChild(this.opts.binary, this.modelPath, slot.group.k, slot.events(slot), this.progress, this.opts.niceness ?? 0);
     } catch (err) {
       // spawn() throws synchronously for some errors (EMFILE, bad arguments): a failed life.
       const reason = `spawn failed: ${(err as Error).message}`;
