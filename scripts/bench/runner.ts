@@ -6,14 +6,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeF
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startContender, type Paths, type Running } from './contenders.js';
+import { probeClassification, startContender, type Paths, type Running } from './contenders.js';
 import type { LoadGenerator } from './load.js';
 import type { RequestShape } from './load-spec.js';
 import { Prober, request } from './probe.js';
 import { cpuSeconds, descendantCpuSeconds, rssKb, treeRssKb } from './procfs.js';
 import { summarizeProfile, type CpuProfile } from './profile.js';
 import { measureRaw, writeRawInputs } from './raw.js';
-import type { BenchResults, ContenderId, LoadRun, MemoryRun, Plan, RssSample, Round } from './results.js';
+import type { BenchResults, ContenderId, LoadRun, MemoryRun, Plan, Recovery, RssSample, Round, SweepPoint } from './results.js';
 import { startS3 } from './s3.js';
 import { median } from './stats.js';
 import { okPerSec } from './targets.js';
@@ -131,6 +131,18 @@ export class Bench {
       if (answer !== null && answer.ms < 20) return;
       await sleep(200);
     }
+  }
+
+  /**
+   * After a run: give the contender time to work off what it queued (settle), then send one
+   * classification. A server that still answers /health but no longer classifies is wedged.
+   */
+  private async recovery(c: Running): Promise<Recovery> {
+    await this.settle(c);
+    await sleep(1000);
+    const answer = await probeClassification(c, 5000);
+    if (answer.status !== 200) this.ctx.log(`  ${c.id}: a classification after the run got ${answer.status ?? 'no answer'} in ${Math.round(answer.ms)} ms`);
+    return answer;
   }
 
   private async warmup(c: Running): Promise<void> {
@@ -283,7 +295,9 @@ export class Bench {
         const probes = await Promise.all(probers.map((p) => p.stop()));
         if ('error' in outcome) throw outcome.error;
         const run = outcome.loaded;
-        results.overload.push({ contender: id, capacity, multiple: plan.overloadMultiple, run, probes, rssBefore, rssAfter: rss(c.proc.pid) });
+        const rssAfter = rss(c.proc.pid);
+        const afterwards = await this.recovery(c);
+        results.overload.push({ contender: id, capacity, multiple: plan.overloadMultiple, run, probes, rssBefore, rssAfter, afterwards });
         log(`  overload ${id} at ${plan.overloadMultiple}x ${Math.round(capacity)}/s: sent ${Math.round(run.sent / run.elapsedS)}/s; ${describe(run)}; ${probes.map((p) => `${p.target} p99 ${p.latency.p99.toFixed(1)} ms, ${p.failures}/${p.count} failed`).join('; ')}`);
       } finally {
         await this.stop(c);
@@ -300,13 +314,14 @@ export class Bench {
       try {
         if (!Number.isFinite(baseRate)) baseRate = await this.capacityOf(c);
         else await this.warmup(c);
-        const series = { contender: id, baseRate, points: [] as { multiple: number; run: LoadRun }[] };
+        const series = { contender: id, baseRate, points: [] as SweepPoint[] };
         results.sweep.push(series);
         for (const multiple of plan.sweepMultiples) {
           await this.settle(c);
           if (!c.proc.alive) throw new Error(`${id} exited during the sweep\n${c.proc.tailText()}`);
           const run = await this.load(c, c.shape, plan.sweepS, plan.sweepConnections, multiple * baseRate, plan.sweepSettleS);
-          series.points.push({ multiple, run });
+          const afterwards = await this.recovery(c);
+          series.points.push({ multiple, run, afterwards });
           log(`  sweep ${id} ${multiple}x (${Math.round(multiple * baseRate)}/s): sent ${Math.round(run.sent / run.elapsedS)}/s; ${describe(run)}`);
         }
       } finally {

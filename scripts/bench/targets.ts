@@ -114,6 +114,22 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
     checks.push({ target: 'Overload 10x: goodput vs capacity', required: '>= 80%', measured: `${pct(ratio)} (${Math.round(okPerSec(overload.run))} of ${Math.round(overload.capacity)} req/s)`, ...atLeast(ratio, 0.8) });
   }
 
+  // Not an issue 6 target, but the failure this project exists to prevent: up, and useless.
+  const after = [
+    ...results.overload.filter((o) => o.contender === 'service').map((o) => ({ where: `overload ${o.multiple}x`, r: o.afterwards })),
+    ...results.sweep.filter((s) => s.contender === 'service').flatMap((s) => s.points.map((p) => ({ where: `sweep ${p.multiple}x`, r: p.afterwards }))),
+  ].filter((x): x is { where: string; r: NonNullable<typeof x.r> } => x.r !== null);
+  if (after.length > 0) {
+    const failed = after.filter((x) => x.r.status !== 200);
+    checks.push({
+      target: 'Extra check: the service still classifies after each overload and sweep run',
+      required: '200 every time',
+      measured: failed.length === 0 ? `${after.length}/${after.length} answered 200` : `no 200 after ${failed.map((x) => x.where).join(', ')} (${failed.length}/${after.length})`,
+      met: failed.length === 0,
+      shortfall: failed.length === 0 ? '' : 'wedged: /health 200 while classifications fail',
+    });
+  }
+
   const cold = coldStartRatios(results, 'service', 'peer');
   if (cold.n === 0) checks.push(NOT_MEASURED('Cold start (bundled model): time to first classification vs the peer', '< 1.5x'));
   else checks.push({ target: 'Cold start (bundled model): time to first classification vs the peer', required: '< 1.5x', measured: range(cold, times), ...atMost(cold.median, 1.5, true) });

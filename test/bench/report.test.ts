@@ -79,11 +79,12 @@ function results(): BenchResults {
         probes: [{ target: 'GET /health (traffic port)', count: 200, failures: 0, timeoutMs: 2000, latency: latency(2, 40, 200) }],
         rssBefore: null,
         rssAfter: null,
+        afterwards: { status: null, ms: 5000 },
       },
     ],
     sweep: [
-      { contender: 'peer', baseRate: capacity, points: [0.5, 1, 10].map((m) => ({ multiple: m, run: run('peer', Math.min(m, 1) * capacity, 5 * m, { rateCap: m * capacity }) })) },
-      { contender: 'service', baseRate: capacity, points: [0.5, 1, 10].map((m) => ({ multiple: m, run: run('service', Math.min(m, 1) * capacity, 4, { rateCap: m * capacity, shed: latency(1, 2, m > 1 ? 1000 : 0) }) })) },
+      { contender: 'peer', baseRate: capacity, points: [0.5, 1, 10].map((m) => ({ multiple: m, run: run('peer', Math.min(m, 1) * capacity, 5 * m, { rateCap: m * capacity }), afterwards: { status: 200, ms: 2 } })) },
+      { contender: 'service', baseRate: capacity, points: [0.5, 1, 10].map((m) => ({ multiple: m, run: run('service', Math.min(m, 1) * capacity, 4, { rateCap: m * capacity, shed: latency(1, 2, m > 1 ? 1000 : 0) }), afterwards: m > 1 ? { status: 504, ms: 3000 } : { status: 200, ms: 2 } })) },
     ],
     profiles: [],
     failures: [],
@@ -105,13 +106,16 @@ test('targets: each is met or missed by how much, from ratios within the run', (
   t.is(checks.get('Overload 10x: GET /health (traffic port) p99')?.met, true);
   const goodput = checks.get('Overload 10x: goodput vs capacity');
   t.deepEqual([goodput?.met, goodput?.measured], [true, '85% (17000 of 20000 req/s)']);
+  const wedged = checks.get('Extra check: the service still classifies after each overload and sweep run');
+  t.deepEqual([wedged?.met, wedged?.measured], [false, 'no 200 after overload 10x, sweep 10x (2/4)']);
   const cold = checks.get('Cold start (bundled model): time to first classification vs the peer');
   t.deepEqual([cold?.met, cold?.measured, cold?.shortfall], [false, '1.80x (1.60x–2.00x, 3 rounds)', '20% over']);
 });
 
 test('targets not measured in a run say so instead of passing', (t) => {
   const empty: BenchResults = { ...results(), rounds: [], raw: [], memory: [], overload: [] };
-  for (const check of evaluateTargets(empty)) t.is(check.met, null, check.target);
+  const emptier: BenchResults = { ...empty, sweep: [] };
+  for (const check of evaluateTargets(emptier)) t.is(check.met, null, check.target);
 });
 
 test('the report shows the targets, medians with ranges, ratios, the machine and the plot', (t) => {
