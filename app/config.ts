@@ -217,7 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     admission: {
       maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 64, 1),
-      maxQueue: r.int('ADMISSION_MAX_QUEUE', 256, 0),
+      maxQueue: r.int('ADMISSION_MAX_QUEUE', 64, 0),
       requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 10_000, 1),
       retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 1, 0),
     },
