@@ -167,6 +167,15 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The body as JSON when it is JSON, else the text. */
+function parseBody(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 /** POST JSON with a deadline; returns status, headers and parsed body. */
 export async function postJson(
   url: string,
@@ -179,24 +188,10 @@ export async function postJson(
     body: init.raw ?? JSON.stringify(body),
     signal: AbortSignal.timeout(init.timeoutMs ?? 15_000),
   });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // leave as text
-  }
-  return { status: res.status, headers: res.headers, body: parsed };
+  return { status: res.status, headers: res.headers, body: parseBody(await res.text()) };
 }
 
 export async function getJson(url: string, timeoutMs = 5000): Promise<{ status: number; headers: Headers; body: unknown }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // leave as text
-  }
-  return { status: res.status, headers: res.headers, body: parsed };
+  return { status: res.status, headers: res.headers, body: parseBody(await res.text()) };
 }
