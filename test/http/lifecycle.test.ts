@@ -130,6 +130,8 @@ test('an engine child SIGKILLed mid-traffic: every request ends within its deadl
   await new Promise((r) => setTimeout(r, 300));
   stop = true;
   await Promise.all(workers);
+  const tally = statuses.reduce<Record<number, number>>((acc, s) => ({ ...acc, [s]: (acc[s] ?? 0) + 1 }), {});
+  t.log(`killed ${children.length} children under load; classifying again after ${recoveredAt - killedAt} ms; request statuses ${JSON.stringify(tally)}`);
   t.true(recoveredAt > 0 && recoveredAt - killedAt < 2000, `recovered after ${recoveredAt - killedAt} ms`);
   t.is(svc.proc.exitCode, null, 'the service process survived');
   t.true(statuses.every((s) => s === 200 || (s >= 500 && s < 600)), `statuses: ${[...new Set(statuses)].join(',')}`);
