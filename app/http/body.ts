@@ -2,6 +2,7 @@
 // middleware: the classify hot path needs only this, and each parser layer measurably
 // costs throughput (DESIGN.md: ~5%); the limit is enforced while streaming.
 import type { Context } from 'koa';
+import { performance } from 'node:perf_hooks';
 import { ApiError } from './errors.js';
 
 function isJson(contentType: string | undefined): boolean {
@@ -10,7 +11,7 @@ function isJson(contentType: string | undefined): boolean {
   return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
 }
 
-export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unknown> {
+export async function readJsonBody(ctx: Context, maxBytes: number, deadlineMs: number): Promise<unknown> {
   const req = ctx.req;
   if (!isJson(req.headers['content-type'])) {
     throw new ApiError(415, 'unsupported_media_type', 'the body must be JSON (Content-Type: application/json)');
@@ -22,6 +23,12 @@ export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unkn
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     throw new ApiError(413, 'payload_too_large', `the body is larger than ${maxBytes} bytes`);
+  }
+  // The client may have gone while this request waited for an admission slot: its
+  // 'aborted'/'close' events are then already past, and waiting for 'end' would hold the
+  // slot forever (measured: every slot lost after one surge of disconnecting clients).
+  if (req.destroyed || req.readableAborted) {
+    throw new ApiError(400, 'invalid_request', 'the client closed the connection before the body was read');
   }
   const text = await new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -49,16 +56,26 @@ export async function readJsonBody(ctx: Context, maxBytes: number): Promise<unkn
       cleanup();
       reject(new ApiError(400, 'invalid_request', 'the client aborted the request'));
     };
+    // A body that has not arrived by the request's deadline is not waited for.
+    const timer = setTimeout(() => {
+      cleanup();
+      ctx.set('Connection', 'close');
+      reject(new ApiError(408, 'request_timeout', 'the request body did not arrive before the request deadline'));
+    }, Math.max(0, deadlineMs - performance.now()));
     function cleanup(): void {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('aborted', onAborted);
+      req.off('close', onAborted);
     }
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('aborted', onAborted);
+    // 'close' before 'end' is a connection that went away mid-body.
+    req.on('close', onAborted);
   });
   try {
     return JSON.parse(text) as unknown;

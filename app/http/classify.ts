@@ -36,7 +36,7 @@ export function classifyRouter(deps: ClassifyDeps): Router {
 
   router.post('/v1/classify', (ctx) =>
     admitted(deps, ctx, async (deadlineMs) => {
-      const body = await readJsonBody(ctx, limits.maxBodyBytes);
+      const body = await readJsonBody(ctx, limits.maxBodyBytes, deadlineMs);
       if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
       const { text, texts } = body;
       if (text !== undefined && texts !== undefined) throw new ApiError(400, 'invalid_request', 'send either `text` or `texts`, not both');

@@ -48,7 +48,7 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router {
   router.post('/v2/models/:name/infer', async (ctx) => {
     requireModel(ctx);
     await admitted(deps, ctx, async (deadlineMs) => {
-      const body = await readJsonBody(ctx, limits.maxBodyBytes);
+      const body = await readJsonBody(ctx, limits.maxBodyBytes, deadlineMs);
       if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
       const inputs = body.inputs;
       if (!Array.isArray(inputs) || inputs.length !== 1 || !isRecord(inputs[0])) {

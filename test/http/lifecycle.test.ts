@@ -3,6 +3,7 @@
 import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { BUNDLED_MODEL, MAIN, freePort, getJson, postJson, startService } from '../helpers/service.js';
@@ -199,4 +200,52 @@ test('stdout is a pipe whose reader exited: the service keeps serving and still 
     }
   }
   t.false(alive, 'the process exited within 10 s of SIGTERM');
+});
+
+test('a client that hangs up while queued for admission does not leak its slot; a stalled body is cut at the deadline', async (t) => {
+  const svc = await startService({
+    env: { MODEL_CACHE_DIR: tempDir(t), ADMISSION_MAX_IN_FLIGHT: '1', ADMISSION_MAX_QUEUE: '10', REQUEST_TIMEOUT_MS: '3000', CACHE_ENABLED: 'false' },
+  });
+  t.teardown(() => svc.stop());
+  await svc.waitReady(20_000);
+  const port = Number(new URL(svc.url).port);
+  const body = JSON.stringify({ text: ENGLISH });
+  const head = `POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
+  const connect = (): Promise<net.Socket> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(s));
+      s.once('error', reject);
+    });
+  // A holds the only slot, its body half sent.
+  const a = await connect();
+  t.teardown(() => a.destroy());
+  const statusLine = (s: net.Socket): Promise<string> =>
+    new Promise((resolve) => {
+      s.once('data', (d: Buffer) => resolve(d.toString().split('\r\n')[0] ?? ''));
+      s.once('close', () => resolve('closed without an answer'));
+    });
+  const aAnswer = statusLine(a);
+  a.write(head + body.slice(0, 10));
+  await new Promise((r) => setTimeout(r, 200));
+  // B waits in the queue, then hangs up.
+  const b = await connect();
+  b.write(head + body);
+  await new Promise((r) => setTimeout(r, 200));
+  b.destroy();
+  await new Promise((r) => setTimeout(r, 100));
+  a.write(body.slice(10));
+  t.regex(await aAnswer, /200/);
+  const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+  t.regex(metrics, /^fasttext_admission_in_flight 0$/m, 'no slot held after both requests ended');
+  t.is((await postJson(`${svc.url}/v1/classify`, { text: ENGLISH }, { timeoutMs: 5000 })).status, 200);
+
+  // A body that never completes is answered 408 at the request deadline, and frees its slot.
+  const c = await connect();
+  t.teardown(() => c.destroy());
+  const cAnswer = statusLine(c);
+  const started = Date.now();
+  c.write(head + body.slice(0, 5));
+  t.regex(await cAnswer, /408/);
+  t.true(Date.now() - started < 5000);
+  t.is((await postJson(`${svc.url}/v1/classify`, { text: ENGLISH }, { timeoutMs: 5000 })).status, 200);
 });
