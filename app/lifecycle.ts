@@ -91,7 +91,10 @@ export class Lifecycle {
   constructor(private readonly deps: LifecycleDeps) {
     this.name = modelName(deps.lock);
     this.md5 = deps.lock.md5;
-    this.watchdog = new Watchdog(deps.config.liveness, () => (this.model ? deps.engine.stats() : undefined));
+    this.watchdog = new Watchdog(
+      { ...deps.config.liveness, requestStallMs: deps.config.admission.requestTimeoutMs + deps.config.liveness.engineStallMs },
+      () => (this.model ? deps.engine.stats() : undefined),
+    );
     deps.engine.onRestart = (reason) => {
       deps.metrics.engineRestarts.inc();
       deps.logger.warn({ event: 'engine_restart', reason }, 'fastText child restarted');

@@ -55,6 +55,7 @@ async function main(): Promise<void> {
       metrics.queueDepth.set(queued);
     },
   });
+  lifecycle.watchdog.requestProgress = () => admission.progress();
   const httpDeps = { config, logger, metrics, lifecycle, admission, version: version() };
 
   // Start loading the model first: the fastText children read it in their own processes

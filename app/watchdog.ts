@@ -10,11 +10,13 @@ export interface WatchdogOptions {
   readonly engineStallMs: number;
   /** How often the loop-delay timer fires. */
   readonly sampleMs?: number;
+  /** Liveness fails when requests hold admission slots and none was released for this long. */
+  readonly requestStallMs?: number;
 }
 
 export interface LivenessReport {
   readonly live: boolean;
-  readonly reason?: 'event_loop_blocked' | 'engine_stalled';
+  readonly reason?: 'event_loop_blocked' | 'engine_stalled' | 'requests_stalled';
   readonly eventLoopDelayMs: number;
   readonly engineIdleMs: number;
 }
@@ -25,6 +27,9 @@ export class Watchdog {
   private expectedAt = 0;
   /** Worst lateness among the recent samples (decays as on-time samples arrive). */
   private delayMs = 0;
+
+  /** Admitted requests and their progress; set by the HTTP layer once it exists. */
+  requestProgress: (() => { readonly active: number; readonly lastReleaseAt: number }) | undefined;
 
   constructor(
     private readonly options: WatchdogOptions,
@@ -68,6 +73,12 @@ export class Watchdog {
     }
     if (engineIdleMs > this.options.engineStallMs) {
       return { live: false, reason: 'engine_stalled', eventLoopDelayMs, engineIdleMs };
+    }
+    // Every admitted request ends by its deadline; slots held with none released for longer
+    // than that (plus the engine's stall allowance) means requests are stuck for good.
+    const requests = this.requestProgress?.();
+    if (requests && requests.active > 0 && this.options.requestStallMs !== undefined && performance.now() - requests.lastReleaseAt > this.options.requestStallMs) {
+      return { live: false, reason: 'requests_stalled', eventLoopDelayMs, engineIdleMs };
     }
     return { live: true, eventLoopDelayMs, engineIdleMs };
   }

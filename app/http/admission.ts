@@ -24,6 +24,8 @@ export type Release = () => void;
 
 export class Admission {
   private inFlight = 0;
+  /** performance.now() of the last slot released (or of construction): the watchdog's progress mark. */
+  private lastReleaseAt = performance.now();
   private readonly queue: Waiter[] = [];
   private idleWaiters: Array<() => void> = [];
 
@@ -34,6 +36,11 @@ export class Admission {
 
   get active(): number {
     return this.inFlight;
+  }
+
+  /** Work held and how long since any slot was released: every admitted request ends by its deadline, so a long silence with slots held is a wedge. */
+  progress(): { readonly active: number; readonly lastReleaseAt: number } {
+    return { active: this.inFlight, lastReleaseAt: this.lastReleaseAt };
   }
 
   get queued(): number {
@@ -85,6 +92,7 @@ export class Admission {
     return () => {
       if (released) return;
       released = true;
+      this.lastReleaseAt = performance.now();
       const next = this.queue.shift();
       if (next) next.grant(); // the slot passes straight to the next waiter
       else this.inFlight -= 1;

@@ -39,3 +39,16 @@ test('no engine yet (model still loading): liveness holds', (t) => {
   const w = new Watchdog({ maxEventLoopDelayMs: 1000, engineStallMs: 10 }, () => undefined);
   t.true(w.report().live);
 });
+
+test('slots held with no request finishing for longer than a request can live fails liveness (a leak turns into a restart, not a zombie)', (t) => {
+  const w = new Watchdog({ maxEventLoopDelayMs: 1000, engineStallMs: 1000, requestStallMs: 2000 }, idleEngine);
+  let progress = { active: 3, lastReleaseAt: performance.now() - 5000 };
+  w.requestProgress = () => progress;
+  const stuck = w.report();
+  t.false(stuck.live);
+  t.is(stuck.reason, 'requests_stalled');
+  progress = { active: 3, lastReleaseAt: performance.now() - 500 };
+  t.true(w.report().live, 'requests finishing recently: live');
+  progress = { active: 0, lastReleaseAt: performance.now() - 60_000 };
+  t.true(w.report().live, 'idle for long with nothing held: live');
+});
