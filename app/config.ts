@@ -61,6 +61,8 @@ export interface Config {
     readonly maxQueue: number;
     readonly requestTimeoutMs: number;
     readonly retryAfterSeconds: number;
+    /** How long a refusal from the overload gate is held before it is sent (0 = at once). */
+    readonly shedHoldMs: number;
   };
   readonly cache: {
     readonly enabled: boolean;
@@ -220,6 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueue: r.int('ADMISSION_MAX_QUEUE', 64, 0),
       requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 10_000, 1),
       retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 1, 0),
+      shedHoldMs: r.int('SHED_HOLD_MS', 200, 0, 5000),
     },
     cache: {
       enabled: r.bool('CACHE_ENABLED', true),

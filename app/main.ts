@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const { createManagementApp, createTrafficApp, overloadGate } = await import('./http/app.js');
   const listeners: Listener[] = [];
   try {
-    const gate = overloadGate(admission, metrics, config.admission.retryAfterSeconds);
+    const gate = overloadGate(admission, metrics, config.admission.retryAfterSeconds, config.admission.shedHoldMs);
     listeners.push(await listen(createTrafficApp(httpDeps), config.host, config.port, config.listenBacklog, gate));
     if (config.managementPort !== 0) listeners.push(await listen(createManagementApp(httpDeps), config.host, config.managementPort, 511));
   } catch (error) {

@@ -99,6 +99,7 @@ export const RULES: Readonly<Record<string, JsonSchema>> = {
   'engine.widePoolSize': integer(1, 256),
   'engine.loadTimeoutMs': integer(0),
   'engine.niceness': integer(0, 19),
+  'admission.shedHoldMs': integer(0, 5000),
   'engine.kTiers': pattern('^(none|[0-9]+(,[0-9]+)*)$'),
   'limits.maxBodyBytes': integer(1),
   'limits.maxTextChars': integer(1),

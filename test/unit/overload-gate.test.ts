@@ -39,3 +39,25 @@ test('while admission is full: 503 overloaded + Retry-After without reading the 
   slot();
   t.is((await post('/v1/classify', '{}')).status, 200, 'capacity back: through again');
 });
+
+test('a held refusal arrives after the hold, still 503 overloaded; the hold is bounded', async (t) => {
+  const admission = new Admission({ maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 1 }, { onShed: () => {}, onChange: () => {} });
+  const gate = overloadGate(admission, createMetrics(), 1, 300);
+  const server = http.createServer((req, res) => {
+    if (gate(req, res)) return;
+    res.end('passed');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/classify`;
+  const slot = admission.acquire(performance.now() + 10_000) as Release;
+  const started = performance.now();
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(5000) })),
+  );
+  const elapsed = performance.now() - started;
+  t.true(answers.every((a) => a.status === 503));
+  t.true(elapsed >= 280, `held ${Math.round(elapsed)} ms`);
+  t.true(elapsed < 2000, `but not long: ${Math.round(elapsed)} ms`);
+  slot();
+});
