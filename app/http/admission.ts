@@ -27,7 +27,6 @@ export class Admission {
   /** performance.now() of the last slot released (or of construction): the watchdog's progress mark. */
   private lastReleaseAt = performance.now();
   private readonly queue: Waiter[] = [];
-  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly options: AdmissionOptions,
@@ -97,23 +96,6 @@ export class Admission {
       if (next) next.grant(); // the slot passes straight to the next waiter
       else this.inFlight -= 1;
       this.observer.onChange(this.inFlight, this.queue.length);
-      if (this.inFlight === 0 && this.queue.length === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     };
-  }
-
-  /** Resolves true when nothing is in flight or queued, false if `timeoutMs` passes first. */
-  whenIdle(timeoutMs: number): Promise<boolean> {
-    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.idleWaiters = this.idleWaiters.filter((w) => w !== wake);
-        resolve(false);
-      }, timeoutMs);
-      this.idleWaiters.push(wake);
-    });
   }
 }

@@ -57,13 +57,3 @@ test('a queued request whose deadline passes gets 504 deadline_exceeded and leav
   r();
   t.is(a.active, 0);
 });
-
-test('whenIdle resolves true once all work is released, false at its timeout', async (t) => {
-  const { a } = admission(1, 1);
-  t.true(await a.whenIdle(10));
-  const r = a.acquire(far()) as Release;
-  t.false(await a.whenIdle(20));
-  const idle = a.whenIdle(1000);
-  setTimeout(r, 10);
-  t.true(await idle);
-});
