@@ -34,9 +34,8 @@ export class ContainerRun {
       ...STORAGE,
       'run',
       ...ISOLATION,
-      // --mount, not --volume: buildah 1.28 sometimes mounts its own anonymous volume for an
-      // image VOLUME over a --volume bind to the same path (3 of 8 runs here), never over --mount
-      // (which is read-only unless told rw).
+      // Binds to an image's VOLUME paths are only reliable once the container's VOLUME entries are
+      // dropped (see the image test); --mount is read-only unless told rw.
       ...Object.entries(options.mounts).flatMap(([src, dst]) => ['--mount', `type=bind,src=${src},dst=${dst},rw`]),
       ...Object.entries(options.env).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
       options.container,
