@@ -222,7 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueue: r.int('ADMISSION_MAX_QUEUE', 64, 0),
       requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 10_000, 1),
       retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 1, 0),
-      shedHoldMs: r.int('SHED_HOLD_MS', 500, 0, 5000),
+      shedHoldMs: r.int('SHED_HOLD_MS', 200, 0, 5000),
     },
     cache: {
       enabled: r.bool('CACHE_ENABLED', true),
