@@ -287,7 +287,15 @@ export class Lifecycle {
       }
     }
     if (texts.length - missTexts.length > 0) metrics.cacheHits.inc(texts.length - missTexts.length);
-    if (missTexts.length === 0) return results;
+    if (missTexts.length === 0) {
+      // Answered from the cache: still answer in the check phase, after the poll phase has read
+      // every ready socket. Answering inside each socket's read callback makes every response
+      // its own wake-up of the client, and the writes cost three times as much (bench, 50
+      // connections, every text cached: 12,500 req/s answered at once, 23,000 deferred; an
+      // engine call is deferred by nature, its answers arrive together from the child).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return results;
+    }
     metrics.cacheMisses.inc(missTexts.length);
     const predicted = await engine.predict(missTexts, k, threshold, deadlineMs);
     for (let j = 0; j < missIndex.length; j++) {
