@@ -102,8 +102,8 @@ async function runFault(t: ExecutionContext, name: string, injected: string, exp
     report.check(expectation.name, expectation.holds(reasons, evidence), `/ready said: ${reasons.join(', ')}; Range GETs ${evidence.rangeGets}`);
     report.check(
       'never ready with a bad model',
-      firstOk !== undefined && verifiedAt !== undefined && firstOk.at >= Date.parse(String(verifiedAt)) && info.md5?.actual === MODEL_MD5,
-      `first /ready 200 at +${firstOk ? firstOk.at - startedAt : '?'} ms (S3 healed at +${healedAt - startedAt} ms), after the service logged the verified model; /v1/model md5.actual ${info.md5?.actual ?? '?'}`,
+      firstOk !== undefined && verifiedAt !== undefined && firstOk.answeredAt >= Date.parse(String(verifiedAt)) && info.md5?.actual === MODEL_MD5,
+      `first /ready 200 answered at +${firstOk ? firstOk.answeredAt - startedAt : '?'} ms (S3 healed at +${healedAt - startedAt} ms), after the service logged the verified model (at +${verifiedAt === undefined ? '?' : Date.parse(String(verifiedAt)) - startedAt} ms); /v1/model md5.actual ${info.md5?.actual ?? '?'}`,
     );
     report.check('liveness never failed, no restart', livenessFailed.length === 0 && pod.restarts === 0, `failed liveness probes ${livenessFailed.length} of ${pod.probesOf('liveness').length}, restarts ${pod.restarts}`);
     report.check(

@@ -2,7 +2,10 @@
 // its reason, finer grained than the kubelet's period, for scenarios that time recoveries or
 // need to see why the pod was not ready.
 export interface ReadySample {
+  /** When the request was sent. */
   readonly at: number;
+  /** When its answer (or failure) came: a request sent just before a change can be answered after it. */
+  readonly answeredAt: number;
   /** 0 when no answer came. */
   readonly status: number;
   readonly reason?: string;
@@ -22,9 +25,10 @@ export function sampleReadiness(url: string, everyMs = 50): ReadySampler {
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
         const body = (await res.json().catch(() => ({}))) as { reason?: unknown };
-        samples.push(typeof body.reason === 'string' ? { at, status: res.status, reason: body.reason } : { at, status: res.status });
+        const answeredAt = Date.now();
+        samples.push(typeof body.reason === 'string' ? { at, answeredAt, status: res.status, reason: body.reason } : { at, answeredAt, status: res.status });
       } catch {
-        samples.push({ at, status: 0 });
+        samples.push({ at, answeredAt: Date.now(), status: 0 });
       }
       await new Promise((r) => setTimeout(r, everyMs));
     }
