@@ -62,8 +62,10 @@ export class FastTextChild {
   unsentLines = 0;
   /** Resolves when the OS process is gone and its pipes are drained. */
   readonly exited: Promise<void>;
+  /** Why the process ended; a pipe error gets the exit appended once it comes. */
   deathReason = '';
 
+  private diedOfPipeError = false;
   private readonly proc: ChildProcessWithoutNullStreams;
   private readonly framer = new LineFramer();
   private inflight: (Segment | undefined)[] = [];
@@ -104,18 +106,21 @@ export class FastTextChild {
       if (proc.pid === undefined) this.onExited();
     });
     proc.on('exit', (code, signal) => {
-      this.die(`exited (${signal ?? `status ${code}`})${this.stderrSummary()}`);
+      const how = `exited (${signal ?? `status ${code}`})`;
+      // A pipe error is usually the first sign of a death whose cause only the exit tells.
+      if (this.state === 'dead' && this.diedOfPipeError) this.deathReason += `; ${how}`;
+      this.die(`${how}${this.stderrSummary()}`);
     });
     // 'close' follows 'exit' once stdout and stderr are drained: stderrSummary() is complete.
     proc.on('close', () => this.onExited());
     // EPIPE/ECONNRESET when the child dies with writes in flight: without this handler Node
     // would throw it as an uncaught exception (the fasttext.js hazard).
-    proc.stdin.on('error', (err) => this.die(`stdin error: ${err.message}`));
+    proc.stdin.on('error', (err) => this.dieOfPipeError(`stdin error: ${err.message}`));
     proc.stdin.on('drain', () => {
       this.blocked = false;
       if (this.unsent.length > 0) this.flush();
     });
-    proc.stdout.on('error', (err) => this.die(`stdout error: ${err.message}`));
+    proc.stdout.on('error', (err) => this.dieOfPipeError(`stdout error: ${err.message}`));
     proc.stdout.on('data', this.onData);
     proc.stderr.on('error', () => undefined);
     proc.stderr.on('data', (chunk: Buffer) => {
@@ -251,6 +256,11 @@ export class FastTextChild {
     }
     if (!seg.sink.settled) seg.sink.accept(index, buf, start, end);
   };
+
+  private dieOfPipeError(reason: string): void {
+    if (this.state !== 'dead') this.diedOfPipeError = true;
+    this.die(reason);
+  }
 
   private die(reason: string, sig: NodeJS.Signals = 'SIGKILL'): void {
     if (this.state === 'dead') return;

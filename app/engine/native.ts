@@ -458,11 +458,13 @@ export class NativeEngine implements Classifier {
     for (const seg of orphans.written) this.reroute(slot.group, seg, true, now);
 
     if (child.readySince > 0 && now - child.readySince >= (this.opts.healthyAfterMs ?? 10_000)) slot.failures = 0;
-    this.scheduleRestart(slot, reason, now);
+    // The reason as known when the restart happens: by then the exit of a child that died of
+    // a pipe error has told its cause (SIGKILL, a status).
+    this.scheduleRestart(slot, () => child.deathReason || reason, now);
   }
 
   /** Capped exponential backoff per slot; a waiting call that can no longer expect a child fails now. */
-  private scheduleRestart(slot: Slot, reason: string, now: number): void {
+  private scheduleRestart(slot: Slot, reason: string | (() => string), now: number): void {
     const delay = Math.min(this.opts.restartMaxMs, this.opts.restartBaseMs * 2 ** slot.failures);
     slot.failures++;
     slot.restartAt = now + delay;
@@ -471,7 +473,7 @@ export class NativeEngine implements Classifier {
       if (this.state !== 'running') return;
       this.restarts++;
       try {
-        this.onRestart?.(reason);
+        this.onRestart?.(typeof reason === 'function' ? reason() : reason);
       } catch (err) {
         this.opts.log?.error({ err }, 'onRestart callback threw');
       }
