@@ -37,7 +37,7 @@ interface HeldRefusal {
  * 503/s left 10% of capacity for real work. A held refusal costs a timer slot, not CPU, and
  * holds its connection, so each client connection retries at most 1000/holdMs times a second:
  * refusals/s are about (connections - admission slots) / hold. Each still costs a parsed
- * request line and a written response (~30 us): at 10x with 1000 closed-loop connections
+ * request line and a written response, which the hold does not save: at 10x with 1000 closed-loop connections
  * (bench), 200 ms left 67% of capacity as goodput, 500 ms all of it. The default stays 200:
  * the hold also keeps the client's socket, and an open-loop surge from a client with a capped
  * socket pool (resilience suite) then still had 5% refused 2 s after the surge at 500 ms.
