@@ -266,7 +266,7 @@ export class Pod {
     let deadline = start + scale.ms(graceSeconds);
     if (template.preStopSleepSeconds > 0 && c.running) {
       this.event('PreStop', `sleep ${template.preStopSleepSeconds} s`);
-      await Promise.race([c.exited, sleep(Math.min(scale.ms(template.preStopSleepSeconds), deadline - start))]);
+      await Promise.race([c.exited, sleepUntil(start + Math.min(scale.ms(template.preStopSleepSeconds), deadline - start))]);
       if (Date.now() >= deadline) deadline = Date.now() + scale.ms(MIN_GRACE_AFTER_PRESTOP_S);
     }
     if (c.running) {
@@ -317,6 +317,15 @@ export class Pod {
   probesOf(kind: ProbeKind): PodProbeRecord[] {
     return this.probes.filter((p) => p.kind === kind);
   }
+}
+
+/**
+ * Waits until Date.now() reaches `at`: a timer can fire a millisecond before the wall clock
+ * says its time has passed (libuv times it from the loop's cached clock), and the kubelet's
+ * preStop sleep is never cut short.
+ */
+async function sleepUntil(at: number): Promise<void> {
+  while (Date.now() < at) await sleep(at - Date.now());
 }
 
 function sleep(ms: number): Promise<void> {
