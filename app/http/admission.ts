@@ -99,3 +99,17 @@ export class Admission {
     };
   }
 }
+
+/**
+ * Runs `work` inside an admission slot (a slot now, or a place in the queue until
+ * `deadlineMs`); the slot is released on every path. Refusals throw ApiError.
+ */
+export async function admitted<T>(admission: Admission, deadlineMs: number, work: () => Promise<T>): Promise<T> {
+  const slot = admission.acquire(deadlineMs);
+  const release = typeof slot === 'function' ? slot : await slot;
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}

@@ -11,6 +11,7 @@ import { errorMiddleware } from './errors.js';
 import { healthRouter } from './health.js';
 import { metricsRouter, requestMetrics } from './metrics.js';
 import { oipRouter } from './oip.js';
+import type { RequestState } from './state.js';
 
 export { overloadGate } from './shed.js';
 
@@ -23,8 +24,8 @@ export interface HttpDeps {
   readonly version: string;
 }
 
-function base(deps: HttpDeps): Koa {
-  const app = new Koa();
+function base(deps: HttpDeps): Koa<RequestState> {
+  const app = new Koa<RequestState>();
   app.silent = true; // errors are answered and logged by errorMiddleware
   const draining = (): boolean => deps.lifecycle.state === 'draining';
   app.use(requestMetrics(deps.metrics, draining));
@@ -36,7 +37,7 @@ function base(deps: HttpDeps): Koa {
   return app;
 }
 
-export function createTrafficApp(deps: HttpDeps): Koa {
+export function createTrafficApp(deps: HttpDeps): Koa<RequestState> {
   const app = base(deps);
   const classifyDeps = {
     lifecycle: deps.lifecycle,
@@ -51,6 +52,6 @@ export function createTrafficApp(deps: HttpDeps): Koa {
   return app;
 }
 
-export function createManagementApp(deps: HttpDeps): Koa {
+export function createManagementApp(deps: HttpDeps): Koa<RequestState> {
   return base(deps);
 }

@@ -1,8 +1,10 @@
 // Reads a JSON request body with a byte limit. Hand-written rather than a body-parser
-// middleware: the classify hot path needs only this, and each parser layer measurably
-// costs throughput (DESIGN.md: ~5%); the limit is enforced while streaming.
+// middleware: the classify hot path needs only this, and a general parser layer (content
+// negotiation, encodings, form bodies) is work this API never needs on its hottest path;
+// the limit is enforced while streaming.
 import type { Context } from 'koa';
 import { performance } from 'node:perf_hooks';
+import { errorMessage } from '../errors.js';
 import { ApiError } from './errors.js';
 
 function isJson(contentType: string | undefined): boolean {
@@ -50,7 +52,7 @@ export async function readJsonBody(ctx: Context, maxBytes: number, deadlineMs: n
     };
     const onError = (error: Error): void => {
       cleanup();
-      reject(new ApiError(400, 'invalid_request', `the body could not be read: ${error.message}`));
+      reject(new ApiError(400, 'invalid_request', `the body could not be read: ${errorMessage(error)}`));
     };
     const onAborted = (): void => {
       cleanup();
@@ -80,6 +82,6 @@ export async function readJsonBody(ctx: Context, maxBytes: number, deadlineMs: n
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new ApiError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
+    throw new ApiError(400, 'invalid_json', `the body is not valid JSON: ${errorMessage(error)}`);
   }
 }

@@ -1,10 +1,10 @@
 // POST /v1/classify and GET /v1/model.
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import type { Lifecycle } from '../lifecycle.js';
-import type { Admission } from './admission.js';
+import { admitted, type Admission } from './admission.js';
 import { readJsonBody } from './body.js';
 import { ApiError } from './errors.js';
+import type { HttpContext, RequestState } from './state.js';
 import { checkTexts, isRecord, parseParams, type Limits } from './validate.js';
 
 export interface ClassifyDeps {
@@ -14,28 +14,19 @@ export interface ClassifyDeps {
   readonly requestTimeoutMs: number;
 }
 
-/**
- * Runs a classification request inside an admission slot, taken before the body is read:
- * a request that will be refused costs no body parsing. The slot is released on every path.
- */
-export async function admitted(deps: ClassifyDeps, ctx: Context, work: (deadlineMs: number) => Promise<void>): Promise<void> {
-  const deadlineMs = (ctx.state as { startedAt: number }).startedAt + deps.requestTimeoutMs;
-  const slot = deps.admission.acquire(deadlineMs);
-  const release = typeof slot === 'function' ? slot : await slot;
-  try {
-    await work(deadlineMs);
-  } finally {
-    release();
-  }
+/** The request's deadline: the request clock (started by requestMetrics) plus the request timeout. */
+export function deadlineOf(deps: ClassifyDeps, ctx: HttpContext): number {
+  return ctx.state.startedAt + deps.requestTimeoutMs;
 }
 
-export function classifyRouter(deps: ClassifyDeps): Router {
-  const router = new Router();
+export function classifyRouter(deps: ClassifyDeps): Router<RequestState> {
+  const router = new Router<RequestState>();
   const { lifecycle, limits } = deps;
   const model = { name: lifecycle.name, md5: lifecycle.md5 };
 
-  router.post('/v1/classify', (ctx) =>
-    admitted(deps, ctx, async (deadlineMs) => {
+  router.post('/v1/classify', async (ctx) => {
+    const deadlineMs = deadlineOf(deps, ctx);
+    await admitted(deps.admission, deadlineMs, async () => {
       const body = await readJsonBody(ctx, limits.maxBodyBytes, deadlineMs);
       if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
       const { text, texts } = body;
@@ -51,8 +42,8 @@ export function classifyRouter(deps: ClassifyDeps): Router {
       checkTexts([text], 'text', limits);
       const [predictions] = await lifecycle.classify([text], k, threshold, deadlineMs);
       ctx.body = { model, predictions };
-    }),
-  );
+    });
+  });
 
   router.get('/v1/model', (ctx) => {
     ctx.body = lifecycle.modelInfo();

@@ -2,13 +2,13 @@
 // Readiness: cached state only (model verified and loaded, engine answering, not draining).
 // Both bypass admission control: they are never queued behind or shed with classifications.
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import type { Lifecycle } from '../lifecycle.js';
+import type { HttpContext, RequestState } from './state.js';
 
-export function healthRouter(lifecycle: Lifecycle): Router {
-  const router = new Router();
+export function healthRouter(lifecycle: Lifecycle): Router<RequestState> {
+  const router = new Router<RequestState>();
 
-  function live(ctx: Context): void {
+  function live(ctx: HttpContext): void {
     const report = lifecycle.liveness();
     ctx.status = report.live ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
@@ -17,7 +17,7 @@ export function healthRouter(lifecycle: Lifecycle): Router {
       : { status: 'unhealthy', reason: report.reason, state: lifecycle.state, eventLoopDelayMs: Math.round(report.eventLoopDelayMs), engineIdleMs: Math.round(report.engineIdleMs) };
   }
 
-  function ready(ctx: Context): void {
+  function ready(ctx: HttpContext): void {
     const readiness = lifecycle.readiness();
     ctx.status = readiness.ready ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');

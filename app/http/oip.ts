@@ -3,20 +3,21 @@
 // `label` (BYTES) and `score` (FP32); rows with fewer than k results over the threshold are
 // padded with "" and 0 because OIP tensors are rectangular.
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import { readJsonBody } from './body.js';
-import { admitted, type ClassifyDeps } from './classify.js';
+import { admitted } from './admission.js';
+import { deadlineOf, type ClassifyDeps } from './classify.js';
 import { ApiError } from './errors.js';
+import type { RequestState } from './state.js';
 import { checkTexts, isRecord, parseParams } from './validate.js';
 
 const PLATFORM = 'fasttext';
 
-export function oipRouter(deps: ClassifyDeps, version: string): Router {
-  const router = new Router();
+export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestState> {
+  const router = new Router<RequestState>();
   const { lifecycle, limits } = deps;
 
-  function requireModel(ctx: Context): void {
-    const name = (ctx.params as { name?: string }).name;
+  function requireModel(ctx: { params: Record<string, string | undefined> }): void {
+    const name = ctx.params.name;
     if (name !== lifecycle.name) throw new ApiError(404, 'model_not_found', `no model named ${JSON.stringify(name)}; this server serves ${JSON.stringify(lifecycle.name)}`);
   }
 
@@ -47,7 +48,8 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router {
 
   router.post('/v2/models/:name/infer', async (ctx) => {
     requireModel(ctx);
-    await admitted(deps, ctx, async (deadlineMs) => {
+    const deadlineMs = deadlineOf(deps, ctx);
+    await admitted(deps.admission, deadlineMs, async () => {
       const body = await readJsonBody(ctx, limits.maxBodyBytes, deadlineMs);
       if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
       const inputs = body.inputs;
