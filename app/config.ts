@@ -67,7 +67,15 @@ export interface Config {
   readonly cache: {
     readonly enabled: boolean;
     readonly maxKeys: number;
+    /** Estimated bytes of keys and predictions held; least recently used entries make room. */
+    readonly maxBytes: number;
     readonly ttlSeconds: number;
+  };
+  readonly http: {
+    /** How long a request body may take to arrive (408 after), read before admission. */
+    readonly bodyTimeoutMs: number;
+    /** Requests sending a body at once; past it the one sending longest is cut off (503). */
+    readonly maxBodyReaders: number;
   };
   readonly liveness: {
     readonly maxEventLoopDelayMs: number;
@@ -227,7 +235,12 @@ export function loadConfig(env: Env = process.env): Config {
     cache: {
       enabled: r.bool('CACHE_ENABLED', true),
       maxKeys: r.int('CACHE_MAX_KEYS', 100_000, 1),
+      maxBytes: r.int('CACHE_MAX_BYTES', 32 * 1024 * 1024, 0),
       ttlSeconds: r.int('CACHE_TTL_SECONDS', 600, 1),
+    },
+    http: {
+      bodyTimeoutMs: r.int('BODY_TIMEOUT_MS', 5000, 100, 600_000),
+      maxBodyReaders: r.int('MAX_BODY_READERS', 128, 1, 100_000),
     },
     liveness: {
       maxEventLoopDelayMs: r.int('LIVENESS_MAX_EVENT_LOOP_DELAY_MS', 2000, 10),

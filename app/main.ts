@@ -2,7 +2,8 @@
 // answers while the model loads), then drives the lifecycle; SIGTERM drains and exits 0.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig, projectRoot, type Config } from './config.js';
+import { loadConfig, projectRoot, type Config } from './config.js';
+import { errorMessage } from './errors.js';
 import { NativeEngine } from './engine/native.js';
 import { Admission } from './http/admission.js';
 import { Lifecycle } from './lifecycle.js';
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
   } catch (error) {
-    fail(error instanceof ConfigError ? error.message : String(error));
+    fail(errorMessage(error));
   }
   const logger = createLogger(config.logLevel);
   process.on('uncaughtException', (error) => crash(logger, error));
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   try {
     lock = await resolveLock(config.model);
   } catch (error) {
-    fail(`model lock: ${error instanceof Error ? error.message : String(error)}`);
+    fail(`model lock: ${errorMessage(error)}`);
   }
   const metrics = createMetrics();
   const { loadTimeoutMs, ...engineOptions } = config.engine;
@@ -65,8 +66,10 @@ async function main(): Promise<void> {
   const listeners: Listener[] = [];
   try {
     const gate = overloadGate(admission, metrics, config.admission.retryAfterSeconds, config.admission.shedHoldMs);
-    listeners.push(await listen(createTrafficApp(httpDeps), config.host, config.port, config.listenBacklog, gate));
-    if (config.managementPort !== 0) listeners.push(await listen(createManagementApp(httpDeps), config.host, config.managementPort, 511));
+    const { host } = config;
+    const bodyLimits = { maxBodyBytes: config.limits.maxBodyBytes, bodyTimeoutMs: config.http.bodyTimeoutMs };
+    listeners.push(await listen(createTrafficApp(httpDeps), { host, port: config.port, backlog: config.listenBacklog, preHandler: gate, ...bodyLimits }));
+    if (config.managementPort !== 0) listeners.push(await listen(createManagementApp(httpDeps), { host, port: config.managementPort, backlog: 511, ...bodyLimits }));
   } catch (error) {
     logger.fatal({ event: 'listen_failed', err: error }, 'cannot listen');
     await engine.stop();

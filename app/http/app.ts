@@ -6,6 +6,7 @@ import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from './admission.js';
+import { BodyIntake, shapeLimits } from './body.js';
 import { classifyRouter } from './classify.js';
 import { errorMiddleware } from './errors.js';
 import { healthRouter } from './health.js';
@@ -39,12 +40,15 @@ function base(deps: HttpDeps): Koa<RequestState> {
 
 export function createTrafficApp(deps: HttpDeps): Koa<RequestState> {
   const app = base(deps);
-  const classifyDeps = {
-    lifecycle: deps.lifecycle,
-    admission: deps.admission,
-    limits: deps.config.limits,
-    requestTimeoutMs: deps.config.admission.requestTimeoutMs,
-  };
+  const { limits, http, admission } = deps.config;
+  const bodies = new BodyIntake({
+    maxBytes: limits.maxBodyBytes,
+    timeoutMs: http.bodyTimeoutMs,
+    maxReaders: http.maxBodyReaders,
+    shape: shapeLimits(limits.maxBatch),
+    retryAfterSeconds: admission.retryAfterSeconds,
+  });
+  const classifyDeps = { lifecycle: deps.lifecycle, admission: deps.admission, bodies, limits, requestTimeoutMs: admission.requestTimeoutMs };
   const classify = classifyRouter(classifyDeps);
   app.use(classify.routes()).use(classify.allowedMethods());
   const oip = oipRouter(classifyDeps, deps.version);

@@ -1,22 +1,14 @@
 // POST /v1/classify and GET /v1/model.
 import Router from '@koa/router';
 import type { Lifecycle } from '../lifecycle.js';
-import { admitted, type Admission } from './admission.js';
-import { readJsonBody } from './body.js';
 import { ApiError } from './errors.js';
-import type { HttpContext, RequestState } from './state.js';
+import { admittedJson, type IntakeDeps } from './intake.js';
+import type { RequestState } from './state.js';
 import { checkTexts, isRecord, parseParams, type Limits } from './validate.js';
 
-export interface ClassifyDeps {
+export interface ClassifyDeps extends IntakeDeps {
   readonly lifecycle: Lifecycle;
-  readonly admission: Admission;
   readonly limits: Limits;
-  readonly requestTimeoutMs: number;
-}
-
-/** The request's deadline: the request clock (started by requestMetrics) plus the request timeout. */
-export function deadlineOf(deps: ClassifyDeps, ctx: HttpContext): number {
-  return ctx.state.startedAt + deps.requestTimeoutMs;
 }
 
 export function classifyRouter(deps: ClassifyDeps): Router<RequestState> {
@@ -24,10 +16,8 @@ export function classifyRouter(deps: ClassifyDeps): Router<RequestState> {
   const { lifecycle, limits } = deps;
   const model = { name: lifecycle.name, md5: lifecycle.md5 };
 
-  router.post('/v1/classify', async (ctx) => {
-    const deadlineMs = deadlineOf(deps, ctx);
-    await admitted(deps.admission, deadlineMs, async () => {
-      const body = await readJsonBody(ctx, limits.maxBodyBytes, deadlineMs);
+  router.post('/v1/classify', (ctx) =>
+    admittedJson(deps, ctx, async (body, deadlineMs) => {
       if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
       const { text, texts } = body;
       if (text !== undefined && texts !== undefined) throw new ApiError(400, 'invalid_request', 'send either `text` or `texts`, not both');
@@ -42,8 +32,8 @@ export function classifyRouter(deps: ClassifyDeps): Router<RequestState> {
       checkTexts([text], 'text', limits);
       const [predictions] = await lifecycle.classify([text], k, threshold, deadlineMs);
       ctx.body = { model, predictions };
-    });
-  });
+    }),
+  );
 
   router.get('/v1/model', (ctx) => {
     ctx.body = lifecycle.modelInfo();

@@ -70,6 +70,10 @@ export function errorMiddleware(logger: Logger, retryAfterSeconds: number) {
       if (ctx.status === 405 && (ctx.body === undefined || typeof ctx.body === 'string')) {
         throw new ApiError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
       }
+      // The router answers 501 (plain text) to a method it implements on no route (PROPFIND, SEARCH...).
+      if (ctx.status === 501 && (ctx.body === undefined || typeof ctx.body === 'string')) {
+        throw new ApiError(501, 'not_implemented', `${ctx.method} is not implemented by this server`);
+      }
     } catch (error) {
       const apiError = toApiError(error, retryAfterSeconds);
       if (apiError.status === 500) logger.error({ event: 'unhandled_error', err: error, path: ctx.path }, 'request failed');

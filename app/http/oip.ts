@@ -3,10 +3,9 @@
 // `label` (BYTES) and `score` (FP32); rows with fewer than k results over the threshold are
 // padded with "" and 0 because OIP tensors are rectangular.
 import Router from '@koa/router';
-import { readJsonBody } from './body.js';
-import { admitted } from './admission.js';
-import { deadlineOf, type ClassifyDeps } from './classify.js';
+import type { ClassifyDeps } from './classify.js';
 import { ApiError } from './errors.js';
+import { admittedJson } from './intake.js';
 import type { RequestState } from './state.js';
 import { checkTexts, isRecord, parseParams } from './validate.js';
 
@@ -48,9 +47,7 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestSt
 
   router.post('/v2/models/:name/infer', async (ctx) => {
     requireModel(ctx);
-    const deadlineMs = deadlineOf(deps, ctx);
-    await admitted(deps.admission, deadlineMs, async () => {
-      const body = await readJsonBody(ctx, limits.maxBodyBytes, deadlineMs);
+    await admittedJson(deps, ctx, async (body, deadlineMs) => {
       if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
       const inputs = body.inputs;
       if (!Array.isArray(inputs) || inputs.length !== 1 || !isRecord(inputs[0])) {
