@@ -63,6 +63,11 @@ export interface Config {
     readonly retryAfterSeconds: number;
     /** How long a refusal from the overload gate is held before it is sent (0 = at once). */
     readonly shedHoldMs: number;
+    /** Queue delay target (CoDel): above it for a whole interval, waiters past it are refused and the newest served first. */
+    readonly queueDelayTargetMs: number;
+    readonly queueDelayIntervalMs: number;
+    /** Body bytes queued requests may hold at once (64 full bodies: the bound before delay-based admission). */
+    readonly maxQueueBytes: number;
   };
   readonly cache: {
     readonly enabled: boolean;
@@ -182,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
     r.problems.push(`S3_ENDPOINT=${JSON.stringify(endpoint)} must be an http(s) URL`);
   }
 
+  const maxBodyBytes = r.int('MAX_BODY_BYTES', 1024 * 1024, 1);
   const poolSize = r.int('ENGINE_POOL_SIZE', Math.max(1, os.availableParallelism()), 1, 256);
   const loadTimeoutMs = r.int('ENGINE_LOAD_TIMEOUT_MS', 0, 0);
   const config: Config = {
@@ -220,17 +226,20 @@ export function loadConfig(env: Env = process.env): Config {
       niceness: r.int('ENGINE_NICE', 5, 0, 19),
     },
     limits: {
-      maxBodyBytes: r.int('MAX_BODY_BYTES', 1024 * 1024, 1),
+      maxBodyBytes,
       maxTextChars: r.int('MAX_TEXT_CHARS', 100_000, 1),
       maxBatch: r.int('MAX_BATCH', 1000, 1),
       maxK: r.int('MAX_K', 100, 1, 10_000),
     },
     admission: {
       maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 64, 1),
-      maxQueue: r.int('ADMISSION_MAX_QUEUE', 64, 0),
+      maxQueue: r.int('ADMISSION_MAX_QUEUE', 1024, 0),
       requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 10_000, 1),
       retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 1, 0),
       shedHoldMs: r.int('SHED_HOLD_MS', 200, 0, 5000),
+      queueDelayTargetMs: r.int('ADMISSION_QUEUE_DELAY_TARGET_MS', 75, 0, 60_000),
+      queueDelayIntervalMs: r.int('ADMISSION_QUEUE_DELAY_INTERVAL_MS', 500, 1, 600_000),
+      maxQueueBytes: 64 * maxBodyBytes,
     },
     cache: {
       enabled: r.bool('CACHE_ENABLED', true),

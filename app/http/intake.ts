@@ -17,5 +17,5 @@ export async function admittedJson(deps: IntakeDeps, ctx: HttpContext, work: (bo
   const startedAt = ctx.state.startedAt;
   const deadlineMs = startedAt + deps.requestTimeoutMs;
   const bytes = await deps.bodies.read(ctx.req, startedAt, deadlineMs, () => ctx.set('Connection', 'close'));
-  await admitted(deps.admission, deadlineMs, () => work(parseJsonBody(bytes), deadlineMs));
+  await admitted(deps.admission, deadlineMs, () => work(parseJsonBody(bytes), deadlineMs), bytes.length);
 }
