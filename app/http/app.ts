@@ -29,7 +29,7 @@ function base(deps: HttpDeps): Koa {
   const draining = (): boolean => deps.lifecycle.state === 'draining';
   app.use(requestMetrics(deps.metrics, draining));
   app.use(errorMiddleware(deps.logger, deps.config.admission.retryAfterSeconds));
-  const health = healthRouter(deps.lifecycle);
+  const health = healthRouter(deps.lifecycle, deps.metrics);
   app.use(health.routes());
   const metrics = metricsRouter(deps.metrics);
   app.use(metrics.routes());
