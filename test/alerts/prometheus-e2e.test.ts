@@ -1,0 +1,166 @@
+// End to end: a real Prometheus (127.0.0.1, 1 s scrape and evaluation) loads the chart's rules,
+// rendered with short windows, and scrapes real service processes. Each fault is caused for
+// real and the matching alert must go pending, then firing, through Prometheus' HTTP API:
+//   - a wrong MODEL_MD5          -> FasttextModelNotReady{reason="md5_mismatch"}
+//   - fastText children SIGKILLed -> FasttextEngineRestarts
+//   - the process frozen (SIGSTOP) -> /health 503 -> FasttextLivenessFailing{reason="event_loop_blocked"}
+// A healthy service scraped alongside must raise nothing. Everything started here is stopped by pid.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BUNDLED_MODEL, getJson, startService, type RunningService } from '../helpers/service.js';
+import { promBinary, renderPrometheusRule, ruleGroups, writeRuleFile, SELECTOR_LABELS } from './prom-tools.js';
+import { startPrometheus, type ActiveAlert, type PrometheusServer } from './prometheus-server.js';
+
+const SHORT_RULES = [
+  '--set', 'metrics.prometheusRule.rateWindow=10s',
+  '--set', 'metrics.prometheusRule.alerts.modelNotReady.windowSeconds=5',
+  '--set', 'metrics.prometheusRule.alerts.modelNotReady.for=3s',
+  '--set', 'metrics.prometheusRule.alerts.engineRestarts.window=30s',
+  '--set', 'metrics.prometheusRule.alerts.engineRestarts.maxRestarts=2',
+  '--set', 'metrics.prometheusRule.alerts.engineRestarts.for=3s',
+  '--set', 'metrics.prometheusRule.alerts.livenessFailing.window=30s',
+  '--set', 'metrics.prometheusRule.alerts.livenessFailing.minFailures=2',
+  '--set', 'metrics.prometheusRule.alerts.livenessFailing.for=3s',
+];
+const ALERT_DEADLINE_MS = 60_000;
+const POLL_MS = 200;
+
+interface Transition {
+  readonly pendingAfterMs: number;
+  readonly firingAfterMs: number;
+  readonly alert: ActiveAlert;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+  } catch {
+    return [];
+  }
+}
+
+/** Polls the alerts API until `match` is firing; notes when it was first seen pending. */
+async function pendingThenFiring(prom: PrometheusServer, match: (a: ActiveAlert) => boolean, since: number): Promise<Transition> {
+  let pendingAt: number | undefined;
+  const seen: string[] = [];
+  while (Date.now() - since < ALERT_DEADLINE_MS) {
+    const alert = (await prom.alerts()).find(match);
+    if (alert?.state === 'pending' && pendingAt === undefined) pendingAt = Date.now();
+    if (alert !== undefined) seen.push(alert.state);
+    if (alert?.state === 'firing') {
+      if (pendingAt === undefined) throw new Error(`went firing without being seen pending (states seen: ${seen.join(',')})`);
+      return { pendingAfterMs: pendingAt - since, firingAfterMs: Date.now() - since, alert };
+    }
+    await sleep(POLL_MS);
+  }
+  throw new Error(`not firing within ${ALERT_DEADLINE_MS} ms (states seen: ${seen.join(',') || 'none'}); active alerts: ${JSON.stringify(await prom.alerts())}`);
+}
+
+const labels = (pod: string): Record<string, string> => ({ ...SELECTOR_LABELS, pod });
+const address = (svc: RunningService): string => new URL(svc.managementUrl).host;
+
+test('a real Prometheus raises each alert, pending then firing, on the fault that causes it', async (t) => {
+  t.timeout(110_000);
+  // Fail (never skip) when the package is missing, before starting anything.
+  await promBinary('promtool');
+  await promBinary('prometheus');
+  const dirs: string[] = [];
+  const tempDir = (): string => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fte-e2e-'));
+    dirs.push(dir);
+    return dir;
+  };
+  const started: RunningService[] = [];
+  let prom: PrometheusServer | undefined;
+  t.teardown(async () => {
+    await prom?.stop();
+    await Promise.all(started.map((s) => s.stop(2000)));
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const rulesFile = await writeRuleFile(ruleGroups(await renderPrometheusRule(SHORT_RULES)), tempDir());
+  const common = { ENGINE_POOL_SIZE: '1', ENGINE_K_TIERS: 'none', ENGINE_RESTART_BASE_MS: '50', ENGINE_RESTART_MAX_MS: '200' };
+  const start = async (env: Record<string, string>): Promise<RunningService> => {
+    const svc = await startService({ env: { ...common, MODEL_CACHE_DIR: tempDir(), ...env } });
+    started.push(svc);
+    return svc;
+  };
+  const [healthy, crashy, frozen] = await Promise.all([start({}), start({}), start({ LIVENESS_MAX_EVENT_LOOP_DELAY_MS: '100' })]);
+  await Promise.all([healthy.waitReady(30_000), crashy.waitReady(30_000), frozen.waitReady(30_000)]);
+  const badStartedAt = Date.now();
+  const badMd5 = await start({ MODEL_URI: `file://${BUNDLED_MODEL}`, MODEL_MD5: '0123456789abcdef0123456789abcdef' });
+
+  prom = await startPrometheus({
+    rulesFile,
+    targets: [
+      { address: address(healthy), labels: labels('healthy') },
+      { address: address(crashy), labels: labels('crashy') },
+      { address: address(frozen), labels: labels('frozen') },
+      { address: address(badMd5), labels: labels('bad-md5') },
+    ],
+  });
+  const server = prom;
+
+  // Engine restarts: SIGKILL crashy's fastText children, again each time a new one is up.
+  const crashStartedAt = Date.now();
+  let kills = 0;
+  let stopCrashing = false;
+  const crashing = (async () => {
+    while (!stopCrashing && Date.now() - crashStartedAt < ALERT_DEADLINE_MS) {
+      for (const pid of childPids(crashy.pid)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+          kills += 1;
+        } catch {
+          // already gone
+        }
+      }
+      await sleep(1000);
+    }
+  })();
+
+  // Liveness: freeze the frozen service (SIGSTOP) for 600 ms, resume it and ask /health at once,
+  // as the kubelet would; the watchdog sees the late timer and answers 503.
+  const freezeStartedAt = Date.now();
+  const healthStatuses: number[] = [];
+  let stopFreezing = false;
+  const freezing = (async () => {
+    while (!stopFreezing && Date.now() - freezeStartedAt < ALERT_DEADLINE_MS) {
+      process.kill(frozen.pid, 'SIGSTOP');
+      await sleep(600);
+      process.kill(frozen.pid, 'SIGCONT');
+      healthStatuses.push((await getJson(`${frozen.managementUrl}/health`)).status);
+      await sleep(1500);
+    }
+  })();
+
+  const [notReady, restarts, liveness] = await Promise.all([
+    pendingThenFiring(server, (a) => a.labels.alertname === 'FasttextModelNotReady' && a.labels.pod === 'bad-md5', badStartedAt),
+    pendingThenFiring(server, (a) => a.labels.alertname === 'FasttextEngineRestarts' && a.labels.pod === 'crashy', crashStartedAt).finally(() => (stopCrashing = true)),
+    pendingThenFiring(server, (a) => a.labels.alertname === 'FasttextLivenessFailing' && a.labels.pod === 'frozen', freezeStartedAt).finally(() => (stopFreezing = true)),
+  ]);
+  await Promise.all([crashing, freezing]);
+
+  t.is(notReady.alert.labels.reason, 'md5_mismatch');
+  t.is(notReady.alert.labels.severity, 'critical');
+  t.regex(notReady.alert.annotations.runbook_url ?? '', /#fasttextmodelnotready$/);
+  t.is(liveness.alert.labels.reason, 'event_loop_blocked');
+  t.true(healthStatuses.includes(503), `/health answers: ${healthStatuses.join(',')}`);
+  t.true(kills >= 3, `children killed: ${kills}`);
+  // pending at least the rule's `for` (3 s) before firing; bounded by the poll interval and one evaluation.
+  for (const [name, x] of Object.entries({ notReady, restarts, liveness })) t.true(x.firingAfterMs - x.pendingAfterMs >= 2500, `${name}: ${JSON.stringify(x)}`);
+
+  // The control: the healthy service raised nothing, and Prometheus saw it ready.
+  const all = await server.alerts();
+  t.deepEqual(all.filter((a) => a.labels.pod === 'healthy'), []);
+  const ready = await server.query('fasttext_ready{pod="healthy"}');
+  t.is(ready[0]?.value[1], '1');
+  t.log(`FasttextModelNotReady (wrong MD5, reason md5_mismatch): pending after ${notReady.pendingAfterMs} ms, firing after ${notReady.firingAfterMs} ms from the bad service's start`);
+  t.log(`FasttextEngineRestarts (${kills} fastText children SIGKILLed, 1/s): pending after ${restarts.pendingAfterMs} ms, firing after ${restarts.firingAfterMs} ms from the first kill`);
+  t.log(`FasttextLivenessFailing (SIGSTOP 600 ms every ~2 s, /health ${healthStatuses.join(',')}): pending after ${liveness.pendingAfterMs} ms, firing after ${liveness.firingAfterMs} ms from the first freeze`);
+});
