@@ -76,9 +76,9 @@ test('a real Prometheus raises each alert, pending then firing, on the fault tha
     return dir;
   };
   const started: RunningService[] = [];
-  let prom: PrometheusServer | undefined;
+  const running: { prom?: PrometheusServer } = {};
   t.teardown(async () => {
-    await prom?.stop();
+    await running.prom?.stop();
     await Promise.all(started.map((s) => s.stop(2000)));
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
@@ -95,7 +95,7 @@ test('a real Prometheus raises each alert, pending then firing, on the fault tha
   const badStartedAt = Date.now();
   const badMd5 = await start({ MODEL_URI: `file://${BUNDLED_MODEL}`, MODEL_MD5: '0123456789abcdef0123456789abcdef' });
 
-  prom = await startPrometheus({
+  const server = await startPrometheus({
     rulesFile,
     targets: [
       { address: address(healthy), labels: labels('healthy') },
@@ -104,7 +104,7 @@ test('a real Prometheus raises each alert, pending then firing, on the fault tha
       { address: address(badMd5), labels: labels('bad-md5') },
     ],
   });
-  const server = prom;
+  running.prom = server;
 
   // Engine restarts: SIGKILL crashy's fastText children, again each time a new one is up.
   const crashStartedAt = Date.now();
