@@ -6,13 +6,13 @@ import type { Context } from 'koa';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Metrics } from '../metrics.js';
 
-export function healthRouter(lifecycle: Lifecycle, metrics?: Metrics): Router {
+export function healthRouter(lifecycle: Lifecycle, metrics: Metrics): Router {
   const router = new Router();
 
   function live(ctx: Context): void {
     const report = lifecycle.liveness();
     ctx.status = report.live ? 200 : 503;
-    if (!report.live) metrics?.livenessFailures.inc({ reason: report.reason ?? 'unknown' });
+    if (!report.live) metrics.livenessFailures.inc({ reason: report.reason ?? 'unknown' });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = report.live
       ? { status: 'ok', state: lifecycle.state, eventLoopDelayMs: Math.round(report.eventLoopDelayMs) }
