@@ -4,13 +4,16 @@
 //   - a wrong MODEL_MD5          -> FasttextModelNotReady{reason="md5_mismatch"}
 //   - fastText children SIGKILLed -> FasttextEngineRestarts
 //   - the process frozen (SIGSTOP) -> /health 503 -> FasttextLivenessFailing{reason="event_loop_blocked"}
-// A healthy service scraped alongside must raise nothing. Everything started here is stopped by pid.
+//   - more classification traffic than admission allows -> FasttextLoadShedding,
+//     FasttextQueueBacklog and FasttextLatencyP99High (SLO set to 50 ms here)
+// A healthy service scraped alongside must raise nothing. Everything started here is stopped by
+// pid; the load is bounded in time and targets 127.0.0.1. The tests run one after the other.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BUNDLED_MODEL, getJson, startService, type RunningService } from '../helpers/service.js';
+import { BUNDLED_MODEL, getJson, postJson, startService, type RunningService } from '../helpers/service.js';
 import { promBinary, renderPrometheusRule, ruleGroups, writeRuleFile, SELECTOR_LABELS } from './prom-tools.js';
 import { startPrometheus, type ActiveAlert, type PrometheusServer } from './prometheus-server.js';
 
@@ -24,6 +27,11 @@ const SHORT_RULES = [
   '--set', 'metrics.prometheusRule.alerts.livenessFailing.window=30s',
   '--set', 'metrics.prometheusRule.alerts.livenessFailing.minFailures=2',
   '--set', 'metrics.prometheusRule.alerts.livenessFailing.for=3s',
+  '--set', 'metrics.prometheusRule.alerts.shedding.for=3s',
+  '--set', 'metrics.prometheusRule.alerts.queueBacklog.for=3s',
+  '--set', 'metrics.prometheusRule.alerts.queueBacklog.depth=1',
+  '--set', 'metrics.prometheusRule.alerts.latencyP99.for=3s',
+  '--set-json', 'metrics.prometheusRule.alerts.latencyP99.sloSeconds=0.05',
 ];
 const ALERT_DEADLINE_MS = 60_000;
 const POLL_MS = 200;
@@ -64,7 +72,7 @@ async function pendingThenFiring(prom: PrometheusServer, match: (a: ActiveAlert)
 const labels = (pod: string): Record<string, string> => ({ ...SELECTOR_LABELS, pod });
 const address = (svc: RunningService): string => new URL(svc.managementUrl).host;
 
-test('a real Prometheus raises each alert, pending then firing, on the fault that causes it', async (t) => {
+test.serial('a real Prometheus raises each alert, pending then firing, on the fault that causes it', async (t) => {
   t.timeout(110_000);
   // Fail (never skip) when the package is missing, before starting anything.
   await promBinary('promtool');
@@ -163,4 +171,82 @@ test('a real Prometheus raises each alert, pending then firing, on the fault tha
   t.log(`FasttextModelNotReady (wrong MD5, reason md5_mismatch): pending after ${notReady.pendingAfterMs} ms, firing after ${notReady.firingAfterMs} ms from the bad service's start`);
   t.log(`FasttextEngineRestarts (${kills} fastText children SIGKILLed, 1/s): pending after ${restarts.pendingAfterMs} ms, firing after ${restarts.firingAfterMs} ms from the first kill`);
   t.log(`FasttextLivenessFailing (SIGSTOP 600 ms every ~2 s, /health ${healthStatuses.join(',')}): pending after ${liveness.pendingAfterMs} ms, firing after ${liveness.firingAfterMs} ms from the first freeze`);
+});
+
+test.serial('overload: shedding, queue backlog and p99 latency alerts go pending then firing; a quiet service raises none', async (t) => {
+  t.timeout(110_000);
+  await promBinary('prometheus');
+  const dirs: string[] = [];
+  const started: RunningService[] = [];
+  const running: { prom?: PrometheusServer } = {};
+  t.teardown(async () => {
+    await running.prom?.stop();
+    await Promise.all(started.map((s) => s.stop(2000)));
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  const start = async (env: Record<string, string>): Promise<RunningService> => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fte-e2e-'));
+    dirs.push(dir);
+    const svc = await startService({ env: { ENGINE_POOL_SIZE: '1', ENGINE_K_TIERS: 'none', MODEL_CACHE_DIR: dir, ...env } });
+    started.push(svc);
+    return svc;
+  };
+  const rulesDir = mkdtempSync(path.join(os.tmpdir(), 'fte-e2e-'));
+  dirs.push(rulesDir);
+  const rulesFile = await writeRuleFile(ruleGroups(await renderPrometheusRule(SHORT_RULES)), rulesDir);
+  // One slot, a queue of 4, no cache, 50 ms hold on refusals: 12 clients keep it saturated.
+  const [busy, quiet] = await Promise.all([
+    start({ ADMISSION_MAX_IN_FLIGHT: '1', ADMISSION_MAX_QUEUE: '4', CACHE_ENABLED: 'false', SHED_HOLD_MS: '50' }),
+    start({}),
+  ]);
+  await Promise.all([busy.waitReady(30_000), quiet.waitReady(30_000)]);
+  // The quiet service is another release (its own service label), so its series are not selected.
+  const server = await startPrometheus({
+    rulesFile,
+    targets: [
+      { address: address(busy), labels: labels('busy') },
+      { address: address(quiet), labels: { ...labels('quiet'), service: 'other-release' } },
+    ],
+  });
+  running.prom = server;
+
+  const texts = Array.from({ length: 200 }, (_, i) => `request text number ${i} about the weather, the markets and the news of the day ${'word '.repeat(30)}`);
+  const statuses = new Map<number, number>();
+  let stopLoad = false;
+  const loadStartedAt = Date.now();
+  const client = async (): Promise<void> => {
+    while (!stopLoad && Date.now() - loadStartedAt < ALERT_DEADLINE_MS) {
+      const { status } = await postJson(`${busy.url}/v1/classify`, { texts }, { timeoutMs: 15_000 }).catch(() => ({ status: 0 }));
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+  };
+  const load = Promise.all(Array.from({ length: 12 }, client));
+  const quietTraffic = (async () => {
+    while (!stopLoad && Date.now() - loadStartedAt < ALERT_DEADLINE_MS) {
+      await postJson(`${quiet.url}/v1/classify`, { text: 'a calm sentence' }).catch(() => undefined);
+      await sleep(200);
+    }
+  })();
+  const is = (name: string) => (a: ActiveAlert): boolean => a.labels.alertname === name && a.labels.service === 'edge-fasttext-edge';
+  let results: Transition[];
+  try {
+    results = await Promise.all([
+      pendingThenFiring(server, is('FasttextLoadShedding'), loadStartedAt),
+      pendingThenFiring(server, is('FasttextQueueBacklog'), loadStartedAt),
+      pendingThenFiring(server, (a) => is('FasttextLatencyP99High')(a) && a.labels.route === '/v1/classify', loadStartedAt),
+    ]);
+  } finally {
+    stopLoad = true;
+    await Promise.all([load, quietTraffic]);
+  }
+  const [shedding, backlog, latency] = results;
+  t.true((statuses.get(503) ?? 0) > 0 && (statuses.get(200) ?? 0) > 0, JSON.stringify([...statuses]));
+  t.is(backlog?.alert.labels.pod, 'busy');
+  for (const x of results) t.true(x.firingAfterMs - x.pendingAfterMs >= 2500, JSON.stringify(x));
+  t.deepEqual((await server.alerts()).filter((a) => a.labels.service === 'other-release'), []);
+  const summary = [...statuses].map(([code, n]) => `${n} x ${code}`).join(', ');
+  t.log(`load: 12 clients, 200-text batches, 1 slot + queue 4: ${summary}`);
+  t.log(`FasttextLoadShedding: pending after ${shedding?.pendingAfterMs} ms, firing after ${shedding?.firingAfterMs} ms from the start of the load (${shedding?.alert.annotations.summary})`);
+  t.log(`FasttextQueueBacklog: pending after ${backlog?.pendingAfterMs} ms, firing after ${backlog?.firingAfterMs} ms (${backlog?.alert.annotations.description})`);
+  t.log(`FasttextLatencyP99High: pending after ${latency?.pendingAfterMs} ms, firing after ${latency?.firingAfterMs} ms (${latency?.alert.annotations.summary})`);
 });
