@@ -44,6 +44,8 @@ WORKDIR /app
 COPY --from=build /src/package.json /src/model.lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/app ./dist/app
+# Served as GET /openapi.json (parsed on first request).
+COPY docs/openapi.yaml ./docs/openapi.yaml
 COPY --from=build --chown=1001:1001 /out/cache /var/cache/fasttext-edge
 # A numeric user, so that Kubernetes' runAsNonRoot can check it; the chart runs as 1001 too.
 USER 1001:1001
