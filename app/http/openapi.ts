@@ -1,11 +1,10 @@
 // GET /openapi.json: the OpenAPI document of this API (docs/openapi.yaml), converted to JSON
-// with the `yaml` package on the first request and kept: nothing is read or parsed at start,
-// so cold start does not pay for a route most processes never serve.
+// with the `yaml` package on the first request and kept: nothing is read, parsed or even
+// imported at start, so cold start does not pay for a route most processes never serve.
 import Router from '@koa/router';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
 import { ApiError } from './errors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -23,6 +22,7 @@ async function load(): Promise<string> {
     } catch {
       continue;
     }
+    const { parse } = await import('yaml');
     return JSON.stringify(parse(text));
   }
   throw new Error(`docs/openapi.yaml not found (looked at ${CANDIDATES.join(', ')})`);
