@@ -35,6 +35,8 @@ const binaryInput = (texts: readonly string[], shape: number[] = [texts.length])
   return { input: { name: 'text', datatype: 'BYTES', shape, parameters: { binary_data_size: tail.length } }, tail };
 };
 
+const JSON_TYPE = { 'Content-Type': 'application/json' };
+
 async function post(body: Buffer | string, headers: Record<string, string> = {}) {
   const res = await call(svc.url, 'POST', INFER, body, headers);
   return { res, ...checked('POST', INFER, res) };
@@ -65,6 +67,7 @@ test('binary_data on one output overrides binary_data_output; JSON input with bi
       parameters: { binary_data_output: true },
       outputs: [{ name: 'label', parameters: { binary_data: false } }, { name: 'score' }],
     }),
+    JSON_TYPE,
   );
   t.is(res.status, 200);
   const header = json as InferBody;
@@ -76,7 +79,7 @@ test('binary_data on one output overrides binary_data_output; JSON input with bi
 test('property: the binary request answers what the same request in JSON answers', async (t) => {
   await fc.assert(
     fc.asyncProperty(fc.array(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 3 }), async (texts, k) => {
-      const asJson = await post(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [texts.length], data: texts }], parameters: { k } }));
+      const asJson = await post(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [texts.length], data: texts }], parameters: { k } }), JSON_TYPE);
       const { input, tail } = binaryInput(texts, [texts.length, 1]);
       const { body, headerLength } = withTail({ inputs: [input], parameters: { k, binary_data_output: true } }, tail);
       const asBinary = await post(body, { 'Inference-Header-Content-Length': headerLength });
@@ -119,14 +122,14 @@ test('an inconsistent binary body is a 400, never a crash or a hang', async (t) 
 
 test('gzip and deflate request bodies (zlib and raw deflate) answer what the plain body answers', async (t) => {
   const plain = JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [3], data: TEXTS }] });
-  const expected = outputValues((await post(plain)) as { json: unknown; tail: Buffer });
+  const expected = outputValues(await post(plain, JSON_TYPE));
   const { input, tail } = binaryInput(TEXTS);
   const binary = withTail({ inputs: [input] }, tail);
   const variants: Array<[string, Buffer, Record<string, string>]> = [
-    ['gzip', zlib.gzipSync(plain), { 'Content-Encoding': 'gzip' }],
-    ['x-gzip', zlib.gzipSync(plain), { 'Content-Encoding': 'x-gzip' }],
-    ['deflate (zlib)', zlib.deflateSync(plain), { 'Content-Encoding': 'deflate' }],
-    ['deflate (raw)', zlib.deflateRawSync(plain), { 'Content-Encoding': 'deflate' }],
+    ['gzip', zlib.gzipSync(plain), { ...JSON_TYPE, 'Content-Encoding': 'gzip' }],
+    ['x-gzip', zlib.gzipSync(plain), { ...JSON_TYPE, 'Content-Encoding': 'x-gzip' }],
+    ['deflate (zlib)', zlib.deflateSync(plain), { ...JSON_TYPE, 'Content-Encoding': 'deflate' }],
+    ['deflate (raw)', zlib.deflateRawSync(plain), { ...JSON_TYPE, 'Content-Encoding': 'deflate' }],
     ['gzip, binary tensor data', zlib.gzipSync(binary.body), { 'Content-Encoding': 'gzip', 'Inference-Header-Content-Length': binary.headerLength }],
   ];
   for (const [what, body, headers] of variants) {
@@ -144,9 +147,9 @@ test('gzip and deflate request bodies (zlib and raw deflate) answer what the pla
 test('the body limit counts inflated bytes: exactly the limit passes, one byte more is a 413', async (t) => {
   const base = JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['hello world'] }] });
   const padded = (size: number) => base + ' '.repeat(size - Buffer.byteLength(base));
-  const atLimit = await post(zlib.gzipSync(padded(MAX_BODY)), { 'Content-Encoding': 'gzip' });
+  const atLimit = await post(zlib.gzipSync(padded(MAX_BODY)), { ...JSON_TYPE, 'Content-Encoding': 'gzip' });
   t.is(atLimit.res.status, 200, JSON.stringify(atLimit.json));
-  const over = await post(zlib.gzipSync(padded(MAX_BODY + 1)), { 'Content-Encoding': 'gzip' });
+  const over = await post(zlib.gzipSync(padded(MAX_BODY + 1)), { ...JSON_TYPE, 'Content-Encoding': 'gzip' });
   t.is(over.res.status, 413);
   t.regex((over.json as { error: string }).error, /^payload_too_large: .*once decompressed/);
 });
@@ -162,7 +165,7 @@ test('a gzip bomb (256 MiB of zeros in 256 KiB) is refused at the limit, inflati
   const bomb = Buffer.concat(Array.from({ length: 16 }, () => member));
   t.true(bomb.length < MAX_BODY, `the bomb itself (${bomb.length} bytes) is under the limit`);
   const before = peakRssKiB(svc.pid);
-  const res = await post(bomb, { 'Content-Encoding': 'gzip' });
+  const res = await post(bomb, { ...JSON_TYPE, 'Content-Encoding': 'gzip' });
   t.is(res.res.status, 413);
   t.regex((res.json as { error: string }).error, /once decompressed/);
   const grewMiB = (peakRssKiB(svc.pid) - before) / 1024;
@@ -182,12 +185,12 @@ test('responses are compressed when Accept-Encoding asks, never otherwise; the h
     ['br, gzip;q=0.5', 'gzip'],
   ];
   for (const [accept, expected] of cases) {
-    const res = await post(plain, accept === undefined ? {} : { 'Accept-Encoding': accept });
+    const res = await post(plain, accept === undefined ? JSON_TYPE : { ...JSON_TYPE, 'Accept-Encoding': accept });
     t.is(res.res.status, 200);
     t.is(res.res.headers['content-encoding'], expected, String(accept));
     t.deepEqual(outputValues(res).label, EXPECTED, String(accept));
   }
-  const binary = await post(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [3], data: TEXTS }], parameters: { binary_data_output: true } }), { 'Accept-Encoding': 'gzip' });
+  const binary = await post(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [3], data: TEXTS }], parameters: { binary_data_output: true } }), { ...JSON_TYPE, 'Accept-Encoding': 'gzip' });
   t.is(binary.res.headers['content-encoding'], 'gzip');
   const inflatedLength = zlib.gunzipSync(binary.res.raw).length;
   const decoded = decode(binary.res);

@@ -6,7 +6,7 @@
 // `data`); their JSON header is checked here with `data` waived, and in full by the
 // OpenAPI-document checks of the other tests.
 import test from 'ava';
-import Ajv, { type ValidateFunction } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,9 +17,7 @@ import { bytesElements, call, decode, withTail, type RawResponse } from './oip-s
 const spec = parse(readFileSync(path.join(ROOT, 'test', 'fixtures', 'oip', 'open_inference_rest.yaml'), 'utf8')) as {
   components: { schemas: Record<string, object> };
 };
-// ajv's default export is the class under NodeNext's CommonJS interop.
-const AjvClass = (Ajv as unknown as { default: typeof Ajv }).default ?? Ajv;
-const ajv = new AjvClass({ strict: false, allErrors: true });
+const ajv = new Ajv({ strict: false, allErrors: true });
 ajv.addSchema({ components: spec.components }, 'oip');
 const official = (name: string): ValidateFunction => ajv.compile({ $ref: `oip#/components/schemas/${name}` });
 

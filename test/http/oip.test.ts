@@ -26,7 +26,8 @@ test.after.always(async () => {
   rmSync(cacheDir, { recursive: true, force: true });
 });
 
-async function req(method: string, p: string, body?: unknown, headers: Record<string, string> = {}) {
+// JSON's media type unless a test says otherwise, so each finding fails for its own reason.
+async function req(method: string, p: string, body?: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }) {
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const res = await call(svc.url, method, p, payload, headers);
   return { res, ...checked(method, p, res) };
@@ -44,7 +45,7 @@ function errorOf(json: unknown): string {
 test('an infer body is read as JSON whatever its Content-Type, or without one (tritonclient, curl -d)', async (t) => {
   const body = infer([textInput(TEXTS)]);
   for (const contentType of [undefined, 'application/x-www-form-urlencoded', 'text/plain', 'application/octet-stream', 'application/json']) {
-    const { res, json } = await req('POST', `/v2/models/${MODEL}/infer`, body, contentType ? { 'Content-Type': contentType } : {});
+    const { res, json } = await req('POST', `/v2/models/${MODEL}/infer`, body, contentType === undefined ? {} : { 'Content-Type': contentType });
     t.is(res.status, 200, `Content-Type ${String(contentType)}: ${JSON.stringify(json)}`);
     t.deepEqual((json as InferBody).outputs.find((o) => o.name === 'label')?.data, EXPECTED);
   }
@@ -167,7 +168,7 @@ test('every error under /v2 is {"error": string} with its status', async (t) => 
     ['POST', `/v2/models/${MODEL}/infer`, JSON.stringify(infer([textInput(Array(1001).fill('a'), [1001])])), {}, 422, /^batch_too_large: /],
   ];
   for (const [method, p, body, headers, status, message] of cases) {
-    const res = await call(svc.url, method, p, body, headers);
+    const res = await call(svc.url, method, p, body, { 'Content-Type': 'application/json', ...headers });
     const { json } = checked(method, p, res);
     t.is(res.status, status, `${method} ${p}: ${JSON.stringify(json)}`);
     t.regex(errorOf(json), message, `${method} ${p}`);
@@ -179,7 +180,7 @@ test('a model that is not ready: 503 with {"error": string} on infer, spec bodie
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fte-oip-nr-'));
   const broken = await startService({ env: { MODEL_CACHE_DIR: dir, MODEL_URI: `file://${dir}/missing.ftz`, MODEL_MD5: '0'.repeat(32), MODEL_NAME: MODEL, MODEL_RETRY_BASE_MS: '60000', MODEL_RETRY_MAX_MS: '60000' } });
   try {
-    const inferRes = await call(broken.url, 'POST', `/v2/models/${MODEL}/infer`, JSON.stringify(infer([textInput(TEXTS)])));
+    const inferRes = await call(broken.url, 'POST', `/v2/models/${MODEL}/infer`, JSON.stringify(infer([textInput(TEXTS)])), { 'Content-Type': 'application/json' });
     t.is(inferRes.status, 503);
     t.truthy(inferRes.headers['retry-after']);
     t.regex(errorOf(checked('POST', `/v2/models/${MODEL}/infer`, inferRes).json), /^not_ready: /);
