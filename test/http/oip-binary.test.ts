@@ -172,6 +172,7 @@ test('a gzip bomb (256 MiB of zeros in 256 KiB) is refused at the limit, inflati
   t.true(grewMiB < 64, `peak RSS grew ${grewMiB.toFixed(1)} MiB for a 256 MiB bomb`);
   const after = await call(svc.url, 'GET', '/v2/health/live');
   t.is(after.status, 200);
+  t.deepEqual(checked('GET', '/v2/health/live', after).json, { live: true });
 });
 
 test('responses are compressed when Accept-Encoding asks, never otherwise; the header length is the inflated JSON\'s', async (t) => {

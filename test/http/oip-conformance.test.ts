@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { assertMatchesOpenApi } from '../helpers/openapi.js';
 import { ROOT, startService, type RunningService } from '../helpers/service.js';
 import { bytesElements, call, decode, withTail, type RawResponse } from './oip-support.js';
 
@@ -88,6 +89,7 @@ interface Visit {
 function validateVisit(t: import('ava').ExecutionContext, visit: Visit, res: RawResponse): void {
   t.is(res.status, visit.status, `${visit.what}: ${res.raw.toString('utf8').slice(0, 300)}`);
   const { json } = decode(res);
+  t.notThrows(() => assertMatchesOpenApi(visit.method, visit.path, res.status, json), visit.what);
   const ok = visit.schema(json);
   t.true(ok, `${visit.what}: ${ajv.errorsText(visit.schema.errors)} in ${JSON.stringify(json).slice(0, 300)}`);
 }

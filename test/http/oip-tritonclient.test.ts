@@ -155,8 +155,10 @@ test('tritonclient, byte for byte: probes, metadata, and infer with binary, JSON
   try {
     const live = await conn.exchange(geventRequest('GET', '/v2/health/live', port));
     t.is(live.status, 200, 'is_server_live() is true on a 200');
+    checked('GET', '/v2/health/live', live);
     const ready = await conn.exchange(geventRequest('GET', `/v2/models/${MODEL}/versions/${BUNDLED_MD5}/ready`, port));
     t.is(ready.status, 200, 'is_model_ready(name, version) is true on a 200');
+    checked('GET', `/v2/models/${MODEL}/versions/${BUNDLED_MD5}/ready`, ready);
     const metadata = await conn.exchange(geventRequest('GET', `/v2/models/${MODEL}`, port));
     t.is(metadata.status, 200);
     t.deepEqual((checked('GET', `/v2/models/${MODEL}`, metadata).json as { versions: string[] }).versions, [BUNDLED_MD5]);
@@ -192,6 +194,7 @@ test('tritonclient, byte for byte: probes, metadata, and infer with binary, JSON
     t.regex((checked('POST', unknownUri, unknownVersion).json as { error: string }).error, /^model_version_not_found: /);
     const afterError = await conn.exchange(geventRequest('GET', '/v2/health/ready', port));
     t.is(afterError.status, 200, 'the connection is still usable after an error whose body was not read');
+    checked('GET', '/v2/health/ready', afterError);
   } finally {
     conn.close();
   }
