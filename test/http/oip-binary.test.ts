@@ -5,6 +5,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -197,4 +198,33 @@ test('responses are compressed when Accept-Encoding asks, never otherwise; the h
   const decoded = decode(binary.res);
   t.is(Number(binary.res.headers['inference-header-content-length']) + decoded.tail.length, inflatedLength);
   t.deepEqual(outputValues(decoded).label, EXPECTED);
+});
+
+test('a compressed body that stops arriving is answered 408 at the request deadline, not waited for', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fte-oipbin-slow-'));
+  const slow = await startService({ env: { MODEL_CACHE_DIR: dir, REQUEST_TIMEOUT_MS: '1000' } });
+  try {
+    await slow.waitReady(20_000);
+    const gz = zlib.gzipSync(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['hello world'] }] }));
+    const started = Date.now();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(slow.url).port), '127.0.0.1', () => {
+        socket.write(`POST ${INFER} HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: ${gz.length}\r\n\r\n`);
+        socket.write(gz.subarray(0, gz.length - 8)); // the gzip trailer never comes
+      });
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (received += chunk));
+      socket.on('close', () => resolve(received));
+      socket.on('error', reject);
+      setTimeout(() => socket.destroy(), 8000);
+    });
+    const elapsed = Date.now() - started;
+    t.regex(answer, /^HTTP\/1\.1 408 /);
+    t.regex(answer, /\{"error":"request_timeout: /);
+    t.true(elapsed < 5000, `answered after ${elapsed} ms (deadline 1000 ms)`);
+  } finally {
+    await slow.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
