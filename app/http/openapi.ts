@@ -1,6 +1,8 @@
-// GET /openapi.json: the OpenAPI document of this API (docs/openapi.yaml), converted to JSON
-// with the `yaml` package on the first request and kept: nothing is read, parsed or even
-// imported at start, so cold start does not pay for a route most processes never serve.
+// GET /openapi.json: the OpenAPI document of this API (docs/openapi.yaml). `npm run build`
+// converts it to JSON next to this module (scripts/openapi-json.ts), and the first request
+// reads that file and keeps it: nothing is read at start, so cold start does not pay for a
+// route most processes never serve, and no YAML is parsed in the serving process. Run from
+// source (no build), the YAML is parsed instead, with `yaml` imported only then.
 import Router from '@koa/router';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,24 +10,25 @@ import { fileURLToPath } from 'node:url';
 import { ApiError } from './errors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-// app/http/ when run from source, dist/app/http/ when built: the document sits in docs/ at the
-// project (or image) root.
-const CANDIDATES = [path.resolve(here, '..', '..', 'docs', 'openapi.yaml'), path.resolve(here, '..', '..', '..', 'docs', 'openapi.yaml')];
+const BUILT = path.join(here, 'openapi.json');
+const SOURCE = path.resolve(here, '..', '..', 'docs', 'openapi.yaml');
 
 let cached: Promise<string> | undefined;
 
 async function load(): Promise<string> {
-  for (const file of CANDIDATES) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch {
-      continue;
-    }
-    const { parse } = await import('yaml');
-    return JSON.stringify(parse(text));
+  try {
+    return await readFile(BUILT, 'utf8');
+  } catch {
+    // not built: running from source
   }
-  throw new Error(`docs/openapi.yaml not found (looked at ${CANDIDATES.join(', ')})`);
+  let text: string;
+  try {
+    text = await readFile(SOURCE, 'utf8');
+  } catch {
+    throw new Error(`the OpenAPI document is missing (neither ${BUILT} nor ${SOURCE})`);
+  }
+  const { parse } = await import('yaml');
+  return JSON.stringify(parse(text));
 }
 
 export function openApiRouter(): Router {
