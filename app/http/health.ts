@@ -1,6 +1,7 @@
 // Probes. Liveness: can this process still make progress (watchdog, nothing external).
 // Readiness: cached state only (model verified and loaded, engine answering, not draining).
 // Both bypass admission control: they are never queued behind or shed with classifications.
+// The OIP probes (/v2/health/*) answer from the same state with the spec's bodies: oip/health.ts.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Lifecycle } from '../lifecycle.js';
@@ -29,8 +30,6 @@ export function healthRouter(lifecycle: Lifecycle, metrics: Metrics): Router {
   }
 
   router.get('/health', live);
-  router.get('/v2/health/live', live);
   router.get('/ready', ready);
-  router.get('/v2/health/ready', ready);
   return router;
 }
