@@ -12,6 +12,8 @@ import { errorMiddleware } from './errors.js';
 import { healthRouter } from './health.js';
 import { metricsRouter, requestMetrics } from './metrics.js';
 import { oipRouter } from './oip.js';
+import { oipHealthRouter } from './oip/health.js';
+import { openApiRouter } from './openapi.js';
 import type { RequestState } from './state.js';
 
 export { overloadGate } from './shed.js';
@@ -31,8 +33,9 @@ function base(deps: HttpDeps): Koa<RequestState> {
   const draining = (): boolean => deps.lifecycle.state === 'draining';
   app.use(requestMetrics(deps.metrics, draining));
   app.use(errorMiddleware(deps.logger, deps.config.admission.retryAfterSeconds));
-  const health = healthRouter(deps.lifecycle);
+  const health = healthRouter(deps.lifecycle, deps.metrics);
   app.use(health.routes());
+  app.use(oipHealthRouter(deps.lifecycle).routes());
   const metrics = metricsRouter(deps.metrics);
   app.use(metrics.routes());
   return app;
@@ -53,6 +56,7 @@ export function createTrafficApp(deps: HttpDeps): Koa<RequestState> {
   app.use(classify.routes()).use(classify.allowedMethods());
   const oip = oipRouter(classifyDeps, deps.version);
   app.use(oip.routes()).use(oip.allowedMethods());
+  app.use(openApiRouter().routes());
   return app;
 }
 

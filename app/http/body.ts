@@ -22,9 +22,12 @@ export interface BodyOptions {
   readonly retryAfterSeconds: number;
 }
 
-/** The structure limits of a request body: the deepest request this API takes nests 4 levels and has about 10 keys. */
+/**
+ * The structure limits of a request body: the deepest request this API takes nests 4 levels
+ * and has about 10 keys; an OIP tensor of shape [N, 1] is 2N values.
+ */
 export function shapeLimits(maxBatch: number): JsonShapeLimits {
-  return { maxDepth: 32, maxKeys: 1024, maxArrayElements: maxBatch, maxValues: maxBatch + 1024 };
+  return { maxDepth: 32, maxKeys: 1024, maxArrayElements: maxBatch, maxValues: 2 * maxBatch + 1024 };
 }
 
 function checkContentType(contentType: string | undefined): void {
@@ -56,6 +59,54 @@ export class BodyIntake {
   /** Requests still sending their body now. */
   get readers(): number {
     return this.readings.size;
+  }
+
+  /** Counts `reading` as a body reader; past the bound, cuts off the one that has been sending longest. */
+  private enter(reading: Reading): void {
+    this.readings.add(reading);
+    if (this.readings.size <= this.options.maxReaders) return;
+    // The longest sender is the likeliest to be stalling, and a client whose body arrives at
+    // once (almost every real one) then always finds room.
+    const oldest = this.readings.values().next().value as Reading;
+    oldest.fail(new ApiError(503, 'overloaded', 'too many clients are sending request bodies at once; retry later', this.options.retryAfterSeconds));
+  }
+
+  /** When the body must have arrived: BODY_TIMEOUT_MS after the request began, or its deadline. */
+  bodyDeadline(startedAt: number, deadlineMs: number): number {
+    return Math.min(startedAt + this.options.timeoutMs, deadlineMs);
+  }
+
+  /**
+   * Runs another body reader (`read`, given the body deadline) as a counted body reader: cut
+   * off with 503 past MAX_BODY_READERS like any other. For bodies read their own way (the OIP
+   * route's compressed and binary bodies); `read` must enforce the deadline it is given.
+   */
+  guard<T>(startedAt: number, deadlineMs: number, setClose: () => void, read: (bodyDeadlineMs: number) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const reading: Reading = {
+        fail: (error) => {
+          this.readings.delete(reading);
+          setClose();
+          reject(error);
+        },
+      };
+      this.enter(reading);
+      read(this.bodyDeadline(startedAt, deadlineMs)).then(
+        (value) => {
+          this.readings.delete(reading);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.readings.delete(reading);
+          reject(error as Error);
+        },
+      );
+    });
+  }
+
+  /** The structure check of json-shape.ts over a whole body at once (422 past a limit). */
+  checkShape(json: Buffer): void {
+    new JsonShapeScanner(this.options.shape).feed(json);
   }
 
   /** The raw body bytes, its structure checked; throws ApiError (408, 413, 415, 422, 503, 400). */
@@ -114,7 +165,7 @@ export class BodyIntake {
         cleanup();
         reject(new ApiError(400, 'invalid_request', 'the client aborted the request'));
       };
-      const bodyDeadline = Math.min(startedAt + this.options.timeoutMs, deadlineMs);
+      const bodyDeadline = this.bodyDeadline(startedAt, deadlineMs);
       const timer = setTimeout(
         () => reading.fail(new ApiError(408, 'request_timeout', `the request body did not arrive within ${this.options.timeoutMs} ms`)),
         Math.max(0, bodyDeadline - performance.now()),
@@ -128,14 +179,7 @@ export class BodyIntake {
         req.off('aborted', onAborted);
         req.off('close', onAborted);
       };
-      this.readings.add(reading);
-      if (this.readings.size > this.options.maxReaders) {
-        // Cut off the request that has been sending longest: a client whose body takes that
-        // long is the likeliest to be stalling, and a client whose body arrives at once (almost
-        // every real one) then always finds room.
-        const oldest = this.readings.values().next().value as Reading;
-        oldest.fail(new ApiError(503, 'overloaded', 'too many clients are sending request bodies at once; retry later', this.options.retryAfterSeconds));
-      }
+      this.enter(reading);
       req.on('data', onData);
       req.on('end', onEnd);
       req.on('error', onError);

@@ -28,9 +28,10 @@ export function toApiError(error: unknown, retryAfterSeconds: number): ApiError 
   return new ApiError(500, 'internal', 'internal error');
 }
 
-/** Errors on /v2 follow the Open Inference Protocol: `{"error": "<message>"}`. */
+/** Errors on /v2 (and /v2/...) follow the Open Inference Protocol: `{"error": "<message>"}`. */
 function isOipPath(p: string): boolean {
-  return p.length >= 4 && p.slice(0, 4).toLowerCase() === '/v2/';
+  const lower = p.slice(0, 4).toLowerCase();
+  return lower === '/v2' ? p.length === 3 : lower === '/v2/';
 }
 
 /** The JSON error body for a request path (v1 `{"error": {code, message}}`, OIP `{"error": "code: message"}`). */

@@ -1,16 +1,19 @@
 // Probes. Liveness: can this process still make progress (watchdog, nothing external).
 // Readiness: cached state only (model verified and loaded, engine answering, not draining).
 // Both bypass admission control: they are never queued behind or shed with classifications.
+// The OIP probes (/v2/health/*) answer from the same state with the spec's bodies: oip/health.ts.
 import Router from '@koa/router';
 import type { Lifecycle } from '../lifecycle.js';
+import type { Metrics } from '../metrics.js';
 import type { HttpContext, RequestState } from './state.js';
 
-export function healthRouter(lifecycle: Lifecycle): Router<RequestState> {
+export function healthRouter(lifecycle: Lifecycle, metrics: Metrics): Router<RequestState> {
   const router = new Router<RequestState>();
 
   function live(ctx: HttpContext): void {
     const report = lifecycle.liveness();
     ctx.status = report.live ? 200 : 503;
+    if (!report.live) metrics.livenessFailures.inc({ reason: report.reason ?? 'unknown' });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = report.live
       ? { status: 'ok', state: lifecycle.state, eventLoopDelayMs: Math.round(report.eventLoopDelayMs) }
@@ -27,8 +30,6 @@ export function healthRouter(lifecycle: Lifecycle): Router<RequestState> {
   }
 
   router.get('/health', live);
-  router.get('/v2/health/live', live);
   router.get('/ready', ready);
-  router.get('/v2/health/ready', ready);
   return router;
 }

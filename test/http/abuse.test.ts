@@ -85,6 +85,15 @@ test.serial('expensive bodies: refused 422 from their structure; management /hea
   const keys = `{${Array.from({ length: 90_000 }, (_, i) => `"k${i}":1`).join(',')}}`;
   const wide = JSON.stringify({ texts: new Array<string>(175_000).fill('ab') });
   const bodies = [nested, keys, wide].map((b) => post('/v1/classify', b));
+  // Probe latency without an attack, measured first: the bound below is relative to it (shared machine).
+  const baseline: number[] = [];
+  for (const stop = performance.now() + 2000; performance.now() < stop; ) {
+    const started = performance.now();
+    await fetch(`${svc.managementUrl}/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.text());
+    baseline.push(performance.now() - started);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const baseP99 = [...baseline].sort((a, b) => a - b)[Math.floor(baseline.length * 0.99)] ?? 0;
   const attackMs = 6000;
   const until = performance.now() + attackMs;
   const codes = new Map<string, number>();
@@ -122,10 +131,12 @@ test.serial('expensive bodies: refused 422 from their structure; management /hea
   const sorted = [...probes].sort((a, b) => a - b);
   const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? Infinity;
   t.log(`slowest probes ${sorted.slice(-5).map((p) => p.toFixed(0)).join(", ")} ms`);
-  t.log(`attack requests ${[...codes.values()].reduce((a, b) => a + b, 0)}, probes ${probes.length}, /health p99 ${p99.toFixed(1)} ms, max ${sorted.at(-1)?.toFixed(1)} ms`);
+  t.log(`baseline p99 ${baseP99.toFixed(1)} ms; attack requests ${[...codes.values()].reduce((a, b) => a + b, 0)}, probes ${probes.length}, /health p99 ${p99.toFixed(1)} ms, max ${sorted.at(-1)?.toFixed(1)} ms`);
   t.false(probes.includes(Infinity), 'no probe failed or timed out (1 s)');
-  // The target is 100 ms on a quiet machine; generous here for a shared one (before the fix: 300-500 ms).
-  t.true(p99 < 250, `management /health p99 ${p99.toFixed(1)} ms`);
+  // The target is 100 ms on a quiet machine; generous here for a shared one, and relative to the
+  // same probes without an attack (before the fix: 300-560 ms, each attack body blocking the loop).
+  const bound = Math.max(250, 4 * baseP99);
+  t.true(p99 < bound, `management /health p99 ${p99.toFixed(1)} ms under attack, ${baseP99.toFixed(1)} ms without; bound ${bound.toFixed(0)} ms`);
 });
 
 test('unknown methods: 501 in the JSON shape; methods the route lacks: 405', async (t) => {
