@@ -79,6 +79,29 @@ test.serial('150 stalled half-body clients: ordinary classifications still serve
   t.true(timedOut.every((a) => a.elapsedMs < 6000), 'cut at BODY_TIMEOUT_MS (3 s here), not at REQUEST_TIMEOUT_MS');
 });
 
+test.serial('stalled OIP infer bodies hold no admission slot either: ordinary requests served; the stalled answered in the OIP shape', async (t) => {
+  const port = portOf(svc.url);
+  const head = 'POST /v2/models/lid176/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n';
+  const stalled: net.Socket[] = [];
+  const answers: Array<Promise<RawResponse>> = [];
+  for (let i = 0; i < 130; i++) {
+    const s = await connect(port);
+    answers.push(readResponse(s, 8000, true));
+    s.write(`${head}{"inputs":[`);
+    stalled.push(s);
+  }
+  t.teardown(() => stalled.forEach((s) => s.destroy()));
+  await new Promise((r) => setTimeout(r, 300));
+  const results: Array<{ status: number; ms: number }> = [];
+  for (let i = 0; i < 10; i++) results.push(await ordinary());
+  t.true(results.filter((r) => r.status === 200).length >= 9, JSON.stringify(results));
+  const cut = await Promise.all(answers);
+  for (const a of cut) {
+    t.true(a.status === 503 || a.status === 408, a.raw.slice(0, 200));
+    t.regex(a.body, /^\{"error":"(overloaded|request_timeout): /, 'the OIP error shape');
+  }
+});
+
 test.serial('expensive bodies: refused 422 from their structure; management /health stays fast; a legitimate 1 MiB batch is served', async (t) => {
   const port = portOf(svc.url);
   const nested = '['.repeat(500_000) + ']'.repeat(500_000);
