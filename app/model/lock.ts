@@ -70,7 +70,7 @@ export function parseCanaries(value: unknown): readonly ModelCanary[] | string {
       !c.label.startsWith('__label__') &&
       typeof c.score === 'number' &&
       c.score >= 0 &&
-      c.score <= 1.00001;
+      c.score <= 1.0001;
     if (!ok) return `[${i}] must be {"text": non-empty string, "label": string without __label__, "score": number in [0, 1]}`;
     canaries.push({ text: c.text as string, label: c.label as string, score: c.score as number });
   }

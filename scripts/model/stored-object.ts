@@ -62,5 +62,5 @@ export function differences(stored: StoredObject, expected: ExpectedObject): str
 
 /** "N bytes, md5 X, sha256 Y" for messages. */
 export function describe(o: { bytes?: number | undefined; md5?: string | undefined; sha256?: string | undefined }): string {
-  return [`${o.bytes ?? '?'} bytes`, `md5 ${o.md5 ?? 'unknown'}`, ...(o.sha256 === undefined ? [] : [`sha256 ${o.sha256}`])].join(', ');
+  return [...(o.bytes === undefined ? [] : [`${o.bytes} bytes`]), `md5 ${o.md5 ?? 'unknown'}`, ...(o.sha256 === undefined ? [] : [`sha256 ${o.sha256}`])].join(', ');
 }
