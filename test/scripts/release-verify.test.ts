@@ -1,7 +1,8 @@
 // `npm run release:verify` and `release:values --verify` against a real s3rver: the object a
 // release names is checked with one HEAD before anything is deployed, and every way it can
 // differ from the values (size, md5, sha256, no checksum metadata, no object) fails with
-// both sides named.
+// both sides named. The HEAD-counting test runs serially (ava runs serial tests first), so that no
+// other test of this file HEADs the same key meanwhile.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,7 +43,7 @@ async function values(name: string, model: Record<string, unknown>): Promise<str
   return out;
 }
 
-test('values matching the published object verify, with one HEAD and no download', async (t) => {
+test.serial('values matching the published object verify, with one HEAD and no download', async (t) => {
   const gets = s3.count('GET', 'models', 'lang/lid176-2026-11-30.ftz');
   const heads = s3.count('HEAD', 'models', 'lang/lid176-2026-11-30.ftz');
   const v = await values('good.yaml', { uri: URI, md5: file.md5, bytes: file.bytes, sha256: file.sha256 });
