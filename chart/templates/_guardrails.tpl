@@ -12,6 +12,13 @@ Included once, from deployment.yaml.
 {{- if and $v.model.uri (not $v.model.md5) -}}
 {{- fail (printf "model.uri is set (%s) but model.md5 is empty: the service only loads a file whose MD5 was fixed when the model was published. Pass --set-string model.md5=<32 hex> with the uri, or leave model.uri empty to serve the image's baked model." $v.model.uri) -}}
 {{- end -}}
+{{- /* A checksum without its uri is checked against the image's baked model, which it never matches. */ -}}
+{{- range $key := list "md5" "sha256" -}}
+{{- $sum := get $v.model $key | default "" | toString -}}
+{{- if and $sum (not $v.model.uri) -}}
+{{- fail (printf "model.%s is set (%s) but model.uri is empty: the pods would check the image's baked model against it and stay not ready (md5_mismatch) forever. Set model.uri to the object this checksum belongs to (--set model.uri=s3://bucket/key), or set model.%s=\"\" to serve the baked model." $key $sum $key) -}}
+{{- end -}}
+{{- end -}}
 
 {{- if eq (int64 $v.containerPorts.http) (int64 $v.containerPorts.management) -}}
 {{- fail (printf "containerPorts.http and containerPorts.management are both %d: the service refuses to start. Give the management listener its own port (default 9090)." (int64 $v.containerPorts.http)) -}}
@@ -35,8 +42,21 @@ Included once, from deployment.yaml.
 {{- end -}}
 {{- end -}}
 
-{{- if and $v.livenessProbe.enabled $v.readinessProbe.enabled $liveness.path (eq $liveness.path $readiness.path) -}}
-{{- fail (printf "%s and %s are both %s: liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Point %s at /health (or /v2/health/live)." $liveness.pathKey $readiness.pathKey $liveness.path $liveness.pathKey) -}}
+{{- /*
+Paths are compared as the service routes them (fasttext-edge.routeOf): case, repeated and
+trailing slashes, the query string and the OIP aliases do not change which check answers.
+*/ -}}
+{{- $liveRoute := include "fasttext-edge.routeOf" $liveness.path -}}
+{{- $readyRoute := include "fasttext-edge.routeOf" $readiness.path -}}
+{{- if and $v.livenessProbe.enabled $liveness.path (or (eq $liveRoute "/ready") (and $v.readinessProbe.enabled (eq $liveRoute $readyRoute))) -}}
+{{- if eq $liveRoute "/health" -}}
+{{- fail (printf "%s is %s, which the service answers as /health (liveness): readiness on it sends traffic to pods whose model is not loaded yet. Set %s=/ready." $readiness.pathKey $readiness.path $readiness.pathKey) -}}
+{{- else -}}
+{{- fail (printf "%s is %s, which the service answers %s: liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Set %s=/health (or /v2/health/live)." $liveness.pathKey $liveness.path (ternary "as /ready (readiness)" (printf "like %s (%s)" $readiness.pathKey $readiness.path) (eq $liveRoute "/ready")) $liveness.pathKey) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.readinessProbe.enabled $readiness.path (eq $readyRoute "/health") -}}
+{{- fail (printf "%s is %s, which the service answers as /health (liveness): readiness on it sends traffic to pods whose model is not loaded yet. Set %s=/ready." $readiness.pathKey $readiness.path $readiness.pathKey) -}}
 {{- end -}}
 
 {{- if and $v.livenessProbe.enabled $v.readinessProbe.enabled (not $v.startupProbe.enabled) (lt (int64 $readiness.initialDelaySeconds) (int64 $liveness.initialDelaySeconds)) -}}
@@ -70,6 +90,8 @@ Included once, from deployment.yaml.
 {{- if and $v.pdb.create (ne (toString $v.pdb.minAvailable) "") (ne (toString $v.pdb.maxUnavailable) "") -}}
 {{- fail "pdb.minAvailable and pdb.maxUnavailable are both set: a PodDisruptionBudget takes only one. Set the other to \"\"." -}}
 {{- end -}}
+{{- include "fasttext-edge.guardrails.pdbDrain" . -}}
+{{- include "fasttext-edge.guardrails.modelSizing" . -}}
 {{- if and $v.autoscaling.enabled (gt (int64 $v.autoscaling.minReplicas) (int64 $v.autoscaling.maxReplicas)) -}}
 {{- fail (printf "autoscaling.minReplicas (%d) is greater than autoscaling.maxReplicas (%d). Raise autoscaling.maxReplicas or lower autoscaling.minReplicas." (int64 $v.autoscaling.minReplicas) (int64 $v.autoscaling.maxReplicas)) -}}
 {{- end -}}

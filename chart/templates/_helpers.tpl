@@ -109,6 +109,14 @@ keys from an existing Secret, and extraEnv last so it wins.
 - name: MODEL_MD5
   value: {{ . | quote }}
 {{- end }}
+{{- with .Values.model.sha256 }}
+- name: MODEL_SHA256
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.model.canaries }}
+- name: MODEL_CANARIES
+  value: {{ toJson . | quote }}
+{{- end }}
 {{- with .Values.s3.existingSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:

@@ -67,3 +67,20 @@ successThreshold: {{ include "fasttext-edge.int" $fields.successThreshold }}
 {{- define "fasttext-edge.probesOn" -}}
 {{- if not .Values.diagnosticMode.enabled }}true{{ end -}}
 {{- end -}}
+
+{{/*
+The check a probe path reaches, the way the service's router matches it: case-insensitive,
+repeated and trailing slashes ignored, the query string and fragment dropped, and the Open
+Inference Protocol aliases folded in (/v2/health/live is /health, /v2/health/ready is
+/ready). Any other path is returned normalised. "" stays "".
+*/}}
+{{- define "fasttext-edge.routeOf" -}}
+{{- $path := . | toString | lower -}}
+{{- $path = regexReplaceAll "[?#].*$" $path "" -}}
+{{- $path = regexReplaceAll "/+" $path "/" -}}
+{{- if and (gt (len $path) 1) (hasSuffix "/" $path) -}}
+{{- $path = trimSuffix "/" $path -}}
+{{- end -}}
+{{- $aliases := dict "/v2/health/live" "/health" "/v2/health/ready" "/ready" -}}
+{{- get $aliases $path | default $path -}}
+{{- end -}}
