@@ -178,6 +178,8 @@ export const RULES: Readonly<Record<string, JsonSchema>> = {
   'metrics.serviceMonitor.interval': pattern(DURATION),
   'metrics.serviceMonitor.scrapeTimeout': pattern(`${DURATION}|^$`),
   'metrics.serviceMonitor.labels': { additionalProperties: { type: 'string' } },
+  'metrics.serviceMonitor.relabelings': { items: { type: 'object' } },
+  'metrics.serviceMonitor.metricRelabelings': { items: { type: 'object' } },
   'tests.timeoutSeconds': integer(1),
 };
 

@@ -25,6 +25,11 @@ trailing "-" the cut may leave.
 {{- printf "%s%s" (include "fasttext-edge.fullname" .root | trunc (int (sub 63 (len $suffix))) | trimSuffix "-") $suffix -}}
 {{- end -}}
 
+{{/* The ClusterIP Service of the management port. */}}
+{{- define "fasttext-edge.managementServiceName" -}}
+{{- include "fasttext-edge.componentName" (dict "root" . "suffix" "management") -}}
+{{- end -}}
+
 {{- define "fasttext-edge.namespace" -}}
 {{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
