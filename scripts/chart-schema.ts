@@ -81,6 +81,7 @@ export const RULES: Readonly<Record<string, JsonSchema>> = {
   'model.md5': pattern('^([0-9a-f]{32})?$'),
   'model.sha256': pattern('^([0-9a-f]{64})?$'),
   'model.bytes': integer(0),
+  'model.downloadRateBytesPerSecond': integer(1),
   'model.canaries': {
     items: {
       type: 'object',

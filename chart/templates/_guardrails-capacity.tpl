@@ -117,3 +117,30 @@ in the memory limit beside the copies. Numbers in values.yaml (model.bytes).
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+NOTES warning: a startup probe on a readiness path holds liveness until the model is loaded,
+so its window (initialDelaySeconds + failureThreshold x periodSeconds) must cover the
+download at model.downloadRateBytesPerSecond plus the load (10 s + 1 s per 10 MB, the engine's
+default load deadline); otherwise the kubelet restarts the pod mid-download, forever.
+*/}}
+{{- define "fasttext-edge.notes.startupWindow" -}}
+{{- $v := .Values -}}
+{{- $model := int64 (default 0 $v.model.bytes) -}}
+{{- if and $v.startupProbe.enabled (not $v.diagnosticMode.enabled) (gt $model 0) -}}
+{{- $startup := include "fasttext-edge.startupFields" . | fromYaml -}}
+{{- if eq (include "fasttext-edge.routeOf" $startup.path) "/ready" -}}
+{{- $window := add (int64 $startup.initialDelaySeconds) (mul (int64 $startup.failureThreshold) (int64 $startup.periodSeconds)) -}}
+{{- $rate := int64 $v.model.downloadRateBytesPerSecond -}}
+{{- $needed := add (div (add $model (sub $rate 1)) $rate) 10 (div $model 10000000) -}}
+{{- if lt $window $needed }}
+
+WARNING: {{ $startup.pathKey }} is {{ $startup.path }} (readiness), so the startup probe waits for
+the model, but its window ({{ $startup.name }}: {{ $startup.initialDelaySeconds }} + {{ $startup.failureThreshold }} x {{ $startup.periodSeconds }} s = {{ $window }} s)
+is shorter than downloading model.bytes ({{ $model }}) at model.downloadRateBytesPerSecond
+({{ $rate }}) plus loading it: {{ $needed }} s. The kubelet will restart every pod mid-download.
+Point the startup probe at /health, or raise {{ $startup.name }}.failureThreshold to at least {{ div (add $needed (sub (int64 $startup.periodSeconds) 1)) (int64 $startup.periodSeconds) }}.
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

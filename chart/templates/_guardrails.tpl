@@ -20,6 +20,12 @@ Included once, from deployment.yaml.
 {{- end -}}
 {{- end -}}
 
+{{- /* An s3:// model behind a NetworkPolicy that lets nothing out: never ready, whatever else. */ -}}
+{{- $np := $v.networkPolicy -}}
+{{- if and $np.enabled (not $np.allowExternalEgress) (not $np.extraEgress) (hasPrefix "s3://" (toString $v.model.uri)) -}}
+{{- fail (printf "model.uri is %s but networkPolicy.allowExternalEgress is false and networkPolicy.extraEgress is empty: the pods can reach only DNS, never S3 (nor STS for IRSA), so they never turn ready. Add the S3 (and STS) endpoints to networkPolicy.extraEgress (an ipBlock or a namespaceSelector for an in-cluster store), or set networkPolicy.allowExternalEgress=true." $v.model.uri) -}}
+{{- end -}}
+
 {{- if eq (int64 $v.containerPorts.http) (int64 $v.containerPorts.management) -}}
 {{- fail (printf "containerPorts.http and containerPorts.management are both %d: the service refuses to start. Give the management listener its own port (default 9090)." (int64 $v.containerPorts.http)) -}}
 {{- end -}}

@@ -50,6 +50,7 @@ initialDelaySeconds: {{ include "fasttext-edge.int" $fields.initialDelaySeconds 
 periodSeconds: {{ include "fasttext-edge.int" $fields.periodSeconds }}
 timeoutSeconds: {{ include "fasttext-edge.int" $fields.timeoutSeconds }}
 successThreshold: {{ include "fasttext-edge.int" $fields.successThreshold }}
+failureThreshold: {{ include "fasttext-edge.int" $fields.failureThreshold }}
 {{- end -}}
 
 {{/* The effective liveness/readiness/startup probe, as a dict. */}}
