@@ -26,6 +26,19 @@ Included once, from deployment.yaml.
 {{- fail (printf "model.uri is %s but networkPolicy.allowExternalEgress is false and networkPolicy.extraEgress is empty: the pods can reach only DNS, never S3 (nor STS for IRSA), so they never turn ready. Add the S3 (and STS) endpoints to networkPolicy.extraEgress (an ipBlock or a namespaceSelector for an in-cluster store), or set networkPolicy.allowExternalEgress=true." $v.model.uri) -}}
 {{- end -}}
 
+{{- /* Routes: to the traffic port only, and somewhere to attach. */ -}}
+{{- if and $v.httpRoute.enabled (not $v.httpRoute.parentRefs) -}}
+{{- fail "httpRoute.enabled is true but httpRoute.parentRefs is empty: the route attaches to no Gateway and carries no traffic. Set httpRoute.parentRefs to your Gateway, e.g. [{name: public-gateway, namespace: gateway-system}]." -}}
+{{- end -}}
+{{- range $i, $rule := $v.httpRoute.rules -}}
+{{- if hasKey $rule "backendRefs" -}}
+{{- fail (printf "httpRoute.rules[%d] sets backendRefs: the chart points every rule at the traffic Service (port service.port) so no route can reach the management port. Remove backendRefs from httpRoute.rules[%d]." $i $i) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.ingress.enabled (not $v.ingress.hostname) $v.ingress.tls -}}
+{{- fail "ingress.tls is true but ingress.hostname is empty: the TLS Secret is named after the host. Set ingress.hostname, or use ingress.extraTls." -}}
+{{- end -}}
+
 {{- if eq (int64 $v.containerPorts.http) (int64 $v.containerPorts.management) -}}
 {{- fail (printf "containerPorts.http and containerPorts.management are both %d: the service refuses to start. Give the management listener its own port (default 9090)." (int64 $v.containerPorts.http)) -}}
 {{- end -}}
