@@ -144,3 +144,21 @@ Point the startup probe at /health, or raise {{ $startup.name }}.failureThreshol
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Knative: values that cannot work under a Knative Service. */}}
+{{- define "fasttext-edge.guardrails.knative" -}}
+{{- $v := .Values -}}
+{{- $k := $v.knative -}}
+{{- if or $v.ingress.enabled $v.httpRoute.enabled -}}
+{{- fail "knative.enabled with ingress.enabled or httpRoute.enabled: Knative routes traffic itself (its ingress and domain mapping), and the chart's Ingress/HTTPRoute would point at a Service Knative does not create. Set ingress.enabled=false and httpRoute.enabled=false, or knative.enabled=false." -}}
+{{- end -}}
+{{- if $v.networkPolicy.enabled -}}
+{{- fail "knative.enabled with networkPolicy.enabled: Knative's activator and queue-proxy (port 8012) carry the traffic, which this chart's NetworkPolicy (traffic port only) would block. Set networkPolicy.enabled=false and use Knative's own network policies, or knative.enabled=false." -}}
+{{- end -}}
+{{- if and (gt (int64 $k.maxScale) 0) (gt (int64 $k.minScale) (int64 $k.maxScale)) -}}
+{{- fail (printf "knative.minScale (%d) is greater than knative.maxScale (%d). Raise knative.maxScale or lower knative.minScale." (int64 $k.minScale) (int64 $k.maxScale)) -}}
+{{- end -}}
+{{- if and (gt (int64 $k.target) 0) (gt (int64 $k.target) (int64 $v.admission.maxInFlight)) -}}
+{{- fail (printf "knative.target (%d) is above containerConcurrency (admission.maxInFlight = %d): the autoscaler would aim at a concurrency the pod refuses. Set knative.target to at most %d, or 0 for Knative's default." (int64 $k.target) (int64 $v.admission.maxInFlight) (int64 $v.admission.maxInFlight)) -}}
+{{- end -}}
+{{- end -}}

@@ -102,6 +102,10 @@ trailing slashes, the query string and the OIP aliases do not change which check
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than lifecycle.preStopSleepSeconds (%d) + shutdown.delaySeconds (%d) + shutdown.drainTimeoutSeconds (%d) = %d, or the kubelet kills the pod mid-drain. Set terminationGracePeriodSeconds to %d or more (a few seconds for the engine to stop), or shorten the sleep or the drain." (int64 $v.terminationGracePeriodSeconds) (int64 $v.lifecycle.preStopSleepSeconds) (int64 $v.shutdown.delaySeconds) (int64 $v.shutdown.drainTimeoutSeconds) $shutdownSeconds (add $shutdownSeconds 5)) -}}
 {{- end -}}
 
+{{- /* Knative: what this chart cannot express there. */ -}}
+{{- if $v.knative.enabled -}}
+{{- include "fasttext-edge.guardrails.knative" . -}}
+{{- else -}}
 {{- /* Scaling and disruption. */ -}}
 {{- if and $v.pdb.create (not $v.autoscaling.enabled) (eq (int64 $v.replicaCount) 1) -}}
 {{- fail "pdb.create is true with replicaCount 1 and autoscaling.enabled false: a PodDisruptionBudget over one pod either blocks every node drain or protects nothing. Set replicaCount to 2 or more, enable autoscaling, or set pdb.create=false." -}}
@@ -113,5 +117,6 @@ trailing slashes, the query string and the OIP aliases do not change which check
 {{- include "fasttext-edge.guardrails.modelSizing" . -}}
 {{- if and $v.autoscaling.enabled (gt (int64 $v.autoscaling.minReplicas) (int64 $v.autoscaling.maxReplicas)) -}}
 {{- fail (printf "autoscaling.minReplicas (%d) is greater than autoscaling.maxReplicas (%d). Raise autoscaling.maxReplicas or lower autoscaling.minReplicas." (int64 $v.autoscaling.minReplicas) (int64 $v.autoscaling.maxReplicas)) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

@@ -1,5 +1,6 @@
 {{/*
-One probe from the values. Called with (dict "probe" .Values.livenessProbe "custom" .Values.customLivenessProbe).
+One probe from the values. Called with (dict "probe" .Values.livenessProbe "custom" .Values.customLivenessProbe), plus
+"knative" true and "servingPort" under Knative.
 A non-empty custom probe replaces the whole object. Fields are printed as given: no
 `default`, which would silently turn a deliberate 0 into something else.
 */}}
@@ -8,13 +9,15 @@ A non-empty custom probe replaces the whole object. Fields are printed as given:
 {{- toYaml .custom -}}
 {{- else -}}
 {{- $p := .probe -}}
+{{- /* Knative accepts a probe only on the serving port, which answers /health and /ready too. */ -}}
+{{- $port := ternary (.servingPort | toString) "management" (.knative | default false) -}}
 {{- if eq $p.type "tcpSocket" -}}
 tcpSocket:
-  port: management
+  port: {{ $port }}
 {{- else -}}
 httpGet:
   path: {{ $p.path }}
-  port: management
+  port: {{ $port }}
 {{- end }}
 initialDelaySeconds: {{ include "fasttext-edge.int" $p.initialDelaySeconds }}
 periodSeconds: {{ include "fasttext-edge.int" $p.periodSeconds }}
