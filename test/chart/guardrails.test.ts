@@ -132,4 +132,18 @@ for (const major of HELM_MAJORS) {
     t.not(typo.code, 0);
     t.regex(typo.stderr, /failureTreshold/);
   });
+
+  test(`helm ${major}: the schema refuses malformed contract values (a canary without a score, a sha256 of the wrong length, canary.intervalMs 0)`, async (t) => {
+    for (const [bad, named] of [
+      [['--set', 'model.canaries[0].text=hi', '--set', 'model.canaries[0].label=fr'], /canaries/],
+      [['--set-string', 'model.sha256=abc'], /sha256/],
+      [['--set', 'canary.intervalMs=0'], /intervalMs/],
+      [['--set', 'podAntiAffinityPreset=always'], /podAntiAffinityPreset/],
+      [['--set', 'ingress.pathType=Regex'], /pathType/],
+    ] as const) {
+      const run = await runHelm(major, ['template', 'x', CHART, ...PROD, ...bad]);
+      t.not(run.code, 0, bad.join(' '));
+      t.regex(run.stderr, named);
+    }
+  });
 }
