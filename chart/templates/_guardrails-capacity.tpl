@@ -131,7 +131,7 @@ default load deadline); otherwise the kubelet restarts the pod mid-download, for
 {{- $model := int64 (default 0 $v.model.bytes) -}}
 {{- if and $v.startupProbe.enabled (not $v.diagnosticMode.enabled) (gt $model 0) -}}
 {{- $startup := include "fasttext-edge.startupFields" . | fromYaml -}}
-{{- if eq (include "fasttext-edge.routeOf" $startup.path) "/ready" -}}
+{{- if eq (include "fasttext-edge.routeOf" $startup.path) "readiness" -}}
 {{- $window := add (int64 $startup.initialDelaySeconds) (mul (int64 $startup.failureThreshold) (int64 $startup.periodSeconds)) -}}
 {{- $rate := int64 $v.model.downloadRateBytesPerSecond -}}
 {{- $needed := add (div (add $model (sub $rate 1)) $rate) 10 (div $model 10000000) -}}

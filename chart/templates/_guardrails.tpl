@@ -62,20 +62,19 @@ Included once, from deployment.yaml.
 {{- end -}}
 
 {{- /*
-Paths are compared as the service routes them (fasttext-edge.routeOf): case, repeated and
-trailing slashes, the query string and the OIP aliases do not change which check answers.
+Each probe's path must reach the check it needs, as the service's router matches it
+(fasttext-edge.routeOf): liveness on /health, readiness on /ready (or their OIP aliases), in
+any spelling the router folds (case, the query string, one trailing slash). A path the
+router does not know is a 404: a liveness probe there restarts every pod forever.
 */ -}}
-{{- $liveRoute := include "fasttext-edge.routeOf" $liveness.path -}}
-{{- $readyRoute := include "fasttext-edge.routeOf" $readiness.path -}}
-{{- if and $v.livenessProbe.enabled $liveness.path (or (eq $liveRoute "/ready") (and $v.readinessProbe.enabled (eq $liveRoute $readyRoute))) -}}
-{{- if eq $liveRoute "/health" -}}
-{{- fail (printf "%s is %s, which the service answers as /health (liveness): readiness on it sends traffic to pods whose model is not loaded yet. Set %s=/ready." $readiness.pathKey $readiness.path $readiness.pathKey) -}}
-{{- else -}}
-{{- fail (printf "%s is %s, which the service answers %s: liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Set %s=/health (or /v2/health/live)." $liveness.pathKey $liveness.path (ternary "as /ready (readiness)" (printf "like %s (%s)" $readiness.pathKey $readiness.path) (eq $liveRoute "/ready")) $liveness.pathKey) -}}
+{{- if $v.livenessProbe.enabled -}}
+{{- include "fasttext-edge.guardrails.probeRoute" (dict "probe" $liveness "want" "liveness" "fix" "/health (or /v2/health/live)") -}}
 {{- end -}}
+{{- if $v.readinessProbe.enabled -}}
+{{- include "fasttext-edge.guardrails.probeRoute" (dict "probe" $readiness "want" "readiness" "fix" "/ready (or /v2/health/ready)") -}}
 {{- end -}}
-{{- if and $v.readinessProbe.enabled $readiness.path (eq $readyRoute "/health") -}}
-{{- fail (printf "%s is %s, which the service answers as /health (liveness): readiness on it sends traffic to pods whose model is not loaded yet. Set %s=/ready." $readiness.pathKey $readiness.path $readiness.pathKey) -}}
+{{- if $v.startupProbe.enabled -}}
+{{- include "fasttext-edge.guardrails.probeRoute" (dict "probe" $startup "want" "any" "fix" "/health") -}}
 {{- end -}}
 
 {{- if and $v.livenessProbe.enabled $v.readinessProbe.enabled (not $v.startupProbe.enabled) (lt (int64 $readiness.initialDelaySeconds) (int64 $liveness.initialDelaySeconds)) -}}

@@ -62,19 +62,19 @@ const VIOLATIONS: readonly Violation[] = [
     rule: 'liveness on the readiness path',
     set: ['livenessProbe.path=/ready'],
     message:
-      'livenessProbe.path is /ready, which the service answers as /ready (readiness): liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Set livenessProbe.path=/health (or /v2/health/live).',
+      'livenessProbe.path is /ready, which the service answers as readiness (/ready): liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Set livenessProbe.path=/health (or /v2/health/live).',
   },
   {
     rule: 'liveness on readiness in another spelling',
-    set: ['livenessProbe.path=//Ready/?probe=1'],
+    set: ['livenessProbe.path=/V2/Health/Ready/?probe=1'],
     message:
-      'livenessProbe.path is //Ready/?probe=1, which the service answers as /ready (readiness): liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Set livenessProbe.path=/health (or /v2/health/live).',
+      'livenessProbe.path is /V2/Health/Ready/?probe=1, which the service answers as readiness (/ready): liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Set livenessProbe.path=/health (or /v2/health/live).',
   },
   {
     rule: 'readiness on the liveness path',
     set: ['readinessProbe.path=/health'],
     message:
-      'readinessProbe.path is /health, which the service answers as /health (liveness): readiness on it sends traffic to pods whose model is not loaded yet. Set readinessProbe.path=/ready.',
+      'readinessProbe.path is /health, which the service answers as liveness (/health): readiness on it sends traffic to pods whose model is not loaded yet. Set readinessProbe.path=/ready (or /v2/health/ready).',
   },
   {
     rule: 'a PDB that blocks every drain against the HPA minimum',
