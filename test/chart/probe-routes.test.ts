@@ -21,14 +21,15 @@ function routeOnService(managementUrl: string, rawPath: string): Promise<Route> 
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (text += chunk));
       response.on('end', () => {
-        let status: unknown;
+        let body: { status?: unknown; live?: unknown; ready?: unknown } = {};
         try {
-          status = (JSON.parse(text) as { status?: unknown }).status;
+          body = JSON.parse(text) as typeof body;
         } catch {
-          status = undefined;
+          // not JSON: not a health answer
         }
-        if (status === 'ok' || status === 'unhealthy') resolve('liveness');
-        else if (status === 'ready' || status === 'not_ready') resolve('readiness');
+        // /health and /ready answer {"status"}; their OIP aliases answer the spec's {"live"} and {"ready"}.
+        if (body.status === 'ok' || body.status === 'unhealthy' || typeof body.live === 'boolean') resolve('liveness');
+        else if (body.status === 'ready' || body.status === 'not_ready' || typeof body.ready === 'boolean') resolve('readiness');
         else resolve('none');
       });
     });
