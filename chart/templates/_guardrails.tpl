@@ -101,6 +101,9 @@ router does not know is a 404: a liveness probe there restarts every pod forever
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than lifecycle.preStopSleepSeconds (%d) + shutdown.delaySeconds (%d) + shutdown.drainTimeoutSeconds (%d) = %d, or the kubelet kills the pod mid-drain. Set terminationGracePeriodSeconds to %d or more (a few seconds for the engine to stop), or shorten the sleep or the drain." (int64 $v.terminationGracePeriodSeconds) (int64 $v.lifecycle.preStopSleepSeconds) (int64 $v.shutdown.delaySeconds) (int64 $v.shutdown.drainTimeoutSeconds) $shutdownSeconds (add $shutdownSeconds 5)) -}}
 {{- end -}}
 
+{{- /* Memory and cache for every model copy (Deployment and Knative alike). */ -}}
+{{- include "fasttext-edge.guardrails.modelSizing" . -}}
+
 {{- /* Knative: what this chart cannot express there. */ -}}
 {{- if $v.knative.enabled -}}
 {{- include "fasttext-edge.guardrails.knative" . -}}
@@ -113,7 +116,6 @@ router does not know is a 404: a liveness probe there restarts every pod forever
 {{- fail "pdb.minAvailable and pdb.maxUnavailable are both set: a PodDisruptionBudget takes only one. Set the other to \"\"." -}}
 {{- end -}}
 {{- include "fasttext-edge.guardrails.pdbDrain" . -}}
-{{- include "fasttext-edge.guardrails.modelSizing" . -}}
 {{- if and $v.autoscaling.enabled (gt (int64 $v.autoscaling.minReplicas) (int64 $v.autoscaling.maxReplicas)) -}}
 {{- fail (printf "autoscaling.minReplicas (%d) is greater than autoscaling.maxReplicas (%d). Raise autoscaling.maxReplicas or lower autoscaling.minReplicas." (int64 $v.autoscaling.minReplicas) (int64 $v.autoscaling.maxReplicas)) -}}
 {{- end -}}
