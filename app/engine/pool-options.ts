@@ -1,0 +1,36 @@
+// What a FastTextPool is configured with (from app/config.ts in production).
+/** The subset of a pino logger the engine uses. */
+export interface EngineLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface FastTextPoolOptions {
+  /** The fastText executable. */
+  readonly binary: string;
+  /** Children in the k=1 group. */
+  readonly poolSize: number;
+  /** A child owing lines that prints nothing for this long is killed and replaced. */
+  readonly stallMs: number;
+  readonly restartBaseMs: number;
+  readonly restartMaxMs: number;
+  /** The largest k callers may ask for; the widest tier prints min(maxK, labels) labels. */
+  readonly maxK: number;
+  /** k of the groups besides k=1 (capped at min(maxK, labels); the cap is always a tier). Default [10]. */
+  readonly kTiers?: readonly number[];
+  /** Children in each k>1 group, started on the first call needing it. Default max(1, poolSize/2): each child holds a copy of the model. */
+  readonly widePoolSize?: number;
+  /** A child that has not answered its probe after this long is killed. Default 10 s + 1 s per 10 MB of model. */
+  readonly loadTimeoutMs?: number;
+  /** stop(): SIGTERM, then SIGKILL after this long. Default 2000. */
+  readonly stopTimeoutMs?: number;
+  /** A child alive this long resets the restart backoff. Default 10 s. */
+  readonly healthyAfterMs?: number;
+  readonly log?: EngineLogger;
+  /**
+   * Niceness of the children (0..19). Under CPU saturation the event loop, which accepts
+   * connections, sheds overload and answers probes, then wins the core over inference.
+   */
+  readonly niceness?: number;
+}

@@ -1,0 +1,357 @@
+// The Classifier as a supervised pool of `fasttext predict-prob` processes: groups by k tier,
+// dispatch, retry and restart policy. The design and its measurements: docs/engine.md.
+import { stat } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { splitBatch } from './batch-split.js';
+import { Call } from './call.js';
+import { FastTextChild, type ChildEvents, type Orphans, type ProgressClock } from './child.js';
+import { EngineError, type Classifier, type EngineStats, type Prediction } from './classifier.js';
+import { Deadlines } from './deadlines.js';
+import { readLabels } from './labels.js';
+import type { FastTextPoolOptions } from './pool-options.js';
+import { Group, Slot, wideTiers, type CallSegment, type PoolChild } from './pool-group.js';
+import { Supervisor, terminate } from './supervisor.js';
+
+/** Batches smaller than twice this go to one child; parts of a split batch are at least this big. */
+const MIN_CHUNK = 16;
+
+/** A child died before answering its probe during start(). */
+class ChildLoadFailure extends Error {
+  constructor(readonly child: PoolChild) {
+    super(`fastText process ${child.pid ?? '(not spawned)'} failed to load the model`);
+  }
+}
+
+type EngineState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export class FastTextPool implements Classifier {
+  onRestart?: (reason: string) => void;
+
+  private state: EngineState = 'idle';
+  private modelPath = '';
+  private labelList: readonly string[] = [];
+  private loadTimeoutMs = 0;
+  /** By increasing k; [0] is the k=1 group, started with the engine. */
+  private readonly groups: Group[];
+  private readonly calls = new Deadlines<Call>((call) => call.fail(new EngineError('deadline_exceeded', 'fastText did not answer within the deadline')));
+  private supervisor: Supervisor | undefined;
+  private readonly progress: ProgressClock = { at: performance.now() };
+  private restarts = 0;
+  /** Every process spawned and not yet gone. */
+  private readonly processes = new Set<PoolChild>();
+  private startWaiter: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private stopping: Promise<void> | undefined;
+  private labelsAbort: AbortController | undefined;
+
+  constructor(private readonly opts: FastTextPoolOptions) {
+    if (!(opts.poolSize >= 1)) throw new RangeError('poolSize must be >= 1');
+    if (!(opts.maxK >= 1)) throw new RangeError('maxK must be >= 1');
+    this.groups = [this.makeGroup(1, opts.poolSize)];
+  }
+
+  /**
+   * Resolves once a k=1 child answers its probe and the labels are read. Rejects with
+   * EngineError('engine_unavailable', the binary's reason) leaving no process behind, after
+   * which start() may be called again; after stop() the engine is final.
+   */
+  async start(modelPath: string): Promise<void> {
+    if (this.state !== 'idle') throw new Error(`start() called on an engine that is ${this.state}`);
+    this.state = 'starting';
+    this.modelPath = modelPath;
+    let bytes: number;
+    try {
+      bytes = (await stat(modelPath)).size;
+    } catch (err) {
+      if (this.state === 'starting') this.state = 'idle';
+      throw new EngineError('engine_unavailable', `cannot read model ${modelPath}: ${(err as Error).message}`);
+    }
+    if (this.state !== 'starting') throw new EngineError('engine_unavailable', 'engine stopped during start');
+    this.loadTimeoutMs = this.opts.loadTimeoutMs ?? 10_000 + Math.ceil(bytes / 10_000);
+    this.progress.at = performance.now();
+    this.supervisor = new Supervisor(this.groups, this.opts.stallMs, this.loadTimeoutMs);
+
+    const firstReady = new Promise<void>((resolve, reject) => {
+      this.startWaiter = { resolve, reject };
+    });
+    this.labelsAbort = new AbortController();
+    const labels = readLabels(this.opts.binary, modelPath, this.loadTimeoutMs, this.labelsAbort.signal);
+    this.startGroup(this.groups[0] as Group);
+    try {
+      const [list] = await Promise.all([labels, firstReady]);
+      this.labelList = Object.freeze(list);
+    } catch (err) {
+      this.labelsAbort.abort();
+      if (this.stopping !== undefined) {
+        await Promise.allSettled([labels, this.stopping]);
+      } else {
+        await Promise.allSettled([labels, this.shutdown('start failed')]);
+        // Not stopped by the caller: start() may be tried again (say, on a re-downloaded model).
+        if (this.stopping === undefined) this.reset();
+      }
+      if (err instanceof ChildLoadFailure) {
+        // Built after the process is gone, when its stderr ("... wrong file format!") is all read.
+        const child = err.child;
+        throw new EngineError('engine_unavailable', `fastText could not load ${modelPath}: ${child.deathReason}${child.stderrSummary()}`);
+      }
+      throw err instanceof EngineError ? err : new EngineError('engine_unavailable', (err as Error).message);
+    } finally {
+      this.startWaiter = undefined;
+      this.labelsAbort = undefined;
+    }
+    if (this.state !== 'starting') throw new EngineError('engine_unavailable', 'engine stopped during start');
+    const size = this.opts.widePoolSize ?? Math.max(1, Math.floor(this.opts.poolSize / 2));
+    for (const k of wideTiers(this.opts.kTiers ?? [10], this.opts.maxK, this.labelList.length)) this.groups.push(this.makeGroup(k, size));
+    this.state = 'running';
+    this.opts.log?.info(
+      { model: modelPath, labels: this.labelList.length, poolSize: this.opts.poolSize, kTiers: this.groups.map((g) => g.k) },
+      'fastText engine ready',
+    );
+  }
+
+  predict(texts: readonly string[], k: number, threshold: number, deadlineMs: number): Promise<Prediction[][]> {
+    if (this.state !== 'running') {
+      return Promise.reject(new EngineError('engine_unavailable', `the engine is ${this.state}`));
+    }
+    if (texts.length === 0) return Promise.resolve([]);
+    if (!(deadlineMs > performance.now())) {
+      return Promise.reject(new EngineError('deadline_exceeded', 'the deadline passed before the call started'));
+    }
+    const wanted = Number.isFinite(k) ? Math.max(1, Math.floor(k)) : 1;
+    const group = this.groupFor(wanted);
+    const callK = Math.min(wanted, group.k);
+    return new Promise<Prediction[][]>((resolve, reject) => {
+      const call = new Call(texts, callK, threshold, deadlineMs, resolve, reject, this.onSettled);
+      this.calls.add(call);
+      this.dispatch(group, call);
+    });
+  }
+
+  labels(): readonly string[] {
+    return this.labelList;
+  }
+
+  /**
+   * liveChildren counts the ready children of the k=1 group, the one most calls need (so
+   * readiness does not count a k>1 child while every k=1 call fails); pending and
+   * lastProgressAt cover every child.
+   */
+  stats(): EngineStats {
+    let liveChildren = 0;
+    let pending = 0;
+    for (const group of this.groups) {
+      for (const slot of group.slots) {
+        const child = slot.child;
+        if (child === undefined) continue;
+        if (child.state === 'ready' && group.k === 1) liveChildren++;
+        pending += child.load;
+      }
+    }
+    return { liveChildren, pending, restarts: this.restarts, lastProgressAt: this.progress.at };
+  }
+
+  /** Pids of the running fastText processes, all or those of the group serving k (tests, diagnostics). */
+  childPids(k?: number): number[] {
+    const pids: number[] = [];
+    const only = k === undefined ? undefined : this.groupFor(k);
+    for (const g of this.groups) {
+      if (only !== undefined && g !== only) continue;
+      for (const slot of g.slots) {
+        const pid = slot.child?.pid;
+        if (pid !== undefined && slot.child?.state !== 'dead') pids.push(pid);
+      }
+    }
+    return pids;
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown('engine stopped');
+    return this.stopping;
+  }
+
+  /** Back to 'idle' after a failed start: no process, no timer, only the k=1 group. */
+  private reset(): void {
+    this.groups.length = 1;
+    const first = this.groups[0] as Group;
+    first.started = false;
+    first.waiting = [];
+    for (const slot of first.slots) {
+      slot.child = undefined;
+      slot.failures = 0;
+    }
+    this.labelList = [];
+    this.state = 'idle';
+  }
+
+  private readonly eventsFor = (slot: Slot): ChildEvents<Call> => {
+    return {
+      ready: (child) => this.onChildReady(slot, child),
+      died: (child, reason, orphans) => this.onChildDied(slot, child, reason, orphans),
+      exited: (child) => this.processes.delete(child),
+    };
+  };
+
+  /** The k of each group: [1, ..., min(maxK, labels)] once started. */
+  kTiers(): readonly number[] {
+    return this.groups.map((g) => g.k);
+  }
+
+  /** The smallest tier that prints at least k labels (the widest when none does). */
+  private groupFor(k: number): Group {
+    for (const group of this.groups) if (group.k >= k) return group;
+    return this.groups[this.groups.length - 1] as Group;
+  }
+
+  private makeGroup(k: number, size: number): Group {
+    const group = new Group(k);
+    for (let i = 0; i < size; i++) group.slots.push(new Slot(group, this.eventsFor));
+    return group;
+  }
+
+  private startGroup(group: Group): void {
+    group.started = true;
+    for (const slot of group.slots) this.spawnInto(slot);
+    if (group.k > 1) this.opts.log?.info({ k: group.k, size: group.slots.length }, 'starting a k>1 fastText group');
+  }
+
+  private spawnInto(slot: Slot): void {
+    let child: PoolChild;
+    try {
+      child = new FastTextChild(this.opts.binary, this.modelPath, slot.group.k, slot.events, this.progress, this.opts.niceness ?? 0);
+    } catch (err) {
+      // spawn() throws synchronously for some errors (EMFILE, bad arguments): a failed life.
+      const reason = `spawn failed: ${(err as Error).message}`;
+      this.opts.log?.error({ k: slot.group.k, reason }, 'cannot start a fastText process');
+      if (this.state === 'starting') this.startWaiter?.reject(new EngineError('engine_unavailable', reason));
+      else if (this.state === 'running') this.scheduleRestart(slot, reason, performance.now());
+      return;
+    }
+    slot.child = child;
+    this.processes.add(child);
+  }
+
+  private dispatch(group: Group, call: Call): void {
+    const n = call.texts.length;
+    if (n >= 2 * MIN_CHUNK) {
+      const ready = group.ready();
+      if (ready.length > 1) {
+        for (const share of splitBatch(ready.map((c) => c.load), n, MIN_CHUNK)) {
+          ready[share.worker]?.enqueue({ sink: call, texts: call.texts, start: share.start, count: share.count, answered: 0 });
+        }
+        return;
+      }
+    }
+    const child = group.leastLoaded();
+    const seg: CallSegment = { sink: call, texts: call.texts, start: 0, count: n, answered: 0 };
+    if (child !== undefined) {
+      child.enqueue(seg);
+    } else if (group.expectsChildBefore(call.deadline)) {
+      group.waiting.push(seg);
+      if (!group.started) this.startGroup(group);
+    } else {
+      call.fail(new EngineError('engine_unavailable', `no fastText process for k=${group.k} is running`));
+    }
+  }
+
+  private onChildReady(slot: Slot, child: PoolChild): void {
+    if (slot.child !== child) return;
+    this.opts.log?.info({ k: slot.group.k, pid: child.pid, loadMs: Math.round(child.readySince - child.spawnedAt) }, 'fastText process ready');
+    if (this.startWaiter !== undefined && slot.group === this.groups[0]) this.startWaiter.resolve();
+    const group = slot.group;
+    if (group.waiting.length === 0) return;
+    const waiting = group.waiting;
+    group.waiting = [];
+    for (const seg of waiting) {
+      if (seg.sink.settled) continue;
+      (group.leastLoaded() ?? child).enqueue(seg);
+    }
+  }
+
+  private onChildDied(slot: Slot, child: PoolChild, reason: string, orphans: Orphans<Call>): void {
+    if (slot.child === child) slot.child = undefined;
+    const now = performance.now();
+    const level = this.state === 'running' ? 'warn' : 'info';
+    this.opts.log?.[level](
+      { k: slot.group.k, pid: child.pid, reason, orphanedLines: countLines(orphans.written) + countLines(orphans.unsent) },
+      'fastText process ended',
+    );
+    if (this.state === 'starting') {
+      // Every child loads the same file: one failure to load fails the start.
+      this.startWaiter?.reject(new ChildLoadFailure(child));
+      return;
+    }
+    if (this.state !== 'running') return; // stop() fails the calls itself
+
+    for (const seg of orphans.unsent) this.reroute(slot.group, seg, false, now);
+    for (const seg of orphans.written) this.reroute(slot.group, seg, true, now);
+
+    if (child.readySince > 0 && now - child.readySince >= (this.opts.healthyAfterMs ?? 10_000)) slot.failures = 0;
+    // The reason as known when the restart happens: by then the exit of a child that died of
+    // a pipe error has told its cause (SIGKILL, a status).
+    this.scheduleRestart(slot, () => child.deathReason || reason, now);
+  }
+
+  /** Capped exponential backoff per slot; a waiting call that can no longer expect a child fails now. */
+  private scheduleRestart(slot: Slot, reason: string | (() => string), now: number): void {
+    const delay = Math.min(this.opts.restartMaxMs, this.opts.restartBaseMs * 2 ** slot.failures);
+    slot.failures++;
+    slot.restartAt = now + delay;
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (this.state !== 'running') return;
+      this.restarts++;
+      try {
+        this.onRestart?.(typeof reason === 'function' ? reason() : reason);
+      } catch (err) {
+        this.opts.log?.error({ err }, 'onRestart callback threw');
+      }
+      this.spawnInto(slot);
+    }, delay);
+    slot.group.pruneWaiting();
+  }
+
+  /** Re-sends the unanswered lines of a dead child's segment, or fails its call. */
+  private reroute(group: Group, seg: CallSegment, written: boolean, now: number): void {
+    const call = seg.sink;
+    if (call.settled) return;
+    if (written && call.retried) {
+      call.fail(new EngineError('engine_crashed', 'fastText died twice while serving this call'));
+      return;
+    }
+    const target = call.deadline > now ? group.leastLoaded() : undefined;
+    if (target === undefined) {
+      call.fail(new EngineError('engine_crashed', 'the fastText process serving this call died'));
+      return;
+    }
+    if (written) call.retried = true;
+    target.enqueue(seg);
+  }
+
+  private readonly onSettled = (call: Call): void => {
+    this.calls.delete(call);
+  };
+
+  private async shutdown(why: string): Promise<void> {
+    this.state = 'stopping';
+    this.supervisor?.stop();
+    this.calls.disarm();
+    this.labelsAbort?.abort();
+    this.startWaiter?.reject(new EngineError('engine_unavailable', `${why} during start`));
+    for (const group of this.groups) {
+      group.waiting = [];
+      for (const slot of group.slots) {
+        if (slot.restartTimer !== undefined) clearTimeout(slot.restartTimer);
+        slot.restartTimer = undefined;
+      }
+    }
+    for (const call of [...this.calls]) call.fail(new EngineError('engine_unavailable', why));
+    const stuck = await terminate(this.processes, why, this.opts.stopTimeoutMs ?? 2000);
+    if (stuck.length > 0) this.opts.log?.error({ pids: stuck }, 'fastText processes did not exit after SIGKILL');
+    this.state = 'stopped';
+  }
+}
+
+function countLines(segs: readonly CallSegment[]): number {
+  let n = 0;
+  for (const seg of segs) n += seg.count - seg.answered;
+  return n;
+}
