@@ -1,12 +1,12 @@
 // One `fasttext predict-prob <model> - <k>` process, from spawn to death. It owns the FIFO
 // that pairs each stdout line with the input line that caused it: segments (runs of one
-// call's texts) are written in order, answered in order, and a call that gave up (deadline)
+// call's input lines) are written in order, answered in order, and a call that gave up (deadline)
 // keeps its slots in the FIFO so its late lines are consumed and dropped, never handed to
 // the next call. Restarts, dispatch and deadlines belong to the pool (process-pool.ts).
 import { setPriority } from 'node:os';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { LineFramer, toInputLine } from './framing.js';
+import { LineFramer, type InputLine } from './framing.js';
 
 /** Receives the answer lines of one call. */
 export interface LineSink {
@@ -15,10 +15,10 @@ export interface LineSink {
   accept(index: number, buf: Buffer, start: number, end: number): void;
 }
 
-/** `count` texts of one call, `texts[start .. start+count)`, sent to one child. */
+/** `count` lines of one call, `lines[start .. start+count)`, sent to one child. */
 export interface Segment<S extends LineSink = LineSink> {
   readonly sink: S;
-  readonly texts: readonly string[];
+  readonly lines: readonly InputLine[];
   readonly start: number;
   readonly count: number;
   /** Lines of this segment answered so far. */
@@ -191,7 +191,7 @@ export class FastTextChild<S extends LineSink> {
       // A call that expired while queued is dropped before it costs the child anything.
       if (seg.sink.settled) continue;
       const end = seg.start + seg.count;
-      for (let i = seg.start + seg.answered; i < end; i++) payload += `${toInputLine(seg.texts[i] as string)}\n`;
+      for (let i = seg.start + seg.answered; i < end; i++) payload += `${seg.lines[i] ?? ''}\n`;
       this.inflight.push(seg);
       this.inflightLines += seg.count - seg.answered;
     }

@@ -121,6 +121,10 @@ export class FastTextPool implements Classifier {
     const callK = Math.min(wanted, group.k);
     return new Promise<Prediction[][]>((resolve, reject) => {
       const call = new Call(texts, callK, threshold, deadlineMs, resolve, reject, this.onSettled);
+      if (call.lines.length === 0) {
+        call.answerWithoutChildren();
+        return;
+      }
       this.calls.add(call);
       this.dispatch(group, call);
     });
@@ -230,18 +234,18 @@ export class FastTextPool implements Classifier {
   }
 
   private dispatch(group: Group, call: Call): void {
-    const n = call.texts.length;
+    const n = call.lines.length;
     if (n >= 2 * MIN_CHUNK) {
       const ready = group.ready();
       if (ready.length > 1) {
         for (const share of splitBatch(ready.map((c) => c.load), n, MIN_CHUNK)) {
-          ready[share.worker]?.enqueue({ sink: call, texts: call.texts, start: share.start, count: share.count, answered: 0 });
+          ready[share.worker]?.enqueue({ sink: call, lines: call.lines, start: share.start, count: share.count, answered: 0 });
         }
         return;
       }
     }
     const child = group.leastLoaded();
-    const seg: CallSegment = { sink: call, texts: call.texts, start: 0, count: n, answered: 0 };
+    const seg: CallSegment = { sink: call, lines: call.lines, start: 0, count: n, answered: 0 };
     if (child !== undefined) {
       child.enqueue(seg);
     } else if (group.expectsChildBefore(call.deadline)) {

