@@ -3,7 +3,11 @@
 // now and its restart backoff. See docs/engine.md for why there are several tiers.
 import type { Call } from './call.js';
 import type { ChildEvents, FastTextChild, Segment } from './child.js';
+import { splitBatch } from './batch-split.js';
 import { EngineError } from './classifier.js';
+
+/** Batches smaller than twice this go to one child; parts of a split batch are at least this big. */
+const MIN_CHUNK = 16;
 
 export type PoolChild = FastTextChild<Call>;
 export type CallSegment = Segment<Call>;
@@ -17,6 +21,8 @@ export class Slot {
   restartAt = 0;
   /** A spawn is being prepared (the beforeSpawn hook is running). */
   preparing = false;
+  /** beforeSpawn refused the model for this slot's last spawn: nobody should wait for it. */
+  modelRejected = false;
 
   /** The pool's callbacks for whichever child fills this slot. */
   readonly events: ChildEvents<Call>;
@@ -60,11 +66,91 @@ export class Group {
     return out;
   }
 
+  /** Lines owed by the group's children. */
+  pending(): number {
+    let n = 0;
+    for (const slot of this.slots) n += slot.child?.load ?? 0;
+    return n;
+  }
+
+  pids(): number[] {
+    const out: number[] = [];
+    for (const slot of this.slots) if (slot.child !== undefined && slot.child.state !== 'dead' && slot.child.pid !== undefined) out.push(slot.child.pid);
+    return out;
+  }
+
+  /**
+   * Sends a call to the ready child owing the fewest lines, or shares a batch of at least
+   * 2 x MIN_CHUNK lines over several ready children (splitBatch). false: no child is ready.
+   */
+  route(call: Call): boolean {
+    const n = call.lines.length;
+    const ready = this.ready();
+    if (n >= 2 * MIN_CHUNK && ready.length > 1) {
+      for (const share of splitBatch(ready.map((c) => c.load), n, MIN_CHUNK)) {
+        ready[share.worker]?.enqueue({ sink: call, lines: call.lines, start: share.start, count: share.count, answered: 0 });
+      }
+      return true;
+    }
+    const child = this.leastLoaded();
+    if (child === undefined) return false;
+    child.enqueue({ sink: call, lines: call.lines, start: 0, count: n, answered: 0 });
+    return true;
+  }
+
+  /** A child became ready: it, or a less loaded one, takes the calls that waited. */
+  sendWaiting(child: PoolChild): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const seg of waiting) if (!seg.sink.settled) (this.leastLoaded() ?? child).enqueue(seg);
+  }
+
+  /**
+   * Re-sends the unanswered lines of a dead child's segment to a ready child, once for lines
+   * the dead child may have seen (`written`), or fails the call with engine_crashed.
+   */
+  reroute(seg: CallSegment, written: boolean, now: number): void {
+    const call = seg.sink;
+    if (call.settled) return;
+    if (written && call.retried) {
+      call.fail(new EngineError('engine_crashed', 'fastText died twice while serving this call'));
+      return;
+    }
+    const target = call.deadline > now ? this.leastLoaded() : undefined;
+    if (target === undefined) {
+      call.fail(new EngineError('engine_crashed', 'the fastText process serving this call died'));
+      return;
+    }
+    if (written) call.retried = true;
+    target.enqueue(seg);
+  }
+
+  /** Back to never started, its slots empty (after a failed engine start). */
+  reset(): void {
+    this.started = false;
+    this.waiting = [];
+    for (const slot of this.slots) {
+      slot.child = undefined;
+      slot.failures = 0;
+      slot.preparing = false;
+      slot.modelRejected = false;
+    }
+  }
+
+  /** At stop: no restart will happen, nobody waits. */
+  cancelRestarts(): void {
+    this.waiting = [];
+    for (const slot of this.slots) {
+      if (slot.restartTimer !== undefined) clearTimeout(slot.restartTimer);
+      slot.restartTimer = undefined;
+    }
+  }
+
   /** idle: never started; ready: a child answers; loading: one is coming; failing: none is. */
   state(): TierState {
     if (!this.started) return 'idle';
     if (this.slots.some((s) => s.child?.state === 'ready')) return 'ready';
-    if (this.slots.some((s) => s.preparing || s.child?.state === 'loading' || (s.restartTimer !== undefined && s.failures <= 1))) return 'loading';
+    if (this.slots.some((s) => s.preparing || s.child?.state === 'loading' || (s.restartTimer !== undefined && s.failures <= 1 && !s.modelRejected))) return 'loading';
     return 'failing';
   }
 
@@ -76,7 +162,7 @@ export class Group {
     if (!this.started) return true;
     for (const slot of this.slots) {
       if (slot.preparing || slot.child?.state === 'loading') return true;
-      if (slot.restartTimer !== undefined && slot.failures <= 1 && slot.restartAt < deadline) return true;
+      if (slot.restartTimer !== undefined && slot.failures <= 1 && !slot.modelRejected && slot.restartAt < deadline) return true;
     }
     return false;
   }

@@ -33,4 +33,14 @@ export interface FastTextPoolOptions {
    * connections, sheds overload and answers probes, then wins the core over inference.
    */
   readonly niceness?: number;
+  /**
+   * Awaited before every process that loads the model is spawned (first start, restart after
+   * a death, a new k tier, a stall replacement, the label read), with the model path. If it
+   * rejects (or takes longer than loadTimeoutMs), that process is not spawned: a failed start
+   * for its slot (restart backoff), and calls that would wait for it fail with
+   * engine_unavailable. The lifecycle checks the file is still the verified one here.
+   */
+  readonly beforeSpawn?: (modelPath: string) => Promise<void>;
+  /** Called with the reason each time beforeSpawn rejects. */
+  readonly onModelRejected?: (reason: string) => void;
 }

@@ -2,18 +2,15 @@
 // dispatch, retry and restart policy. The design and its measurements: docs/engine.md.
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { splitBatch } from './batch-split.js';
 import { Call } from './call.js';
 import { FastTextChild, type ChildEvents, type Orphans, type ProgressClock } from './child.js';
 import { EngineError, type Classifier, type EngineStats, type Prediction } from './classifier.js';
 import { Deadlines } from './deadlines.js';
 import { readLabels } from './labels.js';
 import type { FastTextPoolOptions } from './pool-options.js';
+import { checkModel } from './model-check.js';
 import { Group, Slot, wideTiers, type CallSegment, type PoolChild } from './pool-group.js';
 import { Supervisor, terminate } from './supervisor.js';
-
-/** Batches smaller than twice this go to one child; parts of a split batch are at least this big. */
-const MIN_CHUNK = 16;
 
 /** A child died before answering its probe during start(). */
 class ChildLoadFailure extends Error {
@@ -28,6 +25,8 @@ export class FastTextPool implements Classifier {
   onRestart?: (reason: string) => void;
 
   private state: EngineState = 'idle';
+  /** Bumped when the engine resets or stops: a model check finishing later spawns nothing. */
+  private generation = 0;
   private modelPath = '';
   private labelList: readonly string[] = [];
   private loadTimeoutMs = 0;
@@ -74,7 +73,8 @@ export class FastTextPool implements Classifier {
       this.startWaiter = { resolve, reject };
     });
     this.labelsAbort = new AbortController();
-    const labels = readLabels(this.opts.binary, modelPath, this.loadTimeoutMs, this.labelsAbort.signal);
+    const signal = this.labelsAbort.signal;
+    const labels = checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(() => readLabels(this.opts.binary, modelPath, this.loadTimeoutMs, signal));
     this.startGroup(this.groups[0] as Group);
     try {
       const [list] = await Promise.all([labels, firstReady]);
@@ -140,16 +140,9 @@ export class FastTextPool implements Classifier {
    * lastProgressAt cover every child.
    */
   stats(): EngineStats {
-    let liveChildren = 0;
     let pending = 0;
-    for (const group of this.groups) {
-      for (const slot of group.slots) {
-        const child = slot.child;
-        if (child === undefined) continue;
-        if (child.state === 'ready' && group.k === 1) liveChildren++;
-        pending += child.load;
-      }
-    }
+    for (const group of this.groups) pending += group.pending();
+    const liveChildren = this.groups[0]?.ready().length ?? 0;
     return { liveChildren, pending, restarts: this.restarts, lastProgressAt: this.progress.at };
   }
 
@@ -157,13 +150,7 @@ export class FastTextPool implements Classifier {
   childPids(k?: number): number[] {
     const pids: number[] = [];
     const only = k === undefined ? undefined : this.groupFor(k);
-    for (const g of this.groups) {
-      if (only !== undefined && g !== only) continue;
-      for (const slot of g.slots) {
-        const pid = slot.child?.pid;
-        if (pid !== undefined && slot.child?.state !== 'dead') pids.push(pid);
-      }
-    }
+    for (const g of this.groups) if (only === undefined || g === only) pids.push(...g.pids());
     return pids;
   }
 
@@ -175,13 +162,8 @@ export class FastTextPool implements Classifier {
   /** Back to 'idle' after a failed start: no process, no timer, only the k=1 group. */
   private reset(): void {
     this.groups.length = 1;
-    const first = this.groups[0] as Group;
-    first.started = false;
-    first.waiting = [];
-    for (const slot of first.slots) {
-      slot.child = undefined;
-      slot.failures = 0;
-    }
+    this.groups[0]?.reset();
+    this.generation++;
     this.labelList = [];
     this.state = 'idle';
   }
@@ -217,13 +199,41 @@ export class FastTextPool implements Classifier {
     if (group.k > 1) this.opts.log?.info({ k: group.k, size: group.slots.length }, 'starting a k>1 fastText group');
   }
 
+  /** Spawns a child into the slot once beforeSpawn accepts the model file. */
   private spawnInto(slot: Slot): void {
+    if (this.opts.beforeSpawn === undefined) {
+      this.spawnNow(slot);
+      return;
+    }
+    const generation = this.generation;
+    slot.preparing = true;
+    checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(
+      () => {
+        slot.preparing = false;
+        if (generation !== this.generation || (this.state !== 'starting' && this.state !== 'running')) return;
+        slot.modelRejected = false;
+        this.spawnNow(slot);
+      },
+      (err: unknown) => {
+        slot.preparing = false;
+        if (generation !== this.generation) return;
+        const reason = errorText(err);
+        if (this.state === 'starting') this.startWaiter?.reject(new EngineError('engine_unavailable', reason));
+        else if (this.state === 'running') {
+          slot.modelRejected = true;
+          this.scheduleRestart(slot, reason, performance.now());
+        }
+      },
+    );
+  }
+
+  private spawnNow(slot: Slot): void {
     let child: PoolChild;
     try {
       child = new FastTextChild(this.opts.binary, this.modelPath, slot.group.k, slot.events, this.progress, this.opts.niceness ?? 0);
     } catch (err) {
       // spawn() throws synchronously for some errors (EMFILE, bad arguments): a failed life.
-      const reason = `spawn failed: ${(err as Error).message}`;
+      const reason = `spawn failed: ${errorText(err)}`;
       this.opts.log?.error({ k: slot.group.k, reason }, 'cannot start a fastText process');
       if (this.state === 'starting') this.startWaiter?.reject(new EngineError('engine_unavailable', reason));
       else if (this.state === 'running') this.scheduleRestart(slot, reason, performance.now());
@@ -234,22 +244,9 @@ export class FastTextPool implements Classifier {
   }
 
   private dispatch(group: Group, call: Call): void {
-    const n = call.lines.length;
-    if (n >= 2 * MIN_CHUNK) {
-      const ready = group.ready();
-      if (ready.length > 1) {
-        for (const share of splitBatch(ready.map((c) => c.load), n, MIN_CHUNK)) {
-          ready[share.worker]?.enqueue({ sink: call, lines: call.lines, start: share.start, count: share.count, answered: 0 });
-        }
-        return;
-      }
-    }
-    const child = group.leastLoaded();
-    const seg: CallSegment = { sink: call, lines: call.lines, start: 0, count: n, answered: 0 };
-    if (child !== undefined) {
-      child.enqueue(seg);
-    } else if (group.expectsChildBefore(call.deadline)) {
-      group.waiting.push(seg);
+    if (group.route(call)) return;
+    if (group.expectsChildBefore(call.deadline)) {
+      group.waiting.push({ sink: call, lines: call.lines, start: 0, count: call.lines.length, answered: 0 });
       if (!group.started) this.startGroup(group);
     } else {
       call.fail(new EngineError('engine_unavailable', `no fastText process for k=${group.k} is running`));
@@ -260,14 +257,7 @@ export class FastTextPool implements Classifier {
     if (slot.child !== child) return;
     this.opts.log?.info({ k: slot.group.k, pid: child.pid, loadMs: Math.round(child.readySince - child.spawnedAt) }, 'fastText process ready');
     if (this.startWaiter !== undefined && slot.group === this.groups[0]) this.startWaiter.resolve();
-    const group = slot.group;
-    if (group.waiting.length === 0) return;
-    const waiting = group.waiting;
-    group.waiting = [];
-    for (const seg of waiting) {
-      if (seg.sink.settled) continue;
-      (group.leastLoaded() ?? child).enqueue(seg);
-    }
+    slot.group.sendWaiting(child);
   }
 
   private onChildDied(slot: Slot, child: PoolChild, reason: string, orphans: Orphans<Call>): void {
@@ -285,8 +275,8 @@ export class FastTextPool implements Classifier {
     }
     if (this.state !== 'running') return; // stop() fails the calls itself
 
-    for (const seg of orphans.unsent) this.reroute(slot.group, seg, false, now);
-    for (const seg of orphans.written) this.reroute(slot.group, seg, true, now);
+    for (const seg of orphans.unsent) slot.group.reroute(seg, false, now);
+    for (const seg of orphans.written) slot.group.reroute(seg, true, now);
 
     if (child.readySince > 0 && now - child.readySince >= (this.opts.healthyAfterMs ?? 10_000)) slot.failures = 0;
     // The reason as known when the restart happens: by then the exit of a child that died of
@@ -313,45 +303,27 @@ export class FastTextPool implements Classifier {
     slot.group.pruneWaiting();
   }
 
-  /** Re-sends the unanswered lines of a dead child's segment, or fails its call. */
-  private reroute(group: Group, seg: CallSegment, written: boolean, now: number): void {
-    const call = seg.sink;
-    if (call.settled) return;
-    if (written && call.retried) {
-      call.fail(new EngineError('engine_crashed', 'fastText died twice while serving this call'));
-      return;
-    }
-    const target = call.deadline > now ? group.leastLoaded() : undefined;
-    if (target === undefined) {
-      call.fail(new EngineError('engine_crashed', 'the fastText process serving this call died'));
-      return;
-    }
-    if (written) call.retried = true;
-    target.enqueue(seg);
-  }
-
   private readonly onSettled = (call: Call): void => {
     this.calls.delete(call);
   };
 
   private async shutdown(why: string): Promise<void> {
     this.state = 'stopping';
+    this.generation++;
     this.supervisor?.stop();
     this.calls.disarm();
     this.labelsAbort?.abort();
     this.startWaiter?.reject(new EngineError('engine_unavailable', `${why} during start`));
-    for (const group of this.groups) {
-      group.waiting = [];
-      for (const slot of group.slots) {
-        if (slot.restartTimer !== undefined) clearTimeout(slot.restartTimer);
-        slot.restartTimer = undefined;
-      }
-    }
+    for (const group of this.groups) group.cancelRestarts();
     for (const call of [...this.calls]) call.fail(new EngineError('engine_unavailable', why));
     const stuck = await terminate(this.processes, why, this.opts.stopTimeoutMs ?? 2000);
     if (stuck.length > 0) this.opts.log?.error({ pids: stuck }, 'fastText processes did not exit after SIGKILL');
     this.state = 'stopped';
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function countLines(segs: readonly CallSegment[]): number {
