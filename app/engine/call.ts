@@ -21,8 +21,8 @@ export class Call implements LineSink {
     /** At most the k of the children serving it. */
     readonly k: number,
     readonly threshold: number,
-    /** Absolute performance.now() time. */
-    readonly deadline: number,
+    /** Absolute performance.now() time; only ever moved earlier (limitDeadline). */
+    public deadline: number,
     private readonly resolve: (results: Prediction[][]) => void,
     private readonly reject: (err: EngineError) => void,
     private readonly onSettled: (call: Call) => void,
@@ -47,6 +47,11 @@ export class Call implements LineSink {
   accept(index: number, buf: Buffer, start: number, end: number): void {
     this.results[this.textOf[index] ?? index] = parsePredictions(buf, start, end, this.k, this.threshold);
     if (--this.remaining === 0) this.succeed();
+  }
+
+  /** Brings the deadline forward to `at` if that is earlier (the answer clock at hand-over). */
+  limitDeadline(at: number): void {
+    if (at < this.deadline) this.deadline = at;
   }
 
   /** Resolves a call with no line to send (every text without tokens). */

@@ -20,6 +20,11 @@ export class Deadlines<T extends HasDeadline> implements Iterable<T> {
     if (item.deadline < this.armedAt) this.arm(item.deadline);
   }
 
+  /** The item's deadline moved earlier: re-arm if it is now the earliest. */
+  tightened(item: T): void {
+    if (this.pending.has(item) && item.deadline < this.armedAt) this.arm(item.deadline);
+  }
+
   delete(item: T): void {
     this.pending.delete(item);
   }

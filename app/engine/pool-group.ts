@@ -98,11 +98,13 @@ export class Group {
     return true;
   }
 
-  /** A child became ready: it, or a less loaded one, takes the calls that waited. */
-  sendWaiting(child: PoolChild): void {
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const seg of waiting) if (!seg.sink.settled) (this.leastLoaded() ?? child).enqueue(seg);
+  /** Hands the calls that waited (here or in a narrower group) to `child` or a less loaded child of this group. */
+  adopt(segs: readonly CallSegment[], child: PoolChild, handedOver: (call: Call) => void): void {
+    for (const seg of segs) {
+      if (seg.sink.settled) continue;
+      handedOver(seg.sink);
+      (this.leastLoaded() ?? child).enqueue(seg);
+    }
   }
 
   /**

