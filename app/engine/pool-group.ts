@@ -66,10 +66,13 @@ export class Group {
     return out;
   }
 
-  /** Lines owed by the group's children. */
+  /** Lines of calls owed by the group's children (a loading child's probe is not a call). */
   pending(): number {
     let n = 0;
-    for (const slot of this.slots) n += slot.child?.load ?? 0;
+    for (const slot of this.slots) {
+      const child = slot.child;
+      if (child !== undefined) n += child.state === 'ready' ? child.load : child.unsentLines;
+    }
     return n;
   }
 

@@ -6,7 +6,7 @@ import { Call } from './call.js';
 import { FastTextChild, type ChildEvents, type Orphans, type ProgressClock } from './child.js';
 import { EngineError, type Classifier, type EngineStats, type Prediction } from './classifier.js';
 import { Deadlines } from './deadlines.js';
-import { readLabels } from './labels.js';
+import { readModelHeader } from './model-header.js';
 import type { FastTextPoolOptions } from './pool-options.js';
 import { checkModel } from './model-check.js';
 import { Group, Slot, wideTiers, type CallSegment, type PoolChild } from './pool-group.js';
@@ -74,10 +74,13 @@ export class FastTextPool implements Classifier {
     });
     this.labelsAbort = new AbortController();
     const signal = this.labelsAbort.signal;
-    const labels = checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(() => readLabels(this.opts.binary, modelPath, this.loadTimeoutMs, signal));
+    // Read in JS from the file's dictionary (no `fasttext dump`: one full model load fewer).
+    const labels = checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(async () => (await readModelHeader(modelPath, signal)).labels);
     this.startGroup(this.groups[0] as Group);
     try {
-      const [list] = await Promise.all([labels, firstReady]);
+      // A file the reader refuses is usually one the binary refuses too: its own reason
+      // ("wrong file format", a load timeout) is the one to report, so wait for the child.
+      const [list] = await Promise.all([labels.catch(async (err: unknown) => firstReady.then(() => Promise.reject(err))), firstReady]);
       this.labelList = Object.freeze(list);
     } catch (err) {
       this.labelsAbort.abort();
@@ -195,9 +198,14 @@ export class FastTextPool implements Classifier {
     return group;
   }
 
+  /**
+   * One child now, the others once it is ready (onChildReady): loads at once slow each other
+   * down, so the first answer comes sooner alone (docs/engine.md, "Start").
+   */
   private startGroup(group: Group): void {
     group.started = true;
-    for (const slot of group.slots) this.spawnInto(slot);
+    const first = group.slots[0];
+    if (first !== undefined) this.spawnInto(first);
     if (group.k > 1) this.opts.log?.info({ k: group.k, size: group.slots.length }, 'starting a k>1 fastText group');
   }
 
@@ -287,6 +295,8 @@ export class FastTextPool implements Classifier {
     if (slot.child !== child) return;
     this.opts.log?.info({ k: slot.group.k, pid: child.pid, loadMs: Math.round(child.readySince - child.spawnedAt) }, 'fastText process ready');
     if (this.startWaiter !== undefined && slot.group === this.groups[0]) this.startWaiter.resolve();
+    // The rest of a group started with its first child only.
+    for (const other of slot.group.slots) if (other.child === undefined && !other.preparing && other.restartTimer === undefined) this.spawnInto(other);
     // Calls waiting for this tier or a narrower one: this child prints at least their k.
     for (const g of this.groups) {
       if (g.k > slot.group.k) break;
