@@ -55,7 +55,7 @@ export class Deadlines<T extends HasDeadline> implements Iterable<T> {
     this.armedAt = Number.POSITIVE_INFINITY;
     const now = performance.now();
     let next = Number.POSITIVE_INFINITY;
-    // Copied first: expire() usually removes the item from the set.
+    // Over a copy: items are removed while iterating.
     for (const item of [...this.pending]) {
       if (item.deadline <= now) {
         this.pending.delete(item);

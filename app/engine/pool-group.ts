@@ -197,3 +197,10 @@ export function wideTiers(configured: readonly number[], maxK: number, labelCoun
   if (widest > 1) tiers.add(widest);
   return [...tiers].sort((a, b) => a - b);
 }
+
+/** Lines of these segments not answered yet. */
+export function owedLines(segs: readonly CallSegment[]): number {
+  let n = 0;
+  for (const seg of segs) n += seg.count - seg.answered;
+  return n;
+}

@@ -3,21 +3,15 @@
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { Call } from './call.js';
-import { FastTextChild, type ChildEvents, type Orphans, type ProgressClock } from './child.js';
+import type { ChildEvents, Orphans, ProgressClock } from './child.js';
 import { EngineError, type Classifier, type EngineStats, type Prediction } from './classifier.js';
 import { Deadlines } from './deadlines.js';
 import { readModelHeader } from './model-header.js';
 import type { FastTextPoolOptions } from './pool-options.js';
+import { Group, owedLines, Slot, wideTiers, type PoolChild } from './pool-group.js';
 import { checkModel } from './model-check.js';
-import { Group, Slot, wideTiers, type CallSegment, type PoolChild } from './pool-group.js';
+import { ChildLoadFailure, fillSlot, type SpawnContext } from './spawner.js';
 import { Supervisor, terminate } from './supervisor.js';
-
-/** A child died before answering its probe during start(). */
-class ChildLoadFailure extends Error {
-  constructor(readonly child: PoolChild) {
-    super(`fastText process ${child.pid ?? '(not spawned)'} failed to load the model`);
-  }
-}
 
 type EngineState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -91,12 +85,9 @@ export class FastTextPool implements Classifier {
         // Not stopped by the caller: start() may be tried again (say, on a re-downloaded model).
         if (this.stopping === undefined) this.reset();
       }
-      if (err instanceof ChildLoadFailure) {
-        // Built after the process is gone, when its stderr ("... wrong file format!") is all read.
-        const child = err.child;
-        throw new EngineError('engine_unavailable', `fastText could not load ${modelPath}: ${child.deathReason}${child.stderrSummary()}`);
-      }
-      throw err instanceof EngineError ? err : new EngineError('engine_unavailable', (err as Error).message);
+      // Built after the process is gone, when its stderr ("... wrong file format!") is all read.
+      if (err instanceof ChildLoadFailure) throw err.toEngineError(modelPath);
+      throw err instanceof EngineError ? err : new EngineError('engine_unavailable', err instanceof Error ? err.message : String(err));
     } finally {
       this.startWaiter = undefined;
       this.labelsAbort = undefined;
@@ -209,48 +200,30 @@ export class FastTextPool implements Classifier {
     if (group.k > 1) this.opts.log?.info({ k: group.k, size: group.slots.length }, 'starting a k>1 fastText group');
   }
 
-  /** Spawns a child into the slot once beforeSpawn accepts the model file. */
-  private spawnInto(slot: Slot): void {
-    if (this.opts.beforeSpawn === undefined) {
-      this.spawnNow(slot);
-      return;
-    }
-    const generation = this.generation;
-    slot.preparing = true;
-    checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(
-      () => {
-        slot.preparing = false;
-        if (generation !== this.generation || (this.state !== 'starting' && this.state !== 'running')) return;
-        slot.modelRejected = false;
-        this.spawnNow(slot);
-      },
-      (err: unknown) => {
-        slot.preparing = false;
-        if (generation !== this.generation) return;
-        const reason = errorText(err);
-        if (this.state === 'starting') this.startWaiter?.reject(new EngineError('engine_unavailable', reason));
-        else if (this.state === 'running') {
-          slot.modelRejected = true;
-          this.scheduleRestart(slot, reason, performance.now());
-        }
-      },
-    );
-  }
+  /** What the spawner needs of the pool. */
+  private readonly spawnContext: SpawnContext = ((pool: FastTextPool): SpawnContext => ({
+    get modelPath() {
+      return pool.modelPath;
+    },
+    get loadTimeoutMs() {
+      return pool.loadTimeoutMs;
+    },
+    get generation() {
+      return pool.generation;
+    },
+    get accepting() {
+      return pool.state === 'starting' || pool.state === 'running';
+    },
+    progress: pool.progress,
+    spawned: (child) => pool.processes.add(child),
+    failed: (slot, reason) => {
+      if (pool.state === 'starting') pool.startWaiter?.reject(new EngineError('engine_unavailable', reason));
+      else if (pool.state === 'running') pool.scheduleRestart(slot, reason, performance.now());
+    },
+  }))(this);
 
-  private spawnNow(slot: Slot): void {
-    let child: PoolChild;
-    try {
-      child = new FastTextChild(this.opts.binary, this.modelPath, slot.group.k, slot.events, this.progress, this.opts.niceness ?? 0);
-    } catch (err) {
-      // spawn() throws synchronously for some errors (EMFILE, bad arguments): a failed life.
-      const reason = `spawn failed: ${errorText(err)}`;
-      this.opts.log?.error({ k: slot.group.k, reason }, 'cannot start a fastText process');
-      if (this.state === 'starting') this.startWaiter?.reject(new EngineError('engine_unavailable', reason));
-      else if (this.state === 'running') this.scheduleRestart(slot, reason, performance.now());
-      return;
-    }
-    slot.child = child;
-    this.processes.add(child);
+  private spawnInto(slot: Slot): void {
+    fillSlot(slot, this.opts, this.spawnContext);
   }
 
   /**
@@ -312,7 +285,7 @@ export class FastTextPool implements Classifier {
     const now = performance.now();
     const level = this.state === 'running' ? 'warn' : 'info';
     this.opts.log?.[level](
-      { k: slot.group.k, pid: child.pid, reason, orphanedLines: countLines(orphans.written) + countLines(orphans.unsent) },
+      { k: slot.group.k, pid: child.pid, reason, orphanedLines: owedLines(orphans.written) + owedLines(orphans.unsent) },
       'fastText process ended',
     );
     if (this.state === 'starting') {
@@ -367,14 +340,4 @@ export class FastTextPool implements Classifier {
     if (stuck.length > 0) this.opts.log?.error({ pids: stuck }, 'fastText processes did not exit after SIGKILL');
     this.state = 'stopped';
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function countLines(segs: readonly CallSegment[]): number {
-  let n = 0;
-  for (const seg of segs) n += seg.count - seg.answered;
-  return n;
 }
