@@ -40,6 +40,8 @@ test.serial('right after ready, a first call for the wide tier waits for it to l
     [1, 'ready'],
     [2, 'loading'],
   ]);
+  // A loading child owes no call: the liveness watchdog must not read its probe as stuck work.
+  t.is(engine.stats().pending, 0);
   const [got] = await engine.predict([SMS], 2, 0, inMs(20 * loadMs + 5000));
   const waited = performance.now() - readyAt;
   const [raw] = await rawPredict([SMS], 2, model);
@@ -81,6 +83,20 @@ test.serial('a wider ready tier serves a narrower k (cut to k) while its own tie
   // Its own tier was started for the calls after it.
   t.not(engine.stats().tiers?.[1]?.state, 'idle');
   await waitFor('the k=10 tier', () => engine.stats().tiers?.[1]?.state === 'ready', 5000);
+});
+
+test.serial('while every k=1 child restarts, k=1 calls are answered by a ready wide tier', async (t) => {
+  const engine = await engines.started({ poolSize: 1, widePoolSize: 1, warmTiers: true, restartBaseMs: 1500, restartMaxMs: 1500 });
+  await waitFor('every tier ready', () => engine.stats().tiers?.every((tier) => tier.state === 'ready') === true, 10_000);
+  const [victim] = engine.childPids(1);
+  if (victim === undefined) throw new Error('no child');
+  process.kill(victim, 'SIGKILL');
+  await waitFor('the k=1 child gone', () => engine.stats().liveChildren === 0, 2000);
+  const t0 = performance.now();
+  const got = await engine.predict([SENTENCES.fr, SENTENCES.it], 1, 0, inMs(5000));
+  t.deepEqual(got.map((p) => p.map((x) => x.label)), [['fr'], ['it']]);
+  t.true(performance.now() - t0 < 1000, 'answered without waiting for the restart');
+  t.is(engine.stats().liveChildren, 0, 'the k=1 child was still restarting');
 });
 
 test.serial('callTimeoutMs bounds the wait for an answer once a child has the lines', async (t) => {
