@@ -28,7 +28,9 @@ export async function recordCanaries(model: string, texts: readonly string[], ti
       if (label === undefined || !label.startsWith(LABEL) || score === undefined || !Number.isFinite(Number(score))) {
         throw new FastTextError(`canary ${JSON.stringify(text)}: the model gives no label for it (a text with no known token); pick another text`);
       }
-      return { text, label: label.slice(LABEL.length), score: Number(score) };
+      // fastText prints exp(log(p + 1e-5)): a certain answer reads 1.00001. A probability is at
+      // most 1 (the chart's schema says so too).
+      return { text, label: label.slice(LABEL.length), score: Math.min(1, Number(score)) };
     });
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -19,7 +19,8 @@ export function modelValues(lock: ModelLock, takes: ReadonlySet<string>): { valu
   if (lock.name !== undefined) all.name = lock.name;
   if (lock.bytes !== undefined) all.bytes = lock.bytes;
   if (lock.sha256 !== undefined) all.sha256 = lock.sha256;
-  if (lock.canaries !== undefined) all.canaries = lock.canaries.map((c) => ({ ...c }));
+  // A lock may carry fastText's printed 1.00001 for a certain answer; the chart takes [0, 1].
+  if (lock.canaries !== undefined) all.canaries = lock.canaries.map((c) => ({ ...c, score: Math.min(1, c.score) }));
   const values: Record<string, unknown> = {};
   const omitted: string[] = [];
   for (const [key, value] of Object.entries(all)) {

@@ -184,6 +184,7 @@ test.serial('--canary records the model\'s own top label and score into the lock
   t.like(lock.canaries?.[0], { text: 'Bonjour tout le monde', label: 'fr' });
   t.like(lock.canaries?.[1], { text: 'Guten Morgen, wie geht es dir?', label: 'de' });
   t.true((lock.canaries?.[0]?.score ?? 0) > 0.5);
+  t.true((lock.canaries ?? []).every((c) => c.score <= 1), 'a probability, at most 1');
   const blank = await publish([BUNDLED, 's3://models/lang/canaries2.ftz', '--lock', path.join(dir, 'c2.json'), '--canary', '   ']);
   t.is(blank.code, 1);
   t.true(blank.stderr.includes(`canary "   ": a text without words`), blank.stderr);

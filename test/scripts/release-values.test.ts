@@ -136,4 +136,6 @@ test('modelValues carries every lock field the chart declares, and names the res
     omitted: [],
   });
   t.deepEqual(modelValues(lock, new Set(['uri', 'md5', 'name'])).omitted, ['model.bytes', 'model.sha256', 'model.canaries']);
+  const certain = { ...lock, canaries: [{ text: 'x', label: 'y', score: 1.00001 }] };
+  t.deepEqual(modelValues(certain, new Set(['canaries'])).values.canaries, [{ text: 'x', label: 'y', score: 1 }], "fastText's printed 1.00001 is a probability of 1");
 });
