@@ -1,9 +1,10 @@
 // The build-time lock (model.lock.json) and the environment overrides pipelines apply.
 //
-// The lock fixes {uri, md5, bytes, name?}. Its uri may be relative to the lock file
-// (see uri.ts). MODEL_URI, MODEL_MD5 and MODEL_NAME override it, with one rule that keeps
-// the service honest: a different model is only served with its own expected MD5, so
-// MODEL_URI pointing elsewhere without MODEL_MD5 is refused rather than trusted.
+// The lock fixes {uri, md5, bytes, sha256?, name?}. Its uri may be relative to the lock
+// file (see uri.ts). MODEL_URI, MODEL_MD5, MODEL_SHA256 and MODEL_NAME override it, with
+// one rule that keeps the service honest: a different model is only served with its own
+// expected MD5, so MODEL_URI pointing elsewhere without MODEL_MD5 is refused rather than
+// trusted. MD5 is not collision-resistant: a lock that also names a sha256 has both checked.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelLock, ResolvedLock } from './types.js';
@@ -23,13 +24,15 @@ export class LockError extends Error {
 export interface LockOverrides {
   readonly uri?: string | undefined;
   readonly md5?: string | undefined;
+  readonly sha256?: string | undefined;
   readonly name?: string | undefined;
 }
 
 const MD5 = /^[0-9a-f]{32}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
 // The name appears in URL paths (/v2/models/{name}) and in metrics labels.
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const LOCK_KEYS = new Set(['uri', 'md5', 'bytes', 'name']);
+const LOCK_KEYS = new Set(['uri', 'md5', 'bytes', 'sha256', 'name']);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -49,6 +52,11 @@ export function validMd5(value: string): string | undefined {
   return MD5.test(md5) ? md5 : undefined;
 }
 
+export function validSha256(value: string): string | undefined {
+  const sha256 = value.trim().toLowerCase();
+  return SHA256.test(sha256) ? sha256 : undefined;
+}
+
 /** A name safe for URL paths: from the file name, extension dropped, odd characters replaced. */
 export function deriveName(loc: ModelLocation): string {
   const base = baseName(loc).replace(/\.[^.]*$/, '');
@@ -62,9 +70,9 @@ export function parseLock(doc: unknown, lockFile: string): ModelLock {
   if (!isRecord(doc)) throw new LockError(`${where}: expected a JSON object {"uri", "md5", "bytes", "name"?}`);
   const problems: string[] = [];
   for (const key of Object.keys(doc)) {
-    if (!LOCK_KEYS.has(key)) problems.push(`unknown field ${JSON.stringify(key)} (expected uri, md5, bytes, name)`);
+    if (!LOCK_KEYS.has(key)) problems.push(`unknown field ${JSON.stringify(key)} (expected uri, md5, bytes, sha256, name)`);
   }
-  const { uri, md5, bytes, name } = doc;
+  const { uri, md5, bytes, sha256, name } = doc;
   let resolvedUri: string | undefined;
   if (typeof uri !== 'string' || uri.trim() === '') {
     problems.push('"uri" must be a non-empty string (s3://bucket/key, file:///abs/path or a path relative to the lock file)');
@@ -81,13 +89,15 @@ export function parseLock(doc: unknown, lockFile: string): ModelLock {
   if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0) {
     problems.push('"bytes" must be a positive integer (the model size)');
   }
+  const sha256Value = typeof sha256 === 'string' ? validSha256(sha256) : undefined;
+  if (sha256 !== undefined && sha256Value === undefined) problems.push('"sha256" must be 64 hexadecimal characters');
   if (name !== undefined && (typeof name !== 'string' || !NAME.test(name))) {
     problems.push('"name" must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}');
   }
   if (problems.length > 0 || resolvedUri === undefined || md5Value === undefined || typeof bytes !== 'number') {
     throw new LockError(`${where}: invalid model lock:\n  - ${problems.join('\n  - ')}`);
   }
-  return { uri: resolvedUri, md5: md5Value, bytes, name: typeof name === 'string' ? name : undefined };
+  return { uri: resolvedUri, md5: md5Value, bytes, sha256: sha256Value, name: typeof name === 'string' ? name : undefined };
 }
 
 export async function readLockFile(lockFile: string): Promise<ModelLock> {
@@ -116,7 +126,7 @@ export async function readLockFile(lockFile: string): Promise<ModelLock> {
  * are the lock's own (any other object has an unknown size until HEAD says it).
  */
 export function applyOverrides(lock: ModelLock | undefined, lockFile: string | undefined, overrides: LockOverrides): ResolvedLock {
-  const overridden: ('uri' | 'md5' | 'name')[] = [];
+  const overridden: ('uri' | 'md5' | 'sha256' | 'name')[] = [];
   const lockLoc = lock === undefined ? undefined : location(lock.uri, undefined, 'lock uri');
 
   let loc = lockLoc;
@@ -142,6 +152,13 @@ export function applyOverrides(lock: ModelLock | undefined, lockFile: string | u
     );
   }
   const sameObject = !uriChanged && lock !== undefined && md5 === lock.md5;
+  // The lock's sha256 describes the lock's object: it goes with it, not with another MD5.
+  let sha256 = sameObject ? lock.sha256 : undefined;
+  if (overrides.sha256 !== undefined) {
+    sha256 = validSha256(overrides.sha256);
+    if (sha256 === undefined) throw new LockError(`MODEL_SHA256=${JSON.stringify(overrides.sha256)} is not 64 hexadecimal characters`);
+    overridden.push('sha256');
+  }
 
   let name: string;
   if (overrides.name !== undefined) {
@@ -156,6 +173,7 @@ export function applyOverrides(lock: ModelLock | undefined, lockFile: string | u
   return {
     uri: loc.uri,
     md5,
+    sha256,
     bytes: sameObject ? lock.bytes : undefined,
     name,
     lockFile,
@@ -163,11 +181,12 @@ export function applyOverrides(lock: ModelLock | undefined, lockFile: string | u
   };
 }
 
-/** Reads the lock file named by the config and applies MODEL_URI / MODEL_MD5 / MODEL_NAME. */
+/** Reads the lock file named by the config and applies MODEL_URI / MODEL_MD5 / MODEL_SHA256 / MODEL_NAME. */
 export async function resolveLock(model: {
   readonly lockFile: string;
   readonly uri: string | undefined;
   readonly md5: string | undefined;
+  readonly sha256?: string | undefined;
   readonly name: string | undefined;
 }): Promise<ResolvedLock> {
   const fullyOverridden = model.uri !== undefined && model.md5 !== undefined;
@@ -181,9 +200,16 @@ export async function resolveLock(model: {
   return applyOverrides(lock, lock === undefined ? undefined : path.resolve(model.lockFile), model);
 }
 
-/** The lock file's text as the model:lock script writes it. */
-export function formatLock(lock: { uri: string; md5: string; bytes: number; name?: string | undefined }): string {
+/** The lock file's text as the model:lock and model:publish scripts write it. */
+export function formatLock(lock: {
+  uri: string;
+  md5: string;
+  bytes: number;
+  sha256?: string | undefined;
+  name?: string | undefined;
+}): string {
   const doc: Record<string, string | number> = { uri: lock.uri, md5: lock.md5, bytes: lock.bytes };
+  if (lock.sha256 !== undefined) doc.sha256 = lock.sha256;
   if (lock.name !== undefined) doc.name = lock.name;
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
