@@ -19,8 +19,9 @@ import { digestMismatch } from './digests.js';
 import { discard, openPart, receive, RestartError, type PartialDownload } from './download.js';
 import { classifyFailure, ModelAbortError, ModelStoreError } from './errors.js';
 import { Rechecker } from './recheck.js';
+import { RejectedVersions } from './rejected.js';
 import { SingleFlight } from './flight.js';
-import type { ModelSource, ObjectInfo } from './source-types.js';
+import type { ModelSource } from './source-types.js';
 import type { FetchedObject, ModelFailure, ModelLock, ModelLogger, ModelProgress, VerifiedModel } from './types.js';
 
 export { ModelAbortError, ModelStoreError } from './errors.js';
@@ -69,20 +70,6 @@ interface Run {
   cacheChecked: boolean;
 }
 
-/**
- * An object version that failed its check. The first failure may be bytes damaged in
- * transit, so the same version is fetched once more; after that it is not fetched again
- * while HEAD shows the same ETag and size (a new version, or a restart, clears it).
- */
-interface Rejected {
-  readonly info: ObjectInfo;
-  readonly error: ModelStoreError;
-  readonly times: number;
-}
-
-/** Full GETs of one unchanged object version that failed its check before the store stops fetching it. */
-const MAX_GETS_OF_A_REJECTED_VERSION = 2;
-
 function keyOf(lock: Pick<ModelLock, 'md5' | 'sha256'>): string {
   return lock.sha256 === undefined ? lock.md5 : `${lock.md5}:${lock.sha256}`;
 }
@@ -90,7 +77,7 @@ function keyOf(lock: Pick<ModelLock, 'md5' | 'sha256'>): string {
 export class ModelStore {
   private readonly flights = new SingleFlight<VerifiedModel, ModelProgress>();
   private readonly rechecker: Rechecker;
-  private readonly rejected = new Map<string, Rejected>();
+  private readonly rejected = new RejectedVersions();
   private readonly fetched = new Map<string, FetchedObject>();
   private readonly progressIntervalMs: number;
   private readonly random: () => number;
@@ -203,7 +190,7 @@ export class ModelStore {
     if (lock.bytes !== undefined && info.bytes !== lock.bytes) {
       throw new ModelStoreError('size_mismatch', `${source.uri} is ${info.bytes} bytes, the lock expects ${lock.bytes}`, true);
     }
-    this.refuseKnownMismatch(run.key, source.uri, info);
+    this.rejected.refuse(run.key, source.uri, info);
     if (run.partial !== undefined && (run.partial.etag !== info.etag || run.partial.total !== info.bytes)) {
       log.warn({ uri: source.uri }, 'model object changed since the download began; starting over');
       await this.drop(run);
@@ -247,35 +234,30 @@ export class ModelStore {
     const log = this.options.logger;
     const finalPath = this.cachePath(lock.md5);
     const actual = current.digests.digest();
-    const fetched: FetchedObject = { ...actual, etag: current.etag };
-    this.fetched.set(run.key, fetched);
-    const mismatch = digestMismatch(actual, lock);
-    if (mismatch !== undefined) {
-      const expected = mismatch === 'md5_mismatch' ? `md5 ${lock.md5}` : `sha256 ${lock.sha256 ?? ''}`;
-      const got = mismatch === 'md5_mismatch' ? `md5 ${actual.md5}` : `sha256 ${actual.sha256 ?? ''}`;
-      const error = new ModelStoreError(mismatch, `${uri} hashes to ${got}, expected ${expected}; not loaded`, true, fetched);
-      if (current.etag !== undefined) {
-        const before = this.rejected.get(run.key);
-        const same = before?.info.etag === current.etag && before.info.bytes === current.total;
-        this.rejected.set(run.key, { info: { bytes: current.total, etag: current.etag }, error, times: same ? before.times + 1 : 1 });
-      }
-      throw error;
-    }
+    run.partial = undefined; // the digests are final: whatever happens next starts over
     try {
+      const fetched: FetchedObject = { ...actual, etag: current.etag };
+      this.fetched.set(run.key, fetched);
+      const mismatch = digestMismatch(actual, lock);
+      if (mismatch !== undefined) {
+        const [expected, got] =
+          mismatch === 'md5_mismatch' ? [`md5 ${lock.md5}`, `md5 ${actual.md5}`] : [`sha256 ${lock.sha256 ?? ''}`, `sha256 ${actual.sha256 ?? ''}`];
+        const error = new ModelStoreError(mismatch, `${uri} hashes to ${got}, expected ${expected}; not loaded`, true, fetched);
+        this.rejected.record(run.key, { bytes: current.total, etag: current.etag }, error);
+        throw error;
+      }
       await current.handle.sync();
-    } finally {
       await current.handle.close();
-    }
-    if (run.held?.compromised.aborted === true) {
-      throw new ModelStoreError('download_failed', 'lost the cache lock to another process before publishing; starting over', false);
-    }
-    const placed = await publish(current.path, finalPath);
-    run.partial = undefined;
-    await discard(current); // the .part name only: the published file is a second link, or was renamed
-    if (!placed) {
-      const theirs = await this.verifiedCache(lock, run.signal, emit);
-      if (theirs !== undefined) return theirs;
-      throw new ModelStoreError('download_failed', `another file appeared at ${finalPath} and failed its check; starting over`, false);
+      if (run.held?.compromised.aborted === true) {
+        throw new ModelStoreError('download_failed', 'lost the cache lock to another process before publishing; starting over', false);
+      }
+      if (!(await publish(current.path, finalPath))) {
+        const theirs = await this.verifiedCache(lock, run.signal, emit);
+        if (theirs !== undefined) return theirs;
+        throw new ModelStoreError('download_failed', `another file appeared at ${finalPath} and failed its check; starting over`, false);
+      }
+    } finally {
+      await discard(current); // the .part name only: a published file lives on under its final name
     }
     const entry = await inspect(finalPath);
     if (entry.kind !== 'file' || entry.identity.size !== actual.bytes) {
@@ -287,24 +269,6 @@ export class ModelStore {
     );
     emit({ phase: 'verified', bytesDone: actual.bytes, bytesTotal: actual.bytes, attempt: run.attempt });
     return { path: finalPath, md5: lock.md5, sha256: actual.sha256, bytes: actual.bytes, identity: entry.identity, fromCache: false, bytesTransferred: run.transfer.bytes };
-  }
-
-  /** Throws the earlier verdict when HEAD shows the very object that already failed its check. */
-  private refuseKnownMismatch(key: string, uri: string, info: ObjectInfo): void {
-    const rejected = this.rejected.get(key);
-    if (rejected === undefined) return;
-    if (rejected.info.etag !== info.etag || rejected.info.bytes !== info.bytes) {
-      this.rejected.delete(key);
-      return;
-    }
-    if (rejected.times < MAX_GETS_OF_A_REJECTED_VERSION) return;
-    const { error } = rejected;
-    throw new ModelStoreError(
-      error.phase,
-      `${error.message} (${uri} is unchanged since, ETag ${info.etag ?? ''}: not downloaded again until it changes)`,
-      true,
-      error.fetched,
-    );
   }
 
   /** Takes this MD5's download lock; returns the model instead when another process verified it meanwhile. */
