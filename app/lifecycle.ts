@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { EngineError, type Classifier, type Prediction } from './engine/classifier.js';
 import type { Logger } from './logger.js';
 import { LIFECYCLE_STATES, type Metrics } from './metrics.js';
+import { exponentialMs } from './backoff.js';
 import { MODEL_FAILURE_PHASES, type FetchedObject, type ModelFailurePhase, type ModelLock, type ModelPhase, type ModelProgress, type VerifiedModel } from './model/types.js';
 import type { PredictionCache } from './prediction-cache.js';
 import { Watchdog, type LivenessReport } from './watchdog.js';
@@ -181,7 +182,7 @@ export class Lifecycle {
         const detail = error instanceof Error ? error.message : String(error);
         this.setPhase('engine_failed', detail);
         logger.error({ event: 'engine_start_failed', detail, attempt: engineFailures }, 'fastText failed to start on the verified model');
-        await this.sleep(Math.min(config.model.retryMaxMs, config.model.retryBaseMs * 2 ** engineFailures));
+        await this.sleep(exponentialMs({ baseMs: config.model.retryBaseMs, maxMs: config.model.retryMaxMs }, engineFailures));
         continue;
       }
       if (this.abort.signal.aborted) return;
