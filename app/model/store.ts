@@ -77,7 +77,7 @@ function keyOf(lock: Pick<ModelLock, 'md5' | 'sha256'>): string {
 export class ModelStore {
   private readonly flights = new SingleFlight<VerifiedModel, ModelProgress>();
   private readonly rechecker: Rechecker;
-  private readonly rejected = new RejectedVersions();
+  private readonly rejected: RejectedVersions;
   private readonly fetched = new Map<string, FetchedObject>();
   private readonly progressIntervalMs: number;
   private readonly random: () => number;
@@ -86,6 +86,7 @@ export class ModelStore {
     this.progressIntervalMs = options.progressIntervalMs ?? 5000;
     this.random = options.random ?? Math.random;
     this.rechecker = new Rechecker(options.logger);
+    this.rejected = new RejectedVersions(2 * options.retryMaxMs);
   }
 
   /** Where the verified file for this MD5 lives (whether or not it exists yet). */

@@ -106,10 +106,12 @@ test('right MD5: the model lands in the cache, verified, byte for byte, with pro
 
 test('wrong MD5: md5_mismatch, retried, and nothing left in the cache', async (t) => {
   const wrong = 'ffffffffffffffffffffffffffffffff';
-  const h = await harness(t, { md5: wrong });
+  // Cap 300 ms: retries every 150-300 ms; an object seen bad twice is refused for 600 ms.
+  const h = await harness(t, { md5: wrong, store: { retryMaxMs: 300 } });
   const abort = new AbortController();
   const pending = h.store.ensure(h.lock, { signal: abort.signal, onProgress: h.onProgress });
   await waitFor('four mismatches', () => h.phases().filter((p) => p === 'md5_mismatch').length >= 4);
+  const gets = s3.count('GET', BUCKET, h.key);
   abort.abort();
   await t.throwsAsync(pending, { name: 'AbortError' });
   const mismatch = h.progress.find((p) => p.phase === 'md5_mismatch');
@@ -123,7 +125,7 @@ test('wrong MD5: md5_mismatch, retried, and nothing left in the cache', async (t
   t.is(retrying?.lastFailure?.phase, 'md5_mismatch');
   // No egress loop: the unchanged object is fetched twice (once more in case the first
   // copy was damaged in transit), then only HEADs until its ETag changes.
-  t.is(s3.count('GET', BUCKET, h.key), 2);
+  t.is(gets, 2);
   t.true(s3.count('HEAD', BUCKET, h.key) >= 4);
   t.regex(h.progress.filter((p) => p.phase === 'md5_mismatch').at(-1)?.detail ?? '', /unchanged since, ETag .*not downloaded again/);
   t.deepEqual(await cacheFiles(h.cacheDir), [], 'neither a verified file nor a temp file');
@@ -181,6 +183,20 @@ test('bytes corrupted in transit: md5_mismatch, then a clean retry succeeds', as
   t.true(h.phases().includes('md5_mismatch'));
   t.true((await readFile(verified.path)).equals(model));
   t.deepEqual(await cacheFiles(h.cacheDir), [`${BUNDLED_MD5}.bin`]);
+});
+
+test('bytes damaged differently on each fetch are transit damage, not a bad object: never refused', async (t) => {
+  // Retries 0.5-1 s apart: time enough to change the fault between them.
+  const h = await harness(t, { store: { retryMaxMs: 1000 } });
+  await h.proxy.setMode({ kind: 'corrupt', atByte: 100_000 }, { times: 1 });
+  const pending = h.store.ensure(h.lock, { onProgress: h.onProgress });
+  await waitFor('a first mismatch', () => h.phases().includes('md5_mismatch'));
+  await h.proxy.setMode({ kind: 'corrupt', atByte: 200_000 }, { times: 1 });
+  await waitFor('a second mismatch', () => h.phases().filter((p) => p === 'md5_mismatch').length >= 2);
+  await h.proxy.setMode({ kind: 'pass' });
+  const verified = await pending;
+  t.true((await readFile(verified.path)).equals(model));
+  t.is(s3.count('GET', BUCKET, h.key), 3, 'the third fetch was allowed, and was clean');
 });
 
 test('an object of another size than the lock says: size_mismatch, no GET', async (t) => {
