@@ -97,7 +97,8 @@ export function parseLock(doc: unknown, lockFile: string): ModelLock {
   if (problems.length > 0 || resolvedUri === undefined || md5Value === undefined || typeof bytes !== 'number') {
     throw new LockError(`${where}: invalid model lock:\n  - ${problems.join('\n  - ')}`);
   }
-  return { uri: resolvedUri, md5: md5Value, bytes, sha256: sha256Value, name: typeof name === 'string' ? name : undefined };
+  const lock = { uri: resolvedUri, md5: md5Value, bytes, name: typeof name === 'string' ? name : undefined };
+  return sha256Value === undefined ? lock : { ...lock, sha256: sha256Value };
 }
 
 export async function readLockFile(lockFile: string): Promise<ModelLock> {
@@ -173,7 +174,7 @@ export function applyOverrides(lock: ModelLock | undefined, lockFile: string | u
   return {
     uri: loc.uri,
     md5,
-    sha256,
+    ...(sha256 === undefined ? {} : { sha256 }),
     bytes: sameObject ? lock.bytes : undefined,
     name,
     lockFile,
