@@ -325,7 +325,7 @@ export class ModelStore {
       await unlink(file).catch(() => undefined);
       return undefined;
     }
-    log.info({ path: file, md5: hashed.md5, bytes: hashed.bytes, verifyMs: Math.round(performance.now() - started) }, 'model cache hit, verified');
+    log.info({ path: file, md5: hashed.md5, bytes: hashed.bytes, verifyMs: Math.round(performance.now() - started) }, 'model cache hit, MD5 verified');
     emit({ phase: 'verified', bytesDone: hashed.bytes, bytesTotal: hashed.bytes });
     return { path: file, md5: lock.md5, sha256: hashed.sha256, bytes: hashed.bytes, identity: hashed.identity, fromCache: true, bytesTransferred: 0 };
   }
