@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { Config } from './config.js';
 import { EngineError, type Classifier, type Prediction } from './engine/classifier.js';
 import type { Logger } from './logger.js';
-import { LIFECYCLE_STATES, type Metrics } from './metrics.js';
+import { LIFECYCLE_STATES, publishReadiness, type Metrics } from './metrics.js';
 import { exponentialMs } from './backoff.js';
 import { MODEL_FAILURE_PHASES, type FetchedObject, type ModelFailurePhase, type ModelLock, type ModelPhase, type ModelProgress, type VerifiedModel } from './model/types.js';
 import type { PredictionCache } from './prediction-cache.js';
@@ -133,12 +133,14 @@ export class Lifecycle {
   private setState(state: LifecycleState): void {
     this.current = state;
     for (const s of LIFECYCLE_STATES) this.deps.metrics.state.set({ state: s }, s === state ? 1 : 0);
+    publishReadiness(this.deps.metrics, state, this.phase);
   }
 
   private setPhase(phase: NotReadyReason | 'verified', detail?: string): void {
     if (phase !== this.phase) this.deps.logger.info({ event: 'model_phase', phase, detail }, `model ${phase}`);
     this.phase = phase;
     this.phaseDetail = detail;
+    publishReadiness(this.deps.metrics, this.current, phase);
   }
 
   private async loadLoop(): Promise<void> {

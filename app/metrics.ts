@@ -20,6 +20,9 @@ export interface Metrics {
   readonly state: Gauge<'state'>;
   readonly modelInfo: Gauge<'name' | 'md5'>;
   readonly eventLoopDelaySeconds: Gauge;
+  readonly ready: Gauge;
+  readonly notReadyReason: Gauge<'reason'>;
+  readonly livenessFailures: Counter<'reason'>;
 }
 
 export const LIFECYCLE_STATES = ['starting', 'loading', 'ready', 'draining', 'stopped'] as const;
@@ -53,5 +56,20 @@ export function createMetrics(): Metrics {
     state: new Gauge({ name: 'fasttext_lifecycle_state', help: 'Current lifecycle state (1 for the current one)', labelNames: ['state'], registers: r }),
     modelInfo: new Gauge({ name: 'fasttext_model_info', help: 'The served model (value 1)', labelNames: ['name', 'md5'], registers: r }),
     eventLoopDelaySeconds: new Gauge({ name: 'fasttext_event_loop_delay_seconds', help: 'Event-loop delay seen by the liveness watchdog', registers: r }),
+    ready: new Gauge({ name: 'fasttext_ready', help: 'Whether /ready answers 200 (1) or 503 (0)', registers: r }),
+    notReadyReason: new Gauge({ name: 'fasttext_not_ready_reason', help: 'Why /ready answers 503 (1 on the current reason; no series while ready)', labelNames: ['reason'], registers: r }),
+    livenessFailures: new Counter({ name: 'fasttext_liveness_failures_total', help: '/health answers 503, by watchdog reason', labelNames: ['reason'], registers: r }),
   };
+}
+
+/**
+ * Publishes readiness from the lifecycle's state and model phase, with the reason /ready names:
+ * ready when the state is; the state itself when draining or stopped; else the phase.
+ * Only the current reason keeps a series, so alerts can carry it as a label.
+ */
+export function publishReadiness(metrics: Metrics, state: string, phase: string): void {
+  const reason = state === 'ready' ? undefined : state === 'draining' || state === 'stopped' ? state : phase === 'verified' ? 'engine_starting' : phase;
+  metrics.ready.set(reason === undefined ? 1 : 0);
+  metrics.notReadyReason.reset();
+  if (reason !== undefined) metrics.notReadyReason.set({ reason }, 1);
 }
