@@ -92,7 +92,8 @@ export function classifyS3Error(err: unknown, op: string, uri: string, where: st
     return new SourceError('no_credentials', `${op} ${uri}: no S3 credentials found (${e.name}); set AWS credentials or a web identity (IRSA)`);
   }
   const region = e.$response?.headers?.['x-amz-bucket-region'] ?? e.Region;
-  if (WRONG_REGION.has(name) || status === 301) {
+  // A HEAD has no body to name the error: AWS answers 301, or 400 with the bucket's region in a header.
+  if (WRONG_REGION.has(name) || status === 301 || (status === 400 && region !== undefined)) {
     const where = region === undefined ? 'another region' : `region ${region}`;
     return new SourceError('wrong_region', `${op} ${uri}: the bucket is in ${where} (${detail}); set AWS_REGION${region === undefined ? '' : `=${region}`}`, region);
   }

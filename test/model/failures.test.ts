@@ -82,6 +82,13 @@ test('a wrong region is wrong_region and names the bucket region from x-amz-buck
   t.regex(failure.detail ?? '', /region eu-west-3.*AWS_REGION=eu-west-3/);
 });
 
+test('a bodiless 400 naming x-amz-bucket-region (AWS to a HEAD in the wrong region) is wrong_region', async (t) => {
+  const endpoint = await answering(t, 400, { 'x-amz-bucket-region': 'ap-south-1' }, 'AuthorizationHeaderMalformed');
+  const failure = await firstFailure(t, endpoint, 's3://elsewhere/model.ftz');
+  assertPermanent(t, failure, 'wrong_region');
+  t.regex(failure.detail ?? '', /region ap-south-1/);
+});
+
 test('403 AccessDenied is access_denied, permanent', async (t) => {
   const endpoint = await answering(t, 403, {}, 'AccessDenied');
   assertPermanent(t, await firstFailure(t, endpoint, 's3://private/model.ftz'), 'access_denied');
