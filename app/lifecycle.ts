@@ -8,7 +8,7 @@ import { EngineError, type Classifier, type Prediction } from './engine/classifi
 import type { Logger } from './logger.js';
 import { LIFECYCLE_STATES, publishReadiness, type Metrics } from './metrics.js';
 import { exponentialMs } from './backoff.js';
-import { MODEL_FAILURE_PHASES, type FetchedObject, type ModelFailurePhase, type ModelLock, type ModelPhase, type ModelProgress, type VerifiedModel } from './model/types.js';
+import { isModelFailurePhase, MODEL_FAILURE_PHASES, type FetchedObject, type ModelLock, type ModelPhase, type ModelProgress, type VerifiedModel } from './model/types.js';
 import type { PredictionCache } from './prediction-cache.js';
 import { Watchdog, type LivenessReport } from './watchdog.js';
 
@@ -160,7 +160,7 @@ export class Lifecycle {
           } else if (p.bytesDone !== undefined) {
             lastBytes = p.bytesDone; // a restarted download counts from its own start
           }
-          if (p.nextRetryMs !== undefined) metrics.modelDownloadFailures.inc({ reason: p.phase as ModelFailurePhase });
+          if (p.nextRetryMs !== undefined && isModelFailurePhase(p.phase)) metrics.modelDownloadFailures.inc({ reason: p.phase });
           if (p.lastFailure?.fetched !== undefined) this.fetched = p.lastFailure.fetched;
           // While the store retries after a failure, /ready keeps naming that failure.
           if (p.lastFailure && (p.phase === 'downloading' || p.phase === 'verifying')) this.setPhase(p.lastFailure.phase, p.lastFailure.detail);

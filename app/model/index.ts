@@ -8,7 +8,7 @@ import type { ModelLogger } from './types.js';
 export { applyOverrides, LockError, readLockFile, resolveLock } from './lock.js';
 export { SourceError, SourceFactory } from './source.js';
 export { ModelAbortError, ModelStore, ModelStoreError } from './store.js';
-export { MODEL_FAILURE_PHASES } from './types.js';
+export { isModelFailurePhase, MODEL_FAILURE_PHASES } from './types.js';
 export type {
   FetchedObject,
   FileIdentity,

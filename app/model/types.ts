@@ -70,6 +70,12 @@ export const MODEL_FAILURE_PHASES = [
 
 export type ModelFailurePhase = (typeof MODEL_FAILURE_PHASES)[number];
 
+const FAILURES: ReadonlySet<string> = new Set(MODEL_FAILURE_PHASES);
+
+export function isModelFailurePhase(phase: string): phase is ModelFailurePhase {
+  return FAILURES.has(phase);
+}
+
 /** Why the model is not (yet) usable; becomes /ready's `reason`. */
 export type ModelPhase =
   | 'pending' // lazy mode, nothing asked yet
