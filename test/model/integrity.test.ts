@@ -1,10 +1,12 @@
 // Children load only verified bytes: the cache entry is re-checked before every spawn,
 // symlinks in the cache dir are never followed, and a changed file is removed so it is
 // fetched again. Real files, a real file:// source; no S3 needed.
-import { lstat, mkdir, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
+import { publish } from '../../app/model/cache-file.js';
+import { openPart } from '../../app/model/download.js';
 import { SourceFactory } from '../../app/model/source.js';
 import { ModelStore, ModelStoreError } from '../../app/model/store.js';
 import type { ModelLock, ModelProgress } from '../../app/model/types.js';
@@ -146,4 +148,27 @@ test('sha256 beside MD5: both must match; a sha256 mismatch with the right MD5 i
   const ok = await h2Again.ensure({ ...lock, sha256: BUNDLED_SHA256 });
   t.like(ok, { fromCache: true, sha256: BUNDLED_SHA256 });
   await h2Again.close();
+});
+
+test('publish never replaces a file at the final name; a .part name is never reused', async (t) => {
+  const dir = await tempDir('publish');
+  const finalPath = path.join(dir, `${BUNDLED_MD5}.bin`);
+  const theirs = Buffer.from('another process published first');
+  await writeFile(finalPath, theirs);
+  const part = path.join(dir, 'mine.part');
+  await writeFile(part, model);
+  t.false(await publish(part, finalPath), 'refused: a file is in place');
+  t.true((await readFile(finalPath)).equals(theirs), 'theirs is untouched');
+  await rm(finalPath);
+  t.true(await publish(part, finalPath));
+  t.true((await readFile(finalPath)).equals(model));
+  await t.throwsAsync(lstat(part), { code: 'ENOENT' }, 'the .part name is gone');
+  // An exclusive create: a name that exists (however it came to be) is an error, not a truncation.
+  const opened = await openPart(dir, BUNDLED_MD5, { bytes: 1, etag: undefined }, false);
+  const second = await openPart(dir, BUNDLED_MD5, { bytes: 1, etag: undefined }, false);
+  await opened.handle.close();
+  await second.handle.close();
+  t.not(second.path, opened.path, 'each attempt gets a name of its own');
+  t.true(path.basename(opened.path).startsWith(`${BUNDLED_MD5}.${process.pid}.`));
+  await t.throwsAsync(open(opened.path, 'wx'), { code: 'EEXIST' });
 });
