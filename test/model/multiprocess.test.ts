@@ -1,7 +1,7 @@
 // One cache dir, many processes (overlapping pods on a shared volume, a restart while the
 // old process still runs): real node processes running the store against s3rver.
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
@@ -131,4 +131,32 @@ test('a process waiting on a live lock takes the holder file once it appears, wi
   const verified = await pending;
   t.like(verified, { fromCache: true, md5: BUNDLED_MD5, bytesTransferred: 0 });
   t.truthy(logger.entries.find((e) => e.msg === 'another process is downloading this model; waiting for it'));
+});
+
+test('a download whose lock was taken over meanwhile publishes nothing, and starts over under a lock of its own', async (t) => {
+  const key = 'mp/taken-over.ftz';
+  await s3.put('shared', key, model);
+  const cacheDir = path.join(await tempDir('multiprocess'), 'models');
+  const logger = recordingLogger();
+  const stalling = await startTcpProxy(s3.port);
+  const sources = new SourceFactory({ region: 'us-east-1', endpoint: stalling.url, forcePathStyle: true, checksums: 'when_required' }, { maxAttempts: 1, idleTimeoutMs: 10_000 });
+  const store = new ModelStore({ cacheDir, sources, logger, retryBaseMs: 20, retryMaxMs: 100, stallTimeoutMs: 3000, lockStaleMs: 5000, lockPollMs: 50 });
+  t.teardown(async () => {
+    await store.close();
+    sources.close();
+    await stalling.close();
+  });
+  await stalling.setMode({ kind: 'stall', afterBytes: 300_000 }, { times: 1 });
+  const progress: string[] = [];
+  const pending = store.ensure({ uri: `s3://shared/${key}`, md5: BUNDLED_MD5, bytes: model.length }, { signal: AbortSignal.timeout(20_000), onProgress: (p) => progress.push(p.detail ?? p.phase) });
+  await waitFor('the download to stall', () => stalling.faults === 1);
+  // Another process takes the lock over, as it would after this one looked dead for too long.
+  const lockDir = path.join(cacheDir, `${BUNDLED_MD5}.lock`);
+  await rm(lockDir, { recursive: true });
+  await mkdir(lockDir);
+  const verified = await pending;
+  t.is(md5Of(await readFile(verified.path)), BUNDLED_MD5);
+  t.true(progress.some((p) => /lost the cache lock to another process/.test(p)), 'the first download was not published');
+  t.true(progress.includes('waiting for another process downloading into the same cache directory'), 'then it waited for the new holder');
+  t.deepEqual((await readdir(cacheDir)).sort(), [`${BUNDLED_MD5}.bin`]);
 });
