@@ -45,7 +45,7 @@ function runStore(env: Record<string, string>): Promise<ChildResult> {
     execFile(
       process.execPath,
       ['--import', 'tsx', CHILD],
-      { env: { ...process.env, ...env, STORE_CHILD_DEADLINE_MS: '20000' }, timeout: 30_000, killSignal: 'SIGKILL' },
+      { env: { ...process.env, ...env, STORE_CHILD_DEADLINE_MS: '40000' }, timeout: 60_000, killSignal: 'SIGKILL' },
       (err, stdout, stderr) => {
         const line = stdout.trim().split('\n').at(-1) ?? '';
         try {
