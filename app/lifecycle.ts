@@ -277,8 +277,9 @@ export class Lifecycle {
     await this.awaitReady(deadlineMs);
     const { cache, engine, metrics } = this.deps;
     const md5 = this.md5;
-    // The engine call gets the tighter of the request's deadline and the per-call timeout.
-    deadlineMs = Math.min(deadlineMs, performance.now() + this.deps.config.engine.callTimeoutMs);
+    // The engine call gets the request's deadline: the engine applies ENGINE_CALL_TIMEOUT_MS
+    // from the moment a child has the lines, so a wait for a loading k tier is bounded by
+    // the request's deadline only.
     metrics.texts.inc(texts.length);
     if (!cache.enabled) return engine.predict(texts, k, threshold, deadlineMs);
 

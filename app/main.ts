@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, projectRoot, type Config } from './config.js';
-import { NativeEngine } from './engine/native.js';
+import { FastTextPool } from './engine/process-pool.js';
 import { Admission } from './http/admission.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   }
   const metrics = createMetrics();
   const { loadTimeoutMs, ...engineOptions } = config.engine;
-  const engine = new NativeEngine({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: logger.child({ component: 'engine' }) });
+  const engine = new FastTextPool({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: logger.child({ component: 'engine' }) });
   const { store, close: closeStore } = createModelStore(config, logger.child({ component: 'model' }));
   const cache = new PredictionCache(config.cache);
   const lifecycle = new Lifecycle({ config, logger, metrics, lock, provider: store, engine, cache });
