@@ -10,6 +10,15 @@ export interface ModelLock {
   /** Expected size; undefined when an override replaced the locked object. */
   readonly bytes?: number | undefined;
   readonly name?: string | undefined;
+  /** Known answers of this model, checked after it loads. */
+  readonly canaries?: readonly ModelCanary[] | undefined;
+}
+
+/** A text and the top label (without `__label__`) and score the model gives it. */
+export interface ModelCanary {
+  readonly text: string;
+  readonly label: string;
+  readonly score: number;
 }
 
 /** The lock after overrides: what the service will serve, with where each value came from. */
