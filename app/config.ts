@@ -19,6 +19,8 @@ export interface Config {
     /** Overrides of the lock (pipelines); undefined = take the lock's value. */
     readonly uri: string | undefined;
     readonly md5: string | undefined;
+    /** MODEL_SHA256: a second digest the bytes must match besides the MD5. */
+    readonly sha256: string | undefined;
     readonly name: string | undefined;
     readonly cacheDir: string;
     readonly load: ModelLoadMode;
@@ -180,6 +182,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (md5 !== undefined && !/^[0-9a-f]{32}$/.test(md5)) {
     r.problems.push(`MODEL_MD5=${JSON.stringify(md5)} is not 32 hexadecimal characters`);
   }
+  const sha256 = r.raw('MODEL_SHA256')?.toLowerCase();
+  if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) {
+    r.problems.push(`MODEL_SHA256=${JSON.stringify(sha256)} is not 64 hexadecimal characters`);
+  }
   const uri = r.raw('MODEL_URI');
   if (uri !== undefined && !/^(s3:\/\/[^/]+\/.+|file:\/\/.+)$/.test(uri)) {
     r.problems.push(`MODEL_URI=${JSON.stringify(uri)} must be s3://bucket/key or file:///path`);
@@ -202,6 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
       lockFile: path.resolve(r.string('MODEL_LOCK_FILE', path.join(root, 'model.lock.json'))),
       uri,
       md5,
+      sha256,
       name: r.raw('MODEL_NAME'),
       cacheDir: path.resolve(r.string('MODEL_CACHE_DIR', path.join(root, '.cache', 'models'))),
       load: r.oneOf('MODEL_LOAD', ['eager', 'lazy'] as const, 'eager'),

@@ -7,7 +7,8 @@ import type { Config } from './config.js';
 import { EngineError, type Classifier, type Prediction } from './engine/classifier.js';
 import type { Logger } from './logger.js';
 import { LIFECYCLE_STATES, publishReadiness, type Metrics } from './metrics.js';
-import type { ModelLock, ModelPhase, ModelProgress, VerifiedModel } from './model/types.js';
+import { exponentialMs } from './backoff.js';
+import { isModelFailurePhase, MODEL_FAILURE_PHASES, type FetchedObject, type ModelLock, type ModelPhase, type ModelProgress, type VerifiedModel } from './model/types.js';
 import type { PredictionCache } from './prediction-cache.js';
 import { Watchdog, type LivenessReport } from './watchdog.js';
 
@@ -65,7 +66,7 @@ export interface LifecycleDeps {
 }
 
 /** Failure phases: no point waiting for them within one request's deadline. */
-const FAILED_PHASES: ReadonlySet<NotReadyReason> = new Set(['md5_mismatch', 'size_mismatch', 'download_failed', 'engine_failed']);
+const FAILED_PHASES: ReadonlySet<NotReadyReason> = new Set<NotReadyReason>([...MODEL_FAILURE_PHASES, 'engine_failed']);
 
 export function modelName(lock: ModelLock): string {
   if (lock.name) return lock.name;
@@ -81,6 +82,8 @@ export class Lifecycle {
   private phase: NotReadyReason | 'verified' = 'starting';
   private phaseDetail: string | undefined;
   private model: VerifiedModel | undefined;
+  /** What the last complete download hashed to, when it was rejected: /v1/model shows it. */
+  private fetched: FetchedObject | undefined;
   private loadedAt: Date | undefined;
   private loadSeconds: number | undefined;
   private loading: Promise<void> | undefined;
@@ -157,6 +160,8 @@ export class Lifecycle {
           } else if (p.bytesDone !== undefined) {
             lastBytes = p.bytesDone; // a restarted download counts from its own start
           }
+          if (p.nextRetryMs !== undefined && isModelFailurePhase(p.phase)) metrics.modelDownloadFailures.inc({ reason: p.phase });
+          if (p.lastFailure?.fetched !== undefined) this.fetched = p.lastFailure.fetched;
           // While the store retries after a failure, /ready keeps naming that failure.
           if (p.lastFailure && (p.phase === 'downloading' || p.phase === 'verifying')) this.setPhase(p.lastFailure.phase, p.lastFailure.detail);
           else if (p.phase !== 'verified') this.setPhase(p.phase, p.detail);
@@ -179,7 +184,7 @@ export class Lifecycle {
         const detail = error instanceof Error ? error.message : String(error);
         this.setPhase('engine_failed', detail);
         logger.error({ event: 'engine_start_failed', detail, attempt: engineFailures }, 'fastText failed to start on the verified model');
-        await this.sleep(Math.min(config.model.retryMaxMs, config.model.retryBaseMs * 2 ** engineFailures));
+        await this.sleep(exponentialMs({ baseMs: config.model.retryBaseMs, maxMs: config.model.retryMaxMs }, engineFailures));
         continue;
       }
       if (this.abort.signal.aborted) return;
@@ -232,8 +237,9 @@ export class Lifecycle {
     return {
       name: this.name,
       uri: lock.uri,
-      md5: { expected: lock.md5, actual: this.model?.md5 ?? null },
-      bytes: this.model?.bytes ?? lock.bytes ?? null,
+      // Before a model is verified: what the last (rejected) download actually was.
+      md5: { expected: lock.md5, actual: this.model?.md5 ?? this.fetched?.md5 ?? null },
+      bytes: this.model?.bytes ?? this.fetched?.bytes ?? lock.bytes ?? null,
       labels: this.current === 'ready' || this.current === 'draining' ? engine.labels() : [],
       loadedAt: this.loadedAt?.toISOString() ?? null,
       loadSeconds: this.loadSeconds ?? null,

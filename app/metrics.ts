@@ -13,6 +13,7 @@ export interface Metrics {
   readonly texts: Counter;
   readonly downloadBytes: Counter;
   readonly downloadSeconds: Histogram;
+  readonly modelDownloadFailures: Counter<'reason'>;
   readonly loadSeconds: Gauge;
   readonly engineRestarts: Counter;
   readonly engineLiveChildren: Gauge;
@@ -48,6 +49,7 @@ export function createMetrics(): Metrics {
     texts: new Counter({ name: 'fasttext_texts_classified_total', help: 'Texts classified (cache hits included)', registers: r }),
     downloadBytes: new Counter({ name: 'fasttext_model_download_bytes_total', help: 'Model bytes received from the source', registers: r }),
     downloadSeconds: new Histogram({ name: 'fasttext_model_download_duration_seconds', help: 'Time to obtain a verified model file', buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1200], registers: r }),
+    modelDownloadFailures: new Counter({ name: 'fasttext_model_download_failures_total', help: 'Failed attempts to obtain a verified model, by readiness reason (md5_mismatch, model_not_found, ...)', labelNames: ['reason'], registers: r }),
     loadSeconds: new Gauge({ name: 'fasttext_model_load_duration_seconds', help: 'Seconds from start of loading to ready, last load', registers: r }),
     engineRestarts: new Counter({ name: 'fasttext_engine_restarts_total', help: 'fastText child process restarts', registers: r }),
     engineLiveChildren: new Gauge({ name: 'fasttext_engine_live_children', help: 'fastText child processes answering', registers: r }),

@@ -1,20 +1,20 @@
 // npm run model:lock -- <uri> [--out FILE] [--name NAME]
-// Reads a model (s3:// or file://), computes its MD5 and size from the bytes themselves
+// Reads a model (s3:// or file://), computes its MD5, SHA-256 and size from the bytes themselves
 // (an S3 ETag is not an MD5 for multipart uploads, so it is never trusted), and writes the
 // lock the service verifies against at start.
-import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, projectRoot } from '../app/config.js';
+import { Digests } from '../app/model/digests.js';
 import { deriveName, formatLock, LockError, parseLock } from '../app/model/lock.js';
 import { SourceError, SourceFactory } from '../app/model/source.js';
 import { ModelUriError, resolveModelUri } from '../app/model/uri.js';
 
 const USAGE = `Usage: npm run model:lock -- <uri> [--out FILE] [--name NAME]
 
-Reads the model at <uri>, computes its MD5 and size from its bytes, and writes the lock
+Reads the model at <uri>, computes its MD5, SHA-256 and size from its bytes, and writes the lock
 file the service verifies the model against.
 
   <uri>         s3://bucket/key, file:///abs/path, or a local path; a relative path
@@ -80,14 +80,13 @@ async function main(): Promise<number> {
     const source = factory.for(location.uri);
     const { bytes: expected } = await source.head();
     process.stderr.write(`reading ${location.uri} (${expected} bytes)\n`);
-    const hash = createHash('md5');
-    let bytes = 0;
+    const digests = new Digests(true);
     const started = performance.now();
     let lastReport = started;
     for await (const data of await source.open(0)) {
       const chunk = data as Buffer;
-      hash.update(chunk);
-      bytes += chunk.length;
+      digests.update(chunk);
+      const { bytes } = digests;
       const now = performance.now();
       if (now - lastReport >= PROGRESS_EVERY_MS) {
         lastReport = now;
@@ -96,12 +95,12 @@ async function main(): Promise<number> {
         process.stderr.write(`  ${percent.toFixed(1)}%  ${(bytes / MB).toFixed(1)} MB  ${rate.toFixed(1)} MB/s\n`);
       }
     }
+    const { md5, sha256, bytes } = digests.digest();
     if (bytes !== expected) {
       throw new SourceError('changed', `${location.uri}: read ${bytes} bytes, the source announced ${expected}; try again`);
     }
-    const md5 = hash.digest('hex');
     const name = args.name ?? deriveName(location);
-    const text = formatLock({ uri: written, md5, bytes, name });
+    const text = formatLock({ uri: written, md5, sha256, bytes, name });
     // Validates the name (and the rest) exactly as the service will read it.
     parseLock(JSON.parse(text), args.out);
     await writeFile(args.out, text);
