@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig, projectRoot, type Config } from './config.js';
 import { NativeEngine } from './engine/native.js';
 import { Admission } from './http/admission.js';
-import { Lifecycle } from './lifecycle.js';
+import { Lifecycle, type EngineHooks } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createModelStore, resolveLock } from './model/index.js';
@@ -44,10 +44,13 @@ async function main(): Promise<void> {
   }
   const metrics = createMetrics();
   const { loadTimeoutMs, ...engineOptions } = config.engine;
-  const engine = new NativeEngine({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: logger.child({ component: 'engine' }) });
+  const engineLog = logger.child({ component: 'engine' });
+  // The lifecycle builds the engine with its hooks; engine.beforeSpawn and onModelRejected join
+  // onRestart here once the engine takes them.
+  const createEngine = (hooks: EngineHooks): NativeEngine =>
+    new NativeEngine({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: engineLog, onRestart: hooks.onRestart });
   const { store, close: closeStore } = createModelStore(config, logger.child({ component: 'model' }));
   const cache = new PredictionCache(config.cache);
-  const lifecycle = new Lifecycle({ config, logger, metrics, lock, provider: store, engine, cache });
   const admission = new Admission(config.admission, {
     onShed: (reason) => metrics.shed.inc({ reason }),
     onChange: (inFlight, queued) => {
@@ -55,7 +58,8 @@ async function main(): Promise<void> {
       metrics.queueDepth.set(queued);
     },
   });
-  lifecycle.watchdog.requestProgress = () => admission.progress();
+  const canaries = config.model.canaries ?? lock.canaries ?? [];
+  const lifecycle = new Lifecycle({ config, logger, metrics, lock, canaries, provider: store, createEngine, cache, requestProgress: () => admission.progress() });
   const httpDeps = { config, logger, metrics, lifecycle, admission, version: version() };
 
   // Start loading the model first: the fastText children read it in their own processes
@@ -69,7 +73,7 @@ async function main(): Promise<void> {
     if (config.managementPort !== 0) listeners.push(await listen(createManagementApp(httpDeps), config.host, config.managementPort, 511));
   } catch (error) {
     logger.fatal({ event: 'listen_failed', err: error }, 'cannot listen');
-    await engine.stop();
+    await lifecycle.stop();
     process.exit(1);
   }
   logger.info(

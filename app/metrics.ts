@@ -19,9 +19,10 @@ export interface Metrics {
   readonly state: Gauge<'state'>;
   readonly modelInfo: Gauge<'name' | 'md5'>;
   readonly eventLoopDelaySeconds: Gauge;
+  readonly canaryRuns: Counter;
+  readonly canaryFailures: Counter<'kind'>;
+  readonly canaryLastSuccess: Gauge;
 }
-
-export const LIFECYCLE_STATES = ['starting', 'loading', 'ready', 'draining', 'stopped'] as const;
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -51,5 +52,8 @@ export function createMetrics(): Metrics {
     state: new Gauge({ name: 'fasttext_lifecycle_state', help: 'Current lifecycle state (1 for the current one)', labelNames: ['state'], registers: r }),
     modelInfo: new Gauge({ name: 'fasttext_model_info', help: 'The served model (value 1)', labelNames: ['name', 'md5'], registers: r }),
     eventLoopDelaySeconds: new Gauge({ name: 'fasttext_event_loop_delay_seconds', help: 'Event-loop delay seen by the liveness watchdog', registers: r }),
+    canaryRuns: new Counter({ name: 'fasttext_canary_runs_total', help: 'Known-answer canary runs (each sends every canary on every started k tier)', registers: r }),
+    canaryFailures: new Counter({ name: 'fasttext_canary_failures_total', help: 'Canary runs that failed, by kind (wrong_answer, no_answer, engine_error)', labelNames: ['kind'], registers: r }),
+    canaryLastSuccess: new Gauge({ name: 'fasttext_canary_last_success_timestamp_seconds', help: 'Unix time of the last canary run that every canary passed', registers: r }),
   };
 }

@@ -79,6 +79,8 @@ export interface NativeEngineOptions {
    * connections, sheds overload and answers probes, then wins the core over inference.
    */
   readonly niceness?: number;
+  /** Called on each child restart (for metrics, logs and canaries). */
+  readonly onRestart?: (reason: string) => void;
 }
 
 /** Batches smaller than twice this go to one child; parts of a split batch are at least this big. */
@@ -191,6 +193,7 @@ export class NativeEngine implements Classifier {
     if (!(opts.poolSize >= 1)) throw new RangeError('poolSize must be >= 1');
     if (!(opts.maxK >= 1)) throw new RangeError('maxK must be >= 1');
     this.groups = [this.makeGroup(1, opts.poolSize)];
+    this.onRestart = opts.onRestart;
   }
 
   /**

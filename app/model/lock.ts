@@ -6,6 +6,7 @@
 // MODEL_URI pointing elsewhere without MODEL_MD5 is refused rather than trusted.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { canaryProblems, toCanaries, type Canary } from './canaries.js';
 import type { ModelLock, ResolvedLock } from './types.js';
 import { baseName, ModelUriError, parseModelUri, resolveModelUri, sameLocation, type ModelLocation } from './uri.js';
 
@@ -29,7 +30,7 @@ export interface LockOverrides {
 const MD5 = /^[0-9a-f]{32}$/;
 // The name appears in URL paths (/v2/models/{name}) and in metrics labels.
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const LOCK_KEYS = new Set(['uri', 'md5', 'bytes', 'name']);
+const LOCK_KEYS = new Set(['uri', 'md5', 'bytes', 'name', 'canaries']);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -64,7 +65,7 @@ export function parseLock(doc: unknown, lockFile: string): ModelLock {
   for (const key of Object.keys(doc)) {
     if (!LOCK_KEYS.has(key)) problems.push(`unknown field ${JSON.stringify(key)} (expected uri, md5, bytes, name)`);
   }
-  const { uri, md5, bytes, name } = doc;
+  const { uri, md5, bytes, name, canaries } = doc;
   let resolvedUri: string | undefined;
   if (typeof uri !== 'string' || uri.trim() === '') {
     problems.push('"uri" must be a non-empty string (s3://bucket/key, file:///abs/path or a path relative to the lock file)');
@@ -84,10 +85,12 @@ export function parseLock(doc: unknown, lockFile: string): ModelLock {
   if (name !== undefined && (typeof name !== 'string' || !NAME.test(name))) {
     problems.push('"name" must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}');
   }
+  if (canaries !== undefined) problems.push(...canaryProblems(canaries, '"canaries"'));
   if (problems.length > 0 || resolvedUri === undefined || md5Value === undefined || typeof bytes !== 'number') {
     throw new LockError(`${where}: invalid model lock:\n  - ${problems.join('\n  - ')}`);
   }
-  return { uri: resolvedUri, md5: md5Value, bytes, name: typeof name === 'string' ? name : undefined };
+  const lock = { uri: resolvedUri, md5: md5Value, bytes, name: typeof name === 'string' ? name : undefined };
+  return canaries === undefined ? lock : { ...lock, canaries: toCanaries(canaries as Canary[]) };
 }
 
 export async function readLockFile(lockFile: string): Promise<ModelLock> {
@@ -157,6 +160,7 @@ export function applyOverrides(lock: ModelLock | undefined, lockFile: string | u
     uri: loc.uri,
     md5,
     bytes: sameObject ? lock.bytes : undefined,
+    ...(sameObject && lock.canaries !== undefined ? { canaries: lock.canaries } : {}),
     name,
     lockFile,
     overridden,

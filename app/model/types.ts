@@ -1,4 +1,5 @@
 // Shapes shared by the model modules: what the build fixes, and what a load yields.
+import type { Canary } from './canaries.js';
 
 /** The build-time lock: the model the service must serve, fixed by its MD5. */
 export interface ModelLock {
@@ -8,6 +9,8 @@ export interface ModelLock {
   /** Expected size; undefined when an override replaced the locked object. */
   readonly bytes?: number | undefined;
   readonly name?: string | undefined;
+  /** Known answers of this model (lock `canaries`); kept only while uri and md5 are the lock's. */
+  readonly canaries?: readonly Canary[] | undefined;
 }
 
 /** The lock after overrides: what the service will serve, with where each value came from. */
