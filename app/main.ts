@@ -1,6 +1,7 @@
 // Composition root: config -> components -> listeners -> signals. Listens at once (liveness
 // answers while the model loads), then drives the lifecycle; SIGTERM drains and exits 0.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, projectRoot, type Config } from './config.js';
 import { NativeEngine } from './engine/native.js';
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
     if (shuttingDown) {
       logger.warn({ event: 'second_signal', signal }, 'second signal: exiting now');
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      process.exit(128 + os.constants.signals[signal]);
     }
     shuttingDown = true;
     const { delayMs, drainTimeoutMs } = config.shutdown;
@@ -112,8 +113,13 @@ async function main(): Promise<void> {
     logger.info({ event: 'stopped', drained }, 'stopped');
     process.exit(0);
   };
-  process.on('SIGTERM', (s) => void shutdown(s));
-  process.on('SIGINT', (s) => void shutdown(s));
+  // SIGQUIT asks a process to quit (some images use it as their stop signal): drain as for
+  // SIGTERM. SIGHUP asks a daemon to reload, which this one cannot (configuration is read once
+  // at start): say so and keep serving. Node's default for both is a silent death mid-request.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(signal, (s) => void shutdown(s));
+  process.on('SIGHUP', (signal) => {
+    logger.warn({ event: 'signal_ignored', signal }, 'SIGHUP ignored: configuration is read once at start; restart the process to apply a change');
+  });
 }
 
 function crash(logger: Logger, error: unknown): void {
