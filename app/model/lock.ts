@@ -186,8 +186,9 @@ export async function resolveLock(model: {
 }
 
 /** The lock file's text as the model:lock script writes it. */
-export function formatLock(lock: { uri: string; md5: string; bytes: number; name?: string | undefined }): string {
-  const doc: Record<string, string | number> = { uri: lock.uri, md5: lock.md5, bytes: lock.bytes };
+export function formatLock(lock: { uri: string; md5: string; bytes: number; name?: string | undefined; canaries?: readonly Canary[] | undefined }): string {
+  const doc: Record<string, string | number | readonly Canary[]> = { uri: lock.uri, md5: lock.md5, bytes: lock.bytes };
   if (lock.name !== undefined) doc.name = lock.name;
+  if (lock.canaries !== undefined) doc.canaries = lock.canaries;
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
