@@ -87,21 +87,22 @@ test('a child SIGSTOPped while the service is idle is replaced within about one 
   const svc = await startService({
     env: { MODEL_CACHE_DIR: tempDir(t), ENGINE_POOL_SIZE: '2', CANARY_INTERVAL_MS: String(intervalMs), ENGINE_STALL_MS: '300', ENGINE_RESTART_BASE_MS: '50' },
   });
-  let stopped: number | undefined;
+  const held: { pid?: number } = {};
   t.teardown(async () => {
-    if (stopped !== undefined && alive(stopped)) process.kill(stopped, 'SIGKILL');
+    if (held.pid !== undefined && alive(held.pid)) process.kill(held.pid, 'SIGKILL');
     await svc.stop();
   });
   await svc.waitReady(20_000);
   await bothChildrenReady(svc.url);
   const before = childPids(svc.pid);
   t.is(before.length, 2, `children: ${before.join(',')}`);
-  stopped = before[0]!;
+  const stopped = before[0]!;
+  held.pid = stopped;
   process.kill(stopped, 'SIGSTOP');
   const at = Date.now();
   await poll('the stopped child to be replaced', 6 * intervalMs, async () => {
     const now = childPids(svc.pid);
-    return !now.includes(stopped!) && now.length === 2 ? now : undefined;
+    return !now.includes(stopped) && now.length === 2 ? now : undefined;
   }).catch((error: Error) => {
     throw new Error(`${error.message}; children ${childPids(svc.pid).join(',')}; logs: ${JSON.stringify(svc.logs.slice(-8))}`);
   });
