@@ -50,6 +50,13 @@ async function one(call: CanaryCall, canary: Canary, index: number, k: number): 
   return { ok: false, kind: 'wrong_answer', index, k, expected, got, detail: `canary ${index} (k=${k}): expected ${describe(canary)}, got ${said}` };
 }
 
+/** The tiers to check: k=1 always, and the tier serving each k clients asked for (the widest past them all). */
+export function canaryTiers(tiers: readonly number[], requestedK: Iterable<number>): number[] {
+  const used = new Set<number>([1]);
+  for (const k of requestedK) used.add(tiers.find((tier) => tier >= k) ?? tiers[tiers.length - 1] ?? 1);
+  return [...used].sort((a, b) => a - b);
+}
+
 const SEVERITY = { wrong_answer: 0, no_answer: 1, engine_error: 2 } as const;
 
 /**
@@ -164,6 +171,10 @@ export class CanaryMonitor {
     let verdict: CanaryVerdict;
     try {
       verdict = await this.run();
+    } catch (error) {
+      // Not expected (runCanaries catches every call's error), but a monitor must not die of it.
+      const detail = `canary run failed: ${error instanceof Error ? error.message : String(error)}`;
+      verdict = { ok: false, kind: 'engine_error', index: -1, k: 1, expected: { label: '', score: 0 }, got: null, detail };
     } finally {
       this.running = false;
     }

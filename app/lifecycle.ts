@@ -2,64 +2,17 @@
 // that gets there: model, engine, canaries. Readiness and liveness are answered from state
 // kept here: a probe never downloads, hashes or calls S3. docs/architecture.md tells why.
 import { performance } from 'node:perf_hooks';
-import { CanaryMonitor, runCanaries, type CanaryVerdict } from './canary.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { CanaryMonitor, canaryTiers, runCanaries, type CanaryVerdict } from './canary.js';
 import { ClassificationPath, type ServingGate } from './classification.js';
-import type { Config } from './config.js';
 import type { Classifier, Prediction } from './engine/classifier.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
-import type { Canary } from './model/canaries.js';
-import type { ModelLock, ModelPhase, ModelProgress, VerifiedModel } from './model/types.js';
-import type { PredictionCache } from './prediction-cache.js';
+import { fetchVerified, type EngineHooks, type LifecycleDeps, type ModelInfo } from './lifecycle-deps.js';
+import type { VerifiedModel } from './model/types.js';
 import { FAILED_REASONS, LIFECYCLE_STATES, type LifecycleState, type NotReadyReason, type Readiness } from './readiness.js';
 import { Watchdog, type LivenessReport } from './watchdog.js';
 
+export type { EngineHooks, LifecycleDeps, ModelInfo, ModelProvider } from './lifecycle-deps.js';
 export { LIFECYCLE_STATES, NotReadyError, type LifecycleState, type NotReadyReason, type Readiness } from './readiness.js';
-
-/** Where verified model files come from (app/model/store.ts in production). */
-export interface ModelProvider {
-  ensure(lock: ModelLock, options: { signal?: AbortSignal; onProgress?: (progress: ModelProgress) => void }): Promise<VerifiedModel>;
-  /** Confirms the file is still the one verified (identity, else a re-hash); throws when it is not. */
-  recheck?(model: VerifiedModel): Promise<VerifiedModel>;
-}
-
-/** What the lifecycle hands the engine it creates. */
-export interface EngineHooks {
-  /** A child was restarted (crash, stall, pipe error). */
-  readonly onRestart: (reason: string) => void;
-  /** Awaited before every child spawn; rejects when the model file is no longer the verified one. */
-  readonly beforeSpawn: (modelPath: string) => Promise<void>;
-  /** beforeSpawn rejected: the child was not spawned. */
-  readonly onModelRejected: (reason: string) => void;
-}
-
-export interface ModelInfo {
-  readonly name: string;
-  readonly uri: string;
-  readonly md5: { readonly expected: string; readonly actual: string | null };
-  readonly bytes: number | null;
-  readonly labels: readonly string[];
-  readonly loadedAt: string | null;
-  readonly loadSeconds: number | null;
-  readonly fromCache: boolean | null;
-  readonly state: LifecycleState;
-  readonly phase: ModelPhase | NotReadyReason;
-}
-
-export interface LifecycleDeps {
-  readonly config: Config;
-  readonly logger: Logger;
-  readonly metrics: Metrics;
-  readonly lock: ModelLock & { readonly name: string };
-  /** Known answers the model must give before and while serving (may be empty). */
-  readonly canaries: readonly Canary[];
-  readonly provider: ModelProvider;
-  /** A new engine: at start, and after the canaries condemned the previous one (a stopped engine is final). */
-  readonly createEngine: (hooks: EngineHooks) => Classifier;
-  readonly cache: PredictionCache;
-  /** Admitted requests and their progress, for liveness. */
-  readonly requestProgress?: () => { readonly active: number; readonly lastReleaseAt: number };
-}
 
 /** Phases the model store and the engine pass through on the way to ready (not failures). */
 const PROGRESS_PHASES: ReadonlySet<NotReadyReason | 'verified'> = new Set(['pending', 'downloading', 'verifying', 'engine_starting']);
@@ -253,27 +206,15 @@ export class Lifecycle implements ServingGate {
 
   /** A verified model, or undefined after a failure and its backoff (or an abort). */
   private async ensureModel(): Promise<VerifiedModel | undefined> {
-    const { metrics, lock, provider, config } = this.deps;
     this.setPhase('downloading');
-    let lastBytes = 0;
-    const downloadStarted = performance.now();
     try {
-      const model = await provider.ensure(lock, { signal: this.abort.signal, onProgress: (p) => {
-        if (p.bytesDone !== undefined && p.bytesDone > lastBytes) metrics.downloadBytes.inc(p.bytesDone - lastBytes);
-        // A restarted download counts from its own start.
-        if (p.bytesDone !== undefined) lastBytes = p.bytesDone;
-        // While the store retries after a failure, /ready keeps naming that failure.
-        if (p.lastFailure && (p.phase === 'downloading' || p.phase === 'verifying')) this.setPhase(p.lastFailure.phase, p.lastFailure.detail);
-        else if (p.phase !== 'verified') this.setPhase(p.phase, p.detail);
-      } });
-      metrics.downloadSeconds.observe((performance.now() - downloadStarted) / 1000);
-      this.model = model;
-      return model;
+      this.model = await fetchVerified(this.deps, this.abort.signal, (phase, detail) => this.setPhase(phase, detail));
+      return this.model;
     } catch (error) {
       if (this.abort.signal.aborted) return undefined;
       // The store retries on its own; an error escaping it is a bug or a fatal condition.
       this.setPhase('download_failed', error instanceof Error ? error.message : String(error));
-      await this.sleep(config.model.retryMaxMs);
+      await this.sleep(this.deps.config.model.retryMaxMs);
       return undefined;
     }
   }
@@ -282,11 +223,9 @@ export class Lifecycle implements ServingGate {
   private runCanaries(): Promise<CanaryVerdict> {
     const engine = this.engine;
     if (engine === undefined || this.deps.canaries.length === 0) return Promise.resolve({ ok: true, calls: 0 });
-    const tiers = engine.kTiers?.() ?? [1];
-    const used = new Set<number>([1]);
-    for (const k of this.path.requestedK()) used.add(tiers.find((tier) => tier >= k) ?? tiers[tiers.length - 1] ?? 1);
+    const tiers = canaryTiers(engine.kTiers?.() ?? [1], this.path.requestedK());
     const timeoutMs = this.deps.config.engine.callTimeoutMs;
-    return runCanaries(this.deps.canaries, [...used].sort((a, b) => a - b), async (text, k) => {
+    return runCanaries(this.deps.canaries, tiers, async (text, k) => {
       const [predictions] = await this.path.predict(engine, [text], k, 0, performance.now() + timeoutMs);
       return predictions ?? [];
     });
@@ -338,14 +277,9 @@ export class Lifecycle implements ServingGate {
     this.startLoading();
   }
 
+  /** Backoff that ends early, quietly, when drain or stop aborts the load. */
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-    });
+    return delay(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
   readiness(): Readiness {
