@@ -46,10 +46,10 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   const { loadTimeoutMs, ...engineOptions } = config.engine;
   const engineLog = logger.child({ component: 'engine' });
-  // The lifecycle builds the engine with its hooks; engine.beforeSpawn and onModelRejected join
-  // onRestart here once the engine takes them.
-  const createEngine = (hooks: EngineHooks): NativeEngine =>
-    new NativeEngine({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: engineLog, onRestart: hooks.onRestart });
+  // The lifecycle builds its engines with its hooks: onRestart (metrics, logs, a canary run) and
+  // the integrity check before every spawn (beforeSpawn -> the store's recheck, onModelRejected).
+  const createEngine = ({ onRestart, ...integrity }: EngineHooks): NativeEngine =>
+    new NativeEngine({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: engineLog, onRestart, ...integrity });
   const { store, close: closeStore } = createModelStore(config, logger.child({ component: 'model' }));
   const cache = new PredictionCache(config.cache);
   const admission = new Admission(config.admission, {
