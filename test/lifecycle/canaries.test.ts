@@ -100,7 +100,7 @@ test('a child SIGSTOPped while the service is idle is replaced within about one 
   held.pid = stopped;
   process.kill(stopped, 'SIGSTOP');
   const at = Date.now();
-  await poll('the stopped child to be replaced', 6 * intervalMs, async () => {
+  await poll('the stopped child to be replaced', 10 * intervalMs, async () => {
     const now = childPids(svc.pid);
     return !now.includes(stopped) && now.length === 2 ? now : undefined;
   }).catch((error: Error) => {
@@ -108,7 +108,9 @@ test('a child SIGSTOPped while the service is idle is replaced within about one 
   });
   const tookMs = Date.now() - at;
   t.log(`stopped child replaced after ${tookMs} ms (canary interval ${intervalMs} ms, stall ${300} ms)`);
-  t.true(tookMs < 3 * intervalMs, `replaced after ${tookMs} ms`);
+  // Nominal: the next run (<= 1 interval) + ENGINE_STALL_MS + the restart backoff, ~1.35 s; generous
+  // for a busy machine. Without canaries nothing ever sends the idle child a line: never replaced.
+  t.true(tookMs < 5 * intervalMs, `replaced after ${tookMs} ms`);
   await svc.waitForLog((l) => l.event === 'engine_restart', 2000);
   t.is((await getJson(`${svc.url}/ready`)).status, 200);
   t.is((await getJson(`${svc.url}/health`)).status, 200);
