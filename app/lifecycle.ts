@@ -7,6 +7,7 @@ import { CanaryMonitor, canaryTiers, runCanaries, type CanaryVerdict } from './c
 import { ClassificationPath, type ServingGate } from './classification.js';
 import type { Classifier, Prediction } from './engine/classifier.js';
 import { fetchVerified, type EngineHooks, type LifecycleDeps, type ModelInfo } from './lifecycle-deps.js';
+import { publishReadiness } from './metrics.js';
 import type { VerifiedModel } from './model/types.js';
 import { FAILED_REASONS, LIFECYCLE_STATES, type LifecycleState, type NotReadyReason, type Readiness } from './readiness.js';
 import { Watchdog, type LivenessReport } from './watchdog.js';
@@ -35,8 +36,7 @@ export class Lifecycle implements ServingGate {
   private engine: Classifier | undefined;
   /** The engine that passed its canaries and serves clients; cleared when condemned. */
   private serving: Classifier | undefined;
-  private loadedAt: Date | undefined;
-  private loadSeconds: number | undefined;
+  private loaded: { readonly at: Date; readonly seconds: number } | undefined;
   private loading: Promise<void> | undefined;
   private rejected: string | undefined;
   private readonly abort = new AbortController();
@@ -73,10 +73,6 @@ export class Lifecycle implements ServingGate {
 
   get state(): LifecycleState {
     return this.current;
-  }
-
-  isReady(): boolean {
-    return this.current === 'ready';
   }
 
   /** Boot: start the watchdog, and the download too when MODEL_LOAD=eager. */
@@ -131,6 +127,7 @@ export class Lifecycle implements ServingGate {
   private setState(state: LifecycleState): void {
     this.current = state;
     for (const s of LIFECYCLE_STATES) this.deps.metrics.state.set({ state: s }, s === state ? 1 : 0);
+    publishReadiness(this.deps.metrics, state, this.phase);
     this.wake();
   }
 
@@ -139,6 +136,7 @@ export class Lifecycle implements ServingGate {
     if (phase !== this.phase) this.deps.logger.info({ event: 'model_phase', phase, detail }, `model ${phase}`);
     this.phase = phase;
     this.phaseDetail = detail;
+    publishReadiness(this.deps.metrics, this.current, phase);
     if (phase !== 'verified' && FAILED_REASONS.has(phase)) this.wake();
   }
 
@@ -188,16 +186,15 @@ export class Lifecycle implements ServingGate {
       }
       if (this.rejected !== undefined) continue; // the file changed while the canaries ran: fetch it again
       if (this.current !== 'loading') return; // draining began: readiness is final
-      this.loadedAt = new Date();
-      this.loadSeconds = (performance.now() - started) / 1000;
-      metrics.loadSeconds.set(this.loadSeconds);
+      this.loaded = { at: new Date(), seconds: (performance.now() - started) / 1000 };
+      metrics.loadSeconds.set(this.loaded.seconds);
       this.serving = engine;
       this.carried = undefined;
       this.setPhase('verified');
       this.setState('ready');
       this.canaries.start();
       logger.info(
-        { event: 'ready', model: this.name, md5: model.md5, bytes: model.bytes, fromCache: model.fromCache, loadSeconds: this.loadSeconds, sinceProcessStartSeconds: process.uptime(), labels: engine.labels().length, canaries: verdict.calls },
+        { event: 'ready', model: this.name, md5: model.md5, bytes: model.bytes, fromCache: model.fromCache, loadSeconds: this.loaded.seconds, sinceProcessStartSeconds: process.uptime(), labels: engine.labels().length, canaries: verdict.calls },
         'model verified, loaded and answering its canaries; ready',
       );
       return;
@@ -249,8 +246,14 @@ export class Lifecycle implements ServingGate {
       this.deps.logger.warn({ event: 'canary_unanswered', kind: verdict.kind, index: verdict.index, k: verdict.k }, verdict.detail);
       return;
     }
-    this.canaries.stop();
     this.condemn(verdict);
+    this.reload();
+  }
+
+  /** Out of ready and round the load loop again (the reason is already set). */
+  private reload(): void {
+    this.canaries.stop();
+    this.serving = undefined;
     this.setState('loading');
     this.startLoading();
   }
@@ -269,12 +272,9 @@ export class Lifecycle implements ServingGate {
     this.deps.logger.warn({ event: 'model_rejected', reason }, 'the model file is no longer the verified one; fetching it again');
     this.fail('model_changed', reason);
     if (this.current !== 'ready') return;
-    // The children already running loaded verified bytes: they stay, and new ones spawn once
-    // the file is verified again.
-    this.canaries.stop();
-    this.serving = undefined;
-    this.setState('loading');
-    this.startLoading();
+    // The children already running loaded verified bytes: the engine stays, and new children
+    // spawn once the file is verified again.
+    this.reload();
   }
 
   /** Backoff that ends early, quietly, when drain or stop aborts the load. */
@@ -310,8 +310,8 @@ export class Lifecycle implements ServingGate {
       md5: { expected: lock.md5, actual: this.model?.md5 ?? null },
       bytes: this.model?.bytes ?? lock.bytes ?? null,
       labels: this.serving?.labels() ?? [],
-      loadedAt: this.loadedAt?.toISOString() ?? null,
-      loadSeconds: this.loadSeconds ?? null,
+      loadedAt: this.loaded?.at.toISOString() ?? null,
+      loadSeconds: this.loaded?.seconds ?? null,
       fromCache: this.model?.fromCache ?? null,
       state: this.current,
       phase: this.phase,

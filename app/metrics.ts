@@ -22,6 +22,9 @@ export interface Metrics {
   readonly canaryRuns: Counter;
   readonly canaryFailures: Counter<'kind'>;
   readonly canaryLastSuccess: Gauge;
+  readonly ready: Gauge;
+  readonly notReadyReason: Gauge<'reason'>;
+  readonly livenessFailures: Counter<'reason'>;
 }
 
 export function createMetrics(): Metrics {
@@ -55,5 +58,20 @@ export function createMetrics(): Metrics {
     canaryRuns: new Counter({ name: 'fasttext_canary_runs_total', help: 'Known-answer canary runs (each sends every canary on every started k tier)', registers: r }),
     canaryFailures: new Counter({ name: 'fasttext_canary_failures_total', help: 'Canary runs that failed, by kind (wrong_answer, no_answer, engine_error)', labelNames: ['kind'], registers: r }),
     canaryLastSuccess: new Gauge({ name: 'fasttext_canary_last_success_timestamp_seconds', help: 'Unix time of the last canary run that every canary passed', registers: r }),
+    ready: new Gauge({ name: 'fasttext_ready', help: 'Whether /ready answers 200 (1) or 503 (0)', registers: r }),
+    notReadyReason: new Gauge({ name: 'fasttext_not_ready_reason', help: 'Why /ready answers 503 (1 on the current reason; no series while ready)', labelNames: ['reason'], registers: r }),
+    livenessFailures: new Counter({ name: 'fasttext_liveness_failures_total', help: '/health answers 503, by watchdog reason', labelNames: ['reason'], registers: r }),
   };
+}
+
+/**
+ * Publishes readiness from the lifecycle's state and model phase, with the reason /ready names:
+ * ready when the state is; the state itself when draining or stopped; else the phase.
+ * Only the current reason keeps a series, so alerts can carry it as a label.
+ */
+export function publishReadiness(metrics: Metrics, state: string, phase: string): void {
+  const reason = state === 'ready' ? undefined : state === 'draining' || state === 'stopped' ? state : phase === 'verified' ? 'engine_starting' : phase;
+  metrics.ready.set(reason === undefined ? 1 : 0);
+  metrics.notReadyReason.reset();
+  if (reason !== undefined) metrics.notReadyReason.set({ reason }, 1);
 }

@@ -11,6 +11,8 @@ import { errorMiddleware } from './errors.js';
 import { healthRouter } from './health.js';
 import { metricsRouter, requestMetrics } from './metrics.js';
 import { oipRouter } from './oip.js';
+import { oipHealthRouter } from './oip/health.js';
+import { openApiRouter } from './openapi.js';
 
 export { overloadGate } from './shed.js';
 
@@ -29,8 +31,9 @@ function base(deps: HttpDeps): Koa {
   const draining = (): boolean => deps.lifecycle.state === 'draining';
   app.use(requestMetrics(deps.metrics, draining));
   app.use(errorMiddleware(deps.logger, deps.config.admission.retryAfterSeconds));
-  const health = healthRouter(deps.lifecycle);
+  const health = healthRouter(deps.lifecycle, deps.metrics);
   app.use(health.routes());
+  app.use(oipHealthRouter(deps.lifecycle).routes());
   const metrics = metricsRouter(deps.metrics);
   app.use(metrics.routes());
   return app;
@@ -48,6 +51,7 @@ export function createTrafficApp(deps: HttpDeps): Koa {
   app.use(classify.routes()).use(classify.allowedMethods());
   const oip = oipRouter(classifyDeps, deps.version);
   app.use(oip.routes()).use(oip.allowedMethods());
+  app.use(openApiRouter().routes());
   return app;
 }
 

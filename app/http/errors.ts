@@ -26,9 +26,9 @@ export function toApiError(error: unknown, retryAfterSeconds: number): ApiError 
   return new ApiError(500, 'internal', 'internal error');
 }
 
-/** Errors on /v2 follow the Open Inference Protocol: `{"error": "<message>"}`. */
+/** Errors on /v2 (and /v2/...) follow the Open Inference Protocol: `{"error": "<message>"}`. */
 function isOipPath(p: string): boolean {
-  return p.startsWith('/v2/');
+  return p === '/v2' || p.startsWith('/v2/');
 }
 
 export function sendError(ctx: Context, e: ApiError): void {

@@ -1,16 +1,19 @@
 // Probes. Liveness: can this process still make progress (watchdog, nothing external).
 // Readiness: cached state only (model verified and loaded, engine answering, not draining).
 // Both bypass admission control: they are never queued behind or shed with classifications.
+// The OIP probes (/v2/health/*) answer from the same state with the spec's bodies: oip/health.ts.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Lifecycle } from '../lifecycle.js';
+import type { Metrics } from '../metrics.js';
 
-export function healthRouter(lifecycle: Lifecycle): Router {
+export function healthRouter(lifecycle: Lifecycle, metrics: Metrics): Router {
   const router = new Router();
 
   function live(ctx: Context): void {
     const report = lifecycle.liveness();
     ctx.status = report.live ? 200 : 503;
+    if (!report.live) metrics.livenessFailures.inc({ reason: report.reason ?? 'unknown' });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = report.live
       ? { status: 'ok', state: lifecycle.state, eventLoopDelayMs: Math.round(report.eventLoopDelayMs) }
@@ -27,8 +30,6 @@ export function healthRouter(lifecycle: Lifecycle): Router {
   }
 
   router.get('/health', live);
-  router.get('/v2/health/live', live);
   router.get('/ready', ready);
-  router.get('/v2/health/ready', ready);
   return router;
 }

@@ -1,91 +1,96 @@
-// Open Inference Protocol (KServe v2) routes over the same classifier. The infer route takes
-// one BYTES input of N texts (parameters k, threshold) and answers two [N, k] outputs,
-// `label` (BYTES) and `score` (FP32); rows with fewer than k results over the threshold are
-// padded with "" and 0 because OIP tensors are rectangular.
+// Open Inference Protocol (KServe v2) routes over the same classifier: server and model
+// metadata, model readiness and inference, each model route unversioned and versioned (the one
+// version is the model's MD5, as `versions` lists and `model_version` answers). Inference
+// takes one BYTES input `text` ([N] or [N, 1], JSON or binary tensor data, any Content-Type,
+// gzip/deflate bodies) with parameters k and threshold, and answers the requested outputs among
+// `label` (BYTES) and `score` (FP32), both [N, k]. docs/oip.md describes the choices.
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { readJsonBody } from './body.js';
 import { admitted, type ClassifyDeps } from './classify.js';
 import { ApiError } from './errors.js';
-import { checkTexts, isRecord, parseParams } from './validate.js';
+import { BINARY_EXTENSION, HEADER_LENGTH, splitBody } from './oip/binary.js';
+import { compressResponse } from './oip/compress.js';
+import { INPUT_NAME, readInferRequest } from './oip/infer-request.js';
+import { inferReply } from './oip/infer-response.js';
+import { readBodyBytes } from './oip/read-body.js';
 
 const PLATFORM = 'fasttext';
+const SERVER_NAME = 'fasttext-edge';
 
 export function oipRouter(deps: ClassifyDeps, version: string): Router {
   const router = new Router();
   const { lifecycle, limits } = deps;
+  const model = { name: lifecycle.name, version: lifecycle.md5 };
 
+  /** Checks the path's model name and, on a versioned route, its version. */
   function requireModel(ctx: Context): void {
-    const name = (ctx.params as { name?: string }).name;
-    if (name !== lifecycle.name) throw new ApiError(404, 'model_not_found', `no model named ${JSON.stringify(name)}; this server serves ${JSON.stringify(lifecycle.name)}`);
+    const params = ctx.params as { name?: string; version?: string };
+    if (params.name !== model.name) {
+      throw new ApiError(404, 'model_not_found', `no model named ${JSON.stringify(params.name)}; this server serves ${JSON.stringify(model.name)}`);
+    }
+    if (params.version !== undefined && params.version !== model.version) {
+      throw new ApiError(404, 'model_version_not_found', `model ${JSON.stringify(model.name)} has no version ${JSON.stringify(params.version)}; its one version is ${JSON.stringify(model.version)}`);
+    }
   }
 
+  router.use(compressResponse);
+
   router.get('/v2', (ctx) => {
-    ctx.body = { name: 'fasttext-edge', version, extensions: [] };
+    ctx.body = { name: SERVER_NAME, version, extensions: [BINARY_EXTENSION] };
   });
 
-  router.get('/v2/models/:name', (ctx) => {
+  const metadata = (ctx: Context): void => {
     requireModel(ctx);
     ctx.body = {
-      name: lifecycle.name,
-      versions: [lifecycle.md5],
+      name: model.name,
+      versions: [model.version],
       platform: PLATFORM,
-      inputs: [{ name: 'text', datatype: 'BYTES', shape: [-1] }],
+      inputs: [{ name: INPUT_NAME, datatype: 'BYTES', shape: [-1] }],
       outputs: [
         { name: 'label', datatype: 'BYTES', shape: [-1, -1] },
         { name: 'score', datatype: 'FP32', shape: [-1, -1] },
       ],
     };
-  });
+  };
 
-  router.get('/v2/models/:name/ready', (ctx) => {
+  const ready = (ctx: Context): void => {
     requireModel(ctx);
     const readiness = lifecycle.readiness();
     ctx.status = readiness.ready ? 200 : 503;
-    ctx.body = { name: lifecycle.name, ready: readiness.ready };
-  });
+    ctx.body = readiness.ready
+      ? { name: model.name, ready: true }
+      : { name: model.name, ready: false, error: `not_ready: the model is not ready (${readiness.reason ?? readiness.state})` };
+  };
 
-  router.post('/v2/models/:name/infer', async (ctx) => {
+  const infer = (ctx: Context): Promise<void> => {
     requireModel(ctx);
-    await admitted(deps, ctx, async (deadlineMs) => {
-      const body = await readJsonBody(ctx, limits.maxBodyBytes, deadlineMs);
-      if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
-      const inputs = body.inputs;
-      if (!Array.isArray(inputs) || inputs.length !== 1 || !isRecord(inputs[0])) {
-        throw new ApiError(400, 'invalid_request', '`inputs` must hold exactly one tensor');
+    return admitted(deps, ctx, async (deadlineMs) => {
+      const raw = await readBodyBytes(ctx, limits.maxBodyBytes, deadlineMs);
+      const { json, tail } = splitBody(raw, ctx.req.headers[HEADER_LENGTH.toLowerCase()]);
+      let body: unknown;
+      try {
+        body = JSON.parse(json.toString('utf8'));
+      } catch (error) {
+        throw new ApiError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
       }
-      const input = inputs[0];
-      if (input.datatype !== 'BYTES') throw new ApiError(400, 'invalid_request', 'the input tensor must have datatype BYTES');
-      if (!Array.isArray(input.data)) throw new ApiError(400, 'invalid_request', 'the input tensor needs `data`, an array of strings');
-      const shape = input.shape;
-      if (!Array.isArray(shape) || shape.length !== 1 || shape[0] !== input.data.length) {
-        throw new ApiError(400, 'invalid_request', `the input tensor's shape must be [${input.data.length}]`);
+      const plan = readInferRequest(body, tail, limits);
+      const results = await lifecycle.classify(plan.texts, plan.k, plan.threshold, deadlineMs);
+      const reply = inferReply(plan, results, model);
+      if (reply.kind === 'json') {
+        ctx.body = reply.body;
+        return;
       }
-      const params = isRecord(body.parameters) ? body.parameters : {};
-      const { k, threshold } = parseParams(params.k, params.threshold, limits);
-      const texts = checkTexts(input.data, 'inputs[0].data', limits);
-      const results = await lifecycle.classify(texts, k, threshold, deadlineMs);
-      const labels: string[] = [];
-      const scores: number[] = [];
-      for (const row of results) {
-        for (let i = 0; i < k; i++) {
-          const p = row[i];
-          labels.push(p ? p.label : '');
-          scores.push(p ? p.score : 0);
-        }
-      }
-      const response: Record<string, unknown> = {
-        model_name: lifecycle.name,
-        model_version: lifecycle.md5,
-        outputs: [
-          { name: 'label', datatype: 'BYTES', shape: [texts.length, k], data: labels },
-          { name: 'score', datatype: 'FP32', shape: [texts.length, k], data: scores },
-        ],
-      };
-      if (typeof body.id === 'string') response.id = body.id;
-      ctx.body = response;
+      ctx.set(HEADER_LENGTH, String(reply.headerLength));
+      ctx.type = 'application/octet-stream';
+      ctx.body = reply.body;
     });
-  });
+  };
+
+  for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
+    router.get(prefix, metadata);
+    router.get(`${prefix}/ready`, ready);
+    router.post(`${prefix}/infer`, infer);
+  }
 
   return router;
 }

@@ -42,7 +42,7 @@ test('drain is final: in every order of download, engine start and SIGTERM, read
           if (step === 'download') provider.gate.resolve();
           else if (step === 'engine') h.engineGate.resolve();
           else {
-            readyBeforeTerm = lifecycle.isReady();
+            readyBeforeTerm = lifecycle.state === 'ready';
             termed = true;
             lifecycle.beginDraining();
           }

@@ -21,7 +21,7 @@ test('eager: ready once the model is verified, the engine started and every cana
   await settle();
   t.is(h.lifecycle.readiness().reason, 'engine_starting');
   h.engineGate.resolve();
-  await until('ready', () => h.lifecycle.isReady());
+  await until('ready', () => h.lifecycle.state === 'ready');
   t.true(h.lifecycle.readiness().ready);
   const engine = h.engines[0]!;
   t.deepEqual(engine.predictCalls.map((c) => c.texts[0]).sort(), CANARIES.map((c) => c.text).sort(), 'each canary went to the engine on its own');
@@ -39,7 +39,7 @@ test('the classification path merges cache hits and engine answers in order, and
   h.provider.gate.resolve();
   h.engineGate.resolve();
   h.lifecycle.boot();
-  await until('ready', () => h.lifecycle.isReady());
+  await until('ready', () => h.lifecycle.state === 'ready');
   h.answer = (text) => [{ label: text.startsWith('x') ? 'de' : 'en', score: 0.7 }];
   const engine = h.engines[0]!;
   const before = engine.predictCalls.length;
@@ -64,7 +64,7 @@ test('a canary answered with the wrong label: never ready, reason canary_failed 
   t.false(r.ready);
   t.is(r.reason, 'canary_failed');
   t.regex(r.detail ?? '', /canary 1 \(k=1\): expected fr 0\.8000, got de 0\.9000/);
-  t.false(h.lifecycle.isReady());
+  t.false(h.lifecycle.state === 'ready');
   await until('condemned engines stopped', () => h.engines.slice(0, -1).every((e) => e.stopped));
   const logged = h.logs.find((l) => l.event === 'canary_failed');
   t.like(logged, { index: 1, expected: { label: 'fr', score: 0.8 }, got: { label: 'de', score: 0.9 } });
@@ -78,7 +78,7 @@ test('a score outside the tolerance fails the canary; one within it passes', asy
   near.provider.gate.resolve();
   near.engineGate.resolve();
   near.lifecycle.boot();
-  await until('ready', () => near.lifecycle.isReady());
+  await until('ready', () => near.lifecycle.state === 'ready');
   const far2 = harness();
   far2.answer = (text) => rightAnswers(text).map((p) => ({ ...p, score: p.score - 0.05 }));
   far2.provider.gate.resolve();
@@ -94,12 +94,12 @@ test('a wrong answer while serving: readiness canary_failed at once, the engine 
   h.provider.gate.resolve();
   h.engineGate.resolve();
   h.lifecycle.boot();
-  await until('ready', () => h.lifecycle.isReady());
+  await until('ready', () => h.lifecycle.state === 'ready');
   h.answer = () => [{ label: 'xx', score: 1 }];
   await until('canary_failed', () => h.lifecycle.readiness().reason === 'canary_failed');
   t.true(h.engines[0]!.stopped, 'the engine that answered wrongly is gone');
   h.answer = rightAnswers;
-  await until('ready again', () => h.lifecycle.isReady());
+  await until('ready again', () => h.lifecycle.state === 'ready');
   t.true(h.engines.length >= 2);
   t.false(h.engines.at(-1)!.stopped);
   await h.lifecycle.stop();
@@ -110,7 +110,7 @@ test('a child restart triggers a canary run without waiting for the interval; re
   h.provider.gate.resolve();
   h.engineGate.resolve();
   h.lifecycle.boot();
-  await until('ready', () => h.lifecycle.isReady());
+  await until('ready', () => h.lifecycle.state === 'ready');
   const engine = h.engines[0]!;
   const before = engine.predictCalls.length;
   engine.hooks.onRestart('SIGKILL');
@@ -125,7 +125,7 @@ test('canaries cover every k tier clients started', async (t) => {
   h.provider.gate.resolve();
   h.engineGate.resolve();
   h.lifecycle.boot();
-  await until('ready', () => h.lifecycle.isReady());
+  await until('ready', () => h.lifecycle.state === 'ready');
   await h.lifecycle.classify(['some text'], 2, 0, far());
   const engine = h.engines[0]!;
   await until('a canary on the k=3 tier', () => engine.predictCalls.some((c) => c.k === 3 && c.texts[0] === CANARIES[0]!.text));
@@ -138,12 +138,12 @@ test('a canary with no answer counts as engine progress lost: liveness fails, re
   h.provider.gate.resolve();
   h.engineGate.resolve();
   h.lifecycle.boot();
-  await until('ready', () => h.lifecycle.isReady());
+  await until('ready', () => h.lifecycle.state === 'ready');
   t.true(h.lifecycle.liveness().live);
   h.answer = () => 'hang';
   await until('liveness fails', () => !h.lifecycle.liveness().live, 3000);
   t.is(h.lifecycle.liveness().reason, 'engine_stalled');
-  t.true(h.lifecycle.isReady(), 'an unanswered canary is liveness business, not a wrong answer');
+  t.true(h.lifecycle.state === 'ready', 'an unanswered canary is liveness business, not a wrong answer');
   h.answer = rightAnswers;
   await until('live again once canaries are answered', () => h.lifecycle.liveness().live, 3000);
   await h.lifecycle.stop();
@@ -154,7 +154,7 @@ test('beforeSpawn rechecks the verified model; a changed file makes readiness mo
   h.provider.gate.resolve();
   h.engineGate.resolve();
   h.lifecycle.boot();
-  await until('ready', () => h.lifecycle.isReady());
+  await until('ready', () => h.lifecycle.state === 'ready');
   const engine = h.engines[0]!;
   await engine.hooks.beforeSpawn(`/cache/${'340156704bb8c8e50c4abf35a7ec2569'}.bin`);
   t.is(h.provider.rechecks, 1);
@@ -172,7 +172,7 @@ test('beforeSpawn rechecks the verified model; a changed file makes readiness mo
   t.is(h.lifecycle.readiness().reason, 'model_changed', 'still named while the model is fetched again');
   h.provider.recheckFails = undefined;
   h.provider.gate.resolve();
-  await until('ready again', () => h.lifecycle.isReady());
+  await until('ready again', () => h.lifecycle.state === 'ready');
   t.is(h.engines.length, 1, 'the running children loaded verified bytes: the engine stays');
   t.is(h.lifecycle.modelInfo().md5.actual, h.lifecycle.md5);
   await h.lifecycle.stop();
