@@ -79,6 +79,9 @@ export interface CanaryMonitorOptions {
   readonly afterRestartMs: number;
   /** After a run with no answer: soon, so a merely busy engine gets a second chance before liveness judges it. */
   readonly retryMs: number;
+  /** Every child up again? A run after a restart waits for it (one afterRestartMs at a time, up to maxRestartWaits). */
+  readonly childrenUp?: () => boolean;
+  readonly maxRestartWaits?: number;
 }
 
 export interface CanaryCounters {
@@ -97,6 +100,9 @@ export class CanaryMonitor {
   /** performance.now() of the start of the first run that got no answer, until a run gets answers again. */
   private unanswered: number | undefined;
   private last: CanaryVerdict | undefined;
+  /** A run is due for a restarted child, which the run should reach: wait until it is up. */
+  private afterRestart = false;
+  private restartWaits = 0;
 
   constructor(
     private readonly run: () => Promise<CanaryVerdict>,
@@ -121,6 +127,8 @@ export class CanaryMonitor {
 
   /** A child was restarted: check the children soon. */
   childRestarted(): void {
+    this.restartWaits = 0;
+    this.afterRestart = true;
     this.schedule(this.options.afterRestartMs);
   }
 
@@ -165,6 +173,13 @@ export class CanaryMonitor {
     this.timer = undefined;
     this.dueAt = Number.POSITIVE_INFINITY;
     if (this.stopped) return;
+    // A replacement still loading would get none of the canaries: the run waits for it.
+    if (this.afterRestart && this.options.childrenUp?.() === false && this.restartWaits < (this.options.maxRestartWaits ?? 30)) {
+      this.restartWaits++;
+      this.schedule(this.options.afterRestartMs);
+      return;
+    }
+    this.afterRestart = false;
     this.running = true;
     this.rerun = false;
     const startedAt = performance.now();

@@ -17,7 +17,7 @@ export { LIFECYCLE_STATES, NotReadyError, type LifecycleState, type NotReadyReas
 
 /** Phases the model store and the engine pass through on the way to ready (not failures). */
 const PROGRESS_PHASES: ReadonlySet<NotReadyReason | 'verified'> = new Set(['pending', 'downloading', 'verifying', 'engine_starting']);
-/** A child restarted: its replacement is usually loaded and dispatched to within this. */
+/** After a child restart, the canaries run once the k=1 pool is whole again, checked this often. */
 const CANARY_AFTER_RESTART_MS = 1000;
 
 export class Lifecycle implements ServingGate {
@@ -60,7 +60,7 @@ export class Lifecycle implements ServingGate {
       () => this.runCanaries(),
       (verdict) => this.onCanaryVerdict(verdict),
       { runs: metrics.canaryRuns, failures: metrics.canaryFailures, lastSuccess: metrics.canaryLastSuccess },
-      { intervalMs: config.canary.intervalMs, afterRestartMs: CANARY_AFTER_RESTART_MS, retryMs: Math.min(config.canary.intervalMs, CANARY_AFTER_RESTART_MS) },
+      { intervalMs: config.canary.intervalMs, afterRestartMs: CANARY_AFTER_RESTART_MS, retryMs: Math.min(config.canary.intervalMs, CANARY_AFTER_RESTART_MS), childrenUp: () => (this.engine?.stats().liveChildren ?? 0) >= config.engine.poolSize },
     );
     this.watchdog = new Watchdog(
       { ...config.liveness, requestStallMs: config.admission.requestTimeoutMs + config.liveness.engineStallMs },
@@ -272,8 +272,7 @@ export class Lifecycle implements ServingGate {
     this.deps.logger.warn({ event: 'model_rejected', reason }, 'the model file is no longer the verified one; fetching it again');
     this.fail('model_changed', reason);
     if (this.current !== 'ready') return;
-    // The children already running loaded verified bytes: the engine stays, and new children
-    // spawn once the file is verified again.
+    // The running children loaded verified bytes: the engine stays; new ones spawn once the file is verified again.
     this.reload();
   }
 
@@ -318,10 +317,7 @@ export class Lifecycle implements ServingGate {
     };
   }
 
-  /**
-   * SIGTERM: readiness drops at once and for good. Traffic is still served until stop() if a
-   * model is loaded; a download or engine start in progress is aborted.
-   */
+  /** SIGTERM: readiness 503 at once and for good; a loaded model serves until stop(), a load in progress is aborted. */
   beginDraining(): void {
     if (this.current === 'draining' || this.current === 'stopped') return;
     const loading = this.serving === undefined;

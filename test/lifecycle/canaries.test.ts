@@ -16,12 +16,14 @@ function tempDir(t: import('ava').ExecutionContext): string {
   return dir;
 }
 
+/** The fastText children serving k=1 (`predict-prob <model> - 1`); wider tiers may run beside them. */
 function childPids(pid: number): number[] {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+    return execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' })
       .split('\n')
-      .map((s) => Number(s.trim()))
-      .filter((n) => n > 0);
+      .map((line) => /^\s*(\d+)\s+.*\spredict-prob\s.*\s-\s+1\s*$/.exec(line)?.[1])
+      .filter((p): p is string => p !== undefined)
+      .map(Number);
   } catch {
     return [];
   }

@@ -105,16 +105,20 @@ test('a wrong answer while serving: readiness canary_failed at once, the engine 
   await h.lifecycle.stop();
 });
 
-test('a child restart triggers a canary run without waiting for the interval; restarts are counted', async (t) => {
-  const h = harness();
+test('a child restart triggers a canary run once the pool is whole again, without waiting for the interval; restarts are counted', async (t) => {
+  const h = harness({ ENGINE_POOL_SIZE: '2' });
   h.provider.gate.resolve();
   h.engineGate.resolve();
   h.lifecycle.boot();
   await until('ready', () => h.lifecycle.state === 'ready');
   const engine = h.engines[0]!;
   const before = engine.predictCalls.length;
+  engine.live = 1; // the replacement is still loading: a run now would reach only the old child
   engine.hooks.onRestart('SIGKILL');
   t.is(await counter(h, 'fasttext_engine_restarts_total'), 1);
+  await new Promise((r) => setTimeout(r, 1500));
+  t.is(engine.predictCalls.length, before, 'no run while the replacement loads');
+  engine.live = 2;
   await until('canaries re-run', () => engine.predictCalls.length >= before + CANARIES.length, 3000);
   t.is(await counter(h, 'fasttext_canary_runs_total'), 2);
   await h.lifecycle.stop();
