@@ -17,8 +17,6 @@ export interface ServingGate {
 export interface ClassificationOptions {
   /** The model's MD5: the cache key's namespace. */
   readonly md5: string;
-  /** Per-call ceiling on the engine's deadline. */
-  readonly callTimeoutMs: number;
 }
 
 export class ClassificationPath {
@@ -88,8 +86,9 @@ export class ClassificationPath {
    * readiness gate: the canaries' way in, so they test what clients get from the engine.
    */
   predict(engine: Classifier, texts: readonly string[], k: number, threshold: number, deadlineMs: number): Promise<Prediction[][]> {
-    // The engine call gets the tighter of the request's deadline and the per-call timeout.
-    return engine.predict(texts, k, threshold, Math.min(deadlineMs, performance.now() + this.options.callTimeoutMs));
+    // The engine applies ENGINE_CALL_TIMEOUT_MS from the moment a child has the lines; a wait for
+    // a loading k tier is bounded by the request's deadline only.
+    return engine.predict(texts, k, threshold, deadlineMs);
   }
 
   /** The serving engine; in lazy mode waits for the first load up to the deadline; fails at once on a failure. */

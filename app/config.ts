@@ -50,6 +50,8 @@ export interface Config {
     readonly widePoolSize: number;
     /** A child not loaded after this long is killed; undefined = 10 s + 1 s per 10 MB of model. */
     readonly loadTimeoutMs: number | undefined;
+    /** Start the k>1 tiers in the background once ready, widest first, one at a time. */
+    readonly warmTiers: boolean;
     /** Niceness of the fastText children: under saturation the event loop gets the CPU first. */
     readonly niceness: number;
   };
@@ -218,6 +220,7 @@ export function loadConfig(env: Env = process.env): Config {
       widePoolSize: r.int('ENGINE_WIDE_POOL_SIZE', Math.max(1, Math.floor(poolSize / 2)), 1, 256),
       loadTimeoutMs: loadTimeoutMs === 0 ? undefined : loadTimeoutMs,
       niceness: r.int('ENGINE_NICE', 5, 0, 19),
+      warmTiers: r.bool('ENGINE_WARM_TIERS', true),
     },
     limits: {
       maxBodyBytes: r.int('MAX_BODY_BYTES', 1024 * 1024, 1),

@@ -66,7 +66,7 @@ export class Lifecycle implements ServingGate {
       { ...config.liveness, requestStallMs: config.admission.requestTimeoutMs + config.liveness.engineStallMs },
       { engineStats: () => this.engine?.stats(), requestProgress: deps.requestProgress, canaryUnansweredSince: () => this.canaries.unansweredSince() },
     );
-    this.path = new ClassificationPath(this, deps.cache, metrics, { md5: this.md5, callTimeoutMs: config.engine.callTimeoutMs });
+    this.path = new ClassificationPath(this, deps.cache, metrics, { md5: this.md5 });
     metrics.modelInfo.set({ name: this.name, md5: this.md5 }, 1);
     this.setState('starting');
   }
@@ -220,6 +220,7 @@ export class Lifecycle implements ServingGate {
   private runCanaries(): Promise<CanaryVerdict> {
     const engine = this.engine;
     if (engine === undefined || this.deps.canaries.length === 0) return Promise.resolve({ ok: true, calls: 0 });
+    // Tiers clients have used: their children are loaded (a tier still warming would hold a canary until its deadline).
     const tiers = canaryTiers(engine.kTiers?.() ?? [1], this.path.requestedK());
     const timeoutMs = this.deps.config.engine.callTimeoutMs;
     return runCanaries(this.deps.canaries, tiers, async (text, k) => {

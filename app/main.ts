@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, projectRoot, type Config } from './config.js';
-import { NativeEngine } from './engine/native.js';
+import { FastTextPool } from './engine/process-pool.js';
 import { Admission } from './http/admission.js';
 import { Lifecycle, type EngineHooks } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
@@ -48,8 +48,8 @@ async function main(): Promise<void> {
   const engineLog = logger.child({ component: 'engine' });
   // The lifecycle builds its engines with its hooks: onRestart (metrics, logs, a canary run) and
   // the integrity check before every spawn (beforeSpawn -> the store's recheck, onModelRejected).
-  const createEngine = ({ onRestart, ...integrity }: EngineHooks): NativeEngine =>
-    new NativeEngine({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: engineLog, onRestart, ...integrity });
+  const createEngine = ({ onRestart, ...integrity }: EngineHooks): FastTextPool =>
+    new FastTextPool({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: engineLog, onRestart, ...integrity });
   const { store, close: closeStore } = createModelStore(config, logger.child({ component: 'model' }));
   const cache = new PredictionCache(config.cache);
   const admission = new Admission(config.admission, {

@@ -1,12 +1,12 @@
 // One `fasttext predict-prob <model> - <k>` process, from spawn to death. It owns the FIFO
 // that pairs each stdout line with the input line that caused it: segments (runs of one
-// call's texts) are written in order, answered in order, and a call that gave up (deadline)
+// call's input lines) are written in order, answered in order, and a call that gave up (deadline)
 // keeps its slots in the FIFO so its late lines are consumed and dropped, never handed to
-// the next call. Restarts, dispatch and deadlines belong to the pool (native.ts).
+// the next call. Restarts, dispatch and deadlines belong to the pool (process-pool.ts).
 import { setPriority } from 'node:os';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { LineFramer, toInputLine } from './framing.js';
+import { LineFramer, type InputLine } from './framing.js';
 
 /** Receives the answer lines of one call. */
 export interface LineSink {
@@ -15,10 +15,10 @@ export interface LineSink {
   accept(index: number, buf: Buffer, start: number, end: number): void;
 }
 
-/** `count` texts of one call, `texts[start .. start+count)`, sent to one child. */
-export interface Segment {
-  readonly sink: LineSink;
-  readonly texts: readonly string[];
+/** `count` lines of one call, `lines[start .. start+count)`, sent to one child. */
+export interface Segment<S extends LineSink = LineSink> {
+  readonly sink: S;
+  readonly lines: readonly InputLine[];
   readonly start: number;
   readonly count: number;
   /** Lines of this segment answered so far. */
@@ -27,19 +27,19 @@ export interface Segment {
 
 export type ChildState = 'loading' | 'ready' | 'dead';
 
-export interface Orphans {
+export interface Orphans<S extends LineSink> {
   /** Written to the child and not (fully) answered: the child may have seen them. */
-  readonly written: Segment[];
+  readonly written: Segment<S>[];
   /** Still in our queue: the child never saw them. */
-  readonly unsent: Segment[];
+  readonly unsent: Segment<S>[];
 }
 
-export interface ChildEvents {
-  ready(child: FastTextChild): void;
+export interface ChildEvents<S extends LineSink> {
+  ready(child: FastTextChild<S>): void;
   /** The child is unusable (exited, killed, pipe broken, stalled); called once. */
-  died(child: FastTextChild, reason: string, orphans: Orphans): void;
+  died(child: FastTextChild<S>, reason: string, orphans: Orphans<S>): void;
   /** The OS process is gone (after died, or instead of it for a spawn failure). */
-  exited(child: FastTextChild): void;
+  exited(child: FastTextChild<S>): void;
 }
 
 /** Shared by every child: performance.now() of the last answer line from any of them. */
@@ -50,7 +50,7 @@ export interface ProgressClock {
 const PROBE_TEXT = 'fasttext-edge readiness probe';
 const STDERR_KEEP = 2048;
 
-export class FastTextChild {
+export class FastTextChild<S extends LineSink> {
   state: ChildState = 'loading';
   readonly spawnedAt = performance.now();
   readySince = 0;
@@ -68,9 +68,9 @@ export class FastTextChild {
   private diedOfPipeError = false;
   private readonly proc: ChildProcessWithoutNullStreams;
   private readonly framer = new LineFramer();
-  private inflight: (Segment | undefined)[] = [];
+  private inflight: (Segment<S> | undefined)[] = [];
   private head = 0;
-  private unsent: Segment[] = [];
+  private unsent: Segment<S>[] = [];
   private flushScheduled = false;
   private blocked = false;
   private stderrTail = '';
@@ -82,7 +82,7 @@ export class FastTextChild {
     readonly modelPath: string,
     /** The k the process was started with: every line it prints has at most k labels. */
     readonly k: number,
-    private readonly events: ChildEvents,
+    private readonly events: ChildEvents<S>,
     private readonly progress: ProgressClock,
     /** Scheduling niceness of the process (0 = as Node's). */
     niceness = 0,
@@ -127,21 +127,8 @@ export class FastTextChild {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_KEEP);
     });
 
-    // The probe line: the first answer proves the model is loaded.
-    const loading = (): boolean => this.state === 'loading';
-    const probe: LineSink = {
-      get settled() {
-        return !loading();
-      },
-      accept: () => {
-        if (this.state !== 'loading') return;
-        this.state = 'ready';
-        this.readySince = performance.now();
-        this.events.ready(this);
-        if (this.unsent.length > 0) this.scheduleFlush();
-      },
-    };
-    this.inflight.push({ sink: probe, texts: [PROBE_TEXT], start: 0, count: 1, answered: 0 });
+    // The probe line, written before anything else: the first answer proves the model is
+    // loaded. Nothing is written until then, so the first line is always the probe's.
     this.inflightLines = 1;
     this.write(`${PROBE_TEXT}\n`);
   }
@@ -162,7 +149,7 @@ export class FastTextChild {
   }
 
   /** Queues a segment; every segment queued in the same event-loop turn goes out in one write. */
-  enqueue(seg: Segment): void {
+  enqueue(seg: Segment<S>): void {
     this.unsent.push(seg);
     this.unsentLines += seg.count - seg.answered;
     if (this.state === 'ready') this.scheduleFlush();
@@ -204,7 +191,7 @@ export class FastTextChild {
       // A call that expired while queued is dropped before it costs the child anything.
       if (seg.sink.settled) continue;
       const end = seg.start + seg.count;
-      for (let i = seg.start + seg.answered; i < end; i++) payload += `${toInputLine(seg.texts[i] as string)}\n`;
+      for (let i = seg.start + seg.answered; i < end; i++) payload += `${seg.lines[i] ?? ''}\n`;
       this.inflight.push(seg);
       this.inflightLines += seg.count - seg.answered;
     }
@@ -235,6 +222,10 @@ export class FastTextChild {
 
   private readonly onLine = (buf: Buffer, start: number, end: number): void => {
     if (this.state === 'dead') return;
+    if (this.state === 'loading') {
+      this.onProbeAnswered();
+      return;
+    }
     const seg = this.inflight[this.head];
     if (seg === undefined) {
       this.die('printed a line nobody asked for');
@@ -257,6 +248,14 @@ export class FastTextChild {
     if (!seg.sink.settled) seg.sink.accept(index, buf, start, end);
   };
 
+  private onProbeAnswered(): void {
+    this.inflightLines--;
+    this.state = 'ready';
+    this.readySince = performance.now();
+    this.events.ready(this);
+    if (this.unsent.length > 0) this.scheduleFlush();
+  }
+
   private dieOfPipeError(reason: string): void {
     if (this.state !== 'dead') this.diedOfPipeError = true;
     this.die(reason);
@@ -266,7 +265,7 @@ export class FastTextChild {
     if (this.state === 'dead') return;
     this.state = 'dead';
     this.deathReason = reason;
-    const written: Segment[] = [];
+    const written: Segment<S>[] = [];
     for (let i = this.head; i < this.inflight.length; i++) {
       const seg = this.inflight[i];
       if (seg !== undefined && seg.answered < seg.count) written.push(seg);

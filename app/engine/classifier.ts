@@ -21,6 +21,14 @@ export class EngineError extends Error {
   }
 }
 
+/** One k tier of the engine: idle (not started), loading, ready (a child answers) or failing. */
+export interface TierStats {
+  readonly k: number;
+  readonly state: 'idle' | 'loading' | 'ready' | 'failing';
+  /** Its children that are ready. */
+  readonly children: number;
+}
+
 export interface EngineStats {
   /** Children currently running and answering. */
   readonly liveChildren: number;
@@ -30,6 +38,8 @@ export interface EngineStats {
   readonly restarts: number;
   /** performance.now() of the last answer from any child (or of start). */
   readonly lastProgressAt: number;
+  /** Each k tier, by increasing k (for /v1/model). */
+  readonly tiers?: readonly TierStats[];
 }
 
 export interface Classifier {

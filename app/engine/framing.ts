@@ -11,15 +11,41 @@ const SPACE = 32;
 const LABEL_PREFIX = Buffer.from('__label__', 'latin1');
 const PREFIX_LEN = LABEL_PREFIX.length;
 
+/** A text made into one input line by toInputLine: the only thing a child is ever sent. */
+export type InputLine = string & { readonly inputLine: unique symbol };
+
+/** fastText's end-of-sentence word: its reader ends a line there, as at a newline. */
+const EOS = '</s>';
+/** A `</s>` that is a whole token: bounded by fastText's separators or the line's ends. */
+const EOS_TOKEN = /(?<=^|[ \t\v\f\0])<\/s>(?=$|[ \t\v\f\0])/g;
+
 /**
- * One input line for the child. fastText reads `\0 \t \v \f \r` and space as word
- * separators and ends a line at `\n`, so only `\n` and `\r` need replacing (by a space, so
- * the words on either side stay apart) to keep exactly one line per text. Any other code
- * point passes through: Buffer's UTF-8 encoder turns a lone surrogate into U+FFFD.
+ * One input line for the child, which fastText reads as exactly one line, with the same
+ * tokens as the text except `</s>` (docs/engine.md, "Framing"). fastText's reader splits
+ * words at the bytes space, \t, \n, \v, \f, \r and \0, and ends a line at a \n or at a
+ * token that is exactly `</s>`. So: \n and \r become a space (separators on either side of
+ * a word, as before), and each `</s>` token becomes a space too, which drops it from the
+ * prediction without joining its neighbours. Nothing else can end a line: every other
+ * byte of the UTF-8 encoding (multi-byte sequences are all >= 0x80; a lone surrogate is
+ * encoded as U+FFFD) is part of a word.
  */
-export function toInputLine(text: string): string {
-  if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) return text;
-  return text.replace(/[\r\n]/g, ' ');
+export function toInputLine(text: string): InputLine {
+  let line = text;
+  if (line.indexOf('\n') !== -1 || line.indexOf('\r') !== -1) line = line.replace(/[\r\n]/g, ' ');
+  if (line.indexOf(EOS) !== -1) line = line.replace(EOS_TOKEN, ' ');
+  return line as InputLine;
+}
+
+/**
+ * Whether fastText reads at least one token in the line (any byte but its separators).
+ * A line without one would be answered with the model's prior for an empty line.
+ */
+export function hasTokens(line: InputLine): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 11 && c !== 12 && c !== 0) return true;
+  }
+  return false;
 }
 
 /**

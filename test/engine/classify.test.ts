@@ -1,14 +1,14 @@
 // The engine on the real binary and lid.176.ftz: what a caller gets back.
 import test from 'ava';
 import { EngineError, type Prediction } from '../../app/engine/classifier.js';
-import type { NativeEngine } from '../../app/engine/native.js';
+import type { FastTextPool } from '../../app/engine/process-pool.js';
 import { Engines, inMs, SENTENCES, type Lang } from './helpers.js';
 
 const engines = new Engines();
-let engine: NativeEngine;
+let engine: FastTextPool;
 
 test.before(async () => {
-  engine = await engines.started({ poolSize: 2 });
+  engine = await engines.started({ poolSize: 2, warmTiers: true });
 });
 test.after.always(() => engines.stopAll());
 

@@ -1,7 +1,7 @@
 // The stdout line protocol parsed in place: chunk boundaries anywhere, score formats as
 // C++ iostreams print them, k cut-off and threshold, and the input-line sanitizer.
 import test from 'ava';
-import { LineFramer, parseDecimal, parsePredictions, toInputLine } from '../../app/engine/framing.js';
+import { hasTokens, LineFramer, parseDecimal, parsePredictions, toInputLine } from '../../app/engine/framing.js';
 
 function framed(chunks: readonly Buffer[]): string[] {
   const framer = new LineFramer();
@@ -57,10 +57,22 @@ test('predictions: prefix stripped, case kept, k cut-off, threshold, scores clam
   t.deepEqual(parsePredictions(utf8, 0, utf8.length, 1, 0), [{ label: '語', score: 0.7 }]);
 });
 
-test('input lines: only \\n and \\r are replaced, one text stays one line', (t) => {
-  t.is(toInputLine('plain text'), 'plain text');
-  t.is(toInputLine('a\nb\r\nc\rd'), 'a b  c d');
-  t.is(toInputLine('\t\0\v\f'), '\t\0\v\f');
-  t.is(toInputLine(''), '');
-  for (const s of ['a\nb', '\r', '\n\n\n', 'x\r\ny']) t.false(/[\r\n]/.test(toInputLine(s)));
+test('input lines: \n and \r become spaces, a whole-token </s> becomes a space, everything else is kept', (t) => {
+  const line = (text: string): string => toInputLine(text);
+  t.is(line('plain text'), 'plain text');
+  t.is(line('a\nb\r\nc\rd'), 'a b  c d');
+  t.is(line('\t\0\v\f'), '\t\0\v\f');
+  t.is(line(''), '');
+  for (const s of ['a\nb', '\r', '\n\n\n', 'x\r\ny']) t.false(/[\r\n]/.test(line(s)));
+  t.is(line('hello </s> wie geht es dir'), 'hello   wie geht es dir');
+  t.is(line('</s>'), ' ');
+  t.is(line('</s> </s>\t</s>\0</s>\v</s>\f</s>'), '   \t \0 \v \f ');
+  t.is(line('a\n</s>\rb'), 'a   b');
+  // Not whole tokens: fastText reads these as words, not as the end of a line.
+  for (const s of ['</s>x', 'x</s>', '</s></s>', '<</s>>', '</ s>', '< /s>', '</S>', '</s>\u0085', '\u2028</s>']) t.is(line(s), s);
+});
+
+test('tokens: a line of separators only has none', (t) => {
+  for (const s of ['', ' ', '\t\v\f\0 ', '\n\r', '</s>', ' </s> \n </s>']) t.false(hasTokens(toInputLine(s)), JSON.stringify(s));
+  for (const s of ['a', ' \u0085', '\u2028', '\u00a0', '😀', '\u001c', '__label__en', '</s>x']) t.true(hasTokens(toInputLine(s)), JSON.stringify(s));
 });

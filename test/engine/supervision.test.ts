@@ -143,17 +143,22 @@ test.serial('a stopped (SIGSTOP) child is detected as stalled, killed and replac
 
 test.serial('a stalled child\'s lines are retried on a live one: the caller gets its answer', async (t) => {
   const engine = await engines.started({ poolSize: 2, stallMs: 300 });
+  const reasons: string[] = [];
+  engine.onRestart = (r) => reasons.push(r);
+  // start() resolves on the first ready child; on a busy machine the second may still load.
+  await waitFor('both k=1 children ready', () => engine.stats().liveChildren === 2, 10_000);
   const [victim] = engine.childPids(1);
   if (victim === undefined) throw new Error('no child');
   process.kill(victim, 'SIGSTOP');
   // 64 texts split over both children: half of them land on the stopped one.
   const langs = Array.from({ length: 64 }, (_, i) => (['en', 'fr', 'de', 'it'] as const)[i % 4] as Lang);
-  const t0 = performance.now();
   const results = await engine.predict(langs.map((l) => SENTENCES[l]), 1, 0, inMs(3000));
   t.deepEqual(results.map(top), langs);
-  t.true(performance.now() - t0 >= 300, 'answered after the stall was detected');
+  // Half the answers were owed by the stopped child: they came only once it was dropped.
+  t.false(engine.childPids(1).includes(victim), 'answered before the stalled child was dropped');
   await waitFor('the stopped child to be gone', () => !pidAlive(victim), 1000);
-  await waitFor('the replacement', () => engine.stats().restarts === 1 && engine.stats().liveChildren === 2, 1000);
+  await waitFor('the replacement', () => engine.stats().restarts === 1 && engine.stats().liveChildren === 2, 5000);
+  t.true(reasons.some((r) => r.startsWith('stalled')), reasons.join('; '));
 });
 
 test.serial('a blocked Node event loop is not mistaken for a stalled child', async (t) => {

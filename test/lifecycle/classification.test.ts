@@ -40,7 +40,7 @@ test('cache merge: every text gets its own answer in order; the engine gets exac
       const { engine, sent } = fakeEngine();
       const gate: ServingGate = { admit: () => ({ engine }), nextChange: () => Promise.resolve() };
       const cache = new PredictionCache({ enabled: true, maxKeys: 1000, ttlSeconds: 600 });
-      const path = new ClassificationPath(gate, cache, createMetrics(), { md5: 'm'.repeat(32), callTimeoutMs: 1000 });
+      const path = new ClassificationPath(gate, cache, createMetrics(), { md5: 'm'.repeat(32) });
       const seen = new Set<string>();
       try {
         for (const { texts, k, threshold } of batches) {
@@ -65,7 +65,7 @@ test('not ready: a failure reason fails at once; a waitable one waits for the ne
   let change: () => void = () => undefined;
   const gate: ServingGate = { admit: () => admitted, nextChange: () => new Promise((r) => (change = r)) };
   const cache = new PredictionCache({ enabled: false, maxKeys: 1, ttlSeconds: 1 });
-  const path = new ClassificationPath(gate, cache, createMetrics(), { md5: 'm'.repeat(32), callTimeoutMs: 1000 });
+  const path = new ClassificationPath(gate, cache, createMetrics(), { md5: 'm'.repeat(32) });
   await t.throwsAsync(path.classify(['x'], 1, 0, performance.now() + 5000), { instanceOf: NotReadyError, message: /md5_mismatch/ });
   admitted = { reason: 'downloading', waitable: true };
   const waiting = path.classify(['x'], 1, 0, performance.now() + 5000);

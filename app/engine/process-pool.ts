@@ -1,0 +1,344 @@
+// The Classifier as a supervised pool of `fasttext predict-prob` processes: groups by k tier,
+// dispatch, retry and restart policy. The design and its measurements: docs/engine.md.
+import { stat } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { Call } from './call.js';
+import type { ChildEvents, Orphans, ProgressClock } from './child.js';
+import { EngineError, type Classifier, type EngineStats, type Prediction } from './classifier.js';
+import { Deadlines } from './deadlines.js';
+import { readModelHeader } from './model-header.js';
+import type { FastTextPoolOptions } from './pool-options.js';
+import { Group, owedLines, Slot, wideTiers, type PoolChild } from './pool-group.js';
+import { checkModel } from './model-check.js';
+import { ChildLoadFailure, fillSlot, type SpawnContext } from './spawner.js';
+import { Supervisor, terminate } from './supervisor.js';
+
+type EngineState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export class FastTextPool implements Classifier {
+  onRestart?: (reason: string) => void;
+
+  private state: EngineState = 'idle';
+  /** Bumped when the engine resets or stops: a model check finishing later spawns nothing. */
+  private generation = 0;
+  private modelPath = '';
+  private labelList: readonly string[] = [];
+  private loadTimeoutMs = 0;
+  /** By increasing k; [0] is the k=1 group, started with the engine. */
+  private readonly groups: Group[];
+  private readonly calls = new Deadlines<Call>((call) => call.fail(new EngineError('deadline_exceeded', 'fastText did not answer within the deadline')));
+  private supervisor: Supervisor | undefined;
+  private readonly progress: ProgressClock = { at: performance.now() };
+  private restarts = 0;
+  /** Every process spawned and not yet gone. */
+  private readonly processes = new Set<PoolChild>();
+  private startWaiter: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private stopping: Promise<void> | undefined;
+  private labelsAbort: AbortController | undefined;
+
+  constructor(private readonly opts: FastTextPoolOptions) {
+    if (!(opts.poolSize >= 1)) throw new RangeError('poolSize must be >= 1');
+    if (!(opts.maxK >= 1)) throw new RangeError('maxK must be >= 1');
+    this.groups = [this.makeGroup(1, opts.poolSize)];
+    this.onRestart = opts.onRestart;
+  }
+
+  /**
+   * Resolves once a k=1 child answers its probe and the labels are read. Rejects with
+   * EngineError('engine_unavailable', the binary's reason) leaving no process behind, after
+   * which start() may be called again; after stop() the engine is final.
+   */
+  async start(modelPath: string): Promise<void> {
+    if (this.state !== 'idle') throw new Error(`start() called on an engine that is ${this.state}`);
+    this.state = 'starting';
+    this.modelPath = modelPath;
+    let bytes: number;
+    try {
+      bytes = (await stat(modelPath)).size;
+    } catch (err) {
+      if (this.state === 'starting') this.state = 'idle';
+      throw new EngineError('engine_unavailable', `cannot read model ${modelPath}: ${(err as Error).message}`);
+    }
+    if (this.state !== 'starting') throw new EngineError('engine_unavailable', 'engine stopped during start');
+    this.loadTimeoutMs = this.opts.loadTimeoutMs ?? 10_000 + Math.ceil(bytes / 10_000);
+    this.progress.at = performance.now();
+    this.supervisor = new Supervisor(this.groups, this.opts.stallMs, this.loadTimeoutMs);
+
+    const firstReady = new Promise<void>((resolve, reject) => {
+      this.startWaiter = { resolve, reject };
+    });
+    this.labelsAbort = new AbortController();
+    const signal = this.labelsAbort.signal;
+    // Read in JS from the file's dictionary (no `fasttext dump`: one full model load fewer).
+    const labels = checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(async () => (await readModelHeader(modelPath, signal)).labels);
+    this.startGroup(this.groups[0] as Group);
+    try {
+      // A file the reader refuses is usually one the binary refuses too: its own reason
+      // ("wrong file format", a load timeout) is the one to report, so wait for the child.
+      const [list] = await Promise.all([labels.catch(async (err: unknown) => firstReady.then(() => Promise.reject(err))), firstReady]);
+      this.labelList = Object.freeze(list);
+    } catch (err) {
+      this.labelsAbort.abort();
+      if (this.stopping !== undefined) {
+        await Promise.allSettled([labels, this.stopping]);
+      } else {
+        await Promise.allSettled([labels, this.shutdown('start failed')]);
+        // Not stopped by the caller: start() may be tried again (say, on a re-downloaded model).
+        if (this.stopping === undefined) this.reset();
+      }
+      // Built after the process is gone, when its stderr ("... wrong file format!") is all read.
+      if (err instanceof ChildLoadFailure) throw err.toEngineError(modelPath);
+      throw err instanceof EngineError ? err : new EngineError('engine_unavailable', err instanceof Error ? err.message : String(err));
+    } finally {
+      this.startWaiter = undefined;
+      this.labelsAbort = undefined;
+    }
+    if (this.state !== 'starting') throw new EngineError('engine_unavailable', 'engine stopped during start');
+    const size = this.opts.widePoolSize ?? Math.max(1, Math.floor(this.opts.poolSize / 2));
+    for (const k of wideTiers(this.opts.kTiers ?? [10], this.opts.maxK, this.labelList.length)) this.groups.push(this.makeGroup(k, size));
+    this.state = 'running';
+    this.opts.log?.info(
+      { model: modelPath, labels: this.labelList.length, poolSize: this.opts.poolSize, kTiers: this.groups.map((g) => g.k) },
+      'fastText engine ready',
+    );
+    this.warmNextTier();
+  }
+
+  predict(texts: readonly string[], k: number, threshold: number, deadlineMs: number): Promise<Prediction[][]> {
+    if (this.state !== 'running') {
+      return Promise.reject(new EngineError('engine_unavailable', `the engine is ${this.state}`));
+    }
+    if (texts.length === 0) return Promise.resolve([]);
+    if (!(deadlineMs > performance.now())) {
+      return Promise.reject(new EngineError('deadline_exceeded', 'the deadline passed before the call started'));
+    }
+    const wanted = Number.isFinite(k) ? Math.max(1, Math.floor(k)) : 1;
+    const group = this.groupFor(wanted);
+    const callK = Math.min(wanted, group.k);
+    return new Promise<Prediction[][]>((resolve, reject) => {
+      const call = new Call(texts, callK, threshold, deadlineMs, resolve, reject, this.onSettled);
+      if (call.lines.length === 0) {
+        call.answerWithoutChildren();
+        return;
+      }
+      this.calls.add(call);
+      this.dispatch(group, call);
+    });
+  }
+
+  labels(): readonly string[] {
+    return this.labelList;
+  }
+
+  /**
+   * liveChildren counts the ready children of the k=1 group, the one most calls need (so
+   * readiness does not count a k>1 child while every k=1 call fails); pending and
+   * lastProgressAt cover every child.
+   */
+  stats(): EngineStats {
+    let pending = 0;
+    for (const group of this.groups) pending += group.pending();
+    const liveChildren = this.groups[0]?.ready().length ?? 0;
+    const tiers = this.groups.map((g) => ({ k: g.k, state: g.state(), children: g.ready().length }));
+    return { liveChildren, pending, restarts: this.restarts, lastProgressAt: this.progress.at, tiers };
+  }
+
+  /** Pids of the running fastText processes, all or those of the group serving k (tests, diagnostics). */
+  childPids(k?: number): number[] {
+    const pids: number[] = [];
+    const only = k === undefined ? undefined : this.groupFor(k);
+    for (const g of this.groups) if (only === undefined || g === only) pids.push(...g.pids());
+    return pids;
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown('engine stopped');
+    return this.stopping;
+  }
+
+  /** Back to 'idle' after a failed start: no process, no timer, only the k=1 group. */
+  private reset(): void {
+    this.groups.length = 1;
+    this.groups[0]?.reset();
+    this.generation++;
+    this.labelList = [];
+    this.state = 'idle';
+  }
+
+  private readonly eventsFor = (slot: Slot): ChildEvents<Call> => {
+    return {
+      ready: (child) => this.onChildReady(slot, child),
+      died: (child, reason, orphans) => this.onChildDied(slot, child, reason, orphans),
+      exited: (child) => this.processes.delete(child),
+    };
+  };
+
+  /** The k of each group: [1, ..., min(maxK, labels)] once started. */
+  kTiers(): readonly number[] {
+    return this.groups.map((g) => g.k);
+  }
+
+  /** The smallest tier that prints at least k labels (the widest when none does). */
+  private groupFor(k: number): Group {
+    for (const group of this.groups) if (group.k >= k) return group;
+    return this.groups[this.groups.length - 1] as Group;
+  }
+
+  private makeGroup(k: number, size: number): Group {
+    const group = new Group(k);
+    for (let i = 0; i < size; i++) group.slots.push(new Slot(group, this.eventsFor));
+    return group;
+  }
+
+  /**
+   * One child now, the others once it is ready (onChildReady): loads at once slow each other
+   * down, so the first answer comes sooner alone (docs/engine.md, "Start").
+   */
+  private startGroup(group: Group): void {
+    group.started = true;
+    const first = group.slots[0];
+    if (first !== undefined) this.spawnInto(first);
+    if (group.k > 1) this.opts.log?.info({ k: group.k, size: group.slots.length }, 'starting a k>1 fastText group');
+  }
+
+  /** What the spawner needs of the pool. */
+  private readonly spawnContext: SpawnContext = ((pool: FastTextPool): SpawnContext => ({
+    get modelPath() {
+      return pool.modelPath;
+    },
+    get loadTimeoutMs() {
+      return pool.loadTimeoutMs;
+    },
+    get generation() {
+      return pool.generation;
+    },
+    get accepting() {
+      return pool.state === 'starting' || pool.state === 'running';
+    },
+    progress: pool.progress,
+    spawned: (child) => pool.processes.add(child),
+    failed: (slot, reason) => {
+      if (pool.state === 'starting') pool.startWaiter?.reject(new EngineError('engine_unavailable', reason));
+      else if (pool.state === 'running') pool.scheduleRestart(slot, reason, performance.now());
+    },
+  }))(this);
+
+  private spawnInto(slot: Slot): void {
+    fillSlot(slot, this.opts, this.spawnContext);
+  }
+
+  /**
+   * To the call's own tier if a child of it is ready, else to the narrowest wider tier with a
+   * ready child (lines cut to the call's k), else it waits for the first tier >= its own to
+   * have a ready child, until its deadline; the own tier is started if it was not.
+   */
+  private dispatch(group: Group, call: Call): void {
+    const from = this.groups.indexOf(group);
+    for (const g of this.groups.slice(from)) {
+      if (g.route(call)) {
+        this.handedOver(call);
+        if (!group.started) this.startGroup(group);
+        return;
+      }
+    }
+    if (this.groups.slice(from).some((g) => (g === group || g.started) && g.expectsChildBefore(call.deadline))) {
+      group.waiting.push({ sink: call, lines: call.lines, start: 0, count: call.lines.length, answered: 0 });
+      if (!group.started) this.startGroup(group);
+    } else {
+      call.fail(new EngineError('engine_unavailable', `no fastText process for k=${group.k} is running`));
+    }
+  }
+
+  /** The call's lines are with a child now: its answer clock (callTimeoutMs) starts. */
+  private readonly handedOver = (call: Call): void => {
+    const timeout = this.opts.callTimeoutMs;
+    if (timeout === undefined) return;
+    call.limitDeadline(performance.now() + timeout);
+    this.calls.tightened(call);
+  };
+
+  /** Starts the widest tier not yet started (warmTiers): one tier loads at a time. */
+  private warmNextTier(): void {
+    if (this.state !== 'running' || this.opts.warmTiers === false) return;
+    if (this.groups.some((g) => g.started && g.state() === 'loading')) return;
+    const next = [...this.groups].reverse().find((g) => !g.started);
+    if (next !== undefined) this.startGroup(next);
+  }
+
+  private onChildReady(slot: Slot, child: PoolChild): void {
+    if (slot.child !== child) return;
+    this.opts.log?.info({ k: slot.group.k, pid: child.pid, loadMs: Math.round(child.readySince - child.spawnedAt) }, 'fastText process ready');
+    if (this.startWaiter !== undefined && slot.group === this.groups[0]) this.startWaiter.resolve();
+    // The rest of a group started with its first child only.
+    for (const other of slot.group.slots) if (other.child === undefined && !other.preparing && other.restartTimer === undefined) this.spawnInto(other);
+    // Calls waiting for this tier or a narrower one: this child prints at least their k.
+    for (const g of this.groups) {
+      if (g.k > slot.group.k) break;
+      const waiting = g.waiting;
+      g.waiting = [];
+      slot.group.adopt(waiting, child, this.handedOver);
+    }
+    this.warmNextTier();
+  }
+
+  private onChildDied(slot: Slot, child: PoolChild, reason: string, orphans: Orphans<Call>): void {
+    if (slot.child === child) slot.child = undefined;
+    const now = performance.now();
+    const level = this.state === 'running' ? 'warn' : 'info';
+    this.opts.log?.[level](
+      { k: slot.group.k, pid: child.pid, reason, orphanedLines: owedLines(orphans.written) + owedLines(orphans.unsent) },
+      'fastText process ended',
+    );
+    if (this.state === 'starting') {
+      // Every child loads the same file: one failure to load fails the start.
+      this.startWaiter?.reject(new ChildLoadFailure(child));
+      return;
+    }
+    if (this.state !== 'running') return; // stop() fails the calls itself
+
+    for (const seg of orphans.unsent) slot.group.reroute(seg, false, now);
+    for (const seg of orphans.written) slot.group.reroute(seg, true, now);
+
+    if (child.readySince > 0 && now - child.readySince >= (this.opts.healthyAfterMs ?? 10_000)) slot.failures = 0;
+    // The reason as known when the restart happens: by then the exit of a child that died of
+    // a pipe error has told its cause (SIGKILL, a status).
+    this.scheduleRestart(slot, () => child.deathReason || reason, now);
+  }
+
+  /** Capped exponential backoff per slot; a waiting call that can no longer expect a child fails now. */
+  private scheduleRestart(slot: Slot, reason: string | (() => string), now: number): void {
+    const delay = Math.min(this.opts.restartMaxMs, this.opts.restartBaseMs * 2 ** slot.failures);
+    slot.failures++;
+    slot.restartAt = now + delay;
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (this.state !== 'running') return;
+      this.restarts++;
+      try {
+        this.onRestart?.(typeof reason === 'function' ? reason() : reason);
+      } catch (err) {
+        this.opts.log?.error({ err }, 'onRestart callback threw');
+      }
+      this.spawnInto(slot);
+    }, delay);
+    slot.group.pruneWaiting();
+  }
+
+  private readonly onSettled = (call: Call): void => {
+    this.calls.delete(call);
+  };
+
+  private async shutdown(why: string): Promise<void> {
+    this.state = 'stopping';
+    this.generation++;
+    this.supervisor?.stop();
+    this.calls.disarm();
+    this.labelsAbort?.abort();
+    this.startWaiter?.reject(new EngineError('engine_unavailable', `${why} during start`));
+    for (const group of this.groups) group.cancelRestarts();
+    for (const call of [...this.calls]) call.fail(new EngineError('engine_unavailable', why));
+    const stuck = await terminate(this.processes, why, this.opts.stopTimeoutMs ?? 2000);
+    if (stuck.length > 0) this.opts.log?.error({ pids: stuck }, 'fastText processes did not exit after SIGKILL');
+    this.state = 'stopped';
+  }
+}
