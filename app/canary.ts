@@ -3,7 +3,7 @@
 // score within CANARY_SCORE_TOLERANCE of the released one. The monitor re-runs them on a
 // timer and after child restarts, and keeps the last verdict in memory for the probes.
 import { performance } from 'node:perf_hooks';
-import { EngineError, type Prediction } from './engine/classifier.js';
+import { EngineError, type Prediction, type TierStats } from './engine/classifier.js';
 import type { Canary } from './model/canaries.js';
 
 /**
@@ -50,11 +50,15 @@ async function one(call: CanaryCall, canary: Canary, index: number, k: number): 
   return { ok: false, kind: 'wrong_answer', index, k, expected, got, detail: `canary ${index} (k=${k}): expected ${describe(canary)}, got ${said}` };
 }
 
-/** The tiers to check: k=1 always, and the tier serving each k clients asked for (the widest past them all). */
-export function canaryTiers(tiers: readonly number[], requestedK: Iterable<number>): number[] {
-  const used = new Set<number>([1]);
-  for (const k of requestedK) used.add(tiers.find((tier) => tier >= k) ?? tiers[tiers.length - 1] ?? 1);
-  return [...used].sort((a, b) => a - b);
+/**
+ * The tiers to check: k=1 always, and every wider tier with a ready child. A tier still loading
+ * (warming, or started by a first request) is left for a later run: a canary sent to it would
+ * wait there until its deadline and read as lost progress.
+ */
+export function canaryTiers(tiers: readonly TierStats[] | undefined): number[] {
+  const ks = new Set<number>([1]);
+  for (const tier of tiers ?? []) if (tier.state === 'ready') ks.add(tier.k);
+  return [...ks].sort((a, b) => a - b);
 }
 
 const SEVERITY = { wrong_answer: 0, no_answer: 1, engine_error: 2 } as const;

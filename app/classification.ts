@@ -20,9 +20,6 @@ export interface ClassificationOptions {
 }
 
 export class ClassificationPath {
-  /** Every k clients asked for (bounded by MAX_K): the canaries cover the tiers they started. */
-  private readonly kSeen = new Set<number>();
-
   constructor(
     private readonly gate: ServingGate,
     private readonly cache: PredictionCache,
@@ -30,22 +27,11 @@ export class ClassificationPath {
     private readonly options: ClassificationOptions,
   ) {}
 
-  /** Distinct k values asked for by clients since the engine started. */
-  requestedK(): readonly number[] {
-    return [...this.kSeen];
-  }
-
-  /** A new engine has none of its wide tiers started yet. */
-  forgetRequestedK(): void {
-    this.kSeen.clear();
-  }
-
   /** Classifies through the cache; throws NotReadyError or EngineError, never hangs past the deadline. */
   async classify(texts: readonly string[], k: number, threshold: number, deadlineMs: number): Promise<Prediction[][]> {
     const engine = await this.awaitEngine(deadlineMs);
     const { cache, metrics } = this;
     const md5 = this.options.md5;
-    this.kSeen.add(k);
     metrics.texts.inc(texts.length);
     if (!cache.enabled) return this.predict(engine, texts, k, threshold, deadlineMs);
 

@@ -172,7 +172,6 @@ export class Lifecycle implements ServingGate {
           continue;
         }
         if (this.abort.signal.aborted) return;
-        this.path.forgetRequestedK();
       }
       const checkedAt = performance.now();
       const verdict = await this.runCanaries();
@@ -220,8 +219,7 @@ export class Lifecycle implements ServingGate {
   private runCanaries(): Promise<CanaryVerdict> {
     const engine = this.engine;
     if (engine === undefined || this.deps.canaries.length === 0) return Promise.resolve({ ok: true, calls: 0 });
-    // Tiers clients have used: their children are loaded (a tier still warming would hold a canary until its deadline).
-    const tiers = canaryTiers(engine.kTiers?.() ?? [1], this.path.requestedK());
+    const tiers = canaryTiers(engine.stats().tiers);
     const timeoutMs = this.deps.config.engine.callTimeoutMs;
     return runCanaries(this.deps.canaries, tiers, async (text, k) => {
       const [predictions] = await this.path.predict(engine, [text], k, 0, performance.now() + timeoutMs);

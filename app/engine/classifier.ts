@@ -53,8 +53,6 @@ export interface Classifier {
   /** Every label the model knows (without prefix), read once at start. */
   labels(): readonly string[];
   stats(): EngineStats;
-  /** k of each child group, k=1 first (once started); the canaries cover the groups in use. */
-  kTiers?(): readonly number[];
   /** Fails pending calls with engine_unavailable and ends every child (SIGTERM, then SIGKILL). */
   stop(): Promise<void>;
   /** Called on each child restart (for metrics/logs). */

@@ -50,9 +50,10 @@ test('the lock\'s canaries apply only while the served object is the lock\'s own
   t.is(other.canaries, undefined, 'another model has other answers');
 });
 
-test('canaries cover k=1 and the tier serving each k clients asked for', (t) => {
-  t.deepEqual(canaryTiers([1, 10, 100], []), [1]);
-  t.deepEqual(canaryTiers([1, 10, 100], [3, 7, 10]), [1, 10]);
-  t.deepEqual(canaryTiers([1, 10, 100], [2, 11, 500]), [1, 10, 100]);
-  t.deepEqual(canaryTiers([1], [5]), [1]);
+test('canaries cover k=1 and every wider tier with a ready child, never one still loading', (t) => {
+  t.deepEqual(canaryTiers(undefined), [1]);
+  const tier = (k: number, state: 'idle' | 'loading' | 'ready' | 'failing'): { k: number; state: typeof state; children: number } => ({ k, state, children: state === 'ready' ? 1 : 0 });
+  t.deepEqual(canaryTiers([tier(1, 'ready'), tier(10, 'loading'), tier(100, 'idle')]), [1]);
+  t.deepEqual(canaryTiers([tier(1, 'ready'), tier(10, 'ready'), tier(100, 'failing')]), [1, 10]);
+  t.deepEqual(canaryTiers([tier(1, 'failing'), tier(10, 'ready'), tier(100, 'ready')]), [1, 10, 100]);
 });

@@ -5,7 +5,7 @@
 // in test/http/*.test.ts; here every step is a latch the test opens.
 import { performance } from 'node:perf_hooks';
 import { loadConfig, type Config } from '../../app/config.js';
-import { EngineError, type Classifier, type EngineStats, type Prediction } from '../../app/engine/classifier.js';
+import { EngineError, type Classifier, type EngineStats, type Prediction, type TierStats } from '../../app/engine/classifier.js';
 import { Lifecycle, type EngineHooks, type ModelProvider } from '../../app/lifecycle.js';
 import { createLogger } from '../../app/logger.js';
 import { createMetrics, type Metrics } from '../../app/metrics.js';
@@ -127,12 +127,12 @@ export class FakeEngine implements Classifier {
   }
 
   stats(): EngineStats {
-    return { liveChildren: this.running ? this.live : 0, pending: this.hung.size, restarts: 0, lastProgressAt: performance.now() };
+    const tiers: TierStats[] = [{ k: 1, state: this.running ? 'ready' : 'idle', children: this.running ? this.live : 0 }, { k: 3, state: this.wideTier, children: this.wideTier === 'ready' ? 1 : 0 }];
+    return { liveChildren: this.running ? this.live : 0, pending: this.hung.size, restarts: 0, lastProgressAt: performance.now(), tiers };
   }
 
-  kTiers(): readonly number[] {
-    return this.running ? [1, 3] : [1];
-  }
+  /** The k=3 tier's state, as the pool reports it. */
+  wideTier: TierStats['state'] = 'idle';
 
   async stop(): Promise<void> {
     this.stopped = true;
