@@ -4,7 +4,7 @@
 // timer and after child restarts, and keeps the last verdict in memory for the probes.
 import { performance } from 'node:perf_hooks';
 import { EngineError, type Prediction, type TierStats } from './engine/classifier.js';
-import type { Canary } from './model/canaries.js';
+import type { ModelCanary as Canary } from './model/types.js';
 
 /**
  * Absolute score tolerance. The same binary on the same file gives the same score to the

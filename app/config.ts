@@ -2,7 +2,8 @@
 // ConfigError listing every problem, which main.ts prints before exiting with status 2.
 import os from 'node:os';
 import path from 'node:path';
-import { canaryProblems, toCanaries, type Canary } from './model/canaries.js';
+import { parseCanaries } from './model/lock.js';
+import type { ModelCanary } from './model/types.js';
 
 export type ModelLoadMode = 'eager' | 'lazy';
 export type S3ChecksumMode = 'when_required' | 'when_supported';
@@ -28,7 +29,7 @@ export interface Config {
     /** A download that receives no byte for this long is aborted and resumed. */
     readonly stallTimeoutMs: number;
     /** MODEL_CANARIES: replaces the lock's canaries; undefined = take the lock's. */
-    readonly canaries: readonly Canary[] | undefined;
+    readonly canaries: readonly ModelCanary[] | undefined;
   };
   readonly s3: {
     readonly region: string;
@@ -267,7 +268,7 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 /** MODEL_CANARIES: a JSON array of {"text", "label", "score"}; "[]" turns the lock's canaries off. */
-function canariesFromEnv(r: Reader): Canary[] | undefined {
+function canariesFromEnv(r: Reader): readonly ModelCanary[] | undefined {
   const raw = r.raw('MODEL_CANARIES');
   if (raw === undefined) return undefined;
   let value: unknown;
@@ -277,7 +278,10 @@ function canariesFromEnv(r: Reader): Canary[] | undefined {
     r.problems.push(`MODEL_CANARIES is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
     return undefined;
   }
-  const problems = canaryProblems(value, 'MODEL_CANARIES');
-  r.problems.push(...problems);
-  return problems.length === 0 ? toCanaries(value as Canary[]) : undefined;
+  const canaries = parseCanaries(value);
+  if (typeof canaries === 'string') {
+    r.problems.push(`MODEL_CANARIES ${canaries}`);
+    return undefined;
+  }
+  return canaries;
 }

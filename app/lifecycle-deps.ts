@@ -6,8 +6,7 @@ import type { Config } from './config.js';
 import type { Classifier } from './engine/classifier.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { Canary } from './model/canaries.js';
-import type { ModelLock, ModelPhase, ModelProgress, VerifiedModel } from './model/types.js';
+import type { ModelCanary, ModelLock, ModelPhase, ModelProgress, VerifiedModel } from './model/types.js';
 import type { PredictionCache } from './prediction-cache.js';
 import type { LifecycleState, NotReadyReason } from './readiness.js';
 
@@ -47,7 +46,7 @@ export interface LifecycleDeps {
   readonly metrics: Metrics;
   readonly lock: ModelLock & { readonly name: string };
   /** Known answers the model must give before and while serving (may be empty). */
-  readonly canaries: readonly Canary[];
+  readonly canaries: readonly ModelCanary[];
   readonly provider: ModelProvider;
   /** A new engine: at start, and after the canaries condemned the previous one (a stopped engine is final). */
   readonly createEngine: (hooks: EngineHooks) => Classifier;

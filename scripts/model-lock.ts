@@ -14,7 +14,7 @@ import { ConfigError, loadConfig, projectRoot } from '../app/config.js';
 import { deriveName, formatLock, LockError, parseLock } from '../app/model/lock.js';
 import { SourceError, SourceFactory } from '../app/model/source.js';
 import { ModelUriError, resolveModelUri } from '../app/model/uri.js';
-import { computeCanaries, readCanaryTexts } from './model/canaries.js';
+import { readCanaryTexts, recordCanaries } from './model/canaries.js';
 
 const USAGE = `Usage: npm run model:lock -- <uri> [--out FILE] [--name NAME] [--canaries FILE]
 
@@ -118,7 +118,7 @@ async function main(): Promise<number> {
     if (copy !== undefined && copyPath !== undefined && canaryTexts !== undefined) {
       copy.end();
       await finished(copy);
-      canaries = await computeCanaries(copyPath, canaryTexts);
+      canaries = await recordCanaries(copyPath, canaryTexts);
       for (const c of canaries) process.stderr.write(`canary ${c.label} ${c.score}  ${c.text}\n`);
     }
     const text = formatLock({ uri: written, md5, bytes, name, canaries });

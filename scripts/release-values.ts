@@ -1,15 +1,19 @@
-// npm run release:values -- --env prod --image-tag T [--lock FILE] [--out FILE]
+// npm run release:values -- --env prod --image-tag T --lock releases/NAME.lock.json [--verify] [--out FILE]
 // Writes the values file a pipeline layers over the environment's own:
 //   helm upgrade --install fasttext-edge chart -f chart/values-prod.yaml -f <this file>
 // It carries what changes per release: the image tag (or digest) and the model, as the
-// lock fixed it (uri, md5, name). Nothing here is typed by hand, so the MD5 the pods check
-// is the one model:publish computed from the bytes.
+// release lock fixed it (uri, md5, sha256, bytes, name, canaries). Nothing here is typed by
+// hand, so the checksums the pods check are the ones model:publish computed from the bytes;
+// --verify also proves, with one HEAD, that the object in S3 is still those bytes.
 import { access, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { projectRoot } from '../app/config.js';
+import { ConfigError, loadConfig, projectRoot } from '../app/config.js';
 import { LockError, readLockFile } from '../app/model/lock.js';
+import { SourceError } from '../app/model/source.js';
+import { chartModelValues, modelValues } from './model/chart-values.js';
+import { ReleaseMismatchError, verifyRelease } from './model/verify-release.js';
 
 const USAGE = `Usage: npm run release:values -- --env ENV (--image-tag TAG | --image-digest DIGEST) [options]
 
@@ -20,12 +24,16 @@ Writes the Helm values that release one image and one model to one environment, 
   --image-tag TAG       the image tag to deploy
   --image-digest D      the image digest (sha256:...), which wins over the tag in the chart
   --image-repository R  the image repository (default: the chart's)
-  --lock FILE           the model lock to release (default: model.lock.json at the project root)
+  --lock FILE           the release lock of the model (model:publish wrote it:
+                        releases/<name>.lock.json); required unless --no-model
   --no-model            release the image only: the pods serve the lock baked into the image
+  --verify              HEAD the model's object first (S3 settings as for model:publish) and
+                        refuse the release unless its size and stored md5/sha256 match the lock
   --out FILE            where to write (default: stdout)
   -h, --help            this help
 
-Exit status: 0 written, 2 bad arguments or lock.`;
+Exit status: 0 written, 1 the object does not match (--verify) or S3 failed, 2 bad arguments
+or lock.`;
 
 class UsageError extends Error {}
 
@@ -39,8 +47,9 @@ interface ReleaseArgs {
   readonly imageTag: string | undefined;
   readonly imageDigest: string | undefined;
   readonly imageRepository: string | undefined;
-  readonly lock: string;
+  readonly lock: string | undefined;
   readonly model: boolean;
+  readonly verify: boolean;
   readonly out: string | undefined;
 }
 
@@ -56,6 +65,7 @@ function parse(argv: string[]): ReleaseArgs | 'help' {
         'image-repository': { type: 'string' },
         lock: { type: 'string' },
         'no-model': { type: 'boolean' },
+        verify: { type: 'boolean' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -70,14 +80,24 @@ function parse(argv: string[]): ReleaseArgs | 'help' {
   if (tag === undefined && digest === undefined) throw new UsageError('--image-tag or --image-digest is required');
   if (tag !== undefined && !TAG.test(tag)) throw new UsageError(`--image-tag ${JSON.stringify(tag)} is not a valid image tag`);
   if (digest !== undefined && !DIGEST.test(digest)) throw new UsageError(`--image-digest ${JSON.stringify(digest)} is not sha256:<64 hex>`);
+  const model = v['no-model'] !== true;
+  if (model && v.lock === undefined) {
+    throw new UsageError(
+      '--lock FILE is required: the release lock model:publish wrote (releases/<name>.lock.json); ' +
+        'model.lock.json is the bundled default that npm start serves, not a release. Or pass --no-model',
+    );
+  }
+  if (!model && v.lock !== undefined) throw new UsageError('--lock and --no-model exclude each other');
+  if (!model && v.verify === true) throw new UsageError('--verify checks a model: it needs --lock, not --no-model');
   const cwd = process.env.INIT_CWD ?? process.cwd();
   return {
     env: v.env,
     imageTag: tag,
     imageDigest: digest,
     imageRepository: v['image-repository'],
-    lock: v.lock === undefined ? path.join(projectRoot(), 'model.lock.json') : path.resolve(cwd, v.lock),
-    model: v['no-model'] !== true,
+    lock: v.lock === undefined ? undefined : path.resolve(cwd, v.lock),
+    model,
+    verify: v.verify === true,
     out: v.out === undefined || v.out === '-' ? undefined : path.resolve(cwd, v.out),
   };
 }
@@ -108,7 +128,7 @@ async function main(): Promise<number> {
   const values: Record<string, unknown> = { image };
 
   let source = 'image only: the pods serve the lock baked into the image';
-  if (args.model) {
+  if (args.model && args.lock !== undefined) {
     const lock = await readLockFile(args.lock);
     // readLockFile resolves a relative uri against the lock's own path; the raw text tells.
     const raw = JSON.parse(await readFile(args.lock, 'utf8')) as { uri: string };
@@ -118,11 +138,15 @@ async function main(): Promise<number> {
           'publish the model first (npm run model:publish -- <file> s3://bucket/key), or pass --no-model to serve the lock baked into the image',
       );
     }
-    const model: Record<string, string> = { uri: lock.uri, md5: lock.md5 };
-    if (lock.name !== undefined) model.name = lock.name;
+    if (args.verify) {
+      const { stored } = await verifyRelease(loadConfig(process.env).s3, lock.uri, lock);
+      process.stderr.write(`verified: ${lock.uri} holds ${stored.bytes} bytes, md5 ${stored.md5 ?? '?'}${stored.sha256 === undefined ? '' : `, sha256 ${stored.sha256}`}\n`);
+    }
+    const { values: model, omitted } = modelValues(lock, await chartModelValues(chartDir));
+    if (omitted.length > 0) process.stderr.write(`note: this chart takes no ${omitted.join(', ')}: left out of the values\n`);
     values.model = model;
     const shown = path.relative(projectRoot(), args.lock);
-    source = `model from ${shown.startsWith('..') ? args.lock : shown} (${lock.bytes ?? '?'} bytes)`;
+    source = `model from ${shown.startsWith('..') ? args.lock : shown} (${lock.bytes ?? '?'} bytes)${args.verify ? ', verified in S3' : ''}`;
   }
 
   const header =
@@ -143,9 +167,12 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof LockError) {
+    if (err instanceof UsageError || err instanceof LockError || err instanceof ConfigError) {
       process.stderr.write(`release:values: ${err.message}\n${err instanceof UsageError ? `\n${USAGE}\n` : ''}`);
       process.exitCode = 2;
+    } else if (err instanceof ReleaseMismatchError || err instanceof SourceError) {
+      process.stderr.write(`release:values: ${err.message}\n`);
+      process.exitCode = 1;
     } else {
       process.stderr.write(`release:values: ${(err as Error).stack ?? String(err)}\n`);
       process.exitCode = 1;

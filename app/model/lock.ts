@@ -6,8 +6,7 @@
 // MODEL_URI pointing elsewhere without MODEL_MD5 is refused rather than trusted.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { canaryProblems, toCanaries, type Canary } from './canaries.js';
-import type { ModelLock, ResolvedLock } from './types.js';
+import type { ModelCanary, ModelLock, ResolvedLock } from './types.js';
 import { baseName, ModelUriError, parseModelUri, resolveModelUri, sameLocation, type ModelLocation } from './uri.js';
 
 export class LockError extends Error {
@@ -30,7 +29,8 @@ export interface LockOverrides {
 const MD5 = /^[0-9a-f]{32}$/;
 // The name appears in URL paths (/v2/models/{name}) and in metrics labels.
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const LOCK_KEYS = new Set(['uri', 'md5', 'bytes', 'name', 'canaries']);
+const SHA256 = /^[0-9a-f]{64}$/;
+const LOCK_KEYS = new Set(['uri', 'md5', 'bytes', 'name', 'sha256', 'canaries']);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -50,6 +50,33 @@ export function validMd5(value: string): string | undefined {
   return MD5.test(md5) ? md5 : undefined;
 }
 
+export function validSha256(value: string): string | undefined {
+  const sha256 = value.trim().toLowerCase();
+  return SHA256.test(sha256) ? sha256 : undefined;
+}
+
+/** Validates a canaries array ({text, label, score}[]); returns the problem, or the canaries. */
+export function parseCanaries(value: unknown): readonly ModelCanary[] | string {
+  if (!Array.isArray(value)) return 'must be an array of {"text", "label", "score"}';
+  const canaries: ModelCanary[] = [];
+  for (const [i, c] of value.entries()) {
+    const ok =
+      isRecord(c) &&
+      Object.keys(c).every((k) => k === 'text' || k === 'label' || k === 'score') &&
+      typeof c.text === 'string' &&
+      c.text.trim() !== '' &&
+      typeof c.label === 'string' &&
+      c.label !== '' &&
+      !c.label.startsWith('__label__') &&
+      typeof c.score === 'number' &&
+      c.score >= 0 &&
+      c.score <= 1.0001;
+    if (!ok) return `[${i}] must be {"text": non-empty string, "label": string without __label__, "score": number in [0, 1]}`;
+    canaries.push({ text: c.text as string, label: c.label as string, score: c.score as number });
+  }
+  return canaries;
+}
+
 /** A name safe for URL paths: from the file name, extension dropped, odd characters replaced. */
 export function deriveName(loc: ModelLocation): string {
   const base = baseName(loc).replace(/\.[^.]*$/, '');
@@ -63,9 +90,9 @@ export function parseLock(doc: unknown, lockFile: string): ModelLock {
   if (!isRecord(doc)) throw new LockError(`${where}: expected a JSON object {"uri", "md5", "bytes", "name"?}`);
   const problems: string[] = [];
   for (const key of Object.keys(doc)) {
-    if (!LOCK_KEYS.has(key)) problems.push(`unknown field ${JSON.stringify(key)} (expected uri, md5, bytes, name)`);
+    if (!LOCK_KEYS.has(key)) problems.push(`unknown field ${JSON.stringify(key)} (expected uri, md5, bytes, name, sha256, canaries)`);
   }
-  const { uri, md5, bytes, name, canaries } = doc;
+  const { uri, md5, bytes, name, sha256, canaries } = doc;
   let resolvedUri: string | undefined;
   if (typeof uri !== 'string' || uri.trim() === '') {
     problems.push('"uri" must be a non-empty string (s3://bucket/key, file:///abs/path or a path relative to the lock file)');
@@ -85,12 +112,16 @@ export function parseLock(doc: unknown, lockFile: string): ModelLock {
   if (name !== undefined && (typeof name !== 'string' || !NAME.test(name))) {
     problems.push('"name" must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}');
   }
-  if (canaries !== undefined) problems.push(...canaryProblems(canaries, '"canaries"'));
+  const sha256Value = typeof sha256 === 'string' ? validSha256(sha256) : undefined;
+  if (sha256 !== undefined && sha256Value === undefined) problems.push('"sha256" must be 64 hexadecimal characters');
+  const canaryList = canaries === undefined ? undefined : parseCanaries(canaries);
+  if (typeof canaryList === 'string') problems.push(`"canaries" ${canaryList}`);
   if (problems.length > 0 || resolvedUri === undefined || md5Value === undefined || typeof bytes !== 'number') {
     throw new LockError(`${where}: invalid model lock:\n  - ${problems.join('\n  - ')}`);
   }
-  const lock = { uri: resolvedUri, md5: md5Value, bytes, name: typeof name === 'string' ? name : undefined };
-  return canaries === undefined ? lock : { ...lock, canaries: toCanaries(canaries as Canary[]) };
+  const lock: ModelLock = { uri: resolvedUri, md5: md5Value, bytes, name: typeof name === 'string' ? name : undefined };
+  if (sha256Value === undefined && canaryList === undefined) return lock;
+  return { ...lock, ...(sha256Value === undefined ? {} : { sha256: sha256Value }), ...(canaryList === undefined || typeof canaryList === 'string' ? {} : { canaries: canaryList }) };
 }
 
 export async function readLockFile(lockFile: string): Promise<ModelLock> {
@@ -186,9 +217,17 @@ export async function resolveLock(model: {
 }
 
 /** The lock file's text as the model:lock script writes it. */
-export function formatLock(lock: { uri: string; md5: string; bytes: number; name?: string | undefined; canaries?: readonly Canary[] | undefined }): string {
-  const doc: Record<string, string | number | readonly Canary[]> = { uri: lock.uri, md5: lock.md5, bytes: lock.bytes };
+export function formatLock(lock: {
+  uri: string;
+  md5: string;
+  bytes: number;
+  name?: string | undefined;
+  sha256?: string | undefined;
+  canaries?: readonly ModelCanary[] | undefined;
+}): string {
+  const doc: Record<string, string | number | readonly ModelCanary[]> = { uri: lock.uri, md5: lock.md5, bytes: lock.bytes };
   if (lock.name !== undefined) doc.name = lock.name;
+  if (lock.sha256 !== undefined) doc.sha256 = lock.sha256;
   if (lock.canaries !== undefined) doc.canaries = lock.canaries;
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

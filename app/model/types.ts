@@ -1,5 +1,4 @@
 // Shapes shared by the model modules: what the build fixes, and what a load yields.
-import type { Canary } from './canaries.js';
 
 /** The build-time lock: the model the service must serve, fixed by its MD5. */
 export interface ModelLock {
@@ -9,8 +8,17 @@ export interface ModelLock {
   /** Expected size; undefined when an override replaced the locked object. */
   readonly bytes?: number | undefined;
   readonly name?: string | undefined;
-  /** Known answers of this model (lock `canaries`); kept only while uri and md5 are the lock's. */
-  readonly canaries?: readonly Canary[] | undefined;
+  /** SHA-256 of the model file (64 lowercase hex), when the lock carries it. */
+  readonly sha256?: string | undefined;
+  /** Known answers of this model, checked after it loads. */
+  readonly canaries?: readonly ModelCanary[] | undefined;
+}
+
+/** A text and the top label (without `__label__`) and score the model gives it. */
+export interface ModelCanary {
+  readonly text: string;
+  readonly label: string;
+  readonly score: number;
 }
 
 /** The lock after overrides: what the service will serve, with where each value came from. */

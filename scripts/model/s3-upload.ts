@@ -3,6 +3,11 @@
 // bytes that changed on the way; the file is hashed again as it is read, so a file changed
 // during the upload fails it too. Parts go one at a time: a model upload is bounded by the
 // link, not by request latency, and one part in memory keeps the footprint fixed.
+// With `ifAbsent`, the write is conditional (If-None-Match: *, on PutObject and on
+// CompleteMultipartUpload): S3 refuses it with 412 when the key already exists, so two
+// publishers racing for one key cannot overwrite each other. Stores that do not support the
+// header either ignore it (s3rver) or answer 501; on 501 the write is retried without it, and
+// the caller's HEAD check before the upload is then the only guard.
 // (@aws-sdk/lib-storage would parallelise parts, but it is not a dependency and does not
 // send per-part Content-MD5.)
 import { createHash } from 'node:crypto';
@@ -31,6 +36,14 @@ export class UploadError extends Error {
   }
 }
 
+/** The key already holds an object: a conditional write (If-None-Match: *) was refused. */
+export class KeyExistsError extends UploadError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyExistsError';
+  }
+}
+
 export interface UploadRequest {
   readonly client: S3Client;
   readonly bucket: string;
@@ -39,6 +52,9 @@ export interface UploadRequest {
   /** Size and MD5 (hex) of the file, computed beforehand. */
   readonly bytes: number;
   readonly md5: string;
+  readonly sha256: string;
+  /** Write only if the key does not exist yet (If-None-Match: *). */
+  readonly ifAbsent: boolean;
   /** Files above this go multipart, in parts of this size (raised to fit 10,000 parts). */
   readonly partSize: number;
   readonly onProgress?: (bytesDone: number) => void;
@@ -47,6 +63,32 @@ export interface UploadRequest {
 export interface UploadResult {
   readonly multipart: boolean;
   readonly parts: number;
+  /** Whether the store enforced the conditional write (false when it answered 501 to it). */
+  readonly conditional: boolean;
+}
+
+interface SdkLikeError {
+  readonly name?: string;
+  readonly $metadata?: { readonly httpStatusCode?: number };
+}
+const status = (err: unknown): number | undefined => (err as SdkLikeError | undefined)?.$metadata?.httpStatusCode;
+
+/**
+ * Runs a write with If-None-Match: * when asked; a 412 (or 409 ConditionalRequestConflict,
+ * a concurrent conditional write) becomes KeyExistsError; a 501 runs it once more without.
+ */
+async function conditionally<T>(req: UploadRequest, write: (ifNoneMatch: string | undefined) => Promise<T>): Promise<{ out: T; conditional: boolean }> {
+  if (!req.ifAbsent) return { out: await write(undefined), conditional: false };
+  try {
+    return { out: await write('*'), conditional: true };
+  } catch (err) {
+    const code = status(err);
+    if (code === 412 || code === 409) {
+      throw new KeyExistsError(`s3://${req.bucket}/${req.key}: the key was written by someone else during this upload (HTTP ${code} to If-None-Match: *)`);
+    }
+    if (code === 501) return { out: await write(undefined), conditional: false };
+    throw err;
+  }
 }
 
 const base64Md5 = (data: Buffer): string => createHash('md5').update(data).digest('base64');
@@ -79,23 +121,29 @@ export function effectivePartSize(bytes: number, partSize: number): number {
 
 export async function uploadFile(req: UploadRequest): Promise<UploadResult> {
   const partSize = effectivePartSize(req.bytes, req.partSize);
-  const metadata = { md5: req.md5 };
+  // Stored as x-amz-meta-md5 / x-amz-meta-sha256: release:verify compares them with a
+  // release's values from one HEAD, without downloading the model.
+  const metadata = { md5: req.md5, sha256: req.sha256 };
   if (req.bytes <= partSize) {
-    const tap = new Tap(req.onProgress);
-    const body = createReadStream(req.file).pipe(tap);
-    await req.client.send(
-      new PutObjectCommand({
-        Bucket: req.bucket,
-        Key: req.key,
-        Body: body,
-        ContentLength: req.bytes,
-        ContentMD5: hexToBase64(req.md5),
-        ContentType: 'application/octet-stream',
-        Metadata: metadata,
-      }),
-    );
+    let tap = new Tap(req.onProgress);
+    const { conditional } = await conditionally(req, (ifNoneMatch) => {
+      tap = new Tap(req.onProgress);
+      const body = createReadStream(req.file).pipe(tap);
+      return req.client.send(
+        new PutObjectCommand({
+          Bucket: req.bucket,
+          Key: req.key,
+          Body: body,
+          ContentLength: req.bytes,
+          ContentMD5: hexToBase64(req.md5),
+          ContentType: 'application/octet-stream',
+          Metadata: metadata,
+          IfNoneMatch: ifNoneMatch,
+        }),
+      );
+    });
     unchanged(req, tap.hash.digest('hex'), tap.bytes);
-    return { multipart: false, parts: 1 };
+    return { multipart: false, parts: 1, conditional };
   }
 
   const created = await req.client.send(
@@ -131,10 +179,12 @@ export async function uploadFile(req: UploadRequest): Promise<UploadResult> {
       req.onProgress?.(offset);
     }
     unchanged(req, whole.digest('hex'), offset);
-    await req.client.send(
-      new CompleteMultipartUploadCommand({ Bucket: req.bucket, Key: req.key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+    const { conditional } = await conditionally(req, (ifNoneMatch) =>
+      req.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: req.bucket, Key: req.key, UploadId: uploadId, MultipartUpload: { Parts: parts }, IfNoneMatch: ifNoneMatch }),
+      ),
     );
-    return { multipart: true, parts: parts.length };
+    return { multipart: true, parts: parts.length, conditional };
   } catch (err) {
     // Uploaded parts are stored (and billed) until the upload is completed or aborted.
     await req.client.send(new AbortMultipartUploadCommand({ Bucket: req.bucket, Key: req.key, UploadId: uploadId })).catch(() => undefined);

@@ -32,15 +32,17 @@ export interface ImageConfig {
 
 export interface ImageInfo {
   readonly config: ImageConfig;
+  /** The Docker-format config's HEALTHCHECK (absent from an OCI-format image). */
+  readonly healthcheck: { readonly Test?: string[] } | undefined;
   /** Layer sizes as stored (uncompressed tar), bottom first. */
   readonly layers: readonly number[];
 }
 
 export async function inspectImage(name: string): Promise<ImageInfo> {
   const { stdout } = await buildah(['inspect', '--type', 'image', name], { timeoutMs: 30_000 });
-  const doc = JSON.parse(stdout) as { OCIv1: { config?: ImageConfig }; Manifest: string };
+  const doc = JSON.parse(stdout) as { OCIv1: { config?: ImageConfig }; Docker?: { config?: { Healthcheck?: { Test?: string[] } } }; Manifest: string };
   const manifest = JSON.parse(doc.Manifest) as { layers?: { size: number }[] };
-  return { config: doc.OCIv1.config ?? {}, layers: (manifest.layers ?? []).map((l) => l.size) };
+  return { config: doc.OCIv1.config ?? {}, healthcheck: doc.Docker?.config?.Healthcheck, layers: (manifest.layers ?? []).map((l) => l.size) };
 }
 
 /** Removes containers and images by name, ignoring the ones already gone. */

