@@ -2,7 +2,6 @@
 // in a temp dir), holding the bundled model, uploaded with checksums only when required (the
 // SDK's default would store aws-chunked framing inside the object; see DESIGN.md hazards).
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -18,7 +17,7 @@ export interface BenchS3 {
 export async function startS3(modelFile: string, md5: string): Promise<BenchS3> {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'bench-s3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory });
-  const address = (await server.run()) as AddressInfo;
+  const address = (await server.run());
   const endpoint = `http://127.0.0.1:${address.port}`;
   const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
   const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
