@@ -68,6 +68,8 @@ function results(): BenchResults {
     rounds: [round(22_000, 20_000, 800), round(24_000, 20_000, 900), round(18_000, 20_000, 1000)],
     // 64,000 texts/s through HTTP against 160,000 lines/s: 40%, 20% short of 50%.
     raw: [{ lines: 1_000_000, totalS: 6.35, loadS: 0.1, linesPerSec: 160_000, pipedLinesPerSec: 100_000 }],
+    coldStart: [],
+    large: null,
     coldStartS3: { empty: [{ listeningMs: 300, readyMs: 1200, firstClassificationMs: 1210 }], warm: [{ listeningMs: null, readyMs: 700, firstClassificationMs: 705 }] },
     memory: [memory('service-cached', 30), memory('service', 60)],
     overload: [
