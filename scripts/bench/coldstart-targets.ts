@@ -18,7 +18,7 @@ function notMeasured(target: string, required: string): TargetCheck {
 }
 
 function rangeOf(sp: Spread): string {
-  return sp.n > 1 ? `${x(sp.median)} (${x(sp.min)}–${x(sp.max)}, ${sp.n} repeats)` : x(sp.median);
+  return sp.n > 1 && sp.min !== sp.max ? `${x(sp.median)} (${x(sp.min)}–${x(sp.max)}, ${sp.n} repeats)` : x(sp.median);
 }
 
 /** Per-repeat ratio of the service's first classification (warm or empty cache) to the peer's. */
