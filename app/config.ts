@@ -2,6 +2,8 @@
 // ConfigError listing every problem, which main.ts prints before exiting with status 2.
 import os from 'node:os';
 import path from 'node:path';
+import { parseCanaries } from './model/lock.js';
+import type { ModelCanary } from './model/types.js';
 
 export type ModelLoadMode = 'eager' | 'lazy';
 export type S3ChecksumMode = 'when_required' | 'when_supported';
@@ -19,6 +21,8 @@ export interface Config {
     /** Overrides of the lock (pipelines); undefined = take the lock's value. */
     readonly uri: string | undefined;
     readonly md5: string | undefined;
+    /** MODEL_SHA256: a second digest the bytes must match besides the MD5. */
+    readonly sha256: string | undefined;
     readonly name: string | undefined;
     readonly cacheDir: string;
     readonly load: ModelLoadMode;
@@ -26,6 +30,8 @@ export interface Config {
     readonly retryMaxMs: number;
     /** A download that receives no byte for this long is aborted and resumed. */
     readonly stallTimeoutMs: number;
+    /** MODEL_CANARIES: replaces the lock's canaries; undefined = take the lock's. */
+    readonly canaries: readonly ModelCanary[] | undefined;
   };
   readonly s3: {
     readonly region: string;
@@ -65,11 +71,24 @@ export interface Config {
     readonly retryAfterSeconds: number;
     /** How long a refusal from the overload gate is held before it is sent (0 = at once). */
     readonly shedHoldMs: number;
+    /** Queue delay target (CoDel): above it for a whole interval, waiters past it are refused and the newest served first. */
+    readonly queueDelayTargetMs: number;
+    readonly queueDelayIntervalMs: number;
+    /** Body bytes queued requests may hold at once (64 full bodies: the bound before delay-based admission). */
+    readonly maxQueueBytes: number;
   };
   readonly cache: {
     readonly enabled: boolean;
     readonly maxKeys: number;
+    /** Estimated bytes of keys and predictions held; least recently used entries make room. */
+    readonly maxBytes: number;
     readonly ttlSeconds: number;
+  };
+  readonly http: {
+    /** How long a request body may take to arrive (408 after), read before admission. */
+    readonly bodyTimeoutMs: number;
+    /** Requests sending a body at once; past it the one sending longest is cut off (503). */
+    readonly maxBodyReaders: number;
   };
   readonly liveness: {
     readonly maxEventLoopDelayMs: number;
@@ -78,6 +97,10 @@ export interface Config {
   readonly shutdown: {
     readonly delayMs: number;
     readonly drainTimeoutMs: number;
+  };
+  readonly canary: {
+    /** Background canary runs while serving (plus one after every child restart). */
+    readonly intervalMs: number;
   };
 }
 
@@ -167,6 +190,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (md5 !== undefined && !/^[0-9a-f]{32}$/.test(md5)) {
     r.problems.push(`MODEL_MD5=${JSON.stringify(md5)} is not 32 hexadecimal characters`);
   }
+  const sha256 = r.raw('MODEL_SHA256')?.toLowerCase();
+  if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) {
+    r.problems.push(`MODEL_SHA256=${JSON.stringify(sha256)} is not 64 hexadecimal characters`);
+  }
   const uri = r.raw('MODEL_URI');
   if (uri !== undefined && !/^(s3:\/\/[^/]+\/.+|file:\/\/.+)$/.test(uri)) {
     r.problems.push(`MODEL_URI=${JSON.stringify(uri)} must be s3://bucket/key or file:///path`);
@@ -176,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     r.problems.push(`S3_ENDPOINT=${JSON.stringify(endpoint)} must be an http(s) URL`);
   }
 
+  const maxBodyBytes = r.int('MAX_BODY_BYTES', 1024 * 1024, 1);
   const poolSize = r.int('ENGINE_POOL_SIZE', Math.max(1, os.availableParallelism()), 1, 256);
   const loadTimeoutMs = r.int('ENGINE_LOAD_TIMEOUT_MS', 0, 0);
   const config: Config = {
@@ -188,12 +216,14 @@ export function loadConfig(env: Env = process.env): Config {
       lockFile: path.resolve(r.string('MODEL_LOCK_FILE', path.join(root, 'model.lock.json'))),
       uri,
       md5,
+      sha256,
       name: r.raw('MODEL_NAME'),
       cacheDir: path.resolve(r.string('MODEL_CACHE_DIR', path.join(root, '.cache', 'models'))),
       load: r.oneOf('MODEL_LOAD', ['eager', 'lazy'] as const, 'eager'),
       retryBaseMs: r.int('MODEL_RETRY_BASE_MS', 1000, 1),
       retryMaxMs: r.int('MODEL_RETRY_MAX_MS', 30_000, 1),
       stallTimeoutMs: r.int('MODEL_DOWNLOAD_STALL_MS', 30_000, 100),
+      canaries: canariesFromEnv(r),
     },
     s3: {
       region: r.string('AWS_REGION', r.string('AWS_DEFAULT_REGION', 'us-east-1')),
@@ -215,22 +245,30 @@ export function loadConfig(env: Env = process.env): Config {
       warmTiers: r.bool('ENGINE_WARM_TIERS', true),
     },
     limits: {
-      maxBodyBytes: r.int('MAX_BODY_BYTES', 1024 * 1024, 1),
+      maxBodyBytes,
       maxTextChars: r.int('MAX_TEXT_CHARS', 100_000, 1),
       maxBatch: r.int('MAX_BATCH', 1000, 1),
       maxK: r.int('MAX_K', 100, 1, 10_000),
     },
     admission: {
       maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 64, 1),
-      maxQueue: r.int('ADMISSION_MAX_QUEUE', 64, 0),
+      maxQueue: r.int('ADMISSION_MAX_QUEUE', 1024, 0),
       requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 10_000, 1),
       retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 1, 0),
       shedHoldMs: r.int('SHED_HOLD_MS', 200, 0, 5000),
+      queueDelayTargetMs: r.int('ADMISSION_QUEUE_DELAY_TARGET_MS', 500, 0, 60_000),
+      queueDelayIntervalMs: r.int('ADMISSION_QUEUE_DELAY_INTERVAL_MS', 1000, 1, 600_000),
+      maxQueueBytes: 64 * maxBodyBytes,
     },
     cache: {
       enabled: r.bool('CACHE_ENABLED', true),
       maxKeys: r.int('CACHE_MAX_KEYS', 100_000, 1),
+      maxBytes: r.int('CACHE_MAX_BYTES', 32 * 1024 * 1024, 0),
       ttlSeconds: r.int('CACHE_TTL_SECONDS', 600, 1),
+    },
+    http: {
+      bodyTimeoutMs: r.int('BODY_TIMEOUT_MS', 5000, 100, 600_000),
+      maxBodyReaders: r.int('MAX_BODY_READERS', 128, 1, 100_000),
     },
     liveness: {
       maxEventLoopDelayMs: r.int('LIVENESS_MAX_EVENT_LOOP_DELAY_MS', 2000, 10),
@@ -239,6 +277,9 @@ export function loadConfig(env: Env = process.env): Config {
     shutdown: {
       delayMs: r.int('SHUTDOWN_DELAY_MS', 5000, 0),
       drainTimeoutMs: r.int('SHUTDOWN_DRAIN_TIMEOUT_MS', 10_000, 0),
+    },
+    canary: {
+      intervalMs: r.int('CANARY_INTERVAL_MS', 30_000, 100),
     },
   };
 
@@ -253,4 +294,23 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+/** MODEL_CANARIES: a JSON array of {"text", "label", "score"}; "[]" turns the lock's canaries off. */
+function canariesFromEnv(r: Reader): readonly ModelCanary[] | undefined {
+  const raw = r.raw('MODEL_CANARIES');
+  if (raw === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    r.problems.push(`MODEL_CANARIES is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+    return undefined;
+  }
+  const canaries = parseCanaries(value);
+  if (typeof canaries === 'string') {
+    r.problems.push(`MODEL_CANARIES ${canaries}`);
+    return undefined;
+  }
+  return canaries;
 }

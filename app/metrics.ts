@@ -13,18 +13,20 @@ export interface Metrics {
   readonly texts: Counter;
   readonly downloadBytes: Counter;
   readonly downloadSeconds: Histogram;
+  readonly modelDownloadFailures: Counter<'reason'>;
   readonly loadSeconds: Gauge;
   readonly engineRestarts: Counter;
   readonly engineLiveChildren: Gauge;
   readonly state: Gauge<'state'>;
   readonly modelInfo: Gauge<'name' | 'md5'>;
   readonly eventLoopDelaySeconds: Gauge;
+  readonly canaryRuns: Counter;
+  readonly canaryFailures: Counter<'kind'>;
+  readonly canaryLastSuccess: Gauge;
   readonly ready: Gauge;
   readonly notReadyReason: Gauge<'reason'>;
   readonly livenessFailures: Counter<'reason'>;
 }
-
-export const LIFECYCLE_STATES = ['starting', 'loading', 'ready', 'draining', 'stopped'] as const;
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -48,12 +50,16 @@ export function createMetrics(): Metrics {
     texts: new Counter({ name: 'fasttext_texts_classified_total', help: 'Texts classified (cache hits included)', registers: r }),
     downloadBytes: new Counter({ name: 'fasttext_model_download_bytes_total', help: 'Model bytes received from the source', registers: r }),
     downloadSeconds: new Histogram({ name: 'fasttext_model_download_duration_seconds', help: 'Time to obtain a verified model file', buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1200], registers: r }),
+    modelDownloadFailures: new Counter({ name: 'fasttext_model_download_failures_total', help: 'Failed attempts to obtain a verified model, by readiness reason (md5_mismatch, model_not_found, ...)', labelNames: ['reason'], registers: r }),
     loadSeconds: new Gauge({ name: 'fasttext_model_load_duration_seconds', help: 'Seconds from start of loading to ready, last load', registers: r }),
     engineRestarts: new Counter({ name: 'fasttext_engine_restarts_total', help: 'fastText child process restarts', registers: r }),
     engineLiveChildren: new Gauge({ name: 'fasttext_engine_live_children', help: 'fastText child processes answering', registers: r }),
     state: new Gauge({ name: 'fasttext_lifecycle_state', help: 'Current lifecycle state (1 for the current one)', labelNames: ['state'], registers: r }),
     modelInfo: new Gauge({ name: 'fasttext_model_info', help: 'The served model (value 1)', labelNames: ['name', 'md5'], registers: r }),
     eventLoopDelaySeconds: new Gauge({ name: 'fasttext_event_loop_delay_seconds', help: 'Event-loop delay seen by the liveness watchdog', registers: r }),
+    canaryRuns: new Counter({ name: 'fasttext_canary_runs_total', help: 'Known-answer canary runs (each sends every canary on every started k tier)', registers: r }),
+    canaryFailures: new Counter({ name: 'fasttext_canary_failures_total', help: 'Canary runs that failed, by kind (wrong_answer, no_answer, engine_error)', labelNames: ['kind'], registers: r }),
+    canaryLastSuccess: new Gauge({ name: 'fasttext_canary_last_success_timestamp_seconds', help: 'Unix time of the last canary run that every canary passed', registers: r }),
     ready: new Gauge({ name: 'fasttext_ready', help: 'Whether /ready answers 200 (1) or 503 (0)', registers: r }),
     notReadyReason: new Gauge({ name: 'fasttext_not_ready_reason', help: 'Why /ready answers 503 (1 on the current reason; no series while ready)', labelNames: ['reason'], registers: r }),
     livenessFailures: new Counter({ name: 'fasttext_liveness_failures_total', help: '/health answers 503, by watchdog reason', labelNames: ['reason'], registers: r }),

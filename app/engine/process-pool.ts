@@ -2,6 +2,7 @@
 // dispatch, retry and restart policy. The design and its measurements: docs/engine.md.
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
+import { exponentialMs } from '../backoff.js';
 import { Call } from './call.js';
 import type { ChildEvents, Orphans, ProgressClock } from './child.js';
 import { EngineError, type Classifier, type EngineStats, type Prediction } from './classifier.js';
@@ -40,6 +41,7 @@ export class FastTextPool implements Classifier {
     if (!(opts.poolSize >= 1)) throw new RangeError('poolSize must be >= 1');
     if (!(opts.maxK >= 1)) throw new RangeError('maxK must be >= 1');
     this.groups = [this.makeGroup(1, opts.poolSize)];
+    this.onRestart = opts.onRestart;
   }
 
   /**
@@ -306,7 +308,7 @@ export class FastTextPool implements Classifier {
 
   /** Capped exponential backoff per slot; a waiting call that can no longer expect a child fails now. */
   private scheduleRestart(slot: Slot, reason: string | (() => string), now: number): void {
-    const delay = Math.min(this.opts.restartMaxMs, this.opts.restartBaseMs * 2 ** slot.failures);
+    const delay = exponentialMs({ baseMs: this.opts.restartBaseMs, maxMs: this.opts.restartMaxMs }, slot.failures);
     slot.failures++;
     slot.restartAt = now + delay;
     slot.restartTimer = setTimeout(() => {

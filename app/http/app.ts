@@ -6,6 +6,7 @@ import type { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from './admission.js';
+import { BodyIntake, shapeLimits } from './body.js';
 import { classifyRouter } from './classify.js';
 import { errorMiddleware } from './errors.js';
 import { healthRouter } from './health.js';
@@ -13,6 +14,7 @@ import { metricsRouter, requestMetrics } from './metrics.js';
 import { oipRouter } from './oip.js';
 import { oipHealthRouter } from './oip/health.js';
 import { openApiRouter } from './openapi.js';
+import type { RequestState } from './state.js';
 
 export { overloadGate } from './shed.js';
 
@@ -25,8 +27,8 @@ export interface HttpDeps {
   readonly version: string;
 }
 
-function base(deps: HttpDeps): Koa {
-  const app = new Koa();
+function base(deps: HttpDeps): Koa<RequestState> {
+  const app = new Koa<RequestState>();
   app.silent = true; // errors are answered and logged by errorMiddleware
   const draining = (): boolean => deps.lifecycle.state === 'draining';
   app.use(requestMetrics(deps.metrics, draining));
@@ -39,14 +41,17 @@ function base(deps: HttpDeps): Koa {
   return app;
 }
 
-export function createTrafficApp(deps: HttpDeps): Koa {
+export function createTrafficApp(deps: HttpDeps): Koa<RequestState> {
   const app = base(deps);
-  const classifyDeps = {
-    lifecycle: deps.lifecycle,
-    admission: deps.admission,
-    limits: deps.config.limits,
-    requestTimeoutMs: deps.config.admission.requestTimeoutMs,
-  };
+  const { limits, http, admission } = deps.config;
+  const bodies = new BodyIntake({
+    maxBytes: limits.maxBodyBytes,
+    timeoutMs: http.bodyTimeoutMs,
+    maxReaders: http.maxBodyReaders,
+    shape: shapeLimits(limits.maxBatch),
+    retryAfterSeconds: admission.retryAfterSeconds,
+  });
+  const classifyDeps = { lifecycle: deps.lifecycle, admission: deps.admission, bodies, limits, requestTimeoutMs: admission.requestTimeoutMs };
   const classify = classifyRouter(classifyDeps);
   app.use(classify.routes()).use(classify.allowedMethods());
   const oip = oipRouter(classifyDeps, deps.version);
@@ -55,6 +60,6 @@ export function createTrafficApp(deps: HttpDeps): Koa {
   return app;
 }
 
-export function createManagementApp(deps: HttpDeps): Koa {
+export function createManagementApp(deps: HttpDeps): Koa<RequestState> {
   return base(deps);
 }

@@ -1,42 +1,23 @@
 // POST /v1/classify and GET /v1/model.
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import type { Lifecycle } from '../lifecycle.js';
-import type { Admission } from './admission.js';
-import { readJsonBody } from './body.js';
 import { ApiError } from './errors.js';
+import { admittedJson, type IntakeDeps } from './intake.js';
+import type { RequestState } from './state.js';
 import { checkTexts, isRecord, parseParams, type Limits } from './validate.js';
 
-export interface ClassifyDeps {
+export interface ClassifyDeps extends IntakeDeps {
   readonly lifecycle: Lifecycle;
-  readonly admission: Admission;
   readonly limits: Limits;
-  readonly requestTimeoutMs: number;
 }
 
-/**
- * Runs a classification request inside an admission slot, taken before the body is read:
- * a request that will be refused costs no body parsing. The slot is released on every path.
- */
-export async function admitted(deps: ClassifyDeps, ctx: Context, work: (deadlineMs: number) => Promise<void>): Promise<void> {
-  const deadlineMs = (ctx.state as { startedAt: number }).startedAt + deps.requestTimeoutMs;
-  const slot = deps.admission.acquire(deadlineMs);
-  const release = typeof slot === 'function' ? slot : await slot;
-  try {
-    await work(deadlineMs);
-  } finally {
-    release();
-  }
-}
-
-export function classifyRouter(deps: ClassifyDeps): Router {
-  const router = new Router();
+export function classifyRouter(deps: ClassifyDeps): Router<RequestState> {
+  const router = new Router<RequestState>();
   const { lifecycle, limits } = deps;
   const model = { name: lifecycle.name, md5: lifecycle.md5 };
 
   router.post('/v1/classify', (ctx) =>
-    admitted(deps, ctx, async (deadlineMs) => {
-      const body = await readJsonBody(ctx, limits.maxBodyBytes, deadlineMs);
+    admittedJson(deps, ctx, async (body, deadlineMs) => {
       if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
       const { text, texts } = body;
       if (text !== undefined && texts !== undefined) throw new ApiError(400, 'invalid_request', 'send either `text` or `texts`, not both');

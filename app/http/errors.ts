@@ -1,8 +1,10 @@
 // The one error shape of the API, and the middleware that turns anything thrown into it.
-import type { Context, Next } from 'koa';
+import type http from 'node:http';
+import type { Next } from 'koa';
 import { EngineError } from '../engine/classifier.js';
 import { NotReadyError } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
+import type { HttpContext } from './state.js';
 
 export class ApiError extends Error {
   constructor(
@@ -28,22 +30,50 @@ export function toApiError(error: unknown, retryAfterSeconds: number): ApiError 
 
 /** Errors on /v2 (and /v2/...) follow the Open Inference Protocol: `{"error": "<message>"}`. */
 function isOipPath(p: string): boolean {
-  return p === '/v2' || p.startsWith('/v2/');
+  const lower = p.slice(0, 4).toLowerCase();
+  return lower === '/v2' ? p.length === 3 : lower === '/v2/';
 }
 
-export function sendError(ctx: Context, e: ApiError): void {
+/** The JSON error body for a request path (v1 `{"error": {code, message}}`, OIP `{"error": "code: message"}`). */
+export function errorBody(path: string, code: string, message: string): object {
+  return isOipPath(path) ? { error: `${code}: ${message}` } : { error: { code, message } };
+}
+
+export function sendError(ctx: HttpContext, e: ApiError): void {
   ctx.status = e.status;
   if (e.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(e.retryAfterSeconds));
-  ctx.body = isOipPath(ctx.path) ? { error: `${e.code}: ${e.message}` } : { error: { code: e.code, message: e.message } };
+  ctx.body = errorBody(ctx.path, e.code, e.message);
+}
+
+/** The headers of an error written on a raw response, before or outside Koa. */
+export function errorHeaders(body: string, e: ApiError, close: boolean): http.OutgoingHttpHeaders {
+  return {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...(e.retryAfterSeconds === undefined ? {} : { 'retry-after': String(e.retryAfterSeconds) }),
+    ...(close ? { connection: 'close' } : {}),
+  };
+}
+
+/** Writes an ApiError on a raw node response (answers made before Koa sees the request). */
+export function writeError(res: http.ServerResponse, path: string, e: ApiError, close = false): void {
+  if (res.destroyed || res.headersSent) return;
+  const body = JSON.stringify(errorBody(path, e.code, e.message));
+  res.writeHead(e.status, errorHeaders(body, e, close));
+  res.end(body);
 }
 
 export function errorMiddleware(logger: Logger, retryAfterSeconds: number) {
-  return async function errors(ctx: Context, next: Next): Promise<void> {
+  return async function errors(ctx: HttpContext, next: Next): Promise<void> {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
       if (ctx.status === 405 && (ctx.body === undefined || typeof ctx.body === 'string')) {
         throw new ApiError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
+      }
+      // The router answers 501 (plain text) to a method it implements on no route (PROPFIND, SEARCH...).
+      if (ctx.status === 501 && (ctx.body === undefined || typeof ctx.body === 'string')) {
+        throw new ApiError(501, 'not_implemented', `${ctx.method} is not implemented by this server`);
       }
     } catch (error) {
       const apiError = toApiError(error, retryAfterSeconds);

@@ -3,14 +3,14 @@
 // Both bypass admission control: they are never queued behind or shed with classifications.
 // The OIP probes (/v2/health/*) answer from the same state with the spec's bodies: oip/health.ts.
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Metrics } from '../metrics.js';
+import type { HttpContext, RequestState } from './state.js';
 
-export function healthRouter(lifecycle: Lifecycle, metrics: Metrics): Router {
-  const router = new Router();
+export function healthRouter(lifecycle: Lifecycle, metrics: Metrics): Router<RequestState> {
+  const router = new Router<RequestState>();
 
-  function live(ctx: Context): void {
+  function live(ctx: HttpContext): void {
     const report = lifecycle.liveness();
     ctx.status = report.live ? 200 : 503;
     if (!report.live) metrics.livenessFailures.inc({ reason: report.reason ?? 'unknown' });
@@ -20,7 +20,7 @@ export function healthRouter(lifecycle: Lifecycle, metrics: Metrics): Router {
       : { status: 'unhealthy', reason: report.reason, state: lifecycle.state, eventLoopDelayMs: Math.round(report.eventLoopDelayMs), engineIdleMs: Math.round(report.engineIdleMs) };
   }
 
-  function ready(ctx: Context): void {
+  function ready(ctx: HttpContext): void {
     const readiness = lifecycle.readiness();
     ctx.status = readiness.ready ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');

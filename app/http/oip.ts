@@ -6,19 +6,22 @@
 // `label` (BYTES) and `score` (FP32), both [N, k]. docs/oip.md describes the choices.
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { admitted, type ClassifyDeps } from './classify.js';
+import { admitted } from './admission.js';
+import type { ClassifyDeps } from './classify.js';
+import { errorMessage } from '../errors.js';
 import { ApiError } from './errors.js';
 import { BINARY_EXTENSION, HEADER_LENGTH, splitBody } from './oip/binary.js';
 import { compressResponse } from './oip/compress.js';
 import { INPUT_NAME, readInferRequest } from './oip/infer-request.js';
 import { inferReply } from './oip/infer-response.js';
 import { readBodyBytes } from './oip/read-body.js';
+import type { RequestState } from './state.js';
 
 const PLATFORM = 'fasttext';
 const SERVER_NAME = 'fasttext-edge';
 
-export function oipRouter(deps: ClassifyDeps, version: string): Router {
-  const router = new Router();
+export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestState> {
+  const router = new Router<RequestState>();
   const { lifecycle, limits } = deps;
   const model = { name: lifecycle.name, version: lifecycle.md5 };
 
@@ -62,16 +65,21 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router {
       : { name: model.name, ready: false, error: `not_ready: the model is not ready (${readiness.reason ?? readiness.state})` };
   };
 
-  const infer = (ctx: Context): Promise<void> => {
+  const infer = async (ctx: Context): Promise<void> => {
     requireModel(ctx);
-    return admitted(deps, ctx, async (deadlineMs) => {
-      const raw = await readBodyBytes(ctx, limits.maxBodyBytes, deadlineMs);
+    const startedAt = (ctx.state as RequestState).startedAt;
+    const deadlineMs = startedAt + deps.requestTimeoutMs;
+    // As on /v1/classify (intake.ts): the body is read before admission, as a bounded body
+    // reader under BODY_TIMEOUT_MS, and queued as raw bytes; parsed only inside the slot.
+    const raw = await deps.bodies.guard(startedAt, deadlineMs, () => ctx.set('Connection', 'close'), (bodyDeadlineMs) => readBodyBytes(ctx, limits.maxBodyBytes, bodyDeadlineMs));
+    const work = async (): Promise<void> => {
       const { json, tail } = splitBody(raw, ctx.req.headers[HEADER_LENGTH.toLowerCase()]);
+      deps.bodies.checkShape(json);
       let body: unknown;
       try {
         body = JSON.parse(json.toString('utf8'));
       } catch (error) {
-        throw new ApiError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
+        throw new ApiError(400, 'invalid_json', `the body is not valid JSON: ${errorMessage(error)}`);
       }
       const plan = readInferRequest(body, tail, limits);
       const results = await lifecycle.classify(plan.texts, plan.k, plan.threshold, deadlineMs);
@@ -83,7 +91,8 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router {
       ctx.set(HEADER_LENGTH, String(reply.headerLength));
       ctx.type = 'application/octet-stream';
       ctx.body = reply.body;
-    });
+    };
+    await admitted(deps.admission, deadlineMs, work, raw.length);
   };
 
   for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {

@@ -9,22 +9,15 @@ import { performance } from 'node:perf_hooks';
 import type { Metrics } from '../metrics.js';
 import type { PreHandler } from '../server.js';
 import type { Admission } from './admission.js';
-
-/** The route label of a classification request, or undefined for anything else. */
-function classifyRoute(req: http.IncomingMessage): string | undefined {
-  if (req.method !== 'POST' || req.url === undefined) return undefined;
-  const path = req.url.split('?', 1)[0] ?? '';
-  if (path === '/v1/classify') return '/v1/classify';
-  if (path.startsWith('/v2/models/') && path.endsWith('/infer')) return '/v2/models/:name/infer';
-  return undefined;
-}
+import { ApiError, writeError } from './errors.js';
+import { recordRequest } from './metrics.js';
+import { classifyRoute } from './routes.js';
 
 /** Held refusals beyond this are sent at once: the hold must never become a memory problem. */
 const MAX_HELD = 20_000;
 
 interface HeldRefusal {
   readonly res: http.ServerResponse;
-  readonly body: string;
   readonly route: string;
   readonly started: number;
   readonly due: number;
@@ -43,20 +36,14 @@ interface HeldRefusal {
  * socket pool (resilience suite) then still had 5% refused 2 s after the surge at 500 ms.
  */
 export function overloadGate(admission: Admission, metrics: Metrics, retryAfterSeconds: number, holdMs = 0): PreHandler {
-  const v1Body = JSON.stringify({ error: { code: 'overloaded', message: 'the service is at capacity; retry later' } });
-  const v2Body = JSON.stringify({ error: 'overloaded: the service is at capacity; retry later' });
-  const retryAfter = String(retryAfterSeconds);
+  const overloaded = new ApiError(503, 'overloaded', 'the service is at capacity; retry later', retryAfterSeconds);
   const held: HeldRefusal[] = [];
   let head = 0;
   let timer: NodeJS.Timeout | undefined;
 
   const send = (r: HeldRefusal): void => {
-    if (!r.res.destroyed) {
-      r.res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(r.body), 'retry-after': retryAfter });
-      r.res.end(r.body);
-    }
-    metrics.requests.inc({ route: r.route, method: 'POST', status: 503 });
-    metrics.requestSeconds.observe({ route: r.route }, (performance.now() - r.started) / 1000);
+    writeError(r.res, r.route, overloaded); // the route label picks the v1 or OIP error shape
+    recordRequest(metrics, r.route, 'POST', 503, r.started);
   };
 
   const flushDue = (): void => {
@@ -75,13 +62,13 @@ export function overloadGate(admission: Admission, metrics: Metrics, retryAfterS
 
   return (req, res) => {
     if (!admission.full()) return false;
-    const route = classifyRoute(req);
+    const route = classifyRoute(req.method, req.url);
     if (route === undefined) return false;
     const started = performance.now();
     admission.countShed();
     // Discard the body without buffering it, so the keep-alive connection can carry the next request.
     req.resume();
-    const refusal: HeldRefusal = { res, body: route === '/v1/classify' ? v1Body : v2Body, route, started, due: started + holdMs };
+    const refusal: HeldRefusal = { res, route, started, due: started + holdMs };
     if (holdMs <= 0 || held.length - head >= MAX_HELD) {
       send(refusal);
       return true;

@@ -7,8 +7,19 @@ import type { ModelLogger } from './types.js';
 
 export { applyOverrides, LockError, readLockFile, resolveLock } from './lock.js';
 export { SourceError, SourceFactory } from './source.js';
-export { ModelAbortError, ModelStore } from './store.js';
-export type { ModelLock, ModelLogger, ModelPhase, ModelProgress, ResolvedLock, VerifiedModel } from './types.js';
+export { ModelAbortError, ModelStore, ModelStoreError } from './store.js';
+export { isModelFailurePhase, MODEL_FAILURE_PHASES } from './types.js';
+export type {
+  FetchedObject,
+  FileIdentity,
+  ModelFailurePhase,
+  ModelLock,
+  ModelLogger,
+  ModelPhase,
+  ModelProgress,
+  ResolvedLock,
+  VerifiedModel,
+} from './types.js';
 
 export interface ModelStoreHandle {
   readonly store: ModelStore;

@@ -1,9 +1,10 @@
 // The build-time lock (model.lock.json) and the environment overrides pipelines apply.
 //
-// The lock fixes {uri, md5, bytes, name?}. Its uri may be relative to the lock file
-// (see uri.ts). MODEL_URI, MODEL_MD5 and MODEL_NAME override it, with one rule that keeps
-// the service honest: a different model is only served with its own expected MD5, so
-// MODEL_URI pointing elsewhere without MODEL_MD5 is refused rather than trusted.
+// The lock fixes {uri, md5, bytes, sha256?, name?}. Its uri may be relative to the lock
+// file (see uri.ts). MODEL_URI, MODEL_MD5, MODEL_SHA256 and MODEL_NAME override it, with
+// one rule that keeps the service honest: a different model is only served with its own
+// expected MD5, so MODEL_URI pointing elsewhere without MODEL_MD5 is refused rather than
+// trusted. MD5 is not collision-resistant: a lock that also names a sha256 has both checked.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelCanary, ModelLock, ResolvedLock } from './types.js';
@@ -23,13 +24,14 @@ export class LockError extends Error {
 export interface LockOverrides {
   readonly uri?: string | undefined;
   readonly md5?: string | undefined;
+  readonly sha256?: string | undefined;
   readonly name?: string | undefined;
 }
 
 const MD5 = /^[0-9a-f]{32}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
 // The name appears in URL paths (/v2/models/{name}) and in metrics labels.
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const SHA256 = /^[0-9a-f]{64}$/;
 const LOCK_KEYS = new Set(['uri', 'md5', 'bytes', 'name', 'sha256', 'canaries']);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -150,7 +152,7 @@ export async function readLockFile(lockFile: string): Promise<ModelLock> {
  * are the lock's own (any other object has an unknown size until HEAD says it).
  */
 export function applyOverrides(lock: ModelLock | undefined, lockFile: string | undefined, overrides: LockOverrides): ResolvedLock {
-  const overridden: ('uri' | 'md5' | 'name')[] = [];
+  const overridden: ('uri' | 'md5' | 'sha256' | 'name')[] = [];
   const lockLoc = lock === undefined ? undefined : location(lock.uri, undefined, 'lock uri');
 
   let loc = lockLoc;
@@ -176,6 +178,13 @@ export function applyOverrides(lock: ModelLock | undefined, lockFile: string | u
     );
   }
   const sameObject = !uriChanged && lock !== undefined && md5 === lock.md5;
+  // The lock's sha256 describes the lock's object: it goes with it, not with another MD5.
+  let sha256 = sameObject ? lock.sha256 : undefined;
+  if (overrides.sha256 !== undefined) {
+    sha256 = validSha256(overrides.sha256);
+    if (sha256 === undefined) throw new LockError(`MODEL_SHA256=${JSON.stringify(overrides.sha256)} is not 64 hexadecimal characters`);
+    overridden.push('sha256');
+  }
 
   let name: string;
   if (overrides.name !== undefined) {
@@ -190,18 +199,21 @@ export function applyOverrides(lock: ModelLock | undefined, lockFile: string | u
   return {
     uri: loc.uri,
     md5,
+    ...(sha256 === undefined ? {} : { sha256 }),
     bytes: sameObject ? lock.bytes : undefined,
+    ...(sameObject && lock.canaries !== undefined ? { canaries: lock.canaries } : {}),
     name,
     lockFile,
     overridden,
   };
 }
 
-/** Reads the lock file named by the config and applies MODEL_URI / MODEL_MD5 / MODEL_NAME. */
+/** Reads the lock file named by the config and applies MODEL_URI / MODEL_MD5 / MODEL_SHA256 / MODEL_NAME. */
 export async function resolveLock(model: {
   readonly lockFile: string;
   readonly uri: string | undefined;
   readonly md5: string | undefined;
+  readonly sha256?: string | undefined;
   readonly name: string | undefined;
 }): Promise<ResolvedLock> {
   const fullyOverridden = model.uri !== undefined && model.md5 !== undefined;
@@ -215,7 +227,7 @@ export async function resolveLock(model: {
   return applyOverrides(lock, lock === undefined ? undefined : path.resolve(model.lockFile), model);
 }
 
-/** The lock file's text as the model:lock script writes it. */
+/** The lock file's text as the model:lock and model:publish scripts write it. */
 export function formatLock(lock: {
   uri: string;
   md5: string;

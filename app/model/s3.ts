@@ -3,20 +3,18 @@
 // (the bundled default) should not pay.
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { isAbort, SourceError, type ModelSource, type ObjectInfo, type OpenOptions, type S3Settings } from './source.js';
+import {
+  isAbort,
+  SourceError,
+  type ModelSource,
+  type ObjectInfo,
+  type OpenOptions,
+  type S3ClientOptions,
+  type S3Settings,
+} from './source-types.js';
 import type { ModelLocation } from './uri.js';
 
-export interface S3ClientOptions {
-  /** TCP connect deadline. */
-  readonly connectTimeoutMs?: number;
-  /**
-   * Deadline for response headers, and for socket inactivity while the body streams: no
-   * SDK call waits forever on a silent server.
-   */
-  readonly idleTimeoutMs?: number;
-  /** SDK-level attempts; 1 when the caller runs its own retry loop (the store does). */
-  readonly maxAttempts?: number;
-}
+export type { S3ClientOptions } from './source-types.js';
 
 /**
  * An S3 client on the default credential chain (env keys, shared config, web identity /
@@ -29,7 +27,7 @@ export function createS3Client(s3: S3Settings, options: S3ClientOptions = {}): S
     region: s3.region,
     forcePathStyle: s3.forcePathStyle,
     // Default flexible checksums make some stores (s3rver among them) keep aws-chunked
-    // framing inside objects; see DESIGN.md. The MD5 check catches what slips through.
+    // framing inside objects (docs/model.md, "S3 checksums"). The MD5 check catches what slips through.
     requestChecksumCalculation: checksums,
     responseChecksumValidation: checksums,
     maxAttempts: options.maxAttempts ?? 3,
@@ -69,20 +67,16 @@ const NETWORK_CODES = new Set([
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 const NOT_FOUND = new Set(['NotFound', 'NoSuchKey', 'NoSuchBucket']);
-const DENIED = new Set([
-  'AccessDenied',
-  'Forbidden',
-  'InvalidAccessKeyId',
-  'SignatureDoesNotMatch',
-  'ExpiredToken',
-  'InvalidToken',
-  'CredentialsProviderError',
-]);
+const DENIED = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken']);
+/** The bucket answers from another region (301 to its regional endpoint, or a signature for the wrong region). */
+const WRONG_REGION = new Set(['PermanentRedirect', 'AuthorizationHeaderMalformed', 'IncorrectEndpoint']);
 
 interface SdkLikeError {
   name?: string;
   code?: string;
+  Region?: string;
   $metadata?: { httpStatusCode?: number };
+  $response?: { headers?: Record<string, string | undefined> };
 }
 
 /** Maps an SDK or network error to a SourceError whose message names no secret. */
@@ -92,14 +86,28 @@ export function classifyS3Error(err: unknown, op: string, uri: string, where: st
   const name = e.name ?? 'Error';
   const code = e.code;
   const detail = [status === undefined ? undefined : `HTTP ${status}`, code ?? name].filter(Boolean).join(', ');
+  if (name === 'CredentialsProviderError') {
+    // The SDK found no credentials at all (no env keys, no web identity, no metadata):
+    // nothing was sent, so "access denied" would send the operator to the wrong place.
+    return new SourceError('no_credentials', `${op} ${uri}: no S3 credentials found (${e.name}); set AWS credentials or a web identity (IRSA)`);
+  }
+  const region = e.$response?.headers?.['x-amz-bucket-region'] ?? e.Region;
+  // A HEAD has no body to name the error: AWS answers 301, or 400 with the bucket's region in a header.
+  if (WRONG_REGION.has(name) || status === 301 || (status === 400 && region !== undefined)) {
+    const where = region === undefined ? 'another region' : `region ${region}`;
+    return new SourceError('wrong_region', `${op} ${uri}: the bucket is in ${where} (${detail}); set AWS_REGION${region === undefined ? '' : `=${region}`}`, region);
+  }
   if (NOT_FOUND.has(name) || status === 404) {
     return new SourceError('not_found', `${op} ${uri}: not found (${detail})`);
   }
   if (DENIED.has(name) || status === 403 || status === 401) {
     return new SourceError('access_denied', `${op} ${uri}: access denied (${detail}); check the credentials and the bucket policy`);
   }
-  if ((code !== undefined && NETWORK_CODES.has(code)) || name === 'TimeoutError' || (status !== undefined && status >= 500)) {
-    return new SourceError('unreachable', `${op} ${uri}: ${where} unreachable or failing (${detail})`);
+  if ((code !== undefined && NETWORK_CODES.has(code)) || name === 'TimeoutError') {
+    return new SourceError('unreachable', `${op} ${uri}: ${where} unreachable (${detail})`);
+  }
+  if (status !== undefined && status >= 500) {
+    return new SourceError('server_error', `${op} ${uri}: ${where} failing (${detail})`);
   }
   return new SourceError('failed', `${op} ${uri}: failed (${detail})`);
 }

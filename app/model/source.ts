@@ -6,60 +6,22 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { S3ChecksumMode } from '../config.js';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { S3ClientOptions } from './s3.js';
+import {
+  isAbort,
+  SourceError,
+  type ModelSource,
+  type ObjectInfo,
+  type OpenOptions,
+  type S3ClientOptions,
+  type S3Settings,
+} from './source-types.js';
 import { parseModelUri, type ModelLocation } from './uri.js';
 
+export { isAbort, SourceError } from './source-types.js';
+export type { ModelSource, ObjectInfo, OpenOptions, S3ClientOptions, S3Settings, SourceErrorKind } from './source-types.js';
+
 type S3Module = typeof import('./s3.js');
-
-export interface ObjectInfo {
-  readonly bytes: number;
-  /** The object's version tag (S3 ETag, or size+mtime for a file); undefined when the server sends none. */
-  readonly etag?: string | undefined;
-}
-
-export interface OpenOptions {
-  readonly signal?: AbortSignal | undefined;
-  /** The version head() saw; a different one is a SourceError of kind 'changed'. */
-  readonly etag?: string | undefined;
-}
-
-export interface ModelSource {
-  /** The URI, for logs and errors. */
-  readonly uri: string;
-  head(signal?: AbortSignal): Promise<ObjectInfo>;
-  /** The bytes from `start` (0-based) to the end of the object. */
-  open(start: number, options?: OpenOptions): Promise<Readable>;
-}
-
-export type SourceErrorKind =
-  | 'not_found'
-  | 'access_denied'
-  | 'unreachable' // network failure, timeout, 5xx: the source could not be reached or answered badly
-  | 'changed' // the object was replaced between head() and open()
-  | 'failed'; // anything else (bad range, malformed answer...)
-
-export class SourceError extends Error {
-  constructor(
-    readonly kind: SourceErrorKind,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SourceError';
-  }
-}
-
-export interface S3Settings {
-  readonly region: string;
-  readonly endpoint: string | undefined;
-  readonly forcePathStyle: boolean;
-  readonly checksums: S3ChecksumMode;
-}
-export function isAbort(err: unknown, signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true || (err instanceof Error && err.name === 'AbortError');
-}
-
 
 function fileError(err: unknown, op: string, uri: string): SourceError {
   const code = (err as NodeJS.ErrnoException).code ?? 'error';

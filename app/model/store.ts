@@ -1,26 +1,30 @@
-// The model store: makes a verified copy of the locked model available on local disk.
-//
-// Cache: <cacheDir>/<md5>.bin holds only bytes that hashed to <md5>; <md5>.part is the
-// download in progress. One process per cache directory is assumed (a pod's emptyDir).
-// - hit: the file exists with the expected size and its MD5 matches -> reused, the source
-//   is not contacted at all (no HEAD, no GET);
-// - miss: HEAD (size, version), then GET streamed to the .part file, each chunk written
-//   then fed to one MD5 state that lives across resumes: a dropped connection or a stall
-//   continues with a Range request from the bytes on disk, nothing is read twice and the
-//   model is never held in memory. fsync + rename only after the MD5 matches; a mismatch
-//   deletes the .part file.
-// - failure: retried forever (until aborted) with capped exponential backoff and full
-//   jitter; an MD5 or size mismatch is retried at the cap only (the object may be
-//   republished, but hammering it will not fix it).
-// Concurrent ensure() calls for one MD5 share one download (single flight).
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
+// The model store: makes a verified copy of the locked model available on local disk,
+// and re-checks it before each use. How it works and why: docs/model.md.
+// - hit: <md5>.bin is a regular file (never a symlink) whose digests match -> reused, the
+//   source is not contacted at all;
+// - miss: HEAD, then the download lock of this MD5 (other processes on the same cache dir
+//   wait, then reuse the result), then GET streamed into a .part file of this attempt's
+//   own, hashed as written; a dropped connection resumes with a Range request. The file
+//   is published (fsync, link: never over another file) only after its digests match;
+// - failure: retried until aborted, with the service's backoff; failures that waiting
+//   will not fix (404, denied, a bad MD5...) wait near the cap, and an object that
+//   failed its check is not downloaded again until HEAD shows a new version.
+import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ModelSource } from './source.js';
-import type { ModelFailurePhase, ModelLock, ModelLogger, ModelProgress, VerifiedModel } from './types.js';
+import { retryDelayMs } from '../backoff.js';
+import { checkFreeSpace, hashFile, inspect, publish, removeStaleParts } from './cache-file.js';
+import { acquireDownloadLock, type HeldLock } from './cache-lock.js';
+import { digestMismatch } from './digests.js';
+import { discard, openPart, receive, RestartError, type PartialDownload } from './download.js';
+import { classifyFailure, ModelAbortError, ModelStoreError } from './errors.js';
+import { Rechecker } from './recheck.js';
+import { RejectedVersions } from './rejected.js';
+import { SingleFlight } from './flight.js';
+import type { ModelSource } from './source-types.js';
+import type { FetchedObject, ModelFailure, ModelLock, ModelLogger, ModelProgress, VerifiedModel } from './types.js';
+
+export { ModelAbortError, ModelStoreError } from './errors.js';
 
 export interface SourceProvider {
   for(uri: string): ModelSource;
@@ -38,6 +42,10 @@ export interface StoreOptions {
   readonly progressIntervalMs?: number;
   /** Source of randomness for jitter, in [0, 1). Default Math.random. */
   readonly random?: () => number;
+  /** A download lock its holder stopped refreshing this long ago is taken over. Default 10000. */
+  readonly lockStaleMs?: number;
+  /** How often a process waiting for another's download looks again. Default 500. */
+  readonly lockPollMs?: number;
 }
 
 export interface EnsureOptions {
@@ -47,90 +55,38 @@ export interface EnsureOptions {
   readonly onProgress?: ((progress: ModelProgress) => void) | undefined;
 }
 
-class Md5MismatchError extends Error {
-  override name = 'Md5MismatchError';
-}
-class SizeMismatchError extends Error {
-  override name = 'SizeMismatchError';
-}
-/** The bytes on disk can no longer be trusted as a prefix of the object: start over. */
-class RestartError extends Error {
-  override name = 'RestartError';
-}
-
-/** A download in progress: the .part file, and the MD5 of exactly the bytes in it. */
-interface PartialDownload {
-  readonly handle: FileHandle;
-  readonly hash: Hash;
-  readonly total: number;
-  readonly etag: string | undefined;
-  offset: number;
+/** The state of one ensure() run across its attempts. */
+interface Run {
+  readonly lock: ModelLock;
+  readonly key: string;
+  readonly signal: AbortSignal;
+  readonly emit: (progress: ModelProgress) => void;
+  readonly started: number;
+  readonly transfer: { bytes: number };
+  partial: PartialDownload | undefined;
+  held: HeldLock | undefined;
+  attempt: number;
+  lastFailure: ModelFailure | undefined;
+  cacheChecked: boolean;
 }
 
-/** One download shared by every ensure() waiting for the same MD5. */
-class Flight {
-  readonly controller = new AbortController();
-  readonly listeners = new Set<(progress: ModelProgress) => void>();
-  waiters = 0;
-  last: ModelProgress | undefined;
-  readonly promise: Promise<VerifiedModel>;
-
-  constructor(work: (flight: Flight) => Promise<VerifiedModel>) {
-    this.promise = work(this);
-    // The waiters observe the promise; this keeps an abandoned flight from being "unhandled".
-    this.promise.catch(() => undefined);
-  }
-
-  emit(progress: ModelProgress): void {
-    this.last = progress;
-    for (const listener of this.listeners) listener(progress);
-  }
-}
-
-const MB = 1024 * 1024;
-
-/** What ensure() rejects with when its signal fires; the signal's reason is the cause. */
-export class ModelAbortError extends Error {
-  override name = 'AbortError';
-  readonly code = 'ABORT_ERR';
-  constructor(cause: unknown) {
-    super('the model download was aborted', { cause });
-  }
-}
-
-function abortReason(signal: AbortSignal): ModelAbortError {
-  return new ModelAbortError(signal.reason);
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function writeAll(handle: FileHandle, chunk: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < chunk.length) {
-    const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position + done);
-    done += bytesWritten;
-  }
+function keyOf(lock: Pick<ModelLock, 'md5' | 'sha256'>): string {
+  return lock.sha256 === undefined ? lock.md5 : `${lock.md5}:${lock.sha256}`;
 }
 
 export class ModelStore {
-  private readonly flights = new Map<string, Flight>();
+  private readonly flights = new SingleFlight<VerifiedModel, ModelProgress>();
+  private readonly rechecker: Rechecker;
+  private readonly rejected: RejectedVersions;
+  private readonly fetched = new Map<string, FetchedObject>();
   private readonly progressIntervalMs: number;
   private readonly random: () => number;
 
   constructor(private readonly options: StoreOptions) {
     this.progressIntervalMs = options.progressIntervalMs ?? 5000;
     this.random = options.random ?? Math.random;
+    this.rechecker = new Rechecker(options.logger);
+    this.rejected = new RejectedVersions(2 * options.retryMaxMs);
   }
 
   /** Where the verified file for this MD5 lives (whether or not it exists yet). */
@@ -138,304 +94,239 @@ export class ModelStore {
     return path.join(this.options.cacheDir, `${md5}.bin`);
   }
 
-  private partPath(md5: string): string {
-    return path.join(this.options.cacheDir, `${md5}.part`);
+  /** What the last complete download for this lock hashed to, matching or not (for /v1/model). */
+  lastFetched(lock: Pick<ModelLock, 'md5' | 'sha256'>): FetchedObject | undefined {
+    return this.fetched.get(keyOf(lock));
   }
 
   /** Resolves with a verified local copy of the locked model; retries until it has one or is aborted. */
   ensure(lock: ModelLock, options: EnsureOptions = {}): Promise<VerifiedModel> {
-    const { signal, onProgress } = options;
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
-
-    let flight = this.flights.get(lock.md5);
-    if (flight === undefined || flight.controller.signal.aborted) {
-      flight = this.startFlight(lock, flight);
-    }
-    const joined = flight;
-    joined.waiters += 1;
-    if (onProgress !== undefined) {
-      joined.listeners.add(onProgress);
-      if (joined.last !== undefined) onProgress(joined.last); // a late joiner learns where it stands
-    }
-
-    return new Promise<VerifiedModel>((resolve, reject) => {
-      let settled = false;
-      const leave = (): void => {
-        settled = true;
-        signal?.removeEventListener('abort', onAbort);
-        if (onProgress !== undefined) joined.listeners.delete(onProgress);
-        joined.waiters -= 1;
-      };
-      const onAbort = (): void => {
-        if (settled) return;
-        leave();
-        if (joined.waiters === 0) joined.controller.abort(signal?.reason);
-        reject(new ModelAbortError(signal?.reason));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      joined.promise.then(
-        (model) => {
-          if (settled) return;
-          leave();
-          resolve(model);
-        },
-        (err: unknown) => {
-          if (settled) return;
-          leave();
-          reject(err);
-        },
-      );
-    });
+    return this.flights.join(keyOf(lock), (signal, emit) => this.run(lock, signal, emit), options);
   }
 
   /**
-   * Aborts every download in progress (their waiters reject with ModelAbortError) and
-   * resolves once each has stopped and removed its temp file. For shutdown.
+   * Resolves with the model when its file is still the one verified: an unchanged lstat
+   * identity is enough; a changed one is re-hashed. A file that no longer matches (or is
+   * gone, or became a link) is removed and the call rejects with phase `model_changed`.
    */
-  async close(): Promise<void> {
-    const flights = [...this.flights.values()];
-    for (const flight of flights) flight.controller.abort(new Error('model store closed'));
-    await Promise.all(flights.map((f) => f.promise.then(() => undefined, () => undefined)));
+  recheck(model: VerifiedModel): Promise<VerifiedModel> {
+    return this.rechecker.recheck(model);
   }
 
-  private startFlight(lock: ModelLock, previous: Flight | undefined): Flight {
-    // An aborted flight for the same MD5 may still be closing its .part file: wait for it.
-    const before = previous === undefined ? Promise.resolve() : previous.promise.then(() => undefined, () => undefined);
-    const flight = new Flight((self) =>
-      before
-        .then(() => this.run(lock, self.controller.signal, (p) => self.emit(p)))
-        .finally(() => {
-          if (this.flights.get(lock.md5) === self) this.flights.delete(lock.md5);
-        }),
-    );
-    this.flights.set(lock.md5, flight);
-    return flight;
+  /** Aborts every download in progress and resolves once each has stopped and removed its temp file. */
+  async close(): Promise<void> {
+    await this.flights.abortAll(new Error('model store closed'));
   }
 
   private async run(lock: ModelLock, signal: AbortSignal, emit: (p: ModelProgress) => void): Promise<VerifiedModel> {
     const log = this.options.logger;
-    const started = performance.now();
-    const finalPath = this.cachePath(lock.md5);
-    const partPath = this.partPath(lock.md5);
-    const transfer = { bytes: 0 };
-    let partial: PartialDownload | undefined;
-    let attempts = 0; // every attempt, for the logs
-    let failures = 0; // consecutive failures without progress, for the backoff
-    let lastFailure: ModelProgress['lastFailure'];
-    let cacheChecked = false;
-    let succeeded = false;
-
-    const discardPartial = async (): Promise<void> => {
-      const p = partial;
-      partial = undefined;
-      if (p !== undefined) await p.handle.close().catch(() => undefined);
+    const run: Run = {
+      lock,
+      key: keyOf(lock),
+      signal,
+      emit,
+      started: performance.now(),
+      transfer: { bytes: 0 },
+      partial: undefined,
+      held: undefined,
+      attempt: 0,
+      lastFailure: undefined,
+      cacheChecked: false,
     };
-
+    let failures = 0; // consecutive failures without progress, for the backoff
     try {
       for (;;) {
-        if (signal.aborted) throw abortReason(signal);
-        attempts += 1;
-        const attempt = failures + 1;
-        const offsetBefore = partial?.offset ?? 0;
+        if (signal.aborted) throw new ModelAbortError(signal.reason);
+        run.attempt = failures + 1;
+        const offsetBefore = run.partial?.offset ?? 0;
         try {
-          await mkdir(this.options.cacheDir, { recursive: true });
-          if (!cacheChecked) {
-            const hit = await this.checkCache(lock, finalPath, signal, emit);
-            cacheChecked = true;
-            if (hit !== undefined) {
-              succeeded = true;
-              return { ...hit, durationMs: Math.round(performance.now() - started) };
-            }
-          }
-          const source = this.options.sources.for(lock.uri);
-          emit({ phase: 'downloading', bytesDone: partial?.offset ?? 0, bytesTotal: partial?.total ?? lock.bytes, attempt, lastFailure });
-          const info = await source.head(signal);
-          if (lock.bytes !== undefined && info.bytes !== lock.bytes) {
-            throw new SizeMismatchError(`${source.uri} is ${info.bytes} bytes, the lock expects ${lock.bytes}`);
-          }
-          if (partial !== undefined && (partial.etag !== info.etag || partial.total !== info.bytes)) {
-            log.warn({ uri: source.uri }, 'model object changed since the download began; starting over');
-            await discardPartial();
-          }
-          if (partial === undefined) {
-            await this.checkFreeSpace(info.bytes);
-            partial = { handle: await open(partPath, 'w'), hash: createHash('md5'), total: info.bytes, etag: info.etag, offset: 0 };
-            log.info({ uri: source.uri, md5: lock.md5, bytes: info.bytes }, 'model download started');
-          } else {
-            log.info({ uri: source.uri, md5: lock.md5, bytes: info.bytes, from: partial.offset }, 'model download resuming');
-          }
-          const current = partial;
-          if (current.offset < current.total) {
-            const stream = await source.open(current.offset, { signal, etag: current.etag });
-            await this.receive(stream, current, transfer, signal, source.uri, emit, attempt, lastFailure);
-          }
-          if (current.offset < current.total) {
-            throw new Error(`the connection ended at byte ${current.offset} of ${current.total}`);
-          }
-          emit({ phase: 'verifying', bytesDone: current.offset, bytesTotal: current.total, attempt, lastFailure });
-          partial = undefined; // the hash is finalised below: whatever happens next starts over
-          const actual = current.hash.digest('hex');
-          if (actual !== lock.md5) {
-            await current.handle.close().catch(() => undefined);
-            await rm(partPath, { force: true });
-            throw new Md5MismatchError(`${source.uri} hashes to ${actual}, expected ${lock.md5}; not loaded`);
-          }
-          try {
-            await current.handle.sync();
-          } finally {
-            await current.handle.close();
-          }
-          await rename(partPath, finalPath);
-          await fsyncDir(this.options.cacheDir);
-          const durationMs = Math.round(performance.now() - started);
-          log.info(
-            { uri: source.uri, md5: lock.md5, bytes: current.total, bytesTransferred: transfer.bytes, durationMs, attempts },
-            'model downloaded and verified',
-          );
-          emit({ phase: 'verified', bytesDone: current.total, bytesTotal: current.total, attempt });
-          succeeded = true;
-          return { path: finalPath, md5: lock.md5, bytes: current.total, fromCache: false, bytesTransferred: transfer.bytes, durationMs };
+          const model = { ...(await this.attempt(run)), durationMs: Math.round(performance.now() - run.started) };
+          this.rechecker.remember(model);
+          return model;
         } catch (err) {
-          if (signal.aborted) throw abortReason(signal);
-          if (err instanceof RestartError) await discardPartial();
-          const progressed = (partial?.offset ?? 0) > offsetBefore;
-          const phase: ModelFailurePhase =
-            err instanceof Md5MismatchError ? 'md5_mismatch' : err instanceof SizeMismatchError ? 'size_mismatch' : 'download_failed';
+          if (signal.aborted) throw new ModelAbortError(signal.reason);
+          const failure = classifyFailure(err);
+          if (err instanceof RestartError || failure.permanent || run.partial === undefined) await this.drop(run);
           // A failure after progress (a dropped connection mid-download) resumes promptly.
-          failures = progressed ? 1 : failures + 1;
-          const delay = this.retryDelay(phase, failures);
-          const detail = errorMessage(err);
-          lastFailure = { phase, detail };
-          emit({ phase, detail, attempt, nextRetryMs: delay, bytesDone: partial?.offset, bytesTotal: partial?.total, lastFailure });
-          const fields = { uri: lock.uri, md5: lock.md5, phase, attempt, retryInMs: delay, error: detail, resumeFrom: partial?.offset };
-          if (phase === 'download_failed') log.warn(fields, 'model not available yet; retrying');
-          else log.error(fields, 'model rejected; retrying in case it is republished');
+          failures = (run.partial?.offset ?? 0) > offsetBefore ? 1 : failures + 1;
+          const backoff = { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs };
+          const delay = retryDelayMs(backoff, failures, failure.permanent, this.random);
+          run.lastFailure = { phase: failure.phase, detail: failure.message, fetched: failure.fetched };
+          const { partial } = run;
+          emit({ phase: failure.phase, detail: failure.message, attempt: run.attempt, nextRetryMs: delay, bytesDone: partial?.offset, bytesTotal: partial?.total, lastFailure: run.lastFailure });
+          const fields = { uri: lock.uri, md5: lock.md5, phase: failure.phase, attempt: run.attempt, retryInMs: delay, error: failure.message, resumeFrom: partial?.offset, fetched: failure.fetched };
+          if (failure.permanent) log.error(fields, 'model not available; retrying in case it is fixed');
+          else log.warn(fields, 'model not available yet; retrying');
           await sleep(delay, undefined, { signal }).catch(() => {
-            throw abortReason(signal); // the only way the sleep fails
+            throw new ModelAbortError(signal.reason); // the only way the sleep fails
           });
         }
       }
     } finally {
-      await discardPartial();
-      if (!succeeded) await rm(partPath, { force: true }).catch(() => undefined);
+      await this.drop(run);
     }
   }
 
-  /** Full jitter over a capped exponential for transient failures; near the cap for mismatches. */
-  private retryDelay(phase: ModelFailurePhase, failures: number): number {
-    const { retryBaseMs, retryMaxMs } = this.options;
-    if (phase !== 'download_failed') return Math.round(retryMaxMs / 2 + (this.random() * retryMaxMs) / 2);
-    const cap = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(failures - 1, 30));
-    return Math.round(this.random() * cap);
+  /** Abandons the partial download (its file is removed) and frees the download lock. */
+  private async drop(run: Run): Promise<void> {
+    const { partial, held } = run;
+    run.partial = undefined;
+    run.held = undefined;
+    if (partial !== undefined) await discard(partial);
+    if (held !== undefined) await held.release();
   }
 
-  /** Fails early, with numbers, when the model cannot fit (an emptyDir sizeLimit, a full disk). */
-  private async checkFreeSpace(bytes: number): Promise<void> {
-    const fs = await statfs(this.options.cacheDir);
-    const free = fs.bavail * fs.bsize;
-    if (free < bytes) {
-      throw new Error(
-        `not enough space in ${this.options.cacheDir}: the model needs ${(bytes / MB).toFixed(1)} MB, ` +
-          `${(free / MB).toFixed(1)} MB free`,
-      );
+  private async attempt(run: Run): Promise<Omit<VerifiedModel, 'durationMs'>> {
+    const { lock, signal, emit, attempt } = run;
+    const { cacheDir, logger: log } = this.options;
+    await mkdir(cacheDir, { recursive: true });
+    if (!run.cacheChecked) {
+      const hit = await this.verifiedCache(lock, signal, emit);
+      run.cacheChecked = true;
+      if (hit !== undefined) return hit;
+    }
+    const source = this.options.sources.for(lock.uri);
+    emit({ phase: 'downloading', bytesDone: run.partial?.offset ?? 0, bytesTotal: run.partial?.total ?? lock.bytes, attempt, lastFailure: run.lastFailure });
+    const info = await source.head(signal);
+    if (lock.bytes !== undefined && info.bytes !== lock.bytes) {
+      throw new ModelStoreError('size_mismatch', `${source.uri} is ${info.bytes} bytes, the lock expects ${lock.bytes}`, true);
+    }
+    this.rejected.refuse(run.key, source.uri, info);
+    if (run.partial !== undefined && (run.partial.etag !== info.etag || run.partial.total !== info.bytes)) {
+      log.warn({ uri: source.uri }, 'model object changed since the download began; starting over');
+      await this.drop(run);
+    }
+    if (run.partial === undefined) {
+      const reused = await this.takeDownloadLock(run);
+      if (reused !== undefined) return reused;
+      const removed = await removeStaleParts(cacheDir, lock.md5);
+      if (removed.length > 0) log.info({ removed }, 'removed stale partial downloads');
+      await checkFreeSpace(cacheDir, info.bytes);
+      run.partial = await openPart(cacheDir, lock.md5, info, lock.sha256 !== undefined);
+      log.info({ uri: source.uri, md5: lock.md5, bytes: info.bytes }, 'model download started');
+    } else {
+      log.info({ uri: source.uri, md5: lock.md5, bytes: info.bytes, from: run.partial.offset }, 'model download resuming');
+    }
+    const current = run.partial;
+    if (current.offset < current.total) {
+      const stream = await source.open(current.offset, { signal, etag: current.etag });
+      await receive({
+        stream,
+        partial: current,
+        transfer: run.transfer,
+        signal,
+        uri: source.uri,
+        logger: log,
+        stallTimeoutMs: this.options.stallTimeoutMs,
+        progressIntervalMs: this.progressIntervalMs,
+        onProgress: (p) => emit({ phase: 'downloading', ...p, attempt, lastFailure: run.lastFailure }),
+      });
+    }
+    if (current.offset < current.total) {
+      throw new Error(`the connection ended at byte ${current.offset} of ${current.total}`);
+    }
+    emit({ phase: 'verifying', bytesDone: current.offset, bytesTotal: current.total, attempt, lastFailure: run.lastFailure });
+    return this.finish(run, current, source.uri);
+  }
+
+  /** Checks the digests of a complete download and publishes it into the cache. */
+  private async finish(run: Run, current: PartialDownload, uri: string): Promise<Omit<VerifiedModel, 'durationMs'>> {
+    const { lock, emit } = run;
+    const log = this.options.logger;
+    const finalPath = this.cachePath(lock.md5);
+    const actual = current.digests.digest();
+    run.partial = undefined; // the digests are final: whatever happens next starts over
+    try {
+      const fetched: FetchedObject = { ...actual, etag: current.etag };
+      this.fetched.set(run.key, fetched);
+      const mismatch = digestMismatch(actual, lock);
+      if (mismatch !== undefined) {
+        const [expected, got] =
+          mismatch === 'md5_mismatch' ? [`md5 ${lock.md5}`, `md5 ${actual.md5}`] : [`sha256 ${lock.sha256 ?? ''}`, `sha256 ${actual.sha256 ?? ''}`];
+        const error = new ModelStoreError(mismatch, `${uri} hashes to ${got}, expected ${expected}; not loaded`, true, fetched);
+        this.rejected.record(run.key, { bytes: current.total, etag: current.etag }, error);
+        throw error;
+      }
+      await current.handle.sync();
+      await current.handle.close();
+      if (run.held?.compromised.aborted === true) {
+        throw new ModelStoreError('download_failed', 'lost the cache lock to another process before publishing; starting over', false);
+      }
+      if (!(await publish(current.path, finalPath))) {
+        const theirs = await this.verifiedCache(lock, run.signal, emit);
+        if (theirs !== undefined) return theirs;
+        throw new ModelStoreError('download_failed', `another file appeared at ${finalPath} and failed its check; starting over`, false);
+      }
+    } finally {
+      await discard(current); // the .part name only: a published file lives on under its final name
+    }
+    const entry = await inspect(finalPath);
+    if (entry.kind !== 'file' || entry.identity.size !== actual.bytes) {
+      throw new ModelStoreError('download_failed', `${finalPath} changed right after it was published; starting over`, false);
+    }
+    log.info(
+      { uri, md5: lock.md5, sha256: actual.sha256, bytes: actual.bytes, bytesTransferred: run.transfer.bytes, durationMs: Math.round(performance.now() - run.started), attempts: run.attempt },
+      'model downloaded and verified',
+    );
+    emit({ phase: 'verified', bytesDone: actual.bytes, bytesTotal: actual.bytes, attempt: run.attempt });
+    return { path: finalPath, md5: lock.md5, sha256: actual.sha256, bytes: actual.bytes, identity: entry.identity, fromCache: false, bytesTransferred: run.transfer.bytes };
+  }
+
+  /** Takes this MD5's download lock; returns the model instead when another process verified it meanwhile. */
+  private async takeDownloadLock(run: Run): Promise<Omit<VerifiedModel, 'durationMs'> | undefined> {
+    const { lock, signal, emit } = run;
+    const finalPath = this.cachePath(lock.md5);
+    for (;;) {
+      const held = await acquireDownloadLock(this.options.cacheDir, lock.md5, {
+        signal,
+        staleMs: this.options.lockStaleMs ?? 10_000,
+        pollMs: this.options.lockPollMs ?? 500,
+        onWait: () => {
+          this.options.logger.info({ md5: lock.md5, cacheDir: this.options.cacheDir }, 'another process is downloading this model; waiting for it');
+          emit({ phase: 'downloading', detail: 'waiting for another process downloading into the same cache directory', attempt: run.attempt, lastFailure: run.lastFailure });
+        },
+        done: async () => (await inspect(finalPath)).kind !== 'absent',
+      });
+      if (held !== 'done') {
+        run.held = held;
+        // The holder before us may have finished between our cache check and now.
+        return (await inspect(finalPath)).kind === 'absent' ? undefined : this.verifiedCache(lock, signal, emit);
+      }
+      const theirs = await this.verifiedCache(lock, signal, emit);
+      if (theirs !== undefined) return theirs;
     }
   }
 
   /** A verified cached copy, or undefined after removing whatever stood there unverified. */
-  private async checkCache(
+  private async verifiedCache(
     lock: ModelLock,
-    finalPath: string,
     signal: AbortSignal,
     emit: (p: ModelProgress) => void,
   ): Promise<Omit<VerifiedModel, 'durationMs'> | undefined> {
     const log = this.options.logger;
-    let size: number;
-    try {
-      const st = await stat(finalPath);
-      if (!st.isFile()) throw new Error(`${finalPath} is not a regular file`);
-      size = st.size;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    if (lock.bytes !== undefined && size !== lock.bytes) {
-      log.warn({ path: finalPath, bytes: size, expected: lock.bytes }, 'cached model has the wrong size; removing it');
-      await rm(finalPath, { force: true });
+    const file = this.cachePath(lock.md5);
+    const entry = await inspect(file);
+    if (entry.kind === 'absent') return undefined;
+    if (entry.kind === 'symlink') {
+      log.warn({ path: file }, 'cached model is a symbolic link; removing the link, never following it');
+      await unlink(file);
       return undefined;
     }
-    emit({ phase: 'verifying', bytesDone: 0, bytesTotal: size });
+    if (lock.bytes !== undefined && entry.identity.size !== lock.bytes) {
+      log.warn({ path: file, bytes: entry.identity.size, expected: lock.bytes }, 'cached model has the wrong size; removing it');
+      await unlink(file);
+      return undefined;
+    }
+    emit({ phase: 'verifying', bytesDone: 0, bytesTotal: entry.identity.size });
     const started = performance.now();
-    const hash = createHash('md5');
-    for await (const chunk of createReadStream(finalPath, { signal })) hash.update(chunk as Buffer);
-    const actual = hash.digest('hex');
-    if (actual !== lock.md5) {
-      log.warn({ path: finalPath, md5: actual, expected: lock.md5 }, 'cached model failed its MD5 check; removing it');
-      await rm(finalPath, { force: true });
+    const hashed = await hashFile(file, lock.sha256 !== undefined, signal);
+    if (hashed === undefined || digestMismatch(hashed, lock) !== undefined) {
+      log.warn({ path: file, md5: hashed?.md5, expected: lock.md5 }, 'cached model failed its check; removing it');
+      await unlink(file).catch(() => undefined);
       return undefined;
     }
-    log.info({ path: finalPath, md5: actual, bytes: size, verifyMs: Math.round(performance.now() - started) }, 'model cache hit, MD5 verified');
-    emit({ phase: 'verified', bytesDone: size, bytesTotal: size });
-    return { path: finalPath, md5: actual, bytes: size, fromCache: true, bytesTransferred: 0 };
-  }
-
-  /** Appends the stream to the partial download, hashing as it goes; a stall destroys the stream. */
-  private async receive(
-    stream: Readable,
-    partial: PartialDownload,
-    transfer: { bytes: number },
-    signal: AbortSignal,
-    uri: string,
-    emit: (p: ModelProgress) => void,
-    attempt: number,
-    lastFailure: ModelProgress['lastFailure'],
-  ): Promise<void> {
-    const log = this.options.logger;
-    const stallMs = this.options.stallTimeoutMs;
-    let lastByteAt = performance.now();
-    let windowStart = lastByteAt;
-    let windowBytes = 0;
-    const stallCheck = setInterval(
-      () => {
-        if (performance.now() - lastByteAt >= stallMs) {
-          stream.destroy(new Error(`no byte received for ${stallMs} ms (stalled download)`));
-        }
-      },
-      Math.max(10, Math.min(1000, Math.floor(stallMs / 4))),
-    );
-    const onAbort = (): void => {
-      stream.destroy(abortReason(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      for await (const data of stream) {
-        const chunk = data as Buffer;
-        lastByteAt = performance.now();
-        if (partial.offset + chunk.length > partial.total) {
-          throw new RestartError(`${uri} sent more than the ${partial.total} bytes HEAD announced`);
-        }
-        try {
-          await writeAll(partial.handle, chunk, partial.offset);
-        } catch (err) {
-          throw new RestartError(`cannot write the model to the cache: ${errorMessage(err)}`);
-        }
-        partial.hash.update(chunk);
-        partial.offset += chunk.length;
-        transfer.bytes += chunk.length;
-        windowBytes += chunk.length;
-        const elapsed = lastByteAt - windowStart;
-        if (elapsed >= this.progressIntervalMs) {
-          const percent = partial.total === 0 ? 100 : Math.floor((partial.offset / partial.total) * 1000) / 10;
-          const mbPerS = Math.round((windowBytes / MB / (elapsed / 1000)) * 100) / 100;
-          log.info({ uri, percent, mbPerS, bytesDone: partial.offset, bytesTotal: partial.total }, 'model download progress');
-          emit({ phase: 'downloading', bytesDone: partial.offset, bytesTotal: partial.total, attempt, lastFailure });
-          windowStart = lastByteAt;
-          windowBytes = 0;
-        }
-      }
-    } finally {
-      clearInterval(stallCheck);
-      signal.removeEventListener('abort', onAbort);
-      stream.destroy();
-    }
+    log.info({ path: file, md5: hashed.md5, bytes: hashed.bytes, verifyMs: Math.round(performance.now() - started) }, 'model cache hit, MD5 verified');
+    emit({ phase: 'verified', bytesDone: hashed.bytes, bytesTotal: hashed.bytes });
+    return { path: file, md5: lock.md5, sha256: hashed.sha256, bytes: hashed.bytes, identity: hashed.identity, fromCache: true, bytesTransferred: 0 };
   }
 }

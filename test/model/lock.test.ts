@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import test from 'ava';
 import { projectRoot } from '../../app/config.js';
-import { applyOverrides, LockError, parseLock, readLockFile, resolveLock } from '../../app/model/lock.js';
+import { applyOverrides, formatLock, LockError, parseLock, readLockFile, resolveLock } from '../../app/model/lock.js';
 import { parseModelUri } from '../../app/model/uri.js';
 import { BUNDLED_BYTES, BUNDLED_MD5, BUNDLED_MODEL, md5OfFile, tempDir } from './fixtures.js';
 
@@ -106,4 +106,35 @@ test('without a lock file, MODEL_URI and MODEL_MD5 together suffice; one alone d
   await t.throwsAsync(resolveLock({ lockFile: broken, uri: 's3://b3/k.bin', md5: OTHER_MD5, name: undefined }), {
     message: /"md5" must be/,
   });
+});
+
+const SHA = 'ab'.repeat(32);
+const OTHER_SHA = 'cd'.repeat(32);
+
+test('sha256 in a lock: optional, 64 hex, normalised; anything else is refused by name', (t) => {
+  const base = { uri: './m.ftz', md5: BUNDLED_MD5, bytes: 10 };
+  t.is(parseLock(base, '/srv/model.lock.json').sha256, undefined);
+  t.is(parseLock({ ...base, sha256: SHA.toUpperCase() }, '/srv/model.lock.json').sha256, SHA);
+  for (const bad of ['ab', SHA + '0', 'zz'.repeat(32), 42, null]) {
+    const err = t.throws(() => parseLock({ ...base, sha256: bad }, '/srv/model.lock.json'), { instanceOf: LockError });
+    t.regex(err?.message ?? '', /"sha256" must be 64 hexadecimal characters/);
+  }
+});
+
+test('MODEL_SHA256 overrides the lock; the lock sha256 never follows another md5 or object', (t) => {
+  const lock = parseLock({ uri: './m.ftz', md5: BUNDLED_MD5, bytes: 10, sha256: SHA }, '/srv/model.lock.json');
+  t.is(applyOverrides(lock, '/srv/model.lock.json', noOverrides).sha256, SHA);
+  const overridden = applyOverrides(lock, '/srv/model.lock.json', { ...noOverrides, sha256: OTHER_SHA.toUpperCase() });
+  t.is(overridden.sha256, OTHER_SHA);
+  t.deepEqual(overridden.overridden, ['sha256']);
+  // Another MD5 is another object: the lock's sha256 (which describes the locked bytes) goes.
+  t.is(applyOverrides(lock, '/srv/model.lock.json', { ...noOverrides, md5: OTHER_MD5 }).sha256, undefined);
+  t.is(applyOverrides(lock, '/srv/model.lock.json', { ...noOverrides, uri: 's3://bucket/k', md5: OTHER_MD5, sha256: OTHER_SHA }).sha256, OTHER_SHA);
+  t.throws(() => applyOverrides(lock, '/srv/model.lock.json', { ...noOverrides, sha256: 'nope' }), { message: /MODEL_SHA256="nope" is not 64 hexadecimal/ });
+});
+
+test('formatLock writes sha256 when there is one, and what it writes parses back', (t) => {
+  const text = formatLock({ uri: './m.ftz', md5: BUNDLED_MD5, bytes: 10, sha256: SHA, name: 'm' });
+  t.deepEqual(parseLock(JSON.parse(text), '/srv/model.lock.json'), { uri: 'file:///srv/m.ftz', md5: BUNDLED_MD5, bytes: 10, sha256: SHA, name: 'm' });
+  t.false(formatLock({ uri: './m.ftz', md5: BUNDLED_MD5, bytes: 10 }).includes('sha256'));
 });

@@ -106,19 +106,28 @@ test('right MD5: the model lands in the cache, verified, byte for byte, with pro
 
 test('wrong MD5: md5_mismatch, retried, and nothing left in the cache', async (t) => {
   const wrong = 'ffffffffffffffffffffffffffffffff';
-  const h = await harness(t, { md5: wrong });
+  // Cap 300 ms: retries every 150-300 ms; an object seen bad twice is refused for 600 ms.
+  const h = await harness(t, { md5: wrong, store: { retryMaxMs: 300 } });
   const abort = new AbortController();
   const pending = h.store.ensure(h.lock, { signal: abort.signal, onProgress: h.onProgress });
-  await waitFor('two mismatches', () => h.phases().filter((p) => p === 'md5_mismatch').length >= 2);
+  await waitFor('four mismatches', () => h.phases().filter((p) => p === 'md5_mismatch').length >= 4);
+  const gets = s3.count('GET', BUCKET, h.key);
   abort.abort();
   await t.throwsAsync(pending, { name: 'AbortError' });
   const mismatch = h.progress.find((p) => p.phase === 'md5_mismatch');
-  t.regex(mismatch?.detail ?? '', new RegExp(`hashes to ${BUNDLED_MD5}, expected ${wrong}; not loaded`));
+  t.regex(mismatch?.detail ?? '', new RegExp(`hashes to md5 ${BUNDLED_MD5}, expected md5 ${wrong}; not loaded`));
+  // What was fetched is reported, for /v1/model: the actual MD5 and size of the rejected bytes.
+  t.like(mismatch?.lastFailure?.fetched, { md5: BUNDLED_MD5, bytes: model.length });
+  t.like(h.store.lastFetched(h.lock), { md5: BUNDLED_MD5, bytes: model.length });
   t.true((mismatch?.nextRetryMs ?? 0) >= 50, 'a mismatch is retried at the slow (capped) pace');
   // The retry's 'downloading' still says why the model is not ready.
   const retrying = h.progress.filter((p) => p.phase === 'downloading').at(-1);
   t.is(retrying?.lastFailure?.phase, 'md5_mismatch');
-  t.true(s3.count('GET', BUCKET, h.key) >= 2);
+  // No egress loop: the unchanged object is fetched twice (once more in case the first
+  // copy was damaged in transit), then only HEADs until its ETag changes.
+  t.is(gets, 2);
+  t.true(s3.count('HEAD', BUCKET, h.key) >= 4);
+  t.regex(h.progress.filter((p) => p.phase === 'md5_mismatch').at(-1)?.detail ?? '', /unchanged since, ETag .*not downloaded again/);
   t.deepEqual(await cacheFiles(h.cacheDir), [], 'neither a verified file nor a temp file');
 });
 
@@ -126,15 +135,15 @@ test('S3 unreachable at first, reachable later: the download succeeds after retr
   const h = await harness(t);
   await h.proxy.setMode({ kind: 'refuse' });
   const pending = h.store.ensure(h.lock, { onProgress: h.onProgress });
-  await waitFor('three failed attempts', () => h.phases().filter((p) => p === 'download_failed').length >= 3);
-  const failure = h.progress.find((p) => p.phase === 'download_failed');
-  t.regex(failure?.detail ?? '', /unreachable or failing \(ECONNREFUSED\)/);
+  await waitFor('three failed attempts', () => h.phases().filter((p) => p === 'endpoint_unreachable').length >= 3);
+  const failure = h.progress.find((p) => p.phase === 'endpoint_unreachable');
+  t.regex(failure?.detail ?? '', /unreachable \(ECONNREFUSED\)/);
   t.false(failure?.detail?.includes(S3RVER_CREDENTIALS.secretAccessKey + '/') ?? true);
   await h.proxy.setMode({ kind: 'pass' });
   const verified = await pending;
   t.false(verified.fromCache);
   t.true((await readFile(verified.path)).equals(model));
-  const attempts = h.progress.filter((p) => p.phase === 'download_failed').map((p) => p.attempt);
+  const attempts = h.progress.filter((p) => p.phase === 'endpoint_unreachable').map((p) => p.attempt);
   t.deepEqual(attempts.slice(0, 3), [1, 2, 3], 'attempts counted');
 });
 
@@ -174,6 +183,20 @@ test('bytes corrupted in transit: md5_mismatch, then a clean retry succeeds', as
   t.true(h.phases().includes('md5_mismatch'));
   t.true((await readFile(verified.path)).equals(model));
   t.deepEqual(await cacheFiles(h.cacheDir), [`${BUNDLED_MD5}.bin`]);
+});
+
+test('bytes damaged differently on each fetch are transit damage, not a bad object: never refused', async (t) => {
+  // Retries 0.5-1 s apart: time enough to change the fault between them.
+  const h = await harness(t, { store: { retryMaxMs: 1000 } });
+  await h.proxy.setMode({ kind: 'corrupt', atByte: 100_000 }, { times: 1 });
+  const pending = h.store.ensure(h.lock, { onProgress: h.onProgress });
+  await waitFor('a first mismatch', () => h.phases().includes('md5_mismatch'));
+  await h.proxy.setMode({ kind: 'corrupt', atByte: 200_000 }, { times: 1 });
+  await waitFor('a second mismatch', () => h.phases().filter((p) => p === 'md5_mismatch').length >= 2);
+  await h.proxy.setMode({ kind: 'pass' });
+  const verified = await pending;
+  t.true((await readFile(verified.path)).equals(model));
+  t.is(s3.count('GET', BUCKET, h.key), 3, 'the third fetch was allowed, and was clean');
 });
 
 test('an object of another size than the lock says: size_mismatch, no GET', async (t) => {
@@ -224,7 +247,7 @@ test('a corrupted cache file (right size, wrong bytes) is detected and downloade
   t.false(verified.fromCache);
   t.true((await readFile(verified.path)).equals(model));
   t.is(s3.count('GET', BUCKET, h.key), 1);
-  t.truthy(h.logger.entries.find((e) => e.level === 'warn' && e.msg === 'cached model failed its MD5 check; removing it'));
+  t.truthy(h.logger.entries.find((e) => e.level === 'warn' && e.msg === 'cached model failed its check; removing it'));
   // A cached file of the wrong size is not even hashed.
   await writeFile(h.store.cachePath(BUNDLED_MD5), model.subarray(0, 1000));
   t.false((await h.store.ensure(h.lock)).fromCache);
@@ -253,7 +276,7 @@ test('the last waiter giving up stops the download and removes its temp file', a
   const abort = new AbortController();
   const pending = h.store.ensure(h.lock, { signal: abort.signal, onProgress: h.onProgress });
   await waitFor('the download to start', () => h.proxy.count('GET') === 1);
-  await waitFor('bytes in the temp file', async () => (await cacheFiles(h.cacheDir)).includes(`${BUNDLED_MD5}.part`));
+  await waitFor('bytes in the temp file', async () => (await cacheFiles(h.cacheDir)).some((f) => f.startsWith(`${BUNDLED_MD5}.`) && f.endsWith('.part')));
   abort.abort();
   await t.throwsAsync(pending, { name: 'AbortError' });
   // The shared download settles after the waiter left: its temp file goes then.

@@ -5,7 +5,7 @@ import test from 'ava';
 import { loadConfig } from '../../app/config.js';
 import { createModelStore, resolveLock } from '../../app/model/index.js';
 import { S3RVER_CREDENTIALS, startS3 } from '../helpers/s3.js';
-import { BUNDLED_MD5, BUNDLED_MODEL, recordingLogger, tempDir } from './fixtures.js';
+import { BUNDLED_MD5, BUNDLED_MODEL, BUNDLED_SHA256, recordingLogger, tempDir } from './fixtures.js';
 
 process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
 process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
@@ -42,4 +42,14 @@ test('MODEL_URI + MODEL_MD5 + S3_ENDPOINT: the model comes from S3', async (t) =
   const verified = await store.ensure(lock);
   t.true((await readFile(verified.path)).equals(model));
   t.is(s3.count('GET', 'pipeline', 'v7/lid.ftz'), 1);
+});
+
+test('MODEL_SHA256: validated at start, carried through the lock, checked by the store', async (t) => {
+  t.throws(() => loadConfig({ MODEL_SHA256: 'abc' }), { message: /MODEL_SHA256="abc" is not 64 hexadecimal characters/ });
+  const config = loadConfig({ MODEL_CACHE_DIR: await tempDir('wiring'), MODEL_SHA256: BUNDLED_SHA256.toUpperCase() });
+  const lock = await resolveLock(config.model);
+  t.is(lock.sha256, BUNDLED_SHA256);
+  const { store, close } = createModelStore(config, recordingLogger());
+  t.teardown(close);
+  t.like(await store.ensure(lock), { md5: BUNDLED_MD5, sha256: BUNDLED_SHA256 });
 });

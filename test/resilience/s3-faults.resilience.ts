@@ -3,7 +3,7 @@
 // front of a real s3rver. The pod must never be ready with a bad model, liveness must never
 // fail because of S3 (no restart: a restart cannot fix a bucket), the pod must be ready once
 // S3 heals, and the cached file must be the verified one.
-import { access } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { startHttpFaultProxy } from '../helpers/http-fault-proxy.js';
@@ -91,7 +91,7 @@ async function runFault(t: ExecutionContext, name: string, injected: string, exp
     const firstOk = sampler.samples.find((s) => s.status === 200);
     const cached = path.join(pod.cacheDir, `${MODEL_MD5}.bin`);
     const cachedMd5 = await md5Of(cached);
-    const partLeft = await access(path.join(pod.cacheDir, `${MODEL_MD5}.part`)).then(() => true, () => false);
+    const partLeft = (await readdir(pod.cacheDir)).some((f) => f.endsWith('.part')); // <md5>.<pid>.<random>.part
     const info = (await (await fetch(`http://127.0.0.1:${String(pod.endpointPort)}/v1/model`, { signal: AbortSignal.timeout(2_000) })).json()) as { md5?: { actual?: string } };
     const livenessFailed = pod.probesOf('liveness').filter((p) => !p.ok);
     const evidence = fault.evidence();

@@ -57,3 +57,75 @@ test('a queued request whose deadline passes gets 504 deadline_exceeded and leav
   r();
   t.is(a.active, 0);
 });
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function codel(target: number, interval: number, maxQueue = 100, maxQueueBytes = Infinity) {
+  const shed: string[] = [];
+  const a = new Admission({ maxInFlight: 1, maxQueue, retryAfterSeconds: 2, queueDelayTargetMs: target, queueDelayIntervalMs: interval, maxQueueBytes }, { onShed: (r) => shed.push(r), onChange: () => {} });
+  return { a, shed };
+}
+
+test('queue delay under the target: every waiter is served, oldest first', async (t) => {
+  const { a, shed } = codel(500, 2000);
+  let release = a.acquire(far()) as Release;
+  const order: number[] = [];
+  const waiters = Array.from({ length: 5 }, (_, i) => (a.acquire(far()) as Promise<Release>).then((r) => (order.push(i), r)));
+  for (let i = 0; i < 5; i++) {
+    await sleep(5);
+    release();
+    release = await waiters[i]!;
+  }
+  release();
+  t.deepEqual(order, [0, 1, 2, 3, 4]);
+  t.deepEqual(shed, []);
+  t.false(a.overloaded);
+});
+
+test('a standing queue (shortest delay above the target for an interval): newest served first, waiters past the target refused 503 + Retry-After', async (t) => {
+  // Wide margins against a busy machine: waits of ~100 ms are far above the 40 ms target and far below the 400 ms interval.
+  const { a, shed } = codel(40, 400);
+  let release = a.acquire(far()) as Release;
+  // Keep a queue standing: every grant waits well over the target, for more than an interval.
+  for (let round = 0; round < 30 && !a.overloaded; round++) {
+    const w = a.acquire(far()) as Promise<Release>;
+    await sleep(100);
+    release();
+    release = await w;
+  }
+  t.true(a.overloaded, 'the queue is judged standing');
+  const outcomes: string[] = [];
+  const waiters = Array.from({ length: 4 }, (_, i) =>
+    (a.acquire(far()) as Promise<Release>).then(
+      (r) => {
+        outcomes.push(`granted ${i}`);
+        return r;
+      },
+      (e: ApiError) => {
+        outcomes.push(`${e.status} ${e.code} ${e.retryAfterSeconds} ${i}`);
+        return undefined;
+      },
+    ),
+  );
+  release(); // one slot, in the same tick: adaptive LIFO gives it to the newest waiter
+  await sleep(250);
+  t.is(outcomes[0], 'granted 3', JSON.stringify(outcomes));
+  t.deepEqual(outcomes.slice(1).sort(), ['503 overloaded 2 0', '503 overloaded 2 1', '503 overloaded 2 2'], 'the rest waited past the target: refused');
+  t.true(shed.filter((s) => s === 'queue_delay').length >= 3);
+  const last = (await waiters[3]) as Release;
+  last();
+  t.is(a.queued, 0);
+});
+
+test('the queue is bounded in body bytes as well as in requests', (t) => {
+  const { a } = codel(50, 100, 100, 1000);
+  const release = a.acquire(far()) as Release;
+  const queued = a.acquire(far(), 800) as Promise<Release>;
+  t.true(queued instanceof Promise);
+  const error = t.throws(() => a.acquire(far(), 300), { instanceOf: ApiError });
+  t.is(error?.status, 503);
+  const small = a.acquire(far(), 200) as Promise<Release>;
+  t.true(small instanceof Promise, 'a smaller body still fits');
+  release();
+  return Promise.all([queued.then((r) => r()), small.then((r) => r())]).then(() => t.is(a.queued, 0));
+});

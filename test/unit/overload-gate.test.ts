@@ -1,12 +1,19 @@
 // The overload gate on a real node:http server: refuses classification requests from the
 // request line alone while admission is full, and lets everything else through.
 import test from 'ava';
+import fc from 'fast-check';
+import Koa from 'koa';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Admission, type Release } from '../../app/http/admission.js';
+import { classifyRouter, type ClassifyDeps } from '../../app/http/classify.js';
+import { oipRouter } from '../../app/http/oip.js';
 import { overloadGate } from '../../app/http/shed.js';
+import { loadConfig } from '../../app/config.js';
+import type { Lifecycle } from '../../app/lifecycle.js';
 import { createMetrics } from '../../app/metrics.js';
+import { rawRequest } from '../helpers/raw-http.js';
 
 test('while admission is full: 503 overloaded + Retry-After without reading the body; probes and other routes pass', async (t) => {
   const admission = new Admission({ maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 7 }, { onShed: () => {}, onChange: () => {} });
@@ -60,4 +67,68 @@ test('a held refusal arrives after the hold, still 503 overloaded; the hold is b
   t.true(elapsed >= 280, `held ${Math.round(elapsed)} ms`);
   t.true(elapsed < 2000, `but not long: ${Math.round(elapsed)} ms`);
   slot();
+});
+
+test('the gate refuses every spelling the router routes to a classification, and nothing else (searched)', async (t) => {
+  // The real routers over a stand-in lifecycle (only its name and md5 are read when routes are
+  // built; no handler runs): in-process routing logic, no model needed.
+  const lifecycle = { name: 'lid176', md5: 'x' } as unknown as Lifecycle;
+  const deps = { lifecycle, admission: new Admission({ maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 1 }, { onShed: () => {}, onChange: () => {} }), limits: loadConfig({}).limits, requestTimeoutMs: 1000 };
+  const routers = [classifyRouter(deps as ClassifyDeps), oipRouter(deps as ClassifyDeps, '0')];
+  const koa = new Koa();
+  koa.use((ctx) => {
+    ctx.body = { routed: routers.some((r) => r.match(ctx.path, 'POST').route) };
+  });
+  const route = koa.callback();
+  const full = new Admission({ maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 1 }, { onShed: () => {}, onChange: () => {} });
+  void full.acquire(performance.now() + 60_000);
+  const gate = overloadGate(full, createMetrics(), 1);
+  const server = http.createServer((req, res) => {
+    if (gate(req, res)) return;
+    void route(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+
+  const segment = fc.constantFrom('v1', 'V1', 'classify', 'CLASSIFY', 'Classify', 'v2', 'V2', 'models', 'Models', 'lid176', 'other', 'infer', 'INFER', 'versions', '3', '', '%63lassify');
+  const target = fc.record({
+    prefix: fc.constantFrom('', 'http://h', 'HTTP://h:80'),
+    segments: fc.oneof(
+      fc.array(segment, { minLength: 1, maxLength: 7 }),
+      fc.constantFrom(['v1', 'classify'], ['v2', 'models', 'lid176', 'infer'], ['v2', 'models', 'lid176', 'versions', '3', 'infer']),
+    ),
+    trailing: fc.constantFrom('', '/', '//'),
+    query: fc.constantFrom('', '?a=/v1/classify', '?'),
+  });
+  const ask = async (p: string): Promise<{ status: number; routed?: boolean }> => {
+    const r = await rawRequest(port, `POST ${p} HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
+    return r.status === 503 ? { status: 503 } : { status: r.status, routed: (JSON.parse(r.body) as { routed: boolean }).routed };
+  };
+  const plain = http.createServer((req, res) => void route(req, res));
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+  t.teardown(() => plain.close());
+  const plainPort = (plain.address() as AddressInfo).port;
+  const routedByKoa = async (p: string): Promise<boolean> => {
+    const r = await rawRequest(plainPort, `POST ${p} HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
+    return r.status === 200 && (JSON.parse(r.body) as { routed: boolean }).routed;
+  };
+  let routedSeen = 0;
+  await fc.assert(
+    fc.asyncProperty(target, async ({ prefix, segments, trailing, query }) => {
+      const p = `${prefix}/${segments.join('/')}${trailing}${query}`;
+      const routed = await routedByKoa(p);
+      const gated = (await ask(p)).status === 503;
+      if (routed) routedSeen += 1;
+      // The gate also knows the versioned OIP infer route, which this router may not have.
+      const versioned = /\/v2\/models\/[^/]+\/versions\/[^/]+\/infer\/?$/i.test(p.split('?')[0] ?? '');
+      if (routed && !gated) throw new Error(`${p}: routed to a classification but not refused by the gate`);
+      if (gated && !routed && !versioned) throw new Error(`${p}: refused by the gate but not a classification route`);
+    }),
+    { numRuns: 400 },
+  );
+  t.true(routedSeen > 20, `the search reached routed spellings ${routedSeen} times`);
+  for (const p of ['/V1/CLASSIFY', '/v1/classify/', 'http://h/v1/classify?x', '/v2/models/lid176/infer/', '/V2/MODELS/lid176/INFER', '/v2/models/lid176/versions/3/infer']) {
+    t.is((await ask(p)).status, 503, p);
+  }
 });

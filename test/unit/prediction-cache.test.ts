@@ -1,0 +1,67 @@
+// The prediction cache's bounds: bytes (an estimate checked against the real heap), keys, and
+// least-recently-used eviction when full (the old cache refused new keys once full).
+import test from 'ava';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { PredictionCache } from '../../app/prediction-cache.js';
+
+const MD5 = '340156704bb8c8e50c4abf35a7ec2569';
+const text = (i: number, chars = 2000): string => `${i} ${'lorem ipsum dolor sit amet '.repeat(Math.ceil(chars / 27))}`.slice(0, chars);
+const cache = (maxBytes: number, maxKeys = 1_000_000): PredictionCache => new PredictionCache({ enabled: true, maxKeys, maxBytes, ttlSeconds: 600 });
+
+test('bounded in bytes: distinct 2,000-character texts never take more than maxBytes, and the newest are kept', (t) => {
+  const c = cache(1024 * 1024);
+  t.teardown(() => c.close());
+  for (let i = 0; i < 5000; i++) c.set(MD5, 1, 0, text(i), [{ label: 'en', score: 0.5 }]);
+  t.true(c.bytes <= 1024 * 1024, `held ${c.bytes}`);
+  t.true(c.size() > 300 && c.size() < 600, `entries: ${c.size()}`);
+  t.truthy(c.get(MD5, 1, 0, text(4999)), 'the newest entry is cached');
+  t.is(c.get(MD5, 1, 0, text(0)), undefined, 'the oldest made room');
+});
+
+test('when full, new keys still go in: least recently used entries make room, recently read ones stay', (t) => {
+  const c = cache(1e12, 100);
+  t.teardown(() => c.close());
+  for (let i = 0; i < 100; i++) c.set(MD5, 1, 0, `t${i}`, [{ label: 'en', score: i }]);
+  for (let i = 0; i < 10; i++) t.truthy(c.get(MD5, 1, 0, `t${i}`)); // the 10 oldest are read again
+  for (let i = 100; i < 150; i++) c.set(MD5, 1, 0, `t${i}`, [{ label: 'en', score: i }]);
+  t.is(c.size(), 100);
+  t.deepEqual(c.get(MD5, 1, 0, 't149'), [{ label: 'en', score: 149 }], 'a new key is cached although the cache was full');
+  for (let i = 0; i < 10; i++) t.truthy(c.get(MD5, 1, 0, `t${i}`), `recently read t${i} kept`);
+  for (let i = 10; i < 60; i++) t.is(c.get(MD5, 1, 0, `t${i}`), undefined, `unread t${i} evicted`);
+});
+
+test('the byte account follows removals: a key set again is counted once, expiry gives its bytes back', async (t) => {
+  const c = new PredictionCache({ enabled: true, maxKeys: 1000, maxBytes: 1e9, ttlSeconds: 1 });
+  t.teardown(() => c.close());
+  c.set(MD5, 1, 0, 'a', [{ label: 'en', score: 1 }]);
+  const one = c.bytes;
+  c.set(MD5, 1, 0, 'a', [{ label: 'en', score: 1 }]);
+  t.is(c.bytes, one);
+  t.is(c.size(), 1);
+  await new Promise((r) => setTimeout(r, 2100));
+  t.is(c.get(MD5, 1, 0, 'a'), undefined);
+  t.is(c.bytes, 0);
+  t.is(c.size(), 0);
+});
+
+test.serial('the byte estimate is within 25% of the heap the entries really take (one- and two-byte texts)', (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const measure = (wide: boolean): { estimate: number; real: number } => {
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const c = cache(1e12);
+    for (let i = 0; i < 10_000; i++) c.set(MD5, 1, 0, wide ? `${text(i, 1000)}é€` : text(i), [{ label: String.fromCharCode(97 + (i % 26), 110), score: i }]);
+    gc();
+    const real = process.memoryUsage().heapUsed - before;
+    c.close();
+    return { estimate: c.bytes, real };
+  };
+  for (const wide of [false, true]) {
+    const { estimate, real } = measure(wide);
+    const ratio = estimate / real;
+    t.log(`${wide ? 'two-byte' : 'one-byte'} texts: estimate ${Math.round(estimate / 10_000)} B/entry, heap ${Math.round(real / 10_000)} B/entry`);
+    t.true(ratio > 0.75 && ratio < 1.25, `estimate/heap = ${ratio.toFixed(2)}`);
+  }
+});
