@@ -3,7 +3,7 @@
 // own load (spawn to its answer to one line) are timed before and after the service's starts,
 // so the ratios use the machine as it was around them. The service runs the chart's default
 // engine shape (2 k=1 children, 1 per wide tier), one process at a time: ~4.5 GB resident.
-import { existsSync, linkSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort, PROBE_TEXT, serviceEnv } from './contenders.js';
@@ -84,7 +84,7 @@ async function startLarge(ctx: BenchContext, model: LargeModel, env: Readonly<Re
   const deadline = performance.now() + START_DEADLINE_MS;
   const proc = supervisor.start('service-large', process.execPath, [paths.serviceMain], {
     cwd: paths.root,
-    env: serviceEnv(paths, true, managementPort, { MODEL_BYTES: String(model.bytes), ...LARGE_ENGINE_ENV, ...env }),
+    env: serviceEnv(paths, true, managementPort, { ...LARGE_ENGINE_ENV, ...env }),
   });
   try {
     let port: number | undefined;
@@ -152,14 +152,11 @@ export async function largePhase(ctx: BenchContext): Promise<void> {
   results.large = run;
   log(`  md5sum ${Math.round(run.md5sumMs)} ms; raw binary load + one answer ${Math.round(run.rawLoadMs[0] ?? 0)} ms`);
 
-  // Warm cache: the verified file already in the cache directory (a hard link: no 1 GiB copy).
+  // Warm cache: the verified file already in the cache directory. Copied, not hard-linked:
+  // another run linking or unlinking the shared file would move this inode's ctime, and the
+  // service's recheck would (rightly) re-hash it mid-run.
   const warmCache = mkdtempSync(path.join(workDir, 'large-warm-'));
-  const cached = path.join(warmCache, `${model.md5}.bin`);
-  try {
-    linkSync(model.path, cached);
-  } catch {
-    await timeCommand(ctx, 'cp-large', 'cp', [model.path, cached], 120_000);
-  }
+  await timeCommand(ctx, 'cp-large', 'cp', [model.path, path.join(warmCache, `${model.md5}.bin`)], 120_000);
   try {
     run.warm = await startLarge(ctx, model, { MODEL_URI: `file://${model.path}`, MODEL_MD5: model.md5, MODEL_CACHE_DIR: warmCache });
     log(`  large, warm cache: ready ${Math.round(run.warm.readyMs)} ms; first request per tier ${run.warm.tierRequests.map((t) => `k=${t.k} ${t.status ?? 'none'} in ${Math.round(t.ms)} ms`).join(', ')}`);
