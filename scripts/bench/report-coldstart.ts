@@ -84,6 +84,12 @@ function tiersCell(start: LargeStart | null): string {
   return start.tierRequests.map((t) => `k=${t.k}: ${t.status === 200 ? '200' : `**${t.status ?? 'no answer'}**`} in ${sec(t.ms)}`).join('; ');
 }
 
+function healthCell(start: LargeStart | null): string {
+  const p = start?.healthDuringStart;
+  if (p === null || p === undefined) return '–';
+  return `p50 ${p.latency.p50.toFixed(1)}, p99 ${p.latency.p99.toFixed(1)}, max ${p.latency.max.toFixed(1)} ms; ${p.failures}/${p.count} failed`;
+}
+
 function largeSection(results: BenchResults): string {
   const run = results.large;
   if (run === null) return '';
@@ -96,6 +102,7 @@ function largeSection(results: BenchResults): string {
     ['children loading (each child: spawn to its probe answer)', loadsCell(warm), loadsCell(s3), `raw binary: ${run.rawLoadMs.map(sec).join(', ')}`],
     ['spawn to /ready 200', warm === null ? '–' : `${sec(warm.readyMs)} (${ratio(r.warm)} of ${sec(rawAround(run, 'warm'))})`, s3 === null || transfer === null ? '–' : `${sec(s3.readyMs)} (${ratio(r.s3)} of ${sec(transfer.ms)} transfer + ${sec(rawAround(run, 's3'))})`, transfer === null ? '' : `s3rver transfer ${sec(transfer.ms)} (${(transfer.bytesPerSec / 1e6).toFixed(0)} MB/s)`],
     ['first request of every k tier, sent as /ready turned 200', tiersCell(warm), tiersCell(s3), ''],
+    ['management /health, every 100 ms from listening to ready', healthCell(warm), healthCell(s3), ''],
     ['RSS at ready (service + children)', rssCell(warm?.atReady ?? null), rssCell(s3?.atReady ?? null), ''],
     ['spawn to every tier loaded', warm?.tiersWarmMs == null ? '–' : sec(warm.tiersWarmMs), s3?.tiersWarmMs == null ? '–' : sec(s3.tiersWarmMs), ''],
     ['RSS after every tier warmed', rssCell(warm?.warmed ?? null), rssCell(s3?.warmed ?? null), ''],

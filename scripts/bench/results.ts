@@ -107,6 +107,8 @@ export interface LargeStart {
   /** Spawn to every tier of /v1/model ready (null: not within the deadline). */
   readonly tiersWarmMs: number | null;
   readonly warmed: (RssSample & { children: number }) | null;
+  /** The management /health probed every 100 ms from listening to ready (hashing and the first load). */
+  readonly healthDuringStart: ProbeSummary | null;
 }
 
 export interface LargeRun {

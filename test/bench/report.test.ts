@@ -202,6 +202,7 @@ function largeStart(readyMs: number, statuses: readonly (number | null)[]) {
     atReady: { processKb: 130 * 1024, treeKb: 1.2 * 1024 * 1024, children: 3 },
     tiersWarmMs: readyMs + 7000,
     warmed: { processKb: 135 * 1024, treeKb: 4.4 * 1024 * 1024, children: 4 },
+    healthDuringStart: { target: 'GET /health', count: 40, failures: 0, timeoutMs: 2000, latency: { count: 40, mean: 5, p50: 4, p90: 30, p99: readyMs > 5000 ? 140 : 60, max: 150 } },
   };
 }
 
@@ -235,6 +236,8 @@ test('cold-start targets: ratios per repeat against the peer, and the large mode
   t.deepEqual([largeS3?.met, largeS3?.shortfall], [false, '4% over']);
   t.deepEqual(checks.get('Large model (1.06 GiB): MD5 in the service vs md5sum')?.met, true);
   t.is(checks.get('Large model, warm cache: the first request of every k tier, sent as /ready turns 200')?.met, true);
+  const health = checks.get('Large model, warm cache: management /health p99 while the file is hashed and loaded (listening to ready)');
+  t.deepEqual([health?.met, health?.measured], [true, '60.0 ms over 40 probes']);
   const tiers = checks.get('Large model, from s3rver: the first request of every k tier, sent as /ready turns 200');
   t.deepEqual([tiers?.met, tiers?.shortfall], [false, '2 of 3 failed']);
 });
@@ -253,6 +256,7 @@ test('the report has the cold-start rows, the large-model table and the breakdow
   t.true(md.includes('## Large model (issues 16 and 20)'));
   t.true(md.includes('k=10: **504** in 0.10 s; k=100: **no answer** in 0.10 s'));
   t.true(md.includes('4.40 GiB (Node 135 MiB + 4 children)'));
+  t.true(md.includes('p50 4.0, p99 140.0, max 150.0 ms; 0/40 failed'));
   t.regex(md, /\| lifecycle ready \| 200 \| 220 \|/);
   t.false(md.includes('NaN'));
   t.false(md.includes('undefined'));
