@@ -34,6 +34,14 @@ interface Entry {
   used: boolean;
 }
 
+interface OrderSlot {
+  readonly key: string;
+  readonly entry: Entry;
+}
+
+/** The eviction order array drops the slots behind its head once this many are behind it. */
+const COMPACT_AFTER = 4096;
+
 /** Any character V8 cannot keep in one byte (a key holding one is stored at two bytes a character). */
 const WIDE_CHAR = /[\u0100-\uffff]/;
 
@@ -47,8 +55,11 @@ export function entryBytes(key: string, predictions: readonly Prediction[]): num
 
 export class PredictionCache {
   private readonly cache: NodeCache | undefined;
-  /** Every entry, in the order the eviction hand visits them. */
+  /** Every entry by key. */
   private readonly ring = new Map<string, Entry>();
+  /** Entries in the order the eviction hand visits them, from `head` on; may hold stale slots. */
+  private order: OrderSlot[] = [];
+  private head = 0;
   private heldBytes = 0;
 
   constructor(private readonly options: PredictionCacheOptions) {
@@ -99,26 +110,49 @@ export class PredictionCache {
     const entry: Entry = { predictions, bytes, used: false };
     this.cache.set(key, entry);
     this.ring.set(key, entry);
+    this.order.push({ key, entry });
     this.heldBytes += bytes;
+    // Expired and replaced entries leave stale slots that no eviction may pass for a long time.
+    if (this.order.length - this.head > 2 * this.ring.size + COMPACT_AFTER) {
+      this.order = this.order.slice(this.head).filter((slot) => this.ring.get(slot.key) === slot.entry);
+      this.head = 0;
+    }
   }
 
-  /** Drops the first entry, in ring order, not used since the hand last passed it. */
+  /**
+   * Drops the first entry, in ring order, not used since the hand last passed it. The ring's
+   * order lives in an array walked by a head index, not in the Map: restarting a Map iteration
+   * from its front after every eviction walked the holes earlier deletions left there, so each
+   * eviction cost more than the last (measured: 7.7, then 27, then 74 us a miss+set over three
+   * rounds of 100k unique texts; a 100-text request of unique texts cost 40% of capacity).
+   */
   private evictOne(): void {
-    for (const [key, entry] of this.ring) {
-      if (entry.used) {
-        // Second chance: to the back of the ring (a Map iterates in insertion order).
-        entry.used = false;
-        this.ring.delete(key);
-        this.ring.set(key, entry);
+    while (this.head < this.order.length) {
+      const slot = this.order[this.head++] as OrderSlot;
+      // An entry expired (TTL) or replaced since it was queued is no longer in the ring.
+      if (this.ring.get(slot.key) !== slot.entry) continue;
+      if (slot.entry.used) {
+        // Second chance: to the back of the ring.
+        slot.entry.used = false;
+        this.order.push(slot);
         continue;
       }
-      this.cache?.del(key);
-      return;
+      this.cache?.del(slot.key);
+      break;
+    }
+    if (this.head >= COMPACT_AFTER && this.head * 2 >= this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
     }
   }
 
   size(): number {
     return this.ring.size;
+  }
+
+  /** Slots in the eviction order, stale ones included (bounded: see set()). */
+  orderLength(): number {
+    return this.order.length - this.head;
   }
 
   close(): void {
