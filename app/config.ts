@@ -2,6 +2,8 @@
 // ConfigError listing every problem, which main.ts prints before exiting with status 2.
 import os from 'node:os';
 import path from 'node:path';
+import { parseCanaries } from './model/lock.js';
+import type { ModelCanary } from './model/types.js';
 
 export type ModelLoadMode = 'eager' | 'lazy';
 export type S3ChecksumMode = 'when_required' | 'when_supported';
@@ -28,6 +30,8 @@ export interface Config {
     readonly retryMaxMs: number;
     /** A download that receives no byte for this long is aborted and resumed. */
     readonly stallTimeoutMs: number;
+    /** MODEL_CANARIES: replaces the lock's canaries; undefined = take the lock's. */
+    readonly canaries: readonly ModelCanary[] | undefined;
   };
   readonly s3: {
     readonly region: string;
@@ -93,6 +97,10 @@ export interface Config {
   readonly shutdown: {
     readonly delayMs: number;
     readonly drainTimeoutMs: number;
+  };
+  readonly canary: {
+    /** Background canary runs while serving (plus one after every child restart). */
+    readonly intervalMs: number;
   };
 }
 
@@ -215,6 +223,7 @@ export function loadConfig(env: Env = process.env): Config {
       retryBaseMs: r.int('MODEL_RETRY_BASE_MS', 1000, 1),
       retryMaxMs: r.int('MODEL_RETRY_MAX_MS', 30_000, 1),
       stallTimeoutMs: r.int('MODEL_DOWNLOAD_STALL_MS', 30_000, 100),
+      canaries: canariesFromEnv(r),
     },
     s3: {
       region: r.string('AWS_REGION', r.string('AWS_DEFAULT_REGION', 'us-east-1')),
@@ -269,6 +278,9 @@ export function loadConfig(env: Env = process.env): Config {
       delayMs: r.int('SHUTDOWN_DELAY_MS', 5000, 0),
       drainTimeoutMs: r.int('SHUTDOWN_DRAIN_TIMEOUT_MS', 10_000, 0),
     },
+    canary: {
+      intervalMs: r.int('CANARY_INTERVAL_MS', 30_000, 100),
+    },
   };
 
   if (config.model.retryMaxMs < config.model.retryBaseMs) {
@@ -282,4 +294,23 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+/** MODEL_CANARIES: a JSON array of {"text", "label", "score"}; "[]" turns the lock's canaries off. */
+function canariesFromEnv(r: Reader): readonly ModelCanary[] | undefined {
+  const raw = r.raw('MODEL_CANARIES');
+  if (raw === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    r.problems.push(`MODEL_CANARIES is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+    return undefined;
+  }
+  const canaries = parseCanaries(value);
+  if (typeof canaries === 'string') {
+    r.problems.push(`MODEL_CANARIES ${canaries}`);
+    return undefined;
+  }
+  return canaries;
 }

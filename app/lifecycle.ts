@@ -1,117 +1,81 @@
-// The service's states (starting -> loading -> ready -> draining -> stopped), the model load
-// loop that gets there, and the classification path the HTTP layer calls. Readiness and
-// liveness are answered from state kept here: a probe never downloads, hashes or calls S3.
-import path from 'node:path';
+// The service's states (starting -> loading -> ready -> draining -> stopped) and the load loop
+// that gets there: model, engine, canaries. Readiness and liveness are answered from state
+// kept here: a probe never downloads, hashes or calls S3. docs/architecture.md tells why.
 import { performance } from 'node:perf_hooks';
-import type { Config } from './config.js';
-import { EngineError, type Classifier, type Prediction } from './engine/classifier.js';
-import type { Logger } from './logger.js';
-import { LIFECYCLE_STATES, publishReadiness, type Metrics } from './metrics.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { CanaryMonitor, canaryTiers, runCanaries, type CanaryVerdict } from './canary.js';
+import { ClassificationPath, type ServingGate } from './classification.js';
+import type { Classifier, Prediction } from './engine/classifier.js';
+import { fetchVerified, type EngineHooks, type LifecycleDeps, type ModelInfo } from './lifecycle-deps.js';
+import { publishReadiness } from './metrics.js';
+import type { FetchedObject, VerifiedModel } from './model/types.js';
 import { exponentialMs } from './backoff.js';
-import { isModelFailurePhase, MODEL_FAILURE_PHASES, type FetchedObject, type ModelLock, type ModelPhase, type ModelProgress, type VerifiedModel } from './model/types.js';
-import type { PredictionCache } from './prediction-cache.js';
+import { FAILED_REASONS, LIFECYCLE_STATES, type LifecycleState, type NotReadyReason, type Readiness } from './readiness.js';
 import { Watchdog, type LivenessReport } from './watchdog.js';
 
-export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
+export type { EngineHooks, LifecycleDeps, ModelInfo, ModelProvider } from './lifecycle-deps.js';
+export { LIFECYCLE_STATES, NotReadyError, type LifecycleState, type NotReadyReason, type Readiness } from './readiness.js';
 
-export type NotReadyReason =
-  | Exclude<ModelPhase, 'verified'>
-  | 'starting'
-  | 'engine_starting'
-  | 'engine_failed'
-  | 'engine_unavailable'
-  | 'draining'
-  | 'stopped';
+/** Phases the model store and the engine pass through on the way to ready (not failures). */
+const PROGRESS_PHASES: ReadonlySet<NotReadyReason | 'verified'> = new Set(['pending', 'downloading', 'verifying', 'engine_starting']);
+/** After a child restart, the canaries run once the k=1 pool is whole again, checked this often. */
+const CANARY_AFTER_RESTART_MS = 1000;
 
-/** Where verified model files come from (app/model/store.ts in production). */
-export interface ModelProvider {
-  ensure(lock: ModelLock, options: { signal?: AbortSignal; onProgress?: (progress: ModelProgress) => void }): Promise<VerifiedModel>;
-}
-
-export class NotReadyError extends Error {
-  constructor(readonly reason: NotReadyReason) {
-    super(`model not ready: ${reason}`);
-    this.name = 'NotReadyError';
-  }
-}
-
-export interface Readiness {
-  readonly ready: boolean;
-  readonly state: LifecycleState;
-  readonly reason?: NotReadyReason;
-  readonly detail?: string;
-}
-
-export interface ModelInfo {
-  readonly name: string;
-  readonly uri: string;
-  readonly md5: { readonly expected: string; readonly actual: string | null };
-  readonly bytes: number | null;
-  readonly labels: readonly string[];
-  readonly loadedAt: string | null;
-  readonly loadSeconds: number | null;
-  readonly fromCache: boolean | null;
-  readonly state: LifecycleState;
-  readonly phase: ModelPhase | NotReadyReason;
-}
-
-export interface LifecycleDeps {
-  readonly config: Config;
-  readonly logger: Logger;
-  readonly metrics: Metrics;
-  readonly lock: ModelLock;
-  readonly provider: ModelProvider;
-  readonly engine: Classifier;
-  readonly cache: PredictionCache;
-}
-
-/** Failure phases: no point waiting for them within one request's deadline. */
-const FAILED_PHASES: ReadonlySet<NotReadyReason> = new Set<NotReadyReason>([...MODEL_FAILURE_PHASES, 'engine_failed']);
-
-export function modelName(lock: ModelLock): string {
-  if (lock.name) return lock.name;
-  const base = path.posix.basename(lock.uri.replace(/^[a-z0-9]+:\/*/i, '/'));
-  return base.replace(/\.(ftz|bin)$/i, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'model';
-}
-
-export class Lifecycle {
+export class Lifecycle implements ServingGate {
   readonly name: string;
   /** The expected MD5: the only model this process will ever serve. */
   readonly md5: string;
+  readonly watchdog: Watchdog;
+  private readonly path: ClassificationPath;
+  private readonly canaries: CanaryMonitor;
   private current: LifecycleState = 'starting';
   private phase: NotReadyReason | 'verified' = 'starting';
   private phaseDetail: string | undefined;
+  /** The failure that sent the loop round again; /ready keeps naming it while the loop recovers. */
+  private carried: { readonly reason: NotReadyReason; readonly detail: string | undefined } | undefined;
   private model: VerifiedModel | undefined;
   /** What the last complete download hashed to, when it was rejected: /v1/model shows it. */
   private fetched: FetchedObject | undefined;
-  private loadedAt: Date | undefined;
-  private loadSeconds: number | undefined;
+  private engine: Classifier | undefined;
+  /** The engine that passed its canaries and serves clients; cleared when condemned. */
+  private serving: Classifier | undefined;
+  private loaded: { readonly at: Date; readonly seconds: number } | undefined;
   private loading: Promise<void> | undefined;
+  private rejected: string | undefined;
   private readonly abort = new AbortController();
-  private readyWaiters: Array<() => void> = [];
-  readonly watchdog: Watchdog;
+  private changeWaiters: Array<() => void> = [];
+  private readonly hooks: EngineHooks;
 
   constructor(private readonly deps: LifecycleDeps) {
-    this.name = modelName(deps.lock);
+    const { config, metrics, logger } = deps;
+    this.name = deps.lock.name;
     this.md5 = deps.lock.md5;
-    this.watchdog = new Watchdog(
-      { ...deps.config.liveness, requestStallMs: deps.config.admission.requestTimeoutMs + deps.config.liveness.engineStallMs },
-      () => (this.model ? deps.engine.stats() : undefined),
-    );
-    deps.engine.onRestart = (reason) => {
-      deps.metrics.engineRestarts.inc();
-      deps.logger.warn({ event: 'engine_restart', reason }, 'fastText child restarted');
+    this.hooks = {
+      onRestart: (reason) => {
+        metrics.engineRestarts.inc();
+        logger.warn({ event: 'engine_restart', reason }, 'fastText child restarted');
+        this.canaries.childRestarted();
+      },
+      beforeSpawn: (modelPath) => this.recheckModel(modelPath),
+      onModelRejected: (reason) => this.modelRejected(reason),
     };
-    deps.metrics.modelInfo.set({ name: this.name, md5: deps.lock.md5 }, 1);
+    this.canaries = new CanaryMonitor(
+      () => this.runCanaries(),
+      (verdict) => this.onCanaryVerdict(verdict),
+      { runs: metrics.canaryRuns, failures: metrics.canaryFailures, lastSuccess: metrics.canaryLastSuccess },
+      { intervalMs: config.canary.intervalMs, afterRestartMs: CANARY_AFTER_RESTART_MS, retryMs: Math.min(config.canary.intervalMs, CANARY_AFTER_RESTART_MS), childrenUp: () => (this.engine?.stats().liveChildren ?? 0) >= config.engine.poolSize },
+    );
+    this.watchdog = new Watchdog(
+      { ...config.liveness, requestStallMs: config.admission.requestTimeoutMs + config.liveness.engineStallMs },
+      { engineStats: () => this.engine?.stats(), requestProgress: deps.requestProgress, canaryUnansweredSince: () => this.canaries.unansweredSince() },
+    );
+    this.path = new ClassificationPath(this, deps.cache, metrics, { md5: this.md5 });
+    metrics.modelInfo.set({ name: this.name, md5: this.md5 }, 1);
     this.setState('starting');
   }
 
   get state(): LifecycleState {
     return this.current;
-  }
-
-  isReady(): boolean {
-    return this.current === 'ready';
   }
 
   /** Boot: start the watchdog, and the download too when MODEL_LOAD=eager. */
@@ -122,99 +86,206 @@ export class Lifecycle {
     if (this.deps.config.model.load === 'eager') this.startLoading();
   }
 
-  /** Starts the load loop once (lazy mode calls this on first demand). */
+  /** Starts the load loop unless it runs (lazy mode calls this on first demand); never once draining. */
   startLoading(): void {
-    if (this.loading || this.current === 'draining' || this.current === 'stopped') return;
-    this.loading = this.loadLoop().catch((error: unknown) => {
-      this.deps.logger.error({ event: 'load_loop_crashed', err: error }, 'model load loop ended unexpectedly');
-    });
+    if (this.loading || this.current !== 'loading') return;
+    this.loading = this.loadLoop()
+      .catch((error: unknown) => this.deps.logger.error({ event: 'load_loop_crashed', err: error }, 'model load loop ended unexpectedly'))
+      .finally(() => {
+        this.loading = undefined;
+        // Drain or stop began while this load ran: an engine that never served goes now.
+        if (this.abort.signal.aborted && this.engine !== undefined && this.engine !== this.serving) {
+          void this.engine.stop();
+          this.engine = undefined;
+        }
+      });
+  }
+
+  /** Classifies through the cache (app/classification.ts); throws NotReadyError or EngineError. */
+  classify(texts: readonly string[], k: number, threshold: number, deadlineMs: number): Promise<Prediction[][]> {
+    return this.path.classify(texts, k, threshold, deadlineMs);
+  }
+
+  admit(): { readonly engine: Classifier } | { readonly reason: NotReadyReason; readonly waitable: boolean } {
+    // Draining keeps serving what still reaches it (endpoints are being updated) if a model is loaded.
+    if ((this.current === 'ready' || this.current === 'draining') && this.serving) return { engine: this.serving };
+    if (this.current === 'draining' || this.current === 'stopped' || this.current === 'starting') return { reason: this.current, waitable: false };
+    this.startLoading();
+    const reason = this.reason();
+    return { reason, waitable: this.deps.config.model.load === 'lazy' && !FAILED_REASONS.has(reason) };
+  }
+
+  nextChange(): Promise<void> {
+    return new Promise((resolve) => this.changeWaiters.push(resolve));
+  }
+
+  private reason(): NotReadyReason {
+    return this.phase === 'verified' ? 'engine_starting' : this.phase;
+  }
+
+  private wake(): void {
+    for (const wake of this.changeWaiters.splice(0)) wake();
   }
 
   private setState(state: LifecycleState): void {
     this.current = state;
     for (const s of LIFECYCLE_STATES) this.deps.metrics.state.set({ state: s }, s === state ? 1 : 0);
     publishReadiness(this.deps.metrics, state, this.phase);
+    this.wake();
   }
 
   private setPhase(phase: NotReadyReason | 'verified', detail?: string): void {
+    if (this.carried && PROGRESS_PHASES.has(phase)) ({ reason: phase, detail } = this.carried);
     if (phase !== this.phase) this.deps.logger.info({ event: 'model_phase', phase, detail }, `model ${phase}`);
     this.phase = phase;
     this.phaseDetail = detail;
     publishReadiness(this.deps.metrics, this.current, phase);
+    if (phase !== 'verified' && FAILED_REASONS.has(phase)) this.wake();
+  }
+
+  private fail(reason: NotReadyReason, detail: string): void {
+    this.carried = { reason, detail };
+    this.setPhase(reason, detail);
   }
 
   private async loadLoop(): Promise<void> {
-    const { logger, metrics, lock, provider, engine, config } = this.deps;
+    const { logger, metrics, config } = this.deps;
     const started = performance.now();
-    let engineFailures = 0;
+    let failures = 0;
+    const backoff = (): Promise<void> => this.sleep(exponentialMs({ baseMs: config.model.retryBaseMs, maxMs: config.model.retryMaxMs }, failures));
     while (!this.abort.signal.aborted) {
-      this.setPhase('downloading');
-      let model: VerifiedModel;
-      let lastBytes = 0;
-      const downloadStarted = performance.now();
-      try {
-        model = await provider.ensure(lock, { signal: this.abort.signal, onProgress: (p) => {
-          if (p.bytesDone !== undefined && p.bytesDone > lastBytes) {
-            metrics.downloadBytes.inc(p.bytesDone - lastBytes);
-            lastBytes = p.bytesDone;
-          } else if (p.bytesDone !== undefined) {
-            lastBytes = p.bytesDone; // a restarted download counts from its own start
-          }
-          if (p.nextRetryMs !== undefined && isModelFailurePhase(p.phase)) metrics.modelDownloadFailures.inc({ reason: p.phase });
-          if (p.lastFailure?.fetched !== undefined) this.fetched = p.lastFailure.fetched;
-          // While the store retries after a failure, /ready keeps naming that failure.
-          if (p.lastFailure && (p.phase === 'downloading' || p.phase === 'verifying')) this.setPhase(p.lastFailure.phase, p.lastFailure.detail);
-          else if (p.phase !== 'verified') this.setPhase(p.phase, p.detail);
-        } });
-      } catch (error) {
+      const model = await this.ensureModel();
+      if (model === undefined || this.abort.signal.aborted) continue;
+      this.rejected = undefined;
+      let engine = this.engine;
+      if (engine === undefined) {
+        engine = this.deps.createEngine(this.hooks);
+        this.engine = engine;
+        this.setPhase('engine_starting');
+        try {
+          await engine.start(model.path);
+        } catch (error) {
+          if (this.engine === engine) this.engine = undefined;
+          if (this.abort.signal.aborted) return;
+          failures += 1;
+          const detail = error instanceof Error ? error.message : String(error);
+          this.fail(this.rejected === undefined ? 'engine_failed' : 'model_changed', this.rejected ?? detail);
+          logger.error({ event: 'engine_start_failed', detail, attempt: failures }, 'fastText failed to start on the verified model');
+          await backoff();
+          continue;
+        }
         if (this.abort.signal.aborted) return;
-        // The store retries on its own; an error escaping it is a bug or a fatal condition.
-        this.setPhase('download_failed', error instanceof Error ? error.message : String(error));
-        await this.sleep(config.model.retryMaxMs);
-        continue;
       }
-      metrics.downloadSeconds.observe((performance.now() - downloadStarted) / 1000);
-      this.model = model;
-      this.setPhase('engine_starting');
-      try {
-        await engine.start(model.path);
-      } catch (error) {
-        if (this.abort.signal.aborted) return;
-        engineFailures += 1;
-        const detail = error instanceof Error ? error.message : String(error);
-        this.setPhase('engine_failed', detail);
-        logger.error({ event: 'engine_start_failed', detail, attempt: engineFailures }, 'fastText failed to start on the verified model');
-        await this.sleep(exponentialMs({ baseMs: config.model.retryBaseMs, maxMs: config.model.retryMaxMs }, engineFailures));
-        continue;
-      }
+      const checkedAt = performance.now();
+      const verdict = await this.runCanaries();
       if (this.abort.signal.aborted) return;
-      this.loadedAt = new Date();
-      this.loadSeconds = (performance.now() - started) / 1000;
-      metrics.loadSeconds.set(this.loadSeconds);
+      this.canaries.record(verdict, checkedAt);
+      if (!verdict.ok) {
+        failures += 1;
+        this.condemn(verdict);
+        await backoff();
+        continue;
+      }
+      if (this.rejected !== undefined) continue; // the file changed while the canaries ran: fetch it again
+      if (this.current !== 'loading') return; // draining began: readiness is final
+      this.loaded = { at: new Date(), seconds: (performance.now() - started) / 1000 };
+      metrics.loadSeconds.set(this.loaded.seconds);
+      this.serving = engine;
+      this.carried = undefined;
       this.setPhase('verified');
       this.setState('ready');
+      this.canaries.start();
       logger.info(
-        { event: 'ready', model: this.name, md5: model.md5, bytes: model.bytes, fromCache: model.fromCache, loadSeconds: this.loadSeconds, sinceProcessStartSeconds: process.uptime(), labels: engine.labels().length },
-        'model verified and loaded; ready',
+        { event: 'ready', model: this.name, md5: model.md5, bytes: model.bytes, fromCache: model.fromCache, loadSeconds: this.loaded.seconds, sinceProcessStartSeconds: process.uptime(), labels: engine.labels().length, canaries: verdict.calls },
+        'model verified, loaded and answering its canaries; ready',
       );
-      for (const wake of this.readyWaiters.splice(0)) wake();
       return;
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
+  /** A verified model, or undefined after a failure and its backoff (or an abort). */
+  private async ensureModel(): Promise<VerifiedModel | undefined> {
+    this.setPhase('downloading');
+    try {
+      this.model = await fetchVerified(this.deps, this.abort.signal, (phase, detail) => this.setPhase(phase, detail), (fetched) => (this.fetched = fetched));
+      return this.model;
+    } catch (error) {
+      if (this.abort.signal.aborted) return undefined;
+      // The store retries on its own; an error escaping it is a bug or a fatal condition.
+      this.setPhase('download_failed', error instanceof Error ? error.message : String(error));
+      await this.sleep(this.deps.config.model.retryMaxMs);
+      return undefined;
+    }
+  }
+
+  /** Canaries through the engine's client path, on k=1 and every tier clients have started. */
+  private runCanaries(): Promise<CanaryVerdict> {
+    const engine = this.engine;
+    if (engine === undefined || this.deps.canaries.length === 0) return Promise.resolve({ ok: true, calls: 0 });
+    const tiers = canaryTiers(engine.stats().tiers);
+    const timeoutMs = this.deps.config.engine.callTimeoutMs;
+    return runCanaries(this.deps.canaries, tiers, async (text, k) => {
+      const [predictions] = await this.path.predict(engine, [text], k, 0, performance.now() + timeoutMs);
+      return predictions ?? [];
     });
+  }
+
+  /** A canary failed on the engine: it never serves again; the loop builds a new one. */
+  private condemn(verdict: Exclude<CanaryVerdict, { ok: true }>): void {
+    const engine = this.engine;
+    this.engine = undefined;
+    if (this.serving === engine) this.serving = undefined;
+    if (engine) void engine.stop();
+    const { kind, index, k, expected, got, detail } = verdict;
+    this.deps.logger.error({ event: 'canary_failed', kind, index, k, expected, got }, detail);
+    this.fail(kind === 'wrong_answer' ? 'canary_failed' : 'engine_failed', detail);
+  }
+
+  private onCanaryVerdict(verdict: CanaryVerdict): void {
+    if (verdict.ok || this.current !== 'ready') return;
+    if (verdict.kind !== 'wrong_answer') {
+      // Liveness judges a canary left unanswered; an engine with no child says so in readiness.
+      this.deps.logger.warn({ event: 'canary_unanswered', kind: verdict.kind, index: verdict.index, k: verdict.k }, verdict.detail);
+      return;
+    }
+    this.condemn(verdict);
+    this.reload();
+  }
+
+  /** Out of ready and round the load loop again (the reason is already set). */
+  private reload(): void {
+    this.canaries.stop();
+    this.serving = undefined;
+    this.setState('loading');
+    this.startLoading();
+  }
+
+  private async recheckModel(modelPath: string): Promise<void> {
+    const model = this.model;
+    const recheck = this.deps.provider.recheck?.bind(this.deps.provider);
+    if (model === undefined || recheck === undefined) return;
+    if (modelPath !== model.path) throw new Error(`asked to spawn on ${modelPath}, but the verified model is ${model.path}`);
+    this.model = await recheck(model);
+  }
+
+  /** The file changed under the engine: not ready until it is fetched and verified again. */
+  private modelRejected(reason: string): void {
+    this.rejected = reason;
+    this.deps.logger.warn({ event: 'model_rejected', reason }, 'the model file is no longer the verified one; fetching it again');
+    this.fail('model_changed', reason);
+    if (this.current !== 'ready') return;
+    // The running children loaded verified bytes: the engine stays; new ones spawn once the file is verified again.
+    this.reload();
+  }
+
+  /** Backoff that ends early, quietly, when drain or stop aborts the load. */
+  private sleep(ms: number): Promise<void> {
+    return delay(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
   readiness(): Readiness {
     if (this.current === 'ready') {
-      const stats = this.deps.engine.stats();
+      const stats = (this.serving as Classifier).stats();
       this.deps.metrics.engineLiveChildren.set(stats.liveChildren);
       if (stats.liveChildren === 0) return { ready: false, state: this.current, reason: 'engine_unavailable' };
       return { ready: true, state: this.current };
@@ -222,7 +293,7 @@ export class Lifecycle {
     if (this.current === 'draining' || this.current === 'stopped') return { ready: false, state: this.current, reason: this.current };
     // Lazy mode: a readiness check is demand too, or an orchestrator gating traffic on it would wait forever.
     this.startLoading();
-    const reason = this.phase === 'verified' ? 'engine_starting' : this.phase;
+    const reason = this.reason();
     return this.phaseDetail === undefined ? { ready: false, state: this.current, reason } : { ready: false, state: this.current, reason, detail: this.phaseDetail };
   }
 
@@ -233,103 +304,45 @@ export class Lifecycle {
   }
 
   modelInfo(): ModelInfo {
-    const { lock, engine } = this.deps;
+    const { lock } = this.deps;
     return {
       name: this.name,
       uri: lock.uri,
       // Before a model is verified: what the last (rejected) download actually was.
       md5: { expected: lock.md5, actual: this.model?.md5 ?? this.fetched?.md5 ?? null },
       bytes: this.model?.bytes ?? this.fetched?.bytes ?? lock.bytes ?? null,
-      labels: this.current === 'ready' || this.current === 'draining' ? engine.labels() : [],
-      loadedAt: this.loadedAt?.toISOString() ?? null,
-      loadSeconds: this.loadSeconds ?? null,
+      labels: this.serving?.labels() ?? [],
+      loadedAt: this.loaded?.at.toISOString() ?? null,
+      loadSeconds: this.loaded?.seconds ?? null,
       fromCache: this.model?.fromCache ?? null,
       state: this.current,
       phase: this.phase,
     };
   }
 
-  /** Waits (lazy mode) for the first load, up to the deadline; fails at once on a failed phase. */
-  private async awaitReady(deadlineMs: number): Promise<void> {
-    if (this.current === 'ready') return;
-    // Draining keeps serving what reaches it (endpoints are still being updated) if a model is loaded.
-    if (this.current === 'draining' && this.loadedAt) return;
-    if (this.current === 'draining' || this.current === 'stopped') throw new NotReadyError(this.current);
-    this.startLoading();
-    const waitMs = deadlineMs - performance.now();
-    const failed = this.phase !== 'verified' && FAILED_PHASES.has(this.phase);
-    if (this.deps.config.model.load !== 'lazy' || failed || waitMs <= 0) {
-      throw new NotReadyError(this.phase === 'verified' ? 'engine_starting' : this.phase);
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, waitMs);
-      this.readyWaiters.push(done);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    if (!this.isReady()) throw new NotReadyError(this.phase === 'verified' ? 'engine_starting' : this.phase);
-  }
-
-  /** Classifies through the cache; throws NotReadyError or EngineError, never hangs past the deadline. */
-  async classify(texts: readonly string[], k: number, threshold: number, deadlineMs: number): Promise<Prediction[][]> {
-    await this.awaitReady(deadlineMs);
-    const { cache, engine, metrics } = this.deps;
-    const md5 = this.md5;
-    // The engine call gets the request's deadline: the engine applies ENGINE_CALL_TIMEOUT_MS
-    // from the moment a child has the lines, so a wait for a loading k tier is bounded by
-    // the request's deadline only.
-    metrics.texts.inc(texts.length);
-    if (!cache.enabled) return engine.predict(texts, k, threshold, deadlineMs);
-
-    const results: Prediction[][] = new Array<Prediction[]>(texts.length);
-    const missTexts: string[] = [];
-    const missIndex: number[] = [];
-    for (let i = 0; i < texts.length; i++) {
-      const text = texts[i] as string;
-      const hit = cache.get(md5, k, threshold, text);
-      if (hit) results[i] = hit as Prediction[];
-      else {
-        missTexts.push(text);
-        missIndex.push(i);
-      }
-    }
-    if (texts.length - missTexts.length > 0) metrics.cacheHits.inc(texts.length - missTexts.length);
-    if (missTexts.length === 0) {
-      // Answered from the cache: still answer in the check phase, after the poll phase has read
-      // every ready socket. Answering inside each socket's read callback makes every response
-      // its own wake-up of the client, and the writes cost three times as much (bench, 50
-      // connections, every text cached: 12,500 req/s answered at once, 23,000 deferred; an
-      // engine call is deferred by nature, its answers arrive together from the child).
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      return results;
-    }
-    metrics.cacheMisses.inc(missTexts.length);
-    const predicted = await engine.predict(missTexts, k, threshold, deadlineMs);
-    for (let j = 0; j < missIndex.length; j++) {
-      const p = predicted[j] as Prediction[];
-      results[missIndex[j] as number] = p;
-      cache.set(md5, k, threshold, missTexts[j] as string, p);
-    }
-    return results;
-  }
-
-  /** SIGTERM: readiness drops at once; traffic is still served until stop(). */
+  /** SIGTERM: readiness 503 at once and for good; a loaded model serves until stop(), a load in progress is aborted. */
   beginDraining(): void {
     if (this.current === 'draining' || this.current === 'stopped') return;
+    const loading = this.serving === undefined;
     this.setState('draining');
-    this.deps.logger.info({ event: 'draining' }, 'draining: readiness is now 503');
+    this.canaries.stop();
+    this.abort.abort();
+    if (loading && this.engine) {
+      const engine = this.engine;
+      this.engine = undefined;
+      void engine.stop();
+    }
+    this.deps.logger.info({ event: 'draining', aborted: loading ? this.phase : null }, 'draining: readiness is now 503');
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
-    for (const wake of this.readyWaiters.splice(0)) wake();
-    this.watchdog.stop();
-    await this.deps.engine.stop();
-    this.deps.cache.close();
     this.setState('stopped');
+    this.watchdog.stop();
+    this.canaries.stop();
+    const engine = this.engine;
+    this.serving = undefined;
+    await engine?.stop();
+    this.deps.cache.close();
   }
 }
-
-export { EngineError };

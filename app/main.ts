@@ -1,12 +1,13 @@
 // Composition root: config -> components -> listeners -> signals. Listens at once (liveness
 // answers while the model loads), then drives the lifecycle; SIGTERM drains and exits 0.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, projectRoot, type Config } from './config.js';
 import { FastTextPool } from './engine/process-pool.js';
 import { errorMessage } from './errors.js';
 import { Admission } from './http/admission.js';
-import { Lifecycle } from './lifecycle.js';
+import { Lifecycle, type EngineHooks } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createModelStore, resolveLock } from './model/index.js';
@@ -45,10 +46,13 @@ async function main(): Promise<void> {
   }
   const metrics = createMetrics();
   const { loadTimeoutMs, ...engineOptions } = config.engine;
-  const engine = new FastTextPool({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: logger.child({ component: 'engine' }) });
+  const engineLog = logger.child({ component: 'engine' });
+  // The lifecycle builds its engines with its hooks: onRestart (metrics, logs, a canary run) and
+  // the integrity check before every spawn (beforeSpawn -> the store's recheck, onModelRejected).
+  const createEngine = ({ onRestart, ...integrity }: EngineHooks): FastTextPool =>
+    new FastTextPool({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: engineLog, onRestart, ...integrity });
   const { store, close: closeStore } = createModelStore(config, logger.child({ component: 'model' }));
   const cache = new PredictionCache(config.cache);
-  const lifecycle = new Lifecycle({ config, logger, metrics, lock, provider: store, engine, cache });
   const admission = new Admission(config.admission, {
     onShed: (reason) => metrics.shed.inc({ reason }),
     onChange: (inFlight, queued) => {
@@ -56,7 +60,8 @@ async function main(): Promise<void> {
       metrics.queueDepth.set(queued);
     },
   });
-  lifecycle.watchdog.requestProgress = () => admission.progress();
+  const canaries = config.model.canaries ?? lock.canaries ?? [];
+  const lifecycle = new Lifecycle({ config, logger, metrics, lock, canaries, provider: store, createEngine, cache, requestProgress: () => admission.progress() });
   const httpDeps = { config, logger, metrics, lifecycle, admission, version: version() };
 
   // Start loading the model first: the fastText children read it in their own processes
@@ -72,7 +77,7 @@ async function main(): Promise<void> {
     if (config.managementPort !== 0) listeners.push(await listen(createManagementApp(httpDeps), { host, port: config.managementPort, backlog: 511, ...bodyLimits }));
   } catch (error) {
     logger.fatal({ event: 'listen_failed', err: error }, 'cannot listen');
-    await engine.stop();
+    await lifecycle.stop();
     process.exit(1);
   }
   logger.info(
@@ -84,7 +89,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
     if (shuttingDown) {
       logger.warn({ event: 'second_signal', signal }, 'second signal: exiting now');
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      process.exit(128 + os.constants.signals[signal]);
     }
     shuttingDown = true;
     const { delayMs, drainTimeoutMs } = config.shutdown;
@@ -111,8 +116,13 @@ async function main(): Promise<void> {
     logger.info({ event: 'stopped', drained }, 'stopped');
     process.exit(0);
   };
-  process.on('SIGTERM', (s) => void shutdown(s));
-  process.on('SIGINT', (s) => void shutdown(s));
+  // SIGQUIT asks a process to quit (some images use it as their stop signal): drain as for
+  // SIGTERM. SIGHUP asks a daemon to reload, which this one cannot (configuration is read once
+  // at start): say so and keep serving. Node's default for both is a silent death mid-request.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(signal, (s) => void shutdown(s));
+  process.on('SIGHUP', (signal) => {
+    logger.warn({ event: 'signal_ignored', signal }, 'SIGHUP ignored: configuration is read once at start; restart the process to apply a change');
+  });
 }
 
 function crash(logger: Logger, error: unknown): void {

@@ -20,12 +20,13 @@ export interface Metrics {
   readonly state: Gauge<'state'>;
   readonly modelInfo: Gauge<'name' | 'md5'>;
   readonly eventLoopDelaySeconds: Gauge;
+  readonly canaryRuns: Counter;
+  readonly canaryFailures: Counter<'kind'>;
+  readonly canaryLastSuccess: Gauge;
   readonly ready: Gauge;
   readonly notReadyReason: Gauge<'reason'>;
   readonly livenessFailures: Counter<'reason'>;
 }
-
-export const LIFECYCLE_STATES = ['starting', 'loading', 'ready', 'draining', 'stopped'] as const;
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -56,6 +57,9 @@ export function createMetrics(): Metrics {
     state: new Gauge({ name: 'fasttext_lifecycle_state', help: 'Current lifecycle state (1 for the current one)', labelNames: ['state'], registers: r }),
     modelInfo: new Gauge({ name: 'fasttext_model_info', help: 'The served model (value 1)', labelNames: ['name', 'md5'], registers: r }),
     eventLoopDelaySeconds: new Gauge({ name: 'fasttext_event_loop_delay_seconds', help: 'Event-loop delay seen by the liveness watchdog', registers: r }),
+    canaryRuns: new Counter({ name: 'fasttext_canary_runs_total', help: 'Known-answer canary runs (each sends every canary on every started k tier)', registers: r }),
+    canaryFailures: new Counter({ name: 'fasttext_canary_failures_total', help: 'Canary runs that failed, by kind (wrong_answer, no_answer, engine_error)', labelNames: ['kind'], registers: r }),
+    canaryLastSuccess: new Gauge({ name: 'fasttext_canary_last_success_timestamp_seconds', help: 'Unix time of the last canary run that every canary passed', registers: r }),
     ready: new Gauge({ name: 'fasttext_ready', help: 'Whether /ready answers 200 (1) or 503 (0)', registers: r }),
     notReadyReason: new Gauge({ name: 'fasttext_not_ready_reason', help: 'Why /ready answers 503 (1 on the current reason; no series while ready)', labelNames: ['reason'], registers: r }),
     livenessFailures: new Counter({ name: 'fasttext_liveness_failures_total', help: '/health answers 503, by watchdog reason', labelNames: ['reason'], registers: r }),

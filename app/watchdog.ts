@@ -1,7 +1,8 @@
-// Liveness watchdog: is this process still making progress? Two signals, both local:
-// the event loop's delay (a timer that fires late) and the engine's progress (work is
-// pending but no child has answered anything for too long). Nothing here touches the
-// network or the model source, so S3 can never fail liveness.
+// Liveness watchdog: is this process still making progress? Signals, all local: the event
+// loop's delay (a timer that fires late), the engine's progress (work is pending but no
+// child has answered anything for too long), known-answer canaries that got no answer (a
+// child hung while the service was idle), and admission slots that are never released.
+// Nothing here touches the network or the model source, so S3 can never fail liveness.
 import { performance } from 'node:perf_hooks';
 import type { EngineStats } from './engine/classifier.js';
 
@@ -12,6 +13,16 @@ export interface WatchdogOptions {
   readonly sampleMs?: number;
   /** Liveness fails when requests hold admission slots and none was released for this long. */
   readonly requestStallMs?: number;
+}
+
+/** Where the watchdog reads progress from; every read is O(1). */
+export interface WatchdogSources {
+  /** The engine's counters, or undefined while no engine runs. */
+  readonly engineStats: () => EngineStats | undefined;
+  /** Admitted requests and when one last finished. */
+  readonly requestProgress?: () => { readonly active: number; readonly lastReleaseAt: number };
+  /** performance.now() since which canaries have gone unanswered, or undefined. */
+  readonly canaryUnansweredSince?: () => number | undefined;
 }
 
 export interface LivenessReport {
@@ -28,12 +39,9 @@ export class Watchdog {
   /** Worst lateness among the recent samples (decays as on-time samples arrive). */
   private delayMs = 0;
 
-  /** Admitted requests and their progress; set by the HTTP layer once it exists. */
-  requestProgress: (() => { readonly active: number; readonly lastReleaseAt: number }) | undefined;
-
   constructor(
     private readonly options: WatchdogOptions,
-    private readonly engineStats: () => EngineStats | undefined,
+    private readonly sources: WatchdogSources,
   ) {
     this.sampleMs = options.sampleMs ?? 200;
   }
@@ -65,9 +73,14 @@ export class Watchdog {
   }
 
   report(): LivenessReport {
+    const now = performance.now();
     const eventLoopDelayMs = this.eventLoopDelayMs();
-    const stats = this.engineStats();
-    const engineIdleMs = stats && stats.pending > 0 ? performance.now() - stats.lastProgressAt : 0;
+    const stats = this.sources.engineStats();
+    let engineIdleMs = stats && stats.pending > 0 ? now - stats.lastProgressAt : 0;
+    // A canary that got no answer is engine progress lost, even when nothing is pending any more
+    // (its call timed out): the only sign of a child that hung while no client was asking.
+    const unanswered = stats ? this.sources.canaryUnansweredSince?.() : undefined;
+    if (unanswered !== undefined) engineIdleMs = Math.max(engineIdleMs, now - unanswered);
     if (eventLoopDelayMs > this.options.maxEventLoopDelayMs) {
       return { live: false, reason: 'event_loop_blocked', eventLoopDelayMs, engineIdleMs };
     }
@@ -76,8 +89,8 @@ export class Watchdog {
     }
     // Every admitted request ends by its deadline; slots held with none released for longer
     // than that (plus the engine's stall allowance) means requests are stuck for good.
-    const requests = this.requestProgress?.();
-    if (requests && requests.active > 0 && this.options.requestStallMs !== undefined && performance.now() - requests.lastReleaseAt > this.options.requestStallMs) {
+    const requests = this.sources.requestProgress?.();
+    if (requests && requests.active > 0 && this.options.requestStallMs !== undefined && now - requests.lastReleaseAt > this.options.requestStallMs) {
       return { live: false, reason: 'requests_stalled', eventLoopDelayMs, engineIdleMs };
     }
     return { live: true, eventLoopDelayMs, engineIdleMs };

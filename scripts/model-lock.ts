@@ -1,8 +1,11 @@
-// npm run model:lock -- <uri> [--out FILE] [--name NAME]
+// npm run model:lock -- <uri> [--out FILE] [--name NAME] [--canaries FILE]
 // Reads a model (s3:// or file://), computes its MD5, SHA-256 and size from the bytes themselves
 // (an S3 ETag is not an MD5 for multipart uploads, so it is never trusted), and writes the
 // lock the service verifies against at start.
-import { writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { finished } from 'node:stream/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -11,8 +14,9 @@ import { Digests } from '../app/model/digests.js';
 import { deriveName, formatLock, LockError, parseLock } from '../app/model/lock.js';
 import { SourceError, SourceFactory } from '../app/model/source.js';
 import { ModelUriError, resolveModelUri } from '../app/model/uri.js';
+import { readCanaryTexts, recordCanaries } from './model/canaries.js';
 
-const USAGE = `Usage: npm run model:lock -- <uri> [--out FILE] [--name NAME]
+const USAGE = `Usage: npm run model:lock -- <uri> [--out FILE] [--name NAME] [--canaries FILE]
 
 Reads the model at <uri>, computes its MD5, SHA-256 and size from its bytes, and writes the lock
 file the service verifies the model against.
@@ -23,6 +27,8 @@ file the service verifies the model against.
                 resolves it against the lock file's directory
   --out FILE    the lock file to write (default: model.lock.json at the project root)
   --name NAME   the model's name in the API (default: the file name without extension)
+  --canaries FILE  texts (one a line) whose label and score, computed now with the
+                fastText binary, the service must reproduce before and while serving
   -h, --help    this help
 
 S3 settings come from the service's environment: AWS_REGION, S3_ENDPOINT (or
@@ -35,13 +41,13 @@ const MB = 1024 * 1024;
 
 class UsageError extends Error {}
 
-function parse(argv: string[]): { uri: string; out: string; name: string | undefined } | 'help' {
+function parse(argv: string[]): { uri: string; out: string; name: string | undefined; canaries: string | undefined } | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { out: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { out: { type: 'string' }, name: { type: 'string' }, canaries: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
@@ -49,7 +55,8 @@ function parse(argv: string[]): { uri: string; out: string; name: string | undef
   if (parsed.values.help === true) return 'help';
   if (parsed.positionals.length !== 1) throw new UsageError('expected exactly one <uri>');
   const out = path.resolve(parsed.values.out ?? path.join(projectRoot(), 'model.lock.json'));
-  return { uri: parsed.positionals[0] ?? '', out, name: parsed.values.name };
+  const canaries = parsed.values.canaries === undefined ? undefined : path.resolve(process.env.INIT_CWD ?? process.cwd(), parsed.values.canaries);
+  return { uri: parsed.positionals[0] ?? '', out, name: parsed.values.name, canaries };
 }
 
 /**
@@ -75,7 +82,12 @@ async function main(): Promise<number> {
   const config = loadConfig(process.env);
   const written = lockReference(args.uri, args.out);
   const location = resolveModelUri(written, args.out);
+  const canaryTexts = args.canaries === undefined ? undefined : await readCanaryTexts(args.canaries);
   const factory = new SourceFactory(config.s3, { maxAttempts: 3, idleTimeoutMs: 60_000 });
+  // With canaries, the bytes hashed are also written to a private copy the binary then loads.
+  const tmp = canaryTexts === undefined ? undefined : await mkdtemp(path.join(os.tmpdir(), 'model-lock-'));
+  const copyPath = tmp === undefined ? undefined : path.join(tmp, 'model.bin');
+  const copy = copyPath === undefined ? undefined : createWriteStream(copyPath, { flags: 'wx' });
   try {
     const source = factory.for(location.uri);
     const { bytes: expected } = await source.head();
@@ -87,6 +99,7 @@ async function main(): Promise<number> {
       const chunk = data as Buffer;
       digests.update(chunk);
       const { bytes } = digests;
+      if (copy !== undefined && !copy.write(chunk)) await new Promise<void>((resolve) => copy.once('drain', () => resolve()));
       const now = performance.now();
       if (now - lastReport >= PROGRESS_EVERY_MS) {
         lastReport = now;
@@ -100,7 +113,14 @@ async function main(): Promise<number> {
       throw new SourceError('changed', `${location.uri}: read ${bytes} bytes, the source announced ${expected}; try again`);
     }
     const name = args.name ?? deriveName(location);
-    const text = formatLock({ uri: written, md5, sha256, bytes, name });
+    let canaries;
+    if (copy !== undefined && copyPath !== undefined && canaryTexts !== undefined) {
+      copy.end();
+      await finished(copy);
+      canaries = await recordCanaries(copyPath, canaryTexts);
+      for (const c of canaries) process.stderr.write(`canary ${c.label} ${c.score}  ${c.text}\n`);
+    }
+    const text = formatLock({ uri: written, md5, sha256, bytes, name, canaries });
     // Validates the name (and the rest) exactly as the service will read it.
     parseLock(JSON.parse(text), args.out);
     await writeFile(args.out, text);
@@ -109,6 +129,8 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     factory.close();
+    copy?.destroy();
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
   }
 }
 

@@ -55,4 +55,6 @@ export interface FastTextPoolOptions {
    * on the first call that needs it.
    */
   readonly warmTiers?: boolean;
+  /** Called on each child restart (for metrics, logs and canaries). */
+  readonly onRestart?: (reason: string) => void;
 }

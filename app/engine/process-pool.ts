@@ -41,6 +41,7 @@ export class FastTextPool implements Classifier {
     if (!(opts.poolSize >= 1)) throw new RangeError('poolSize must be >= 1');
     if (!(opts.maxK >= 1)) throw new RangeError('maxK must be >= 1');
     this.groups = [this.makeGroup(1, opts.poolSize)];
+    this.onRestart = opts.onRestart;
   }
 
   /**

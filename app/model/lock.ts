@@ -201,6 +201,7 @@ export function applyOverrides(lock: ModelLock | undefined, lockFile: string | u
     md5,
     ...(sha256 === undefined ? {} : { sha256 }),
     bytes: sameObject ? lock.bytes : undefined,
+    ...(sameObject && lock.canaries !== undefined ? { canaries: lock.canaries } : {}),
     name,
     lockFile,
     overridden,
