@@ -98,7 +98,7 @@ export class BodyIntake {
         },
         (error: unknown) => {
           this.readings.delete(reading);
-          reject(error as Error);
+          reject(error);
         },
       );
     });

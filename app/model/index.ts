@@ -24,7 +24,7 @@ export type {
 export interface ModelStoreHandle {
   readonly store: ModelStore;
   /** Aborts downloads in progress, then closes the S3 connection pool. */
-  close(): Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 /**

@@ -44,7 +44,7 @@ export function categoryOf(functionName: string, url: string): string {
     return (parts[0] ?? '').startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] as string);
   }
   const parts = where.split('/');
-  if (parts[0] === 'app' || parts[0] === 'scripts') return parts.length > 2 ? `${parts[0]}/${parts[1]}` : (parts[0] as string);
+  if (parts[0] === 'app' || parts[0] === 'scripts') return parts.length > 2 ? `${parts[0]}/${parts[1]}` : (parts[0]);
   return where;
 }
 

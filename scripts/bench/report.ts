@@ -2,6 +2,7 @@
 // figure over repeats is "median (min–max)"; every ratio is taken within one round, between
 // contenders measured minutes apart under the same conditions, then summarised the same way.
 import type { BenchResults, ColdStart, ContenderId, LoadRun, MemoryRun, ProbeSummary, ProfileSummary, Recovery, RssSample } from './results.js';
+import { coldStartSections } from './report-coldstart.js';
 import { spread, type Spread } from './stats.js';
 import { coldStartRatios, evaluateTargets, memoryGrowthKb, okPerSec, pairedRatios, textsPerSec } from './targets.js';
 
@@ -334,6 +335,7 @@ export function renderReport(results: BenchResults, options: ReportOptions): str
     singleSection(results),
     batchSection(results),
     coldSection(results),
+    coldStartSections(results),
     memorySection(results),
     overloadSection(results),
     sweepSection(results, options),

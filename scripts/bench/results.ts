@@ -62,6 +62,67 @@ export interface ColdStart {
   readonly firstClassificationMs: number;
 }
 
+/** One moment of a service start, from its own log line's timestamp: ms since spawn. */
+export interface TimelineEvent {
+  readonly what: string;
+  readonly ms: number;
+}
+
+/** A service start on the bundled model, with where its time went. */
+export interface ServiceColdStart extends ColdStart {
+  /** The service logged a verified MD5 of the file it loads (a cache hit re-hashed, or a fresh copy hashed). */
+  readonly md5Verified: boolean;
+  readonly timeline: readonly TimelineEvent[];
+}
+
+/** Issue 16's bundled-model rows: the peer and the service (warm and empty model cache) started in turn. */
+export interface ColdStartRepeat {
+  readonly order: readonly string[];
+  readonly peer: ColdStart | null;
+  readonly warm: ServiceColdStart | null;
+  readonly empty: ServiceColdStart | null;
+}
+
+/** A first request of one k tier, sent the moment /ready answered 200. */
+export interface TierRequest {
+  readonly k: number;
+  readonly status: number | null;
+  readonly ms: number;
+}
+
+/** The service started on the large model (warm cache or from s3rver). */
+export interface LargeStart {
+  readonly listeningMs: number | null;
+  /** Spawn to the first 200 of /ready. */
+  readonly readyMs: number;
+  readonly timeline: readonly TimelineEvent[];
+  /** The MD5 pass over the model inside the service (its own log: verifyMs for a cache hit; spawn-relative for a download). */
+  readonly md5Ms: number | null;
+  readonly md5Verified: boolean;
+  /** Every child's own load time (its log line: spawn of the child to its probe's answer). */
+  readonly childLoads: readonly { k: number; loadMs: number }[];
+  readonly tierRequests: readonly TierRequest[];
+  /** RSS of the service and its children at ready, and the number of fastText children. */
+  readonly atReady: RssSample & { children: number };
+  /** Spawn to every tier of /v1/model ready (null: not within the deadline). */
+  readonly tiersWarmMs: number | null;
+  readonly warmed: (RssSample & { children: number }) | null;
+  /** The management /health probed every 100 ms from listening to ready (hashing and the first load). */
+  readonly healthDuringStart: ProbeSummary | null;
+}
+
+export interface LargeRun {
+  readonly model: { bytes: number; md5: string; labels: number; trainMs: number | null };
+  /** `md5sum` of the file, wall time. */
+  readonly md5sumMs: number;
+  /** The raw binary: spawn to exit of `echo line | fasttext predict-prob model - 1` (one load, one answer). */
+  readonly rawLoadMs: number[];
+  warm: LargeStart | null;
+  /** The object read from s3rver to a file by the bench: the transfer the service must do. */
+  s3Transfer: { ms: number; bytesPerSec: number } | null;
+  s3: LargeStart | null;
+}
+
 export interface RawRun {
   readonly lines: number;
   /** Wall time of `fasttext predict-prob` over the whole file. */
@@ -198,6 +259,8 @@ export interface Plan {
   readonly batchSize: number;
   readonly rawLines: number;
   readonly coldStartRepeats: number;
+  /** Repeats of the coldstart phase (peer, warm cache, empty cache each time). */
+  readonly coldStartPairs: number;
   /** Which contenders the memory phase measures (the full plan: both cache settings and the peer). */
   readonly memoryContenders: readonly ContenderId[];
   readonly memoryStages: number;
@@ -229,6 +292,10 @@ export interface BenchResults {
   readonly rounds: Round[];
   readonly raw: RawRun[];
   readonly coldStartS3: { empty: ColdStart[]; warm: ColdStart[] };
+  /** The coldstart phase (issue 16): bundled model, peer vs warm and empty cache. */
+  readonly coldStart: ColdStartRepeat[];
+  /** The large phase (issues 16 and 20): a >= 1 GiB model synthesized in the run. */
+  large: LargeRun | null;
   readonly memory: MemoryRun[];
   readonly overload: OverloadRun[];
   readonly sweep: SweepSeries[];

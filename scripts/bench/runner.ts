@@ -1,5 +1,5 @@
-// The benchmark's phases, in order: rounds (cold start, single text, batch), the raw binary,
-// cold start from S3, memory under saturation, overload at 10x, the offered-load sweep for
+// The benchmark's phases, in order: rounds (cold start, single text, batch), cold start
+// against the peer (coldstart.ts), the raw binary, cold start from S3, the large model (large.ts), memory under saturation, overload at 10x, the offered-load sweep for
 // the plot, and CPU profiles. Each phase starts its own contenders and stops them by pid;
 // a failed phase is recorded in the results and the next one runs.
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,13 +14,15 @@ import { cpuSeconds, descendantCpuSeconds, rssKb, treeRssKb } from './procfs.js'
 import { summarizeProfile, type CpuProfile } from './profile.js';
 import { measureRaw, writeRawInputs } from './raw.js';
 import type { BenchResults, ContenderId, LoadRun, MemoryRun, Plan, Recovery, RssSample, Round, SweepPoint } from './results.js';
+import { coldStartPhase } from './coldstart.js';
+import { largePhase } from './large.js';
 import { startS3 } from './s3.js';
 import { median } from './stats.js';
 import { okPerSec } from './targets.js';
 import { sleep, type Supervisor } from './supervisor.js';
 
-export type Phase = 'rounds' | 'raw' | 's3' | 'memory' | 'overload' | 'sweep' | 'profile';
-export const PHASES: readonly Phase[] = ['rounds', 'raw', 's3', 'memory', 'overload', 'sweep', 'profile'];
+export type Phase = 'rounds' | 'coldstart' | 'raw' | 's3' | 'large' | 'memory' | 'overload' | 'sweep' | 'profile';
+export const PHASES: readonly Phase[] = ['rounds', 'coldstart', 'raw', 's3', 'large', 'memory', 'overload', 'sweep', 'profile'];
 
 export interface BenchContext {
   readonly plan: Plan;
@@ -193,6 +195,14 @@ export class Bench {
       }
       this.ctx.checkpoint();
     }
+  }
+
+  private async coldstart(): Promise<void> {
+    await coldStartPhase(this.ctx);
+  }
+
+  private async large(): Promise<void> {
+    await largePhase(this.ctx);
   }
 
   private async raw(): Promise<void> {

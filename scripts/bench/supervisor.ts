@@ -15,6 +15,7 @@ export interface ExitInfo {
 }
 
 const TAIL_LINES = 40;
+const KEPT_LINES = 2000;
 
 export class DeadlineError extends Error {
   constructor(what: string, ms: number) {
@@ -38,9 +39,13 @@ export class Proc {
   readonly pid: number;
   /** performance.now() just before spawn(): the origin of cold-start times. */
   readonly spawnedAt: number;
+  /** Date.now() at the same moment: the origin for the timestamps in a child's own log lines. */
+  readonly spawnedEpochMs: number;
   readonly exited: Promise<ExitInfo>;
   exit: ExitInfo | null = null;
   private readonly tail: string[] = [];
+  /** Every line printed, up to KEPT_LINES (a start's timeline is read from them). */
+  readonly lines: string[] = [];
   private readonly listeners = new Set<(line: string) => void>();
   private readonly known = new Map<number, ProcessIdentity>();
 
@@ -53,6 +58,7 @@ export class Proc {
     if (child.pid === undefined) throw new Error(`${name}: spawn failed`);
     this.pid = child.pid;
     this.spawnedAt = spawnedAt;
+    this.spawnedEpochMs = Date.now() - (performance.now() - spawnedAt);
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal };
@@ -64,6 +70,7 @@ export class Proc {
       stream.on('data', (chunk: Buffer) => log.write(chunk));
       createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
         this.tail.push(line);
+        if (this.lines.length < KEPT_LINES) this.lines.push(line);
         if (this.tail.length > TAIL_LINES) this.tail.shift();
         for (const listener of this.listeners) listener(line);
       });

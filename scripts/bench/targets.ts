@@ -1,6 +1,7 @@
 // The targets of issue 6, each a ratio in the same run, evaluated from a run's results:
 // met, missed (and by how much), or not measured.
 import type { BenchResults, ContenderId, LoadRun, MemoryRun, OverloadRun } from './results.js';
+import { coldStartTargets } from './coldstart-targets.js';
 import { median, spread, type Spread } from './stats.js';
 
 export interface TargetCheck {
@@ -134,5 +135,6 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
   if (cold.n === 0) checks.push(NOT_MEASURED('Cold start (bundled model): time to first classification vs the peer', '< 1.5x'));
   else checks.push({ target: 'Cold start (bundled model): time to first classification vs the peer', required: '< 1.5x', measured: range(cold, times), ...atMost(cold.median, 1.5, true) });
 
+  checks.push(...coldStartTargets(results));
   return checks;
 }

@@ -84,7 +84,7 @@ export function buildSetValue(path: string, value: YamlValue): YamlMap {
       if (Array.isArray(current)) throw new SetPathError(`key ${cursor} applied to a list`);
       current[cursor] = next;
     }
-    if (typeof next === 'object' && next !== null) current = next as YamlMap | YamlValue[];
+    if (typeof next === 'object' && next !== null) current = next;
   });
   return root;
 }

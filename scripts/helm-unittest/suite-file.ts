@@ -9,7 +9,7 @@ import path from 'node:path';
 import { isMap as isYamlMap, isScalar, isSeq, type Document, type Node, type YAMLMap } from 'yaml';
 import { ASSERTION_KINDS, Params, type AssertionKind } from './validators/registry.js';
 import type { Validator } from './validators/common.js';
-import { isMap, parseYamlNodes, type YamlMap, type YamlValue } from './yaml-data.js';
+import { isMap, parseYamlNodes, scalarText, type YamlMap, type YamlValue } from './yaml-data.js';
 
 /** The upstream helm-unittest version whose behaviour this runner follows (for skip.minimumVersion). */
 export const COMPATIBLE_VERSION = '1.1.0';
@@ -135,7 +135,7 @@ class Fields {
     if (!isScalar(node)) return this.fail(key, node, 'string');
     if (node.value === null) return '';
     if (typeof node.value === 'string') return node.value;
-    return typeof node.source === 'string' ? node.source : String(node.value);
+    return typeof node.source === 'string' ? node.source : scalarText(node.value);
   }
 
   int(key: string): number | undefined {
@@ -159,7 +159,7 @@ class Fields {
     return node.items.map((item, i) => {
       if (!isScalar(item)) return this.fail(`${key}[${i}]`, item as Node, 'string');
       if (item.value === null) return '';
-      return typeof item.value === 'string' ? item.value : typeof item.source === 'string' ? item.source : String(item.value);
+      return typeof item.value === 'string' ? item.value : typeof item.source === 'string' ? item.source : scalarText(item.value);
     });
   }
 
@@ -201,7 +201,7 @@ function kindOf(node: Node): string {
       case 'boolean':
         return `!!bool \`${String(node.value)}\``;
       default:
-        return node.value === null ? '!!null' : `!!str \`${String(node.value)}\``;
+        return node.value === null ? '!!null' : `!!str \`${scalarText(node.value)}\``;
     }
   }
   return 'node';

@@ -139,3 +139,19 @@ export function goFormat(value: YamlValue): string {
   }
   return String(value);
 }
+
+/** A scalar node's value as text (what String() gives for YAML's scalars); anything else as goFormat. */
+export function scalarText(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return String(value);
+    case 'undefined':
+      return 'undefined';
+    default:
+      return goFormat(value as YamlValue);
+  }
+}

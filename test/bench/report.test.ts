@@ -68,6 +68,8 @@ function results(): BenchResults {
     rounds: [round(22_000, 20_000, 800), round(24_000, 20_000, 900), round(18_000, 20_000, 1000)],
     // 64,000 texts/s through HTTP against 160,000 lines/s: 40%, 20% short of 50%.
     raw: [{ lines: 1_000_000, totalS: 6.35, loadS: 0.1, linesPerSec: 160_000, pipedLinesPerSec: 100_000 }],
+    coldStart: [],
+    large: null,
     coldStartS3: { empty: [{ listeningMs: 300, readyMs: 1200, firstClassificationMs: 1210 }], warm: [{ listeningMs: null, readyMs: 700, firstClassificationMs: 705 }] },
     memory: [memory('service-cached', 30), memory('service', 60)],
     overload: [
@@ -182,4 +184,80 @@ test('stats and corpus helpers', (t) => {
   t.is(stripLabels('__label__sauce __label__cheese How much starch?'), 'How much starch?');
   t.is(stripLabels('ham\tOk... see you  later'), 'Ok... see you later');
   t.is(stripLabels('To be, or not to be'), 'To be, or not to be');
+});
+
+function serviceCold(firstMs: number, md5Verified = true) {
+  return { listeningMs: 100, readyMs: firstMs - 5, firstClassificationMs: firstMs, md5Verified, timeline: [{ what: 'listening', ms: 100 }, { what: 'lifecycle ready', ms: firstMs - 10 }] };
+}
+
+function largeStart(readyMs: number, statuses: readonly (number | null)[]) {
+  return {
+    listeningMs: 200,
+    readyMs,
+    timeline: [{ what: 'model MD5 verified', ms: readyMs - 1000 }],
+    md5Ms: 2600,
+    md5Verified: true,
+    childLoads: [{ k: 1, loadMs: 900 }],
+    tierRequests: statuses.map((status, i) => ({ k: [1, 10, 100][i] as number, status, ms: 100 })),
+    atReady: { processKb: 130 * 1024, treeKb: 1.2 * 1024 * 1024, children: 3 },
+    tiersWarmMs: readyMs + 7000,
+    warmed: { processKb: 135 * 1024, treeKb: 4.4 * 1024 * 1024, children: 4 },
+    healthDuringStart: { target: 'GET /health', count: 40, failures: 0, timeoutMs: 2000, latency: { count: 40, mean: 5, p50: 4, p90: 30, p99: readyMs > 5000 ? 140 : 60, max: 150 } },
+  };
+}
+
+/** Issue 16's rows: peer 200 ms; warm 190, 210, 250 ms (0.95x, 1.05x, 1.25x); empty 230 ms (1.15x) each time. */
+function coldResults(): BenchResults {
+  const peer = { listeningMs: 150, readyMs: 195, firstClassificationMs: 200 };
+  return {
+    ...results(),
+    coldStart: [190, 210, 250].map((warm) => ({ order: ['peer', 'warm', 'empty'], peer, warm: serviceCold(warm), empty: serviceCold(230) })),
+    large: {
+      model: { bytes: 1_135_566_353, md5: 'a'.repeat(32), labels: 736, trainMs: null },
+      md5sumMs: 2000,
+      rawLoadMs: [1000, 1200, 1400],
+      // 1.2 s warm ready vs (1.0 + 1.2) / 2 = 1.1 s: 1.09x; 10 s from S3 vs 6.7 + 1.3 s: 1.25x.
+      warm: largeStart(1200, [200, 200, 200]),
+      s3Transfer: { ms: 6700, bytesPerSec: 169e6 },
+      s3: largeStart(10_000, [200, 504, null]),
+    },
+  };
+}
+
+test('cold-start targets: ratios per repeat against the peer, and the large model against the binary in the same run', (t) => {
+  const checks = new Map(evaluateTargets(coldResults()).map((c) => [c.target, c]));
+  const warm = checks.get('Cold start, bundled model, warm cache: spawn to first classification vs the peer, MD5 verified');
+  t.deepEqual([warm?.met, warm?.measured, warm?.shortfall], [false, '1.05x (0.95x–1.25x, 3 repeats); MD5 verified in 3/3 starts', '5% over']);
+  const empty = checks.get('Cold start, bundled model, empty cache: spawn to first classification vs the peer');
+  t.deepEqual([empty?.met, empty?.measured], [true, '1.15x']);
+  const largeWarm = checks.get("Large model (1.06 GiB), warm cache: spawn to ready vs the raw binary's load + one answer");
+  t.deepEqual([largeWarm?.met, largeWarm?.measured], [true, '1.09x (1.20 s vs 1.10 s)']);
+  const largeS3 = checks.get('Large model (1.06 GiB), empty cache from s3rver: spawn to ready vs (transfer at the measured rate + the raw load)');
+  t.deepEqual([largeS3?.met, largeS3?.shortfall], [false, '4% over']);
+  t.deepEqual(checks.get('Large model (1.06 GiB): MD5 in the service vs md5sum')?.met, true);
+  t.is(checks.get('Large model, warm cache: the first request of every k tier, sent as /ready turns 200')?.met, true);
+  const health = checks.get('Large model, warm cache: management /health p99 while the file is hashed and loaded (listening to ready)');
+  t.deepEqual([health?.met, health?.measured], [true, '60.0 ms over 40 probes']);
+  const tiers = checks.get('Large model, from s3rver: the first request of every k tier, sent as /ready turns 200');
+  t.deepEqual([tiers?.met, tiers?.shortfall], [false, '2 of 3 failed']);
+});
+
+test('cold-start targets: a warm start without a verified MD5 misses whatever its time', (t) => {
+  const base = coldResults();
+  const unverified: BenchResults = { ...base, coldStart: base.coldStart.map((r) => ({ ...r, warm: serviceCold(100, false) })) };
+  const warm = evaluateTargets(unverified).find((c) => c.target.startsWith('Cold start, bundled model, warm cache'));
+  t.deepEqual([warm?.met, warm?.shortfall], [false, 'MD5 not verified']);
+});
+
+test('the report has the cold-start rows, the large-model table and the breakdown', (t) => {
+  const md = renderReport(coldResults(), { plotFile: 'load-curve.svg', command: 'npm run bench' });
+  t.true(md.includes('## Cold start against the peer, bundled model (issue 16)'));
+  t.regex(md, /\| median \(range\) \| {2}\| 200 \| 210 \(190–250\) \| 1\.05x \(0\.95x–1\.25x\) \|/);
+  t.true(md.includes('## Large model (issues 16 and 20)'));
+  t.true(md.includes('k=10: **504** in 0.10 s; k=100: **no answer** in 0.10 s'));
+  t.true(md.includes('4.40 GiB (Node 135 MiB + 4 children)'));
+  t.true(md.includes('p50 4.0, p99 140.0, max 150.0 ms; 0/40 failed'));
+  t.regex(md, /\| lifecycle ready \| 200 \| 220 \|/);
+  t.false(md.includes('NaN'));
+  t.false(md.includes('undefined'));
 });

@@ -168,7 +168,7 @@ test('the Knative and Gateway API validators reject what their CRDs reject (they
   if (knative === undefined) return t.fail('no Knative Service rendered');
   const broken = structuredClone(knative.doc) as { spec: { template: { spec: { containerConcurrency: unknown } } } };
   broken.spec.template.spec.containerConcurrency = 'many';
-  t.is(validationErrors([{ source: knative.source, doc: broken as unknown as Record<string, unknown> }]).length, 1);
+  t.is(validationErrors([{ source: knative.source, doc: broken }]).length, 1);
   const route = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'r' }, spec: { parentRefs: [{ name: 7 }] } };
   t.is(validationErrors([{ source: 'route', doc: route }]).length, 1);
 });
@@ -181,7 +181,7 @@ test('the validator rejects a document Kubernetes would reject (it is not a no-o
   const port = broken.spec.template.spec.containers[0]?.ports[0];
   if (port === undefined) return t.fail('no container port rendered');
   port.containerPort = 'eighty';
-  const errors = validationErrors([{ source: deployment.source, doc: broken as unknown as Record<string, unknown> }]);
+  const errors = validationErrors([{ source: deployment.source, doc: broken }]);
   t.is(errors.length, 1);
   t.regex(errors[0] ?? '', /containerPort/);
 });

@@ -128,7 +128,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     try {
       const line = await waitForLog((l) => l.event === 'listening', timeoutMs);
       url = `http://127.0.0.1:${String(line.port)}`;
-      managementUrl = line.managementPort ? `http://127.0.0.1:${String(line.managementPort)}` : url;
+      managementUrl = line.managementPort ? `http://127.0.0.1:${Number(line.managementPort)}` : url;
     } catch (error) {
       await stop(1000);
       throw error;

@@ -102,9 +102,9 @@ test('a child SIGSTOPped while the service is idle is replaced within about one 
   held.pid = stopped;
   process.kill(stopped, 'SIGSTOP');
   const at = Date.now();
-  await poll('the stopped child to be replaced', 10 * intervalMs, async () => {
+  await poll('the stopped child to be replaced', 10 * intervalMs, () => {
     const now = childPids(svc.pid);
-    return !now.includes(stopped) && now.length === 2 ? now : undefined;
+    return Promise.resolve(!now.includes(stopped) && now.length === 2 ? now : undefined);
   }).catch((error: Error) => {
     throw new Error(`${error.message}; children ${childPids(svc.pid).join(',')}; logs: ${JSON.stringify(svc.logs.slice(-8))}`);
   });

@@ -51,7 +51,7 @@ function runStore(env: Record<string, string>): Promise<ChildResult> {
         try {
           resolve(JSON.parse(line) as ChildResult);
         } catch {
-          reject(new Error(`store child failed: ${String(err)}\n${stderr}`));
+          reject(new Error(`store child failed: ${err instanceof Error ? err.message : JSON.stringify(err)}\n${stderr}`));
         }
       },
     );
@@ -118,7 +118,7 @@ test('a process waiting on a live lock takes the holder file once it appears, wi
   await mkdir(cacheDir, { recursive: true });
   // Another "process" (this one, through proper-lockfile directly) holds the lock...
   const release = await lockfile.lock(path.join(cacheDir, `${BUNDLED_MD5}.bin`), { realpath: false, lockfilePath: path.join(cacheDir, `${BUNDLED_MD5}.lock`) });
-  const noDownload = { for: () => ({ uri: 's3://x/y', head: async () => ({ bytes: model.length, etag: '"e"' }), open: (): never => { throw new Error('must not download'); } }) };
+  const noDownload = { for: () => ({ uri: 's3://x/y', head: () => Promise.resolve({ bytes: model.length, etag: '"e"' }), open: (): never => { throw new Error('must not download'); } }) };
   const logger = recordingLogger();
   const store = new ModelStore({ cacheDir, sources: noDownload, logger, retryBaseMs: 20, retryMaxMs: 100, stallTimeoutMs: 2000, lockPollMs: 20 });
   t.teardown(() => store.close());

@@ -35,7 +35,7 @@ interface Harness {
   readonly progress: ModelProgress[];
   readonly lock: ModelLock;
   readonly key: string;
-  onProgress(p: ModelProgress): void;
+  readonly onProgress: (p: ModelProgress) => void;
   phases(): string[];
 }
 

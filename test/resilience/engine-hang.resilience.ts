@@ -73,7 +73,7 @@ test('engine hang under load: frozen children are replaced, every request answer
     report.check(
       'frozen children replaced by the stall check',
       stalled.length >= frozen.length && frozen.every((pid) => !after.includes(pid)),
-      `${stalled.length} stall restarts logged (${String(stalled[0]?.reason ?? '')}); children ${frozen.join(', ')} -> ${after.join(', ')}`,
+      `${stalled.length} stall restarts logged (${JSON.stringify(stalled[0]?.reason ?? '')}); children ${frozen.join(', ')} -> ${after.join(', ')}`,
     );
     report.check('no hung request', all.failed === 0, `failed ${all.failed} of ${all.sent}: client timeouts ${all.clientTimeouts}, connection errors ${all.connectionErrors}; slowest answer ${all.maxMs} ms (request deadline ${template.env.REQUEST_TIMEOUT_MS} ms)`);
     report.check('no container restart', pod.restarts === 0 && livenessFailed.length === 0, `restarts ${pod.restarts}, failed liveness probes ${livenessFailed.length}`);

@@ -87,7 +87,8 @@ async function runFault(t: ExecutionContext, name: string, injected: string, exp
     const readyAt = pod.events.find((e) => e.type === 'Ready')?.at ?? Date.now();
     await sampler.stop();
 
-    const verifiedAt = container.find((l) => l.event === 'ready')[0]?.time;
+    const readyTime = container.find((l) => l.event === 'ready')[0]?.time;
+    const verifiedAt = typeof readyTime === 'string' || typeof readyTime === 'number' ? readyTime : undefined;
     const firstOk = sampler.samples.find((s) => s.status === 200);
     const cached = path.join(pod.cacheDir, `${MODEL_MD5}.bin`);
     const cachedMd5 = await md5Of(cached);
@@ -102,8 +103,8 @@ async function runFault(t: ExecutionContext, name: string, injected: string, exp
     report.check(expectation.name, expectation.holds(reasons, evidence), `/ready said: ${reasons.join(', ')}; Range GETs ${evidence.rangeGets}`);
     report.check(
       'never ready with a bad model',
-      firstOk !== undefined && verifiedAt !== undefined && firstOk.answeredAt >= Date.parse(String(verifiedAt)) && info.md5?.actual === MODEL_MD5,
-      `first /ready 200 answered at +${firstOk ? firstOk.answeredAt - startedAt : '?'} ms (S3 healed at +${healedAt - startedAt} ms), after the service logged the verified model (at +${verifiedAt === undefined ? '?' : Date.parse(String(verifiedAt)) - startedAt} ms); /v1/model md5.actual ${info.md5?.actual ?? '?'}`,
+      firstOk !== undefined && verifiedAt !== undefined && firstOk.answeredAt >= new Date(verifiedAt).getTime() && info.md5?.actual === MODEL_MD5,
+      `first /ready 200 answered at +${firstOk ? firstOk.answeredAt - startedAt : '?'} ms (S3 healed at +${healedAt - startedAt} ms), after the service logged the verified model (at +${verifiedAt === undefined ? '?' : new Date(verifiedAt).getTime() - startedAt} ms); /v1/model md5.actual ${info.md5?.actual ?? '?'}`,
     );
     report.check('liveness never failed, no restart', livenessFailed.length === 0 && pod.restarts === 0, `failed liveness probes ${livenessFailed.length} of ${pod.probesOf('liveness').length}, restarts ${pod.restarts}`);
     report.check(
@@ -140,7 +141,7 @@ test('S3 500s: not ready while S3 answers 500, no restart, ready once it heals',
     proxy.failWith(500);
     return {
       endpoint: proxy.url,
-      heal: async () => proxy.heal(),
+      heal: () => Promise.resolve(proxy.heal()),
       evidence: () => ({ fired: proxy.count('HEAD', true) + proxy.count('GET', true), rangeGets: 0, detail: `500s answered: HEAD ${proxy.count('HEAD', true)}, GET ${proxy.count('GET', true)}; passed after healing: HEAD ${proxy.count('HEAD', false)}, GET ${proxy.count('GET', false)}` }),
       close: () => proxy.close(),
     };

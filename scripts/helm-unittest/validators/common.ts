@@ -1,7 +1,7 @@
 // What every validator shares: its context, upstream's failure-message layout (setFailFormat,
 // splitInfof, the `Error:` block), the "AND over everything" success rule, and the
 // normalisation of actual strings (spaces before a newline and leading newlines removed).
-import type { YamlMap, YamlValue } from '../yaml-data.js';
+import { scalarText, type YamlMap, type YamlValue } from '../yaml-data.js';
 
 export interface ValidateContext {
   /** Every document the template rendered. */
@@ -75,7 +75,7 @@ export function uniformContent(text: string): string {
 export function rawOf(doc: YamlMap): string {
   const raw: YamlValue | undefined = doc.raw;
   if (raw === undefined || raw === null) return '<nil>';
-  return typeof raw === 'string' ? raw : String(raw);
+  return scalarText(raw);
 }
 
 /**

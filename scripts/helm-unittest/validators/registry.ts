@@ -1,7 +1,7 @@
 // Every assertion type a suite may use: which validator checks it, whether it is the negated
 // (antonym) form, and whether it needs a successful render. Parameters are read the way
 // upstream decodes them (mapstructure: keys case-insensitive, no type coercion).
-import { isMap, type YamlValue } from '../yaml-data.js';
+import { goFormat, isMap, type YamlValue } from '../yaml-data.js';
 import type { Validator } from './common.js';
 import { ContainsValidator } from './contains.js';
 import { CompareValidator, LengthEqualValidator } from './counting.js';
@@ -34,7 +34,7 @@ export class Params {
   }
 
   private wrong(name: string, want: string, value: YamlValue): never {
-    throw new AssertionParamsError(`'${name}' expected type '${want}', got unconvertible type '${goTypeOf(value)}', value: '${String(value)}'`);
+    throw new AssertionParamsError(`'${name}' expected type '${want}', got unconvertible type '${goTypeOf(value)}', value: '${goFormat(value)}'`);
   }
 
   any(name: string): YamlValue {

@@ -65,7 +65,7 @@ function probeSpec(raw: unknown, kind: ProbeKind): ProbeSpec | undefined {
   let action: ProbeAction;
   if (p.httpGet !== undefined) {
     const h = obj(p.httpGet, `${kind}Probe.httpGet`);
-    if (h.scheme !== undefined && h.scheme !== 'HTTP') throw new Error(`${kind}Probe: only HTTP probes are supported here, got ${String(h.scheme)}`);
+    if (h.scheme !== undefined && h.scheme !== 'HTTP') throw new Error(`${kind}Probe: only HTTP probes are supported here, got ${JSON.stringify(h.scheme)}`);
     action = { type: 'httpGet', path: typeof h.path === 'string' ? h.path : '/', port: h.port as number | string };
   } else if (p.tcpSocket !== undefined) {
     action = { type: 'tcpSocket', port: obj(p.tcpSocket, `${kind}Probe.tcpSocket`).port as number | string };
@@ -108,7 +108,7 @@ function resolveEnv(container: Doc, manifests: readonly Manifest[], secrets: Ren
   for (const entry of list(container.env)) {
     const name = String(entry.name);
     if (entry.value !== undefined) {
-      env[name] = String(entry.value);
+      env[name] = typeof entry.value === 'string' ? entry.value : JSON.stringify(entry.value);
       continue;
     }
     const from = entry.valueFrom === undefined ? undefined : obj(entry.valueFrom, `env ${name}.valueFrom`);
@@ -167,7 +167,7 @@ export async function renderPodTemplate(options: RenderOptions): Promise<PodTemp
     preStopSleepSeconds,
     replicas,
     strategy: {
-      type: String(strategy.type ?? 'RollingUpdate'),
+      type: typeof strategy.type === 'string' ? strategy.type : 'RollingUpdate',
       rollingUpdate: { maxSurge: (rolling.maxSurge as number | string | undefined) ?? '25%', maxUnavailable: (rolling.maxUnavailable as number | string | undefined) ?? '25%' },
     },
     minReadySeconds: int(spec.minReadySeconds, 0),

@@ -58,7 +58,7 @@ export class ScenarioReport {
    * thrown error still leaves a FAIL row (and propagates; the checks are not asserted then).
    */
   finish(traffic: { readonly restarts: number; readonly sent: number; readonly failed: number; readonly p99Ms: number }, error?: unknown): Row {
-    if (error !== undefined) this.checks.push({ name: 'completed', ok: false, detail: error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error) });
+    if (error !== undefined) this.checks.push({ name: 'completed', ok: false, detail: error instanceof Error ? error.message.split('\n')[0] ?? '' : JSON.stringify(error) });
     const row: Row = {
       scenario: this.scenario,
       injected: this.injected,
