@@ -50,8 +50,13 @@ export class ApiError<C extends ErrorCode = ErrorCode> extends Error {
   }
 }
 
+/** `instanceof ApiError` narrows to ApiError<any> (the class is generic); this keeps the code typed. */
+export function isApiError(error: unknown): error is ApiError {
+  return error instanceof ApiError;
+}
+
 export function toApiError(error: unknown, retryAfterSeconds: number): ApiError {
-  if (error instanceof ApiError) return error;
+  if (isApiError(error)) return error;
   if (error instanceof NotReadyError) return new ApiError(503, 'not_ready', `the model is not ready (${error.reason})`, retryAfterSeconds);
   if (error instanceof EngineError) {
     if (error.code === 'deadline_exceeded') return new ApiError(504, 'deadline_exceeded', 'the classification did not finish within the request deadline');

@@ -66,7 +66,8 @@ test('every code the document names is one the service answers, at the status it
         for (const code of codes) {
           seen += 1;
           t.true(code in ERROR_STATUS, `${method} ${template} ${status}: ${code} is no code of the service`);
-          t.is(ERROR_STATUS[code as ErrorCode] as number, status, `${method} ${template}: ${code} documented at ${status}`);
+          const answered: number = ERROR_STATUS[code as ErrorCode];
+          t.is(answered, status, `${method} ${template}: ${code} documented at ${status}`);
         }
       }
     }
