@@ -130,6 +130,7 @@ export const RULES: Readonly<Record<string, JsonSchema>> = {
   'admission.queueDelayIntervalMs': integer(1, 600_000),
   'cache.maxBytes': integer(0),
   'http.bodyTimeoutMs': integer(100, 600_000),
+  'http.maxBodyReaders': integer(1, 100_000),
   'canary.intervalMs': integer(100),
   'cache.maxKeys': integer(1),
   'cache.ttlSeconds': integer(1),

@@ -1,5 +1,7 @@
-// Assembles the Koa applications: the traffic app (API, probes, metrics) and the management
-// app (probes and metrics only) for the optional MANAGEMENT_PORT.
+// Assembles the Koa applications: the traffic app (API, probes; /metrics only while there is
+// no management listener) and the management app (probes and metrics) for the optional
+// MANAGEMENT_PORT. With a management listener, /metrics stays off the traffic port, so an
+// Ingress or HTTPRoute forwarding every path never publishes it.
 import Koa from 'koa';
 import type { Config } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
@@ -27,7 +29,7 @@ export interface HttpDeps {
   readonly version: string;
 }
 
-function base(deps: HttpDeps): Koa<RequestState> {
+function base(deps: HttpDeps, serveMetrics: boolean): Koa<RequestState> {
   const app = new Koa<RequestState>();
   app.silent = true; // errors are answered and logged by errorMiddleware
   const draining = (): boolean => deps.lifecycle.state === 'draining';
@@ -36,13 +38,12 @@ function base(deps: HttpDeps): Koa<RequestState> {
   const health = healthRouter(deps.lifecycle, deps.metrics);
   app.use(health.routes());
   app.use(oipHealthRouter(deps.lifecycle).routes());
-  const metrics = metricsRouter(deps.metrics);
-  app.use(metrics.routes());
+  if (serveMetrics) app.use(metricsRouter(deps.metrics).routes());
   return app;
 }
 
 export function createTrafficApp(deps: HttpDeps): Koa<RequestState> {
-  const app = base(deps);
+  const app = base(deps, deps.config.managementPort === 0);
   const { limits, http, admission } = deps.config;
   const bodies = new BodyIntake({
     maxBytes: limits.maxBodyBytes,
@@ -61,5 +62,5 @@ export function createTrafficApp(deps: HttpDeps): Koa<RequestState> {
 }
 
 export function createManagementApp(deps: HttpDeps): Koa<RequestState> {
-  return base(deps);
+  return base(deps, true);
 }

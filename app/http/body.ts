@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../errors.js';
-import { ApiError } from './errors.js';
+import { ApiError, isApiError } from './errors.js';
 import { JsonShapeScanner, type JsonShapeLimits } from './json-shape.js';
 
 export interface BodyOptions {
@@ -149,7 +149,7 @@ export class BodyIntake {
         try {
           scanner.feed(chunk);
         } catch (error) {
-          return reading.fail(error instanceof ApiError ? error : new ApiError(400, 'invalid_json', errorMessage(error)));
+          return reading.fail(isApiError(error) ? error : new ApiError(400, 'invalid_json', errorMessage(error)));
         }
         chunks.push(chunk);
       };

@@ -6,10 +6,42 @@ import { NotReadyError } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import type { HttpContext } from './state.js';
 
-export class ApiError extends Error {
+/**
+ * Every error code the service answers, with its one status. ApiError takes only these, each
+ * with its own status (checked by the compiler), and test/http/openapi-codes.test.ts holds
+ * docs/openapi.yaml and the README's error table to this list.
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  invalid_json: 400,
+  invalid_request: 400,
+  not_found: 404,
+  model_not_found: 404,
+  model_version_not_found: 404,
+  method_not_allowed: 405,
+  request_timeout: 408,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  expectation_failed: 417,
+  text_too_long: 422,
+  batch_too_large: 422,
+  k_too_large: 422,
+  body_too_complex: 422,
+  headers_too_large: 431,
+  internal: 500,
+  not_implemented: 501,
+  not_ready: 503,
+  overloaded: 503,
+  engine_unavailable: 503,
+  deadline_exceeded: 504,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class ApiError<C extends ErrorCode = ErrorCode> extends Error {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly status: (typeof ERROR_STATUS)[C],
+    readonly code: C,
     message: string,
     readonly retryAfterSeconds?: number,
   ) {
@@ -18,8 +50,13 @@ export class ApiError extends Error {
   }
 }
 
+/** `instanceof ApiError` narrows to ApiError<any> (the class is generic); this keeps the code typed. */
+export function isApiError(error: unknown): error is ApiError {
+  return error instanceof ApiError;
+}
+
 export function toApiError(error: unknown, retryAfterSeconds: number): ApiError {
-  if (error instanceof ApiError) return error;
+  if (isApiError(error)) return error;
   if (error instanceof NotReadyError) return new ApiError(503, 'not_ready', `the model is not ready (${error.reason})`, retryAfterSeconds);
   if (error instanceof EngineError) {
     if (error.code === 'deadline_exceeded') return new ApiError(504, 'deadline_exceeded', 'the classification did not finish within the request deadline');

@@ -4,13 +4,13 @@
 // body over the limit, which is refused before any `100 Continue` and before Koa.
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ApiError, errorBody, errorHeaders, writeError } from './errors.js';
+import { ApiError, ERROR_STATUS, errorBody, errorHeaders, writeError, type ErrorCode } from './errors.js';
 
 /** Node's parser errors (err.code) mapped to the answer a client gets; anything else is a 400. */
-const CLIENT_ERRORS: Readonly<Record<string, { status: number; code: string; message: string }>> = {
-  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'the request line and headers exceed 16 KiB' },
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, code: 'payload_too_large', message: 'chunk extensions too large' },
-  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'the request did not arrive in time' },
+const CLIENT_ERRORS: Readonly<Record<string, { code: ErrorCode; message: string }>> = {
+  HPE_HEADER_OVERFLOW: { code: 'headers_too_large', message: 'the request line and headers exceed 16 KiB' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { code: 'payload_too_large', message: 'chunk extensions too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', message: 'the request did not arrive in time' },
 };
 
 const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };
@@ -24,7 +24,7 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
     return;
   }
   const known = CLIENT_ERRORS[error.code ?? ''];
-  const e = known ? new ApiError(known.status, known.code, known.message) : new ApiError(400, 'bad_request', 'the request is not valid HTTP/1.1');
+  const e: ApiError = known ? new ApiError(ERROR_STATUS[known.code], known.code, known.message) : new ApiError(400, 'bad_request', 'the request is not valid HTTP/1.1');
   const body = JSON.stringify(errorBody('/', e.code, e.message));
   const head = Object.entries(errorHeaders(body, e, true))
     .map(([name, value]) => `${name}: ${String(value)}\r\n`)

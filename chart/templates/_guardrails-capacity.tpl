@@ -84,8 +84,9 @@ count, so it assumes the most).
 {{- end -}}
 
 {{/*
-With model.bytes set: the memory limit must hold every model copy plus the process and the
-prediction cache (2 x cache.maxBytes, when cache.enabled), the
+With model.bytes set: the memory limit must hold every model copy plus the process, the
+prediction cache (2 x cache.maxBytes, when cache.enabled) and the request bodies the service
+lets it hold (http.maxBodyReaders being read + 64 queued, each up to limits.maxBodyBytes), the
 cache volume a download in progress next to the verified file, and a tmpfs cache must fit
 in the memory limit beside the copies. Numbers in values.yaml (model.bytes).
 */}}
@@ -98,13 +99,15 @@ in the memory limit beside the copies. Numbers in values.yaml (model.bytes).
 {{- $process := include "fasttext-edge.quantityBytes" $v.memorySizing.processOverhead | atoi -}}
 {{- /* Evicted cache entries stay on the heap until a full GC: about twice the bound under churn. */ -}}
 {{- $predictions := ternary (mul 2 (int64 $v.cache.maxBytes)) 0 $v.cache.enabled -}}
-{{- $engine := add (mul $copies (add $model $perChild)) $process $predictions -}}
+{{- /* The service's bounds: MAX_BODY_READERS bodies being read, 64 x MAX_BODY_BYTES queued (app/config.ts maxQueueBytes). */ -}}
+{{- $bodies := mul (add (int64 $v.http.maxBodyReaders) 64) (int64 $v.limits.maxBodyBytes) -}}
+{{- $engine := add (mul $copies (add $model $perChild)) $process $predictions $bodies -}}
 {{- $cache := mul 2 $model -}}
 {{- $memory := 0 -}}
 {{- with $v.resources.limits }}{{ with .memory }}{{ $memory = include "fasttext-edge.quantityBytes" . | atoi }}{{ end }}{{ end -}}
 {{- $tmpfs := eq (toString $v.model.cache.medium) "Memory" -}}
 {{- $needed := ternary (add $engine $cache) $engine $tmpfs -}}
-{{- $copiesText := printf "(engine.poolSize %d + engine.widePoolSize %d x %d k>1 tiers from engine.kTiers %q and limits.maxK %d) = %d model copies x (model.bytes %d + %s per child) + %s for the Node process (memorySizing.*) + %s of cached predictions (2 x cache.maxBytes)" (int64 $v.engine.poolSize) (int64 $v.engine.widePoolSize) (div (sub $copies (int64 $v.engine.poolSize)) (max 1 (int64 $v.engine.widePoolSize))) (toString $v.engine.kTiers) (int64 $v.limits.maxK) $copies $model (include "fasttext-edge.mib" $perChild) (include "fasttext-edge.mib" $process) (include "fasttext-edge.mib" $predictions) -}}
+{{- $copiesText := printf "(engine.poolSize %d + engine.widePoolSize %d x %d k>1 tiers from engine.kTiers %q and limits.maxK %d) = %d model copies x (model.bytes %d + %s per child) + %s for the Node process (memorySizing.*) + %s of cached predictions (2 x cache.maxBytes) + %s of request bodies ((http.maxBodyReaders %d + 64 queued) x limits.maxBodyBytes)" (int64 $v.engine.poolSize) (int64 $v.engine.widePoolSize) (div (sub $copies (int64 $v.engine.poolSize)) (max 1 (int64 $v.engine.widePoolSize))) (toString $v.engine.kTiers) (int64 $v.limits.maxK) $copies $model (include "fasttext-edge.mib" $perChild) (include "fasttext-edge.mib" $process) (include "fasttext-edge.mib" $predictions) (include "fasttext-edge.mib" $bodies) (int64 $v.http.maxBodyReaders) -}}
 {{- if eq $memory 0 -}}
 {{- fail (printf "model.bytes is set (%d) but resources.limits.memory is not: the engine needs %s%s = %s. Set resources.limits.memory to at least %s." $model $copiesText (ternary (printf " + %s for the tmpfs cache (model.cache.medium=Memory, 2 x model.bytes)" (include "fasttext-edge.mib" $cache)) "" $tmpfs) (include "fasttext-edge.mib" $needed) (include "fasttext-edge.mib" $needed)) -}}
 {{- end -}}

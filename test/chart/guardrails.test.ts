@@ -86,7 +86,7 @@ const VIOLATIONS: readonly Violation[] = [
     rule: 'a memory limit below the model copies',
     set: ['model.bytes=5368709120'],
     message:
-      'resources.limits.memory (13Gi = 13312Mi) is below what the engine can hold: (engine.poolSize 2 + engine.widePoolSize 1 x 1 k>1 tiers from engine.kTiers "none" and limits.maxK 100) = 3 model copies x (model.bytes 5368709120 + 16Mi per child) + 256Mi for the Node process (memorySizing.*) + 64Mi of cached predictions (2 x cache.maxBytes) = 15728Mi, so the pod is OOM-killed once the engine starts its k>1 tiers (right after it turns ready with engine.warmTiers, else at the first k>1 request). Set resources.limits.memory to at least 15728Mi, or lower the copies (engine.kTiers=none, engine.widePoolSize, engine.poolSize).',
+      'resources.limits.memory (13Gi = 13312Mi) is below what the engine can hold: (engine.poolSize 2 + engine.widePoolSize 1 x 1 k>1 tiers from engine.kTiers "none" and limits.maxK 100) = 3 model copies x (model.bytes 5368709120 + 16Mi per child) + 256Mi for the Node process (memorySizing.*) + 64Mi of cached predictions (2 x cache.maxBytes) + 192Mi of request bodies ((http.maxBodyReaders 128 + 64 queued) x limits.maxBodyBytes) = 15920Mi, so the pod is OOM-killed once the engine starts its k>1 tiers (right after it turns ready with engine.warmTiers, else at the first k>1 request). Set resources.limits.memory to at least 15920Mi, or lower the copies (engine.kTiers=none, engine.widePoolSize, engine.poolSize).',
   },
   {
     rule: 'a PDB over one replica without an HPA',

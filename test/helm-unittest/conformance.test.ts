@@ -9,7 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT, runCli, summaryCounts, type Counts } from './run-cli.js';
 
-const CORPUS = process.env.HELM_UNITTEST_CONFORMANCE_DIR ?? path.resolve(REPO_ROOT, '..', 'shared', 'conformance', 'helm-unittest');
+// Upstream's fixtures, copied into the repository (MIT; test/fixtures/helm-unittest-conformance/README.md says from where).
+const CORPUS = process.env.HELM_UNITTEST_CONFORMANCE_DIR ?? path.join(REPO_ROOT, 'test', 'fixtures', 'helm-unittest-conformance');
 const OPTIONAL = process.env.CONFORMANCE_OPTIONAL === '1';
 
 interface Row {

@@ -162,13 +162,13 @@ test('edge-case texts are answered, one result each', async (t) => {
 
 test.serial('the prediction cache serves repeats and counts hits and misses', async (t) => {
   const text = `cache probe ${Date.now()} une phrase française pour le cache`;
-  const before = await getJson(`${svc.url}/metrics`);
+  const before = await getJson(`${svc.managementUrl}/metrics`);
   const hits = (m: string): number => Number(/^fasttext_cache_hits_total (\d+)/m.exec(m)?.[1] ?? 0);
   const misses = (m: string): number => Number(/^fasttext_cache_misses_total (\d+)/m.exec(m)?.[1] ?? 0);
   const first = await classify({ text });
   const second = await classify({ text });
   t.deepEqual(first.body, second.body);
-  const after = await getJson(`${svc.url}/metrics`);
+  const after = await getJson(`${svc.managementUrl}/metrics`);
   t.is(hits(after.body as string) - hits(before.body as string), 1);
   t.is(misses(after.body as string) - misses(before.body as string), 1);
 });

@@ -5,7 +5,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { decodeBytesElements, encodeBytesElements, encodeFp32, splitBody } from '../../app/http/oip/binary.js';
-import { ApiError } from '../../app/http/errors.js';
+import { ApiError, isApiError } from '../../app/http/errors.js';
 import { readInferRequest } from '../../app/http/oip/infer-request.js';
 import type { Limits } from '../../app/http/validate.js';
 
@@ -27,7 +27,7 @@ function outcome(run: () => unknown): 'ok' | number {
     run();
     return 'ok';
   } catch (error) {
-    if (error instanceof ApiError) return error.status;
+    if (isApiError(error)) return error.status;
     throw error;
   }
 }

@@ -3,7 +3,7 @@
 // limit passes, one past it is refused), whatever the strings hold (quotes, backslashes).
 import test from 'ava';
 import fc from 'fast-check';
-import { ApiError } from '../../app/http/errors.js';
+import { ApiError, isApiError } from '../../app/http/errors.js';
 import { JsonShapeScanner, type JsonShapeLimits } from '../../app/http/json-shape.js';
 
 interface Shape {
@@ -36,7 +36,7 @@ function scan(text: string, limits: JsonShapeLimits, cuts: readonly number[]): A
       from = at;
     }
   } catch (error) {
-    if (error instanceof ApiError) return error;
+    if (isApiError(error)) return error;
     throw error;
   }
   return undefined;
