@@ -20,7 +20,12 @@ export function exponentialMs(backoff: Backoff, exponent: number): number {
  * capped exponential for a transient failure, [maxMs/2, maxMs] for a permanent one.
  * `random` returns a number in [0, 1).
  */
-export function retryDelayMs(backoff: Backoff, failures: number, permanent: boolean, random: () => number = Math.random): number {
+export function retryDelayMs(
+  backoff: Backoff,
+  failures: number,
+  permanent: boolean,
+  random: () => number = Math.random,
+): number {
   if (permanent) return Math.round(backoff.maxMs / 2 + (random() * backoff.maxMs) / 2);
   return Math.round(random() * exponentialMs(backoff, failures - 1));
 }

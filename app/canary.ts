@@ -41,13 +41,30 @@ async function one(call: CanaryCall, canary: Canary, index: number, k: number): 
   } catch (error) {
     const timedOut = error instanceof EngineError && error.code === 'deadline_exceeded';
     const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, kind: timedOut ? 'no_answer' : 'engine_error', index, k, expected, got: null, detail: `canary ${index} (k=${k}): ${message}` };
+    return {
+      ok: false,
+      kind: timedOut ? 'no_answer' : 'engine_error',
+      index,
+      k,
+      expected,
+      got: null,
+      detail: `canary ${index} (k=${k}): ${message}`,
+    };
   }
   const top = predictions[0];
   const got = top === undefined ? null : { label: top.label, score: top.score };
-  if (got !== null && got.label === canary.label && Math.abs(got.score - canary.score) <= CANARY_SCORE_TOLERANCE) return undefined;
+  if (got !== null && got.label === canary.label && Math.abs(got.score - canary.score) <= CANARY_SCORE_TOLERANCE)
+    return undefined;
   const said = got === null ? 'no label' : `${got.label} ${got.score.toFixed(4)}`;
-  return { ok: false, kind: 'wrong_answer', index, k, expected, got, detail: `canary ${index} (k=${k}): expected ${describe(canary)}, got ${said}` };
+  return {
+    ok: false,
+    kind: 'wrong_answer',
+    index,
+    k,
+    expected,
+    got,
+    detail: `canary ${index} (k=${k}): expected ${describe(canary)}, got ${said}`,
+  };
 }
 
 /**
@@ -68,7 +85,11 @@ const SEVERITY = { wrong_answer: 0, no_answer: 1, engine_error: 2 } as const;
  * least-loaded dispatch spreads them over the children of each tier (successive runs rotate
  * through children). Returns the worst failure, wrong answers first.
  */
-export async function runCanaries(canaries: readonly Canary[], tiers: readonly number[], call: CanaryCall): Promise<CanaryVerdict> {
+export async function runCanaries(
+  canaries: readonly Canary[],
+  tiers: readonly number[],
+  call: CanaryCall,
+): Promise<CanaryVerdict> {
   const pending: Array<Promise<CanaryFailure | undefined>> = [];
   for (const k of tiers) canaries.forEach((c, i) => pending.push(one(call, c, i, k)));
   const failures = (await Promise.all(pending)).filter((f): f is CanaryFailure => f !== undefined);
@@ -178,7 +199,11 @@ export class CanaryMonitor {
     this.dueAt = Number.POSITIVE_INFINITY;
     if (this.stopped) return;
     // A replacement still loading would get none of the canaries: the run waits for it.
-    if (this.afterRestart && this.options.childrenUp?.() === false && this.restartWaits < (this.options.maxRestartWaits ?? 30)) {
+    if (
+      this.afterRestart &&
+      this.options.childrenUp?.() === false &&
+      this.restartWaits < (this.options.maxRestartWaits ?? 30)
+    ) {
       this.restartWaits++;
       this.schedule(this.options.afterRestartMs);
       return;
@@ -193,14 +218,26 @@ export class CanaryMonitor {
     } catch (error) {
       // Not expected (runCanaries catches every call's error), but a monitor must not die of it.
       const detail = `canary run failed: ${error instanceof Error ? error.message : String(error)}`;
-      verdict = { ok: false, kind: 'engine_error', index: -1, k: 1, expected: { label: '', score: 0 }, got: null, detail };
+      verdict = {
+        ok: false,
+        kind: 'engine_error',
+        index: -1,
+        k: 1,
+        expected: { label: '', score: 0 },
+        got: null,
+        detail,
+      };
     } finally {
       this.running = false;
     }
     if (this.stopped) return;
     this.record(verdict, startedAt);
     this.onVerdict(verdict);
-    const next = this.rerun ? this.options.afterRestartMs : !verdict.ok && verdict.kind !== 'wrong_answer' ? this.options.retryMs : this.options.intervalMs;
+    const next = this.rerun
+      ? this.options.afterRestartMs
+      : !verdict.ok && verdict.kind !== 'wrong_answer'
+        ? this.options.retryMs
+        : this.options.intervalMs;
     this.schedule(next);
   }
 }

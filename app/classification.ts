@@ -71,7 +71,13 @@ export class ClassificationPath {
    * The engine call every classification makes, without the cache, the metrics or the
    * readiness gate: the canaries' way in, so they test what clients get from the engine.
    */
-  predict(engine: Classifier, texts: readonly string[], k: number, threshold: number, deadlineMs: number): Promise<Prediction[][]> {
+  predict(
+    engine: Classifier,
+    texts: readonly string[],
+    k: number,
+    threshold: number,
+    deadlineMs: number,
+  ): Promise<Prediction[][]> {
     // The engine applies ENGINE_CALL_TIMEOUT_MS from the moment a child has the lines; a wait for
     // a loading k tier is bounded by the request's deadline only.
     return engine.predict(texts, k, threshold, deadlineMs);

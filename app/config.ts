@@ -167,7 +167,9 @@ class Reader {
     if (v.toLowerCase() === 'none') return [];
     const parts = v.split(',').map((p) => p.trim());
     if (!parts.every((p) => /^\d+$/.test(p) && Number(p) >= min && Number(p) <= max)) {
-      this.problems.push(`${name}=${JSON.stringify(v)} must be a comma-separated list of integers in [${min}, ${max}] (or none)`);
+      this.problems.push(
+        `${name}=${JSON.stringify(v)} must be a comma-separated list of integers in [${min}, ${max}] (or none)`,
+      );
       return [...fallback];
     }
     return parts.map(Number);

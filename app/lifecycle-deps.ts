@@ -6,13 +6,24 @@ import type { Config } from './config.js';
 import type { Classifier } from './engine/classifier.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { isModelFailurePhase, type FetchedObject, type ModelCanary, type ModelLock, type ModelPhase, type ModelProgress, type VerifiedModel } from './model/types.js';
+import {
+  isModelFailurePhase,
+  type FetchedObject,
+  type ModelCanary,
+  type ModelLock,
+  type ModelPhase,
+  type ModelProgress,
+  type VerifiedModel,
+} from './model/types.js';
 import type { PredictionCache } from './prediction-cache.js';
 import type { LifecycleState, NotReadyReason } from './readiness.js';
 
 /** Where verified model files come from (app/model/store.ts in production). */
 export interface ModelProvider {
-  ensure(lock: ModelLock, options: { signal?: AbortSignal; onProgress?: (progress: ModelProgress) => void }): Promise<VerifiedModel>;
+  ensure(
+    lock: ModelLock,
+    options: { signal?: AbortSignal; onProgress?: (progress: ModelProgress) => void },
+  ): Promise<VerifiedModel>;
   /** Confirms the file is still the one verified (identity, else a re-hash); throws when it is not. */
   recheck?(model: VerifiedModel): Promise<VerifiedModel>;
 }
@@ -68,15 +79,20 @@ export async function fetchVerified(
   const { provider, lock, metrics } = deps;
   const started = performance.now();
   let lastBytes = 0;
-  const model = await provider.ensure(lock, { signal, onProgress: (p) => {
-    if (p.bytesDone !== undefined && p.bytesDone > lastBytes) metrics.downloadBytes.inc(p.bytesDone - lastBytes);
-    // A restarted download counts from its own start.
-    if (p.bytesDone !== undefined) lastBytes = p.bytesDone;
-    if (p.nextRetryMs !== undefined && isModelFailurePhase(p.phase)) metrics.modelDownloadFailures.inc({ reason: p.phase });
-    if (p.lastFailure?.fetched !== undefined) onFetched?.(p.lastFailure.fetched);
-    if (p.lastFailure && (p.phase === 'downloading' || p.phase === 'verifying')) onPhase(p.lastFailure.phase, p.lastFailure.detail);
-    else if (p.phase !== 'verified') onPhase(p.phase, p.detail);
-  } });
+  const model = await provider.ensure(lock, {
+    signal,
+    onProgress: (p) => {
+      if (p.bytesDone !== undefined && p.bytesDone > lastBytes) metrics.downloadBytes.inc(p.bytesDone - lastBytes);
+      // A restarted download counts from its own start.
+      if (p.bytesDone !== undefined) lastBytes = p.bytesDone;
+      if (p.nextRetryMs !== undefined && isModelFailurePhase(p.phase))
+        metrics.modelDownloadFailures.inc({ reason: p.phase });
+      if (p.lastFailure?.fetched !== undefined) onFetched?.(p.lastFailure.fetched);
+      if (p.lastFailure && (p.phase === 'downloading' || p.phase === 'verifying'))
+        onPhase(p.lastFailure.phase, p.lastFailure.detail);
+      else if (p.phase !== 'verified') onPhase(p.phase, p.detail);
+    },
+  });
   metrics.downloadSeconds.observe((performance.now() - started) / 1000);
   return model;
 }

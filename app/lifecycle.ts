@@ -10,14 +10,31 @@ import { fetchVerified, type EngineHooks, type LifecycleDeps, type ModelInfo } f
 import { publishReadiness } from './metrics.js';
 import type { FetchedObject, VerifiedModel } from './model/types.js';
 import { exponentialMs } from './backoff.js';
-import { FAILED_REASONS, LIFECYCLE_STATES, type LifecycleState, type NotReadyReason, type Readiness } from './readiness.js';
+import {
+  FAILED_REASONS,
+  LIFECYCLE_STATES,
+  type LifecycleState,
+  type NotReadyReason,
+  type Readiness,
+} from './readiness.js';
 import { Watchdog, type LivenessReport } from './watchdog.js';
 
 export type { EngineHooks, LifecycleDeps, ModelInfo, ModelProvider } from './lifecycle-deps.js';
-export { LIFECYCLE_STATES, NotReadyError, type LifecycleState, type NotReadyReason, type Readiness } from './readiness.js';
+export {
+  LIFECYCLE_STATES,
+  NotReadyError,
+  type LifecycleState,
+  type NotReadyReason,
+  type Readiness,
+} from './readiness.js';
 
 /** Phases the model store and the engine pass through on the way to ready (not failures). */
-const PROGRESS_PHASES: ReadonlySet<NotReadyReason | 'verified'> = new Set(['pending', 'downloading', 'verifying', 'engine_starting']);
+const PROGRESS_PHASES: ReadonlySet<NotReadyReason | 'verified'> = new Set([
+  'pending',
+  'downloading',
+  'verifying',
+  'engine_starting',
+]);
 /** After a child restart, the canaries run once the k=1 pool is whole again, checked this often. */
 const CANARY_AFTER_RESTART_MS = 1000;
 
@@ -63,11 +80,20 @@ export class Lifecycle implements ServingGate {
       () => this.runCanaries(),
       (verdict) => this.onCanaryVerdict(verdict),
       { runs: metrics.canaryRuns, failures: metrics.canaryFailures, lastSuccess: metrics.canaryLastSuccess },
-      { intervalMs: config.canary.intervalMs, afterRestartMs: CANARY_AFTER_RESTART_MS, retryMs: Math.min(config.canary.intervalMs, CANARY_AFTER_RESTART_MS), childrenUp: () => (this.engine?.stats().liveChildren ?? 0) >= config.engine.poolSize },
+      {
+        intervalMs: config.canary.intervalMs,
+        afterRestartMs: CANARY_AFTER_RESTART_MS,
+        retryMs: Math.min(config.canary.intervalMs, CANARY_AFTER_RESTART_MS),
+        childrenUp: () => (this.engine?.stats().liveChildren ?? 0) >= config.engine.poolSize,
+      },
     );
     this.watchdog = new Watchdog(
       { ...config.liveness, requestStallMs: config.admission.requestTimeoutMs + config.liveness.engineStallMs },
-      { engineStats: () => this.engine?.stats(), requestProgress: deps.requestProgress, canaryUnansweredSince: () => this.canaries.unansweredSince() },
+      {
+        engineStats: () => this.engine?.stats(),
+        requestProgress: deps.requestProgress,
+        canaryUnansweredSince: () => this.canaries.unansweredSince(),
+      },
     );
     this.path = new ClassificationPath(this, deps.cache, metrics, { md5: this.md5 });
     metrics.modelInfo.set({ name: this.name, md5: this.md5 }, 1);
@@ -90,7 +116,9 @@ export class Lifecycle implements ServingGate {
   startLoading(): void {
     if (this.loading || this.current !== 'loading') return;
     this.loading = this.loadLoop()
-      .catch((error: unknown) => this.deps.logger.error({ event: 'load_loop_crashed', err: error }, 'model load loop ended unexpectedly'))
+      .catch((error: unknown) =>
+        this.deps.logger.error({ event: 'load_loop_crashed', err: error }, 'model load loop ended unexpectedly'),
+      )
       .finally(() => {
         this.loading = undefined;
         // Drain or stop began while this load ran: an engine that never served goes now.
@@ -109,7 +137,8 @@ export class Lifecycle implements ServingGate {
   admit(): { readonly engine: Classifier } | { readonly reason: NotReadyReason; readonly waitable: boolean } {
     // Draining keeps serving what still reaches it (endpoints are being updated) if a model is loaded.
     if ((this.current === 'ready' || this.current === 'draining') && this.serving) return { engine: this.serving };
-    if (this.current === 'draining' || this.current === 'stopped' || this.current === 'starting') return { reason: this.current, waitable: false };
+    if (this.current === 'draining' || this.current === 'stopped' || this.current === 'starting')
+      return { reason: this.current, waitable: false };
     this.startLoading();
     const reason = this.reason();
     return { reason, waitable: this.deps.config.model.load === 'lazy' && !FAILED_REASONS.has(reason) };
@@ -152,7 +181,8 @@ export class Lifecycle implements ServingGate {
     const { logger, metrics, config } = this.deps;
     const started = performance.now();
     let failures = 0;
-    const backoff = (): Promise<void> => this.sleep(exponentialMs({ baseMs: config.model.retryBaseMs, maxMs: config.model.retryMaxMs }, failures));
+    const backoff = (): Promise<void> =>
+      this.sleep(exponentialMs({ baseMs: config.model.retryBaseMs, maxMs: config.model.retryMaxMs }, failures));
     while (!this.abort.signal.aborted) {
       const model = await this.ensureModel();
       if (model === undefined || this.abort.signal.aborted) continue;
@@ -170,7 +200,10 @@ export class Lifecycle implements ServingGate {
           failures += 1;
           const detail = error instanceof Error ? error.message : String(error);
           this.fail(this.rejected === undefined ? 'engine_failed' : 'model_changed', this.rejected ?? detail);
-          logger.error({ event: 'engine_start_failed', detail, attempt: failures }, 'fastText failed to start on the verified model');
+          logger.error(
+            { event: 'engine_start_failed', detail, attempt: failures },
+            'fastText failed to start on the verified model',
+          );
           await backoff();
           continue;
         }
@@ -196,7 +229,17 @@ export class Lifecycle implements ServingGate {
       this.setState('ready');
       this.canaries.start();
       logger.info(
-        { event: 'ready', model: this.name, md5: model.md5, bytes: model.bytes, fromCache: model.fromCache, loadSeconds: this.loaded.seconds, sinceProcessStartSeconds: process.uptime(), labels: engine.labels().length, canaries: verdict.calls },
+        {
+          event: 'ready',
+          model: this.name,
+          md5: model.md5,
+          bytes: model.bytes,
+          fromCache: model.fromCache,
+          loadSeconds: this.loaded.seconds,
+          sinceProcessStartSeconds: process.uptime(),
+          labels: engine.labels().length,
+          canaries: verdict.calls,
+        },
         'model verified, loaded and answering its canaries; ready',
       );
       return;
@@ -207,7 +250,12 @@ export class Lifecycle implements ServingGate {
   private async ensureModel(): Promise<VerifiedModel | undefined> {
     this.setPhase('downloading');
     try {
-      this.model = await fetchVerified(this.deps, this.abort.signal, (phase, detail) => this.setPhase(phase, detail), (fetched) => (this.fetched = fetched));
+      this.model = await fetchVerified(
+        this.deps,
+        this.abort.signal,
+        (phase, detail) => this.setPhase(phase, detail),
+        (fetched) => (this.fetched = fetched),
+      );
       return this.model;
     } catch (error) {
       if (this.abort.signal.aborted) return undefined;
@@ -245,7 +293,10 @@ export class Lifecycle implements ServingGate {
     if (verdict.ok || this.current !== 'ready') return;
     if (verdict.kind !== 'wrong_answer') {
       // Liveness judges a canary left unanswered; an engine with no child says so in readiness.
-      this.deps.logger.warn({ event: 'canary_unanswered', kind: verdict.kind, index: verdict.index, k: verdict.k }, verdict.detail);
+      this.deps.logger.warn(
+        { event: 'canary_unanswered', kind: verdict.kind, index: verdict.index, k: verdict.k },
+        verdict.detail,
+      );
       return;
     }
     this.condemn(verdict);
@@ -264,14 +315,18 @@ export class Lifecycle implements ServingGate {
     const model = this.model;
     const recheck = this.deps.provider.recheck?.bind(this.deps.provider);
     if (model === undefined || recheck === undefined) return;
-    if (modelPath !== model.path) throw new Error(`asked to spawn on ${modelPath}, but the verified model is ${model.path}`);
+    if (modelPath !== model.path)
+      throw new Error(`asked to spawn on ${modelPath}, but the verified model is ${model.path}`);
     this.model = await recheck(model);
   }
 
   /** The file changed under the engine: not ready until it is fetched and verified again. */
   private modelRejected(reason: string): void {
     this.rejected = reason;
-    this.deps.logger.warn({ event: 'model_rejected', reason }, 'the model file is no longer the verified one; fetching it again');
+    this.deps.logger.warn(
+      { event: 'model_rejected', reason },
+      'the model file is no longer the verified one; fetching it again',
+    );
     this.fail('model_changed', reason);
     if (this.current !== 'ready') return;
     // The running children loaded verified bytes: the engine stays; new ones spawn once the file is verified again.
@@ -290,11 +345,14 @@ export class Lifecycle implements ServingGate {
       if (stats.liveChildren === 0) return { ready: false, state: this.current, reason: 'engine_unavailable' };
       return { ready: true, state: this.current };
     }
-    if (this.current === 'draining' || this.current === 'stopped') return { ready: false, state: this.current, reason: this.current };
+    if (this.current === 'draining' || this.current === 'stopped')
+      return { ready: false, state: this.current, reason: this.current };
     // Lazy mode: a readiness check is demand too, or an orchestrator gating traffic on it would wait forever.
     this.startLoading();
     const reason = this.reason();
-    return this.phaseDetail === undefined ? { ready: false, state: this.current, reason } : { ready: false, state: this.current, reason, detail: this.phaseDetail };
+    return this.phaseDetail === undefined
+      ? { ready: false, state: this.current, reason }
+      : { ready: false, state: this.current, reason, detail: this.phaseDetail };
   }
 
   liveness(): LivenessReport {
@@ -332,7 +390,10 @@ export class Lifecycle implements ServingGate {
       this.engine = undefined;
       void engine.stop();
     }
-    this.deps.logger.info({ event: 'draining', aborted: loading ? this.phase : null }, 'draining: readiness is now 503');
+    this.deps.logger.info(
+      { event: 'draining', aborted: loading ? this.phase : null },
+      'draining: readiness is now 503',
+    );
   }
 
   async stop(): Promise<void> {

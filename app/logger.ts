@@ -44,7 +44,10 @@ export function createLogger(level: LogLevel, destination: DestinationStream = n
       base: { service: 'fasttext-edge', pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       // Credentials can reach a log line through an SDK error's request metadata.
-      redact: { paths: ['*.accessKeyId', '*.secretAccessKey', '*.sessionToken', '*.authorization', '*.Authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['*.accessKeyId', '*.secretAccessKey', '*.sessionToken', '*.authorization', '*.Authorization'],
+        censor: '[redacted]',
+      },
     },
     destination,
   );

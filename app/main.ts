@@ -50,7 +50,14 @@ async function main(): Promise<void> {
   // The lifecycle builds its engines with its hooks: onRestart (metrics, logs, a canary run) and
   // the integrity check before every spawn (beforeSpawn -> the store's recheck, onModelRejected).
   const createEngine = ({ onRestart, ...integrity }: EngineHooks): FastTextPool =>
-    new FastTextPool({ ...engineOptions, ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }), maxK: config.limits.maxK, log: engineLog, onRestart, ...integrity });
+    new FastTextPool({
+      ...engineOptions,
+      ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }),
+      maxK: config.limits.maxK,
+      log: engineLog,
+      onRestart,
+      ...integrity,
+    });
   const { store, close: closeStore } = createModelStore(config, logger.child({ component: 'model' }));
   const cache = new PredictionCache(config.cache);
   const admission = new Admission(config.admission, {
@@ -61,7 +68,17 @@ async function main(): Promise<void> {
     },
   });
   const canaries = config.model.canaries ?? lock.canaries ?? [];
-  const lifecycle = new Lifecycle({ config, logger, metrics, lock, canaries, provider: store, createEngine, cache, requestProgress: () => admission.progress() });
+  const lifecycle = new Lifecycle({
+    config,
+    logger,
+    metrics,
+    lock,
+    canaries,
+    provider: store,
+    createEngine,
+    cache,
+    requestProgress: () => admission.progress(),
+  });
   const httpDeps = { config, logger, metrics, lifecycle, admission, version: version() };
 
   // Start loading the model first: the fastText children read it in their own processes
@@ -73,15 +90,36 @@ async function main(): Promise<void> {
     const gate = overloadGate(admission, metrics, config.admission.retryAfterSeconds, config.admission.shedHoldMs);
     const { host } = config;
     const bodyLimits = { maxBodyBytes: config.limits.maxBodyBytes, bodyTimeoutMs: config.http.bodyTimeoutMs };
-    listeners.push(await listen(createTrafficApp(httpDeps), { host, port: config.port, backlog: config.listenBacklog, preHandler: gate, ...bodyLimits }));
-    if (config.managementPort !== 0) listeners.push(await listen(createManagementApp(httpDeps), { host, port: config.managementPort, backlog: 511, ...bodyLimits }));
+    listeners.push(
+      await listen(createTrafficApp(httpDeps), {
+        host,
+        port: config.port,
+        backlog: config.listenBacklog,
+        preHandler: gate,
+        ...bodyLimits,
+      }),
+    );
+    if (config.managementPort !== 0)
+      listeners.push(
+        await listen(createManagementApp(httpDeps), { host, port: config.managementPort, backlog: 511, ...bodyLimits }),
+      );
   } catch (error) {
     logger.fatal({ event: 'listen_failed', err: error }, 'cannot listen');
     await lifecycle.stop();
     process.exit(1);
   }
   logger.info(
-    { event: 'listening', host: config.host, port: listeners[0]?.port, managementPort: listeners[1]?.port ?? null, model: lifecycle.name, uri: lock.uri, md5: lock.md5, load: config.model.load, version: httpDeps.version },
+    {
+      event: 'listening',
+      host: config.host,
+      port: listeners[0]?.port,
+      managementPort: listeners[1]?.port ?? null,
+      model: lifecycle.name,
+      uri: lock.uri,
+      md5: lock.md5,
+      load: config.model.load,
+      version: httpDeps.version,
+    },
     'listening',
   );
 
@@ -94,10 +132,13 @@ async function main(): Promise<void> {
     shuttingDown = true;
     const { delayMs, drainTimeoutMs } = config.shutdown;
     // Whatever happens below, the process does not outlive its own deadline.
-    setTimeout(() => {
-      logger.error({ event: 'shutdown_timeout' }, 'shutdown did not finish in time; exiting');
-      process.exit(1);
-    }, delayMs + drainTimeoutMs + 10_000).unref();
+    setTimeout(
+      () => {
+        logger.error({ event: 'shutdown_timeout' }, 'shutdown did not finish in time; exiting');
+        process.exit(1);
+      },
+      delayMs + drainTimeoutMs + 10_000,
+    ).unref();
     logger.info({ event: 'shutdown', signal, delayMs, drainTimeoutMs }, 'shutting down');
     lifecycle.beginDraining();
     // Endpoints take time to drop this pod: keep serving meanwhile.
@@ -106,7 +147,10 @@ async function main(): Promise<void> {
     const drained = (await Promise.all(listeners.map((l) => l.whenIdle(drainTimeoutMs)))).every(Boolean);
     if (!drained) {
       const open = listeners.reduce((n, l) => n + l.activeRequests(), 0);
-      logger.warn({ event: 'drain_timeout', openRequests: open, inFlight: admission.active, queued: admission.queued }, 'in-flight work did not finish in time');
+      logger.warn(
+        { event: 'drain_timeout', openRequests: open, inFlight: admission.active, queued: admission.queued },
+        'in-flight work did not finish in time',
+      );
     }
     // Responses already written flush; anything still open is cut.
     await Promise.race([closed, new Promise((r) => setTimeout(r, 500))]);
@@ -121,12 +165,18 @@ async function main(): Promise<void> {
   // at start): say so and keep serving. Node's default for both is a silent death mid-request.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(signal, (s) => void shutdown(s));
   process.on('SIGHUP', (signal) => {
-    logger.warn({ event: 'signal_ignored', signal }, 'SIGHUP ignored: configuration is read once at start; restart the process to apply a change');
+    logger.warn(
+      { event: 'signal_ignored', signal },
+      'SIGHUP ignored: configuration is read once at start; restart the process to apply a change',
+    );
   });
 }
 
 function crash(logger: Logger, error: unknown): void {
-  logger.fatal({ event: 'crash', err: error }, 'unexpected error; exiting so the orchestrator restarts a clean process');
+  logger.fatal(
+    { event: 'crash', err: error },
+    'unexpected error; exiting so the orchestrator restarts a clean process',
+  );
   process.exit(1);
 }
 

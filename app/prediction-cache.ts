@@ -65,7 +65,12 @@ export class PredictionCache {
   constructor(private readonly options: PredictionCacheOptions) {
     if (!options.enabled) return;
     // node-cache's own maxKeys refuses new keys when full; the bound is enforced here by eviction.
-    this.cache = new NodeCache({ stdTTL: options.ttlSeconds, checkperiod: Math.max(1, Math.ceil(options.ttlSeconds / 2)), maxKeys: -1, useClones: false });
+    this.cache = new NodeCache({
+      stdTTL: options.ttlSeconds,
+      checkperiod: Math.max(1, Math.ceil(options.ttlSeconds / 2)),
+      maxKeys: -1,
+      useClones: false,
+    });
     // Every removal (expiry, eviction) comes through 'del': the byte account follows it.
     this.cache.on('del', (key: string, entry: Entry) => {
       if (this.ring.get(key) !== entry) return;
@@ -106,7 +111,11 @@ export class PredictionCache {
     const bytes = entryBytes(key, predictions);
     if (bytes > this.options.maxBytes) return;
     if (this.ring.has(key)) this.cache.del(key);
-    while (this.ring.size > 0 && (this.heldBytes + bytes > this.options.maxBytes || this.ring.size >= this.options.maxKeys)) this.evictOne();
+    while (
+      this.ring.size > 0 &&
+      (this.heldBytes + bytes > this.options.maxBytes || this.ring.size >= this.options.maxKeys)
+    )
+      this.evictOne();
     const entry: Entry = { predictions, bytes, used: false };
     this.cache.set(key, entry);
     this.ring.set(key, entry);

@@ -19,7 +19,11 @@ export type NotReadyReason =
   | 'stopped';
 
 /** Reasons that will not clear within one request's deadline: a request fails at once on them. */
-export const FAILED_REASONS: ReadonlySet<NotReadyReason> = new Set<NotReadyReason>([...MODEL_FAILURE_PHASES, 'engine_failed', 'canary_failed']);
+export const FAILED_REASONS: ReadonlySet<NotReadyReason> = new Set<NotReadyReason>([
+  ...MODEL_FAILURE_PHASES,
+  'engine_failed',
+  'canary_failed',
+]);
 
 export class NotReadyError extends Error {
   constructor(readonly reason: NotReadyReason) {

@@ -90,7 +90,12 @@ export class Watchdog {
     // Every admitted request ends by its deadline; slots held with none released for longer
     // than that (plus the engine's stall allowance) means requests are stuck for good.
     const requests = this.sources.requestProgress?.();
-    if (requests && requests.active > 0 && this.options.requestStallMs !== undefined && now - requests.lastReleaseAt > this.options.requestStallMs) {
+    if (
+      requests &&
+      requests.active > 0 &&
+      this.options.requestStallMs !== undefined &&
+      now - requests.lastReleaseAt > this.options.requestStallMs
+    ) {
       return { live: false, reason: 'requests_stalled', eventLoopDelayMs, engineIdleMs };
     }
     return { live: true, eventLoopDelayMs, engineIdleMs };

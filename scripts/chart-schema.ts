@@ -36,7 +36,16 @@ const QUANTITY = '^[0-9]+(\\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$';
 const DURATION = '^[0-9]+(ms|s|m|h)$';
 const PERCENT = '^[0-9]+%$';
 const PORT = integer(1, 65535);
-const PROBE_FIELDS = ['enabled', 'type', 'path', 'initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'successThreshold', 'failureThreshold'];
+const PROBE_FIELDS = [
+  'enabled',
+  'type',
+  'path',
+  'initialDelaySeconds',
+  'periodSeconds',
+  'timeoutSeconds',
+  'successThreshold',
+  'failureThreshold',
+];
 
 const intOrPercent: JsonSchema = { oneOf: [integer(0), pattern(PERCENT)] };
 const intOrPercentOrEmpty: JsonSchema = { oneOf: [integer(0), pattern(`${PERCENT}|^$`)] };
@@ -181,9 +190,23 @@ export const RULES: Readonly<Record<string, JsonSchema>> = {
   'ingress.path': pattern('^/'),
   'ingress.annotations': { additionalProperties: { type: 'string' } },
   'ingress.extraHosts': {
-    items: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string' }, path: pattern('^/'), pathType: enumOf('Prefix', 'Exact', 'ImplementationSpecific') } },
+    items: {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string' },
+        path: pattern('^/'),
+        pathType: enumOf('Prefix', 'Exact', 'ImplementationSpecific'),
+      },
+    },
   },
-  'ingress.extraTls': { items: { type: 'object', properties: { hosts: { type: 'array', items: { type: 'string' } }, secretName: { type: 'string' } } } },
+  'ingress.extraTls': {
+    items: {
+      type: 'object',
+      properties: { hosts: { type: 'array', items: { type: 'string' } }, secretName: { type: 'string' } },
+    },
+  },
   'httpRoute.annotations': { additionalProperties: { type: 'string' } },
   'httpRoute.parentRefs': { items: { type: 'object', required: ['name'] } },
   'httpRoute.hostnames': { items: { type: 'string' } },
@@ -257,7 +280,9 @@ function nodeAt(root: JsonSchema, dotted: string): JsonSchema {
   for (const key of dotted.split('.')) {
     const next = node.properties?.[key];
     if (next === undefined) {
-      throw new SchemaRuleError(`no property ${dotted} in the generated schema (renamed in values.yaml? update scripts/chart-schema.ts)`);
+      throw new SchemaRuleError(
+        `no property ${dotted} in the generated schema (renamed in values.yaml? update scripts/chart-schema.ts)`,
+      );
     }
     node = next;
   }
@@ -294,7 +319,9 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const generated = JSON.parse(await readFile(file, 'utf8')) as JsonSchema;
   await writeFile(file, `${JSON.stringify(tightenSchema(generated), null, 2)}\n`);
-  process.stdout.write(`tightened ${file}: ${Object.keys(RULES).length} rules, ${CLOSED_OBJECTS.length} closed objects\n`);
+  process.stdout.write(
+    `tightened ${file}: ${Object.keys(RULES).length} rules, ${CLOSED_OBJECTS.length} closed objects\n`,
+  );
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

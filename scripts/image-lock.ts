@@ -23,7 +23,10 @@ async function main(): Promise<void> {
   const uri = arg('MODEL_URI');
   if (uri === undefined) {
     for (const name of ['MODEL_MD5', 'MODEL_BYTES', 'MODEL_NAME', 'MODEL_SHA256', 'MODEL_CANARIES']) {
-      if (arg(name) !== undefined) throw new LockError(`${name} is set but MODEL_URI is not: pass all of MODEL_URI, MODEL_MD5 and MODEL_BYTES, or none`);
+      if (arg(name) !== undefined)
+        throw new LockError(
+          `${name} is set but MODEL_URI is not: pass all of MODEL_URI, MODEL_MD5 and MODEL_BYTES, or none`,
+        );
     }
     const lock = await readLockFile(lockFile);
     process.stdout.write(`image-lock: serving the committed lock: ${lock.uri} md5 ${lock.md5}\n`);
@@ -32,7 +35,9 @@ async function main(): Promise<void> {
   const md5 = arg('MODEL_MD5');
   const bytes = arg('MODEL_BYTES');
   if (md5 === undefined || bytes === undefined) {
-    throw new LockError('MODEL_URI needs MODEL_MD5 and MODEL_BYTES too (model:publish writes all three to model.lock.json)');
+    throw new LockError(
+      'MODEL_URI needs MODEL_MD5 and MODEL_BYTES too (model:publish writes all three to model.lock.json)',
+    );
   }
   const canaries = arg('MODEL_CANARIES');
   let canaryDoc: unknown;
@@ -41,7 +46,11 @@ async function main(): Promise<void> {
   } catch (err) {
     throw new LockError(`MODEL_CANARIES is not JSON (${(err as Error).message}): pass the lock's "canaries" array`);
   }
-  const doc: Record<string, unknown> = { uri, md5: md5.toLowerCase(), bytes: /^\d+$/.test(bytes) ? Number(bytes) : NaN };
+  const doc: Record<string, unknown> = {
+    uri,
+    md5: md5.toLowerCase(),
+    bytes: /^\d+$/.test(bytes) ? Number(bytes) : NaN,
+  };
   if (arg('MODEL_NAME') !== undefined) doc.name = arg('MODEL_NAME');
   if (arg('MODEL_SHA256') !== undefined) doc.sha256 = arg('MODEL_SHA256')?.toLowerCase();
   if (canaryDoc !== undefined) doc.canaries = canaryDoc;

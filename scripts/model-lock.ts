@@ -41,13 +41,20 @@ const MB = 1024 * 1024;
 
 class UsageError extends Error {}
 
-function parse(argv: string[]): { uri: string; out: string; name: string | undefined; canaries: string | undefined } | 'help' {
+function parse(
+  argv: string[],
+): { uri: string; out: string; name: string | undefined; canaries: string | undefined } | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { out: { type: 'string' }, name: { type: 'string' }, canaries: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        out: { type: 'string' },
+        name: { type: 'string' },
+        canaries: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
@@ -55,7 +62,10 @@ function parse(argv: string[]): { uri: string; out: string; name: string | undef
   if (parsed.values.help === true) return 'help';
   if (parsed.positionals.length !== 1) throw new UsageError('expected exactly one <uri>');
   const out = path.resolve(parsed.values.out ?? path.join(projectRoot(), 'model.lock.json'));
-  const canaries = parsed.values.canaries === undefined ? undefined : path.resolve(process.env.INIT_CWD ?? process.cwd(), parsed.values.canaries);
+  const canaries =
+    parsed.values.canaries === undefined
+      ? undefined
+      : path.resolve(process.env.INIT_CWD ?? process.cwd(), parsed.values.canaries);
   return { uri: parsed.positionals[0] ?? '', out, name: parsed.values.name, canaries };
 }
 
@@ -99,7 +109,8 @@ async function main(): Promise<number> {
       const chunk = data as Buffer;
       digests.update(chunk);
       const { bytes } = digests;
-      if (copy !== undefined && !copy.write(chunk)) await new Promise<void>((resolve) => copy.once('drain', () => resolve()));
+      if (copy !== undefined && !copy.write(chunk))
+        await new Promise<void>((resolve) => copy.once('drain', () => resolve()));
       const now = performance.now();
       if (now - lastReport >= PROGRESS_EVERY_MS) {
         lastReport = now;
@@ -110,7 +121,10 @@ async function main(): Promise<number> {
     }
     const { md5, sha256, bytes } = digests.digest();
     if (bytes !== expected) {
-      throw new SourceError('changed', `${location.uri}: read ${bytes} bytes, the source announced ${expected}; try again`);
+      throw new SourceError(
+        'changed',
+        `${location.uri}: read ${bytes} bytes, the source announced ${expected}; try again`,
+      );
     }
     const name = args.name ?? deriveName(location);
     let canaries;
@@ -139,7 +153,12 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof ModelUriError || err instanceof LockError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof ConfigError ||
+      err instanceof ModelUriError ||
+      err instanceof LockError
+    ) {
       process.stderr.write(`model:lock: ${err.message}\n\n${err instanceof UsageError ? USAGE : ''}\n`);
       process.exitCode = 2;
     } else if (err instanceof SourceError) {

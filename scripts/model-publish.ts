@@ -91,7 +91,8 @@ function parse(argv: string[]): PublishArgs | 'help' {
   const [file = '', uri = ''] = parsed.positionals;
   if (!uri.startsWith('s3://')) throw new UsageError(`${uri}: the destination must be s3://bucket/key`);
   const partMiB = v['part-size'] === undefined ? 16 : Number(v['part-size']);
-  if (!Number.isFinite(partMiB) || partMiB * MiB < MIN_PART_SIZE) throw new UsageError(`--part-size ${v['part-size'] ?? ''}: expected a number of MiB >= 5`);
+  if (!Number.isFinite(partMiB) || partMiB * MiB < MIN_PART_SIZE)
+    throw new UsageError(`--part-size ${v['part-size'] ?? ''}: expected a number of MiB >= 5`);
   // npm runs scripts from the project root; INIT_CWD is where the user typed the command.
   const cwd = process.env.INIT_CWD ?? process.cwd();
   return {
@@ -116,7 +117,9 @@ function reporter(what: string, total: number): (done: number) => void {
     if (now - last < PROGRESS_EVERY_MS && done < total) return;
     last = now;
     const rate = done / MiB / Math.max(0.001, (now - started) / 1000);
-    log(`  ${what} ${total === 0 ? 100 : ((done / total) * 100).toFixed(1)}%  ${(done / MiB).toFixed(1)} MiB  ${rate.toFixed(1)} MiB/s`);
+    log(
+      `  ${what} ${total === 0 ? 100 : ((done / total) * 100).toFixed(1)}%  ${(done / MiB).toFixed(1)} MiB  ${rate.toFixed(1)} MiB/s`,
+    );
   };
 }
 
@@ -162,7 +165,14 @@ async function main(): Promise<number> {
   const canaries: ModelCanary[] = await recordCanaries(args.file, args.canaries);
   for (const c of canaries) log(`canary ${JSON.stringify(c.text)}: ${c.label} ${c.score}`);
   // The lock is validated as the service reads it before anything is uploaded.
-  const text = formatLock({ uri: args.uri, md5: digest.md5, sha256: digest.sha256, bytes: digest.bytes, name, ...(canaries.length > 0 ? { canaries } : {}) });
+  const text = formatLock({
+    uri: args.uri,
+    md5: digest.md5,
+    sha256: digest.sha256,
+    bytes: digest.bytes,
+    name,
+    ...(canaries.length > 0 ? { canaries } : {}),
+  });
   parseLock(JSON.parse(text), lockFile);
 
   const client = createS3Client(config.s3, { maxAttempts: 3, idleTimeoutMs: 120_000 });
@@ -189,7 +199,10 @@ async function main(): Promise<number> {
     }
     if (upload) {
       const partSize = effectivePartSize(digest.bytes, args.partSize);
-      const how = digest.bytes <= partSize ? 'one request' : `${Math.ceil(digest.bytes / partSize)} parts of ${(partSize / MiB).toFixed(0)} MiB`;
+      const how =
+        digest.bytes <= partSize
+          ? 'one request'
+          : `${Math.ceil(digest.bytes / partSize)} parts of ${(partSize / MiB).toFixed(0)} MiB`;
       log(`uploading to ${args.uri} (${how})`);
       let result;
       try {
@@ -209,7 +222,9 @@ async function main(): Promise<number> {
         if (err instanceof UploadError) throw err;
         throw classifyS3Error(err, 'upload', args.uri, where);
       }
-      log(`uploaded (${result.multipart ? `multipart, ${result.parts} parts` : 'single request'}); reading it back${args.verify ? '' : ' (size only)'}`);
+      log(
+        `uploaded (${result.multipart ? `multipart, ${result.parts} parts` : 'single request'}); reading it back${args.verify ? '' : ' (size only)'}`,
+      );
     }
     await verifyStored(factory, args.uri, digest, args.verify);
 
@@ -229,10 +244,21 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof ModelUriError || err instanceof LockError || err instanceof NotAModelError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof ConfigError ||
+      err instanceof ModelUriError ||
+      err instanceof LockError ||
+      err instanceof NotAModelError
+    ) {
       process.stderr.write(`model:publish: ${err.message}\n${err instanceof UsageError ? `\n${USAGE}\n` : ''}`);
       process.exitCode = 2;
-    } else if (err instanceof SourceError || err instanceof UploadError || err instanceof ExistingKeyError || err instanceof FastTextError) {
+    } else if (
+      err instanceof SourceError ||
+      err instanceof UploadError ||
+      err instanceof ExistingKeyError ||
+      err instanceof FastTextError
+    ) {
       process.stderr.write(`model:publish: ${err.message}\n`);
       process.exitCode = 1;
     } else {

@@ -6,7 +6,14 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DatasetError, labelCounts, parseDataset, splitDataset, toFastTextLine, type DatasetFormat } from './model/dataset.js';
+import {
+  DatasetError,
+  labelCounts,
+  parseDataset,
+  splitDataset,
+  toFastTextLine,
+  type DatasetFormat,
+} from './model/dataset.js';
 import { evaluate, type Evaluation } from './model/evaluate.js';
 import { FastTextError, runFastText } from './model/fasttext-cli.js';
 import { digestFile } from './model/file-digest.js';
@@ -60,10 +67,17 @@ interface TrainArgs {
   readonly timeoutMs: number;
 }
 
-function number(name: string, value: string | undefined, fallback: number, check: (n: number) => boolean, what: string): number {
+function number(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  check: (n: number) => boolean,
+  what: string,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} ${value}: expected ${what}`);
+  if (value.trim() === '' || !Number.isFinite(n) || !check(n))
+    throw new UsageError(`--${name} ${value}: expected ${what}`);
   return n;
 }
 const int = (min: number) => (n: number) => Number.isInteger(n) && n >= min;
@@ -78,8 +92,25 @@ function parse(argv: string[]): TrainArgs | 'help' {
     v = parseArgs({
       args: argv,
       options: {
-        data: s, out: s, format: s, 'test-ratio': s, seed: s, epoch: s, lr: s, 'word-ngrams': s, minn: s, maxn: s, dim: s,
-        bucket: s, 'min-count': s, threads: s, cutoff: s, label: s, 'min-precision': s, 'min-recall': s, timeout: s,
+        data: s,
+        out: s,
+        format: s,
+        'test-ratio': s,
+        seed: s,
+        epoch: s,
+        lr: s,
+        'word-ngrams': s,
+        minn: s,
+        maxn: s,
+        dim: s,
+        bucket: s,
+        'min-count': s,
+        threads: s,
+        cutoff: s,
+        label: s,
+        'min-precision': s,
+        'min-recall': s,
+        timeout: s,
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -90,7 +121,8 @@ function parse(argv: string[]): TrainArgs | 'help' {
   if (v.data === undefined) throw new UsageError('--data is required');
   if (v.out === undefined) throw new UsageError('--out is required');
   if (!/\.(bin|ftz)$/.test(v.out)) throw new UsageError(`--out ${v.out}: must end in .bin or .ftz`);
-  if (v.format !== undefined && v.format !== 'tsv' && v.format !== 'fasttext') throw new UsageError(`--format ${v.format}: expected tsv or fasttext`);
+  if (v.format !== undefined && v.format !== 'tsv' && v.format !== 'fasttext')
+    throw new UsageError(`--format ${v.format}: expected tsv or fasttext`);
   const minn = number('minn', v.minn, 0, int(0), 'an integer >= 0');
   const maxn = number('maxn', v.maxn, 0, int(0), 'an integer >= 0');
   if (maxn < minn) throw new UsageError('--maxn must be >= --minn');
@@ -118,8 +150,12 @@ function parse(argv: string[]): TrainArgs | 'help' {
     threads: number('threads', v.threads, 1, int(1), 'an integer >= 1'),
     cutoff: number('cutoff', v.cutoff, 20_000, int(0), 'an integer >= 0'),
     label: v.label,
-    minPrecision: v['min-precision'] === undefined ? undefined : number('min-precision', v['min-precision'], 0, share, 'a number in [0, 1]'),
-    minRecall: v['min-recall'] === undefined ? undefined : number('min-recall', v['min-recall'], 0, share, 'a number in [0, 1]'),
+    minPrecision:
+      v['min-precision'] === undefined
+        ? undefined
+        : number('min-precision', v['min-precision'], 0, share, 'a number in [0, 1]'),
+    minRecall:
+      v['min-recall'] === undefined ? undefined : number('min-recall', v['min-recall'], 0, share, 'a number in [0, 1]'),
     timeoutMs: number('timeout', v.timeout, 1800, positive, 'a number of seconds > 0') * 1000,
   };
 }
@@ -138,9 +174,13 @@ function progress(what: string): (percent: number) => void {
 }
 
 function table(name: string, e: Evaluation): void {
-  log(`${name}: ${e.examples} held-out examples, accuracy ${e.accuracy.toFixed(4)} (fasttext test P@1 ${e.fastText.precisionAt1})`);
+  log(
+    `${name}: ${e.examples} held-out examples, accuracy ${e.accuracy.toFixed(4)} (fasttext test P@1 ${e.fastText.precisionAt1})`,
+  );
   for (const [label, s] of Object.entries(e.labels)) {
-    log(`  ${label.padEnd(16)} precision ${s.precision.toFixed(4)}  recall ${s.recall.toFixed(4)}  f1 ${s.f1.toFixed(4)}  support ${s.support}`);
+    log(
+      `  ${label.padEnd(16)} precision ${s.precision.toFixed(4)}  recall ${s.recall.toFixed(4)}  f1 ${s.f1.toFixed(4)}  support ${s.support}`,
+    );
   }
 }
 
@@ -157,12 +197,18 @@ async function main(): Promise<number> {
     throw new UsageError(`--data ${args.data}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const dataset = parseDataset(bytes, args.format);
-  log(`read ${dataset.examples.length} examples from ${args.data} (${dataset.format}, ${dataset.encoding}${dataset.skipped > 0 ? `, ${dataset.skipped} without text skipped` : ''}): ${JSON.stringify(labelCounts(dataset.examples))}`);
+  log(
+    `read ${dataset.examples.length} examples from ${args.data} (${dataset.format}, ${dataset.encoding}${dataset.skipped > 0 ? `, ${dataset.skipped} without text skipped` : ''}): ${JSON.stringify(labelCounts(dataset.examples))}`,
+  );
   if (args.label !== undefined && labelCounts(dataset.examples)[args.label] === undefined) {
-    throw new UsageError(`--label ${args.label}: no such label in the data (labels: ${Object.keys(labelCounts(dataset.examples)).join(', ')})`);
+    throw new UsageError(
+      `--label ${args.label}: no such label in the data (labels: ${Object.keys(labelCounts(dataset.examples)).join(', ')})`,
+    );
   }
   const split = splitDataset(dataset.examples, args.testRatio, args.seed);
-  log(`split (seed ${args.seed}, test ratio ${args.testRatio}): ${split.train.length} train, ${split.test.length} held out`);
+  log(
+    `split (seed ${args.seed}, test ratio ${args.testRatio}): ${split.train.length} train, ${split.test.length} held out`,
+  );
 
   const work = await mkdtemp(path.join(os.tmpdir(), 'model-train-'));
   try {
@@ -172,10 +218,24 @@ async function main(): Promise<number> {
     const flags = Object.entries(args.params).flatMap(([k, value]) => [`-${k}`, String(value)]);
     log(`training: fasttext supervised ${flags.join(' ')} -thread ${args.threads}`);
     const started = performance.now();
-    await runFastText(['supervised', '-input', trainFile, '-output', prefix, ...flags, '-thread', String(args.threads), '-verbose', '2'], {
-      timeoutMs: args.timeoutMs,
-      onProgress: progress('training'),
-    });
+    await runFastText(
+      [
+        'supervised',
+        '-input',
+        trainFile,
+        '-output',
+        prefix,
+        ...flags,
+        '-thread',
+        String(args.threads),
+        '-verbose',
+        '2',
+      ],
+      {
+        timeoutMs: args.timeoutMs,
+        onProgress: progress('training'),
+      },
+    );
     const trainSeconds = (performance.now() - started) / 1000;
     log(`trained in ${trainSeconds.toFixed(1)} s`);
     const evaluations: Record<string, Evaluation> = {};
@@ -186,7 +246,21 @@ async function main(): Promise<number> {
     if (args.out.endsWith('.ftz')) {
       log(`quantizing (cutoff ${args.cutoff}, retrain, qnorm)`);
       await runFastText(
-        ['quantize', '-input', trainFile, '-output', prefix, '-qnorm', '-retrain', '-cutoff', String(args.cutoff), '-thread', String(args.threads), '-verbose', '2'],
+        [
+          'quantize',
+          '-input',
+          trainFile,
+          '-output',
+          prefix,
+          '-qnorm',
+          '-retrain',
+          '-cutoff',
+          String(args.cutoff),
+          '-thread',
+          String(args.threads),
+          '-verbose',
+          '2',
+        ],
         { timeoutMs: args.timeoutMs, onProgress: progress('quantizing') },
       );
       produced = `${prefix}.ftz`;
@@ -200,16 +274,32 @@ async function main(): Promise<number> {
       const s = final.labels[args.label];
       const precision = s?.precision ?? 0;
       const recall = s?.recall ?? 0;
-      if (args.minPrecision !== undefined && precision < args.minPrecision) failures.push(`precision of ${args.label} ${precision.toFixed(4)} < ${args.minPrecision}`);
-      if (args.minRecall !== undefined && recall < args.minRecall) failures.push(`recall of ${args.label} ${recall.toFixed(4)} < ${args.minRecall}`);
+      if (args.minPrecision !== undefined && precision < args.minPrecision)
+        failures.push(`precision of ${args.label} ${precision.toFixed(4)} < ${args.minPrecision}`);
+      if (args.minRecall !== undefined && recall < args.minRecall)
+        failures.push(`recall of ${args.label} ${recall.toFixed(4)} < ${args.minRecall}`);
     }
     const report = {
-      data: { file: args.data, format: dataset.format, encoding: dataset.encoding, examples: dataset.examples.length, labels: labelCounts(dataset.examples) },
+      data: {
+        file: args.data,
+        format: dataset.format,
+        encoding: dataset.encoding,
+        examples: dataset.examples.length,
+        labels: labelCounts(dataset.examples),
+      },
       split: { seed: args.seed, testRatio: args.testRatio, train: split.train.length, test: split.test.length },
       params: { ...args.params, thread: args.threads, ...(args.out.endsWith('.ftz') ? { cutoff: args.cutoff } : {}) },
       trainSeconds: Math.round(trainSeconds * 10) / 10,
       evaluation: evaluations,
-      gate: args.label === undefined ? null : { label: args.label, minPrecision: args.minPrecision ?? null, minRecall: args.minRecall ?? null, passed: failures.length === 0 },
+      gate:
+        args.label === undefined
+          ? null
+          : {
+              label: args.label,
+              minPrecision: args.minPrecision ?? null,
+              minRecall: args.minRecall ?? null,
+              passed: failures.length === 0,
+            },
       model: null as null | { file: string; bytes: number; md5: string },
     };
     if (failures.length > 0) {
@@ -222,7 +312,9 @@ async function main(): Promise<number> {
     report.model = { file: args.out, ...(await digestFile(args.out)) };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     log(`wrote ${args.out} (${report.model.bytes} bytes, md5 ${report.model.md5})`);
-    log(`next: npm run model:publish -- ${path.relative(process.env.INIT_CWD ?? process.cwd(), args.out)} s3://<bucket>/<key>`);
+    log(
+      `next: npm run model:publish -- ${path.relative(process.env.INIT_CWD ?? process.cwd(), args.out)} s3://<bucket>/<key>`,
+    );
     return 0;
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -12,6 +12,7 @@ const source = path.join(root, 'docs', 'openapi.yaml');
 const target = path.join(root, 'dist', 'app', 'http', 'openapi.json');
 
 const doc: unknown = parse(await readFile(source, 'utf8'));
-if (typeof doc !== 'object' || doc === null || !('openapi' in doc)) throw new Error(`${source} is not an OpenAPI document`);
+if (typeof doc !== 'object' || doc === null || !('openapi' in doc))
+  throw new Error(`${source} is not an OpenAPI document`);
 await mkdir(path.dirname(target), { recursive: true });
 await writeFile(target, JSON.stringify(doc));

@@ -78,8 +78,10 @@ function parse(argv: string[]): ReleaseArgs | 'help' {
   const tag = v['image-tag'];
   const digest = v['image-digest'];
   if (tag === undefined && digest === undefined) throw new UsageError('--image-tag or --image-digest is required');
-  if (tag !== undefined && !TAG.test(tag)) throw new UsageError(`--image-tag ${JSON.stringify(tag)} is not a valid image tag`);
-  if (digest !== undefined && !DIGEST.test(digest)) throw new UsageError(`--image-digest ${JSON.stringify(digest)} is not sha256:<64 hex>`);
+  if (tag !== undefined && !TAG.test(tag))
+    throw new UsageError(`--image-tag ${JSON.stringify(tag)} is not a valid image tag`);
+  if (digest !== undefined && !DIGEST.test(digest))
+    throw new UsageError(`--image-digest ${JSON.stringify(digest)} is not sha256:<64 hex>`);
   const model = v['no-model'] !== true;
   if (model && v.lock === undefined) {
     throw new UsageError(
@@ -118,7 +120,9 @@ async function main(): Promise<number> {
   try {
     await access(envFile);
   } catch {
-    throw new UsageError(`--env ${args.env}: no ${path.relative(projectRoot(), envFile)} (environments: ${(await environments(chartDir)).join(', ')})`);
+    throw new UsageError(
+      `--env ${args.env}: no ${path.relative(projectRoot(), envFile)} (environments: ${(await environments(chartDir)).join(', ')})`,
+    );
   }
 
   const image: Record<string, string> = {};
@@ -140,10 +144,13 @@ async function main(): Promise<number> {
     }
     if (args.verify) {
       const { stored } = await verifyRelease(loadConfig(process.env).s3, lock.uri, lock);
-      process.stderr.write(`verified: ${lock.uri} holds ${stored.bytes} bytes, md5 ${stored.md5 ?? '?'}${stored.sha256 === undefined ? '' : `, sha256 ${stored.sha256}`}\n`);
+      process.stderr.write(
+        `verified: ${lock.uri} holds ${stored.bytes} bytes, md5 ${stored.md5 ?? '?'}${stored.sha256 === undefined ? '' : `, sha256 ${stored.sha256}`}\n`,
+      );
     }
     const { values: model, omitted } = modelValues(lock, await chartModelValues(chartDir));
-    if (omitted.length > 0) process.stderr.write(`note: this chart takes no ${omitted.join(', ')}: left out of the values\n`);
+    if (omitted.length > 0)
+      process.stderr.write(`note: this chart takes no ${omitted.join(', ')}: left out of the values\n`);
     values.model = model;
     const shown = path.relative(projectRoot(), args.lock);
     source = `model from ${shown.startsWith('..') ? args.lock : shown} (${lock.bytes ?? '?'} bytes)${args.verify ? ', verified in S3' : ''}`;

@@ -50,21 +50,30 @@ async function fromValues(files: readonly string[]): Promise<Expected> {
   }
   const from = files.join(' + ');
   const { uri, md5, bytes, sha256 } = model;
-  if (typeof uri !== 'string' || uri === '') throw new UsageError(`${from}: no model.uri: nothing to verify (a release that serves the image's baked lock has no model to check)`);
+  if (typeof uri !== 'string' || uri === '')
+    throw new UsageError(
+      `${from}: no model.uri: nothing to verify (a release that serves the image's baked lock has no model to check)`,
+    );
   const md5Value = typeof md5 === 'string' ? validMd5(md5) : undefined;
-  if (md5Value === undefined) throw new UsageError(`${from}: model.md5 must be 32 hexadecimal characters, got ${JSON.stringify(md5 ?? null)}`);
+  if (md5Value === undefined)
+    throw new UsageError(`${from}: model.md5 must be 32 hexadecimal characters, got ${JSON.stringify(md5 ?? null)}`);
   if (bytes !== undefined && bytes !== 0 && !(typeof bytes === 'number' && Number.isSafeInteger(bytes) && bytes > 0)) {
     throw new UsageError(`${from}: model.bytes must be a positive integer, got ${JSON.stringify(bytes)}`);
   }
   const sha = typeof sha256 === 'string' && sha256 !== '' ? validSha256(sha256) : undefined;
-  if (typeof sha256 === 'string' && sha256 !== '' && sha === undefined) throw new UsageError(`${from}: model.sha256 must be 64 hexadecimal characters`);
+  if (typeof sha256 === 'string' && sha256 !== '' && sha === undefined)
+    throw new UsageError(`${from}: model.sha256 must be 64 hexadecimal characters`);
   return { uri, md5: md5Value, bytes: typeof bytes === 'number' && bytes > 0 ? bytes : undefined, sha256: sha, from };
 }
 
 async function main(): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { lock: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args: process.argv.slice(2),
+      allowPositionals: true,
+      options: { lock: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -75,7 +84,8 @@ async function main(): Promise<number> {
   const cwd = process.env.INIT_CWD ?? process.cwd();
   const files = parsed.positionals.map((f) => path.resolve(cwd, f));
   const lockFile = parsed.values.lock === undefined ? undefined : path.resolve(cwd, parsed.values.lock);
-  if ((lockFile === undefined) === (files.length === 0)) throw new UsageError('give the release values files, or --lock FILE (not both)');
+  if ((lockFile === undefined) === (files.length === 0))
+    throw new UsageError('give the release values files, or --lock FILE (not both)');
   let expected: Expected;
   if (lockFile !== undefined) {
     const lock = await readLockFile(lockFile);
@@ -85,7 +95,9 @@ async function main(): Promise<number> {
   }
   const { stored } = await verifyRelease(loadConfig(process.env).s3, expected.uri, expected);
   process.stderr.write(`verified: ${expected.uri} holds what ${expected.from} expects\n`);
-  process.stdout.write(`${JSON.stringify({ verified: true, uri: expected.uri, bytes: stored.bytes, md5: stored.md5, sha256: stored.sha256 ?? null })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ verified: true, uri: expected.uri, bytes: stored.bytes, md5: stored.md5, sha256: stored.sha256 ?? null })}\n`,
+  );
   return 0;
 }
 
@@ -94,7 +106,12 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof LockError || err instanceof ConfigError || err instanceof ModelUriError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof LockError ||
+      err instanceof ConfigError ||
+      err instanceof ModelUriError
+    ) {
       process.stderr.write(`release:verify: ${err.message}\n${err instanceof UsageError ? `\n${USAGE}\n` : ''}`);
       process.exitCode = 2;
     } else if (err instanceof ReleaseMismatchError || err instanceof SourceError) {

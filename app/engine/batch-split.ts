@@ -17,7 +17,8 @@ export interface Share {
  */
 export function splitBatch(loads: readonly number[], n: number, minChunk: number): Share[] {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be a non-negative integer, got ${n}`);
-  if (!Number.isInteger(minChunk) || minChunk < 1) throw new RangeError(`minChunk must be a positive integer, got ${minChunk}`);
+  if (!Number.isInteger(minChunk) || minChunk < 1)
+    throw new RangeError(`minChunk must be a positive integer, got ${minChunk}`);
   if (loads.length === 0) throw new RangeError('no worker to split over');
   if (n === 0) return [];
   const order = loads.map((load, worker) => ({ worker, load })).sort((a, b) => a.load - b.load || a.worker - b.worker);

@@ -109,14 +109,20 @@ export async function readModelHeader(modelPath: string, signal?: AbortSignal): 
     const r = new Reader(file, signal);
     const magic = await r.int32('the header');
     const version = await r.int32('the header');
-    if (magic !== MAGIC || version > MAX_VERSION || version < 1) throw new ModelHeaderError(`${modelPath} has wrong file format (not a fastText model of version <= ${MAX_VERSION})`);
+    if (magic !== MAGIC || version > MAX_VERSION || version < 1)
+      throw new ModelHeaderError(
+        `${modelPath} has wrong file format (not a fastText model of version <= ${MAX_VERSION})`,
+      );
     const args: number[] = [];
     for (let i = 0; i < 12; i++) args.push(await r.int32('the arguments'));
     await r.skip(ARGS_BYTES - 48, 'the arguments');
     const size = await r.int32('the dictionary');
     const words = await r.int32('the dictionary');
     const nlabels = await r.int32('the dictionary');
-    if (!(size >= 0 && words >= 0 && nlabels >= 0 && words + nlabels === size)) throw new ModelHeaderError(`${modelPath} has an inconsistent dictionary (size ${size}, words ${words}, labels ${nlabels})`);
+    if (!(size >= 0 && words >= 0 && nlabels >= 0 && words + nlabels === size))
+      throw new ModelHeaderError(
+        `${modelPath} has an inconsistent dictionary (size ${size}, words ${words}, labels ${nlabels})`,
+      );
     await r.skip(16, 'the dictionary'); // ntokens, pruneidx_size
     const labels: string[] = [];
     for (let i = 0; i < size; i++) {
@@ -124,7 +130,8 @@ export async function readModelHeader(modelPath: string, signal?: AbortSignal): 
       if (type === 1) labels.push(stripLabelPrefix(word));
       else if (type !== 0) throw new ModelHeaderError(`${modelPath} has a dictionary entry of unknown type ${type}`);
     }
-    if (labels.length !== nlabels) throw new ModelHeaderError(`${modelPath} lists ${labels.length} labels, its header says ${nlabels}`);
+    if (labels.length !== nlabels)
+      throw new ModelHeaderError(`${modelPath} lists ${labels.length} labels, its header says ${nlabels}`);
     if (labels.length === 0) throw new ModelHeaderError(`${modelPath} has no labels: not a supervised fastText model`);
     const [dim = 0, , , , , , , , bucket = 0, minn = 0, maxn = 0] = args;
     return { version, dim, minn, maxn, bucket, words, labels };

@@ -78,7 +78,9 @@ export class Group {
 
   pids(): number[] {
     const out: number[] = [];
-    for (const slot of this.slots) if (slot.child !== undefined && slot.child.state !== 'dead' && slot.child.pid !== undefined) out.push(slot.child.pid);
+    for (const slot of this.slots)
+      if (slot.child !== undefined && slot.child.state !== 'dead' && slot.child.pid !== undefined)
+        out.push(slot.child.pid);
     return out;
   }
 
@@ -90,8 +92,18 @@ export class Group {
     const n = call.lines.length;
     const ready = this.ready();
     if (n >= 2 * MIN_CHUNK && ready.length > 1) {
-      for (const share of splitBatch(ready.map((c) => c.load), n, MIN_CHUNK)) {
-        ready[share.worker]?.enqueue({ sink: call, lines: call.lines, start: share.start, count: share.count, answered: 0 });
+      for (const share of splitBatch(
+        ready.map((c) => c.load),
+        n,
+        MIN_CHUNK,
+      )) {
+        ready[share.worker]?.enqueue({
+          sink: call,
+          lines: call.lines,
+          start: share.start,
+          count: share.count,
+          answered: 0,
+        });
       }
       return true;
     }
@@ -155,7 +167,15 @@ export class Group {
   state(): TierState {
     if (!this.started) return 'idle';
     if (this.slots.some((s) => s.child?.state === 'ready')) return 'ready';
-    if (this.slots.some((s) => s.preparing || s.child?.state === 'loading' || (s.restartTimer !== undefined && s.failures <= 1 && !s.modelRejected))) return 'loading';
+    if (
+      this.slots.some(
+        (s) =>
+          s.preparing ||
+          s.child?.state === 'loading' ||
+          (s.restartTimer !== undefined && s.failures <= 1 && !s.modelRejected),
+      )
+    )
+      return 'loading';
     return 'failing';
   }
 
@@ -167,7 +187,8 @@ export class Group {
     if (!this.started) return true;
     for (const slot of this.slots) {
       if (slot.preparing || slot.child?.state === 'loading') return true;
-      if (slot.restartTimer !== undefined && slot.failures <= 1 && !slot.modelRejected && slot.restartAt < deadline) return true;
+      if (slot.restartTimer !== undefined && slot.failures <= 1 && !slot.modelRejected && slot.restartAt < deadline)
+        return true;
     }
     return false;
   }

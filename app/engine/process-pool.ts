@@ -27,7 +27,9 @@ export class FastTextPool implements Classifier {
   private loadTimeoutMs = 0;
   /** By increasing k; [0] is the k=1 group, started with the engine. */
   private readonly groups: Group[];
-  private readonly calls = new Deadlines<Call>((call) => call.fail(new EngineError('deadline_exceeded', 'fastText did not answer within the deadline')));
+  private readonly calls = new Deadlines<Call>((call) =>
+    call.fail(new EngineError('deadline_exceeded', 'fastText did not answer within the deadline')),
+  );
   private supervisor: Supervisor | undefined;
   private readonly progress: ProgressClock = { at: performance.now() };
   private restarts = 0;
@@ -71,12 +73,17 @@ export class FastTextPool implements Classifier {
     this.labelsAbort = new AbortController();
     const signal = this.labelsAbort.signal;
     // Read in JS from the file's dictionary (no `fasttext dump`: one full model load fewer).
-    const labels = checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(async () => (await readModelHeader(modelPath, signal)).labels);
+    const labels = checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(
+      async () => (await readModelHeader(modelPath, signal)).labels,
+    );
     this.startGroup(this.groups[0] as Group);
     try {
       // A file the reader refuses is usually one the binary refuses too: its own reason
       // ("wrong file format", a load timeout) is the one to report, so wait for the child.
-      const [list] = await Promise.all([labels.catch(async (err: unknown) => firstReady.then(() => Promise.reject(err))), firstReady]);
+      const [list] = await Promise.all([
+        labels.catch(async (err: unknown) => firstReady.then(() => Promise.reject(err))),
+        firstReady,
+      ]);
       this.labelList = Object.freeze(list);
     } catch (err) {
       this.labelsAbort.abort();
@@ -89,17 +96,25 @@ export class FastTextPool implements Classifier {
       }
       // Built after the process is gone, when its stderr ("... wrong file format!") is all read.
       if (err instanceof ChildLoadFailure) throw err.toEngineError(modelPath);
-      throw err instanceof EngineError ? err : new EngineError('engine_unavailable', err instanceof Error ? err.message : String(err));
+      throw err instanceof EngineError
+        ? err
+        : new EngineError('engine_unavailable', err instanceof Error ? err.message : String(err));
     } finally {
       this.startWaiter = undefined;
       this.labelsAbort = undefined;
     }
     if (this.state !== 'starting') throw new EngineError('engine_unavailable', 'engine stopped during start');
     const size = this.opts.widePoolSize ?? Math.max(1, Math.floor(this.opts.poolSize / 2));
-    for (const k of wideTiers(this.opts.kTiers ?? [10], this.opts.maxK, this.labelList.length)) this.groups.push(this.makeGroup(k, size));
+    for (const k of wideTiers(this.opts.kTiers ?? [10], this.opts.maxK, this.labelList.length))
+      this.groups.push(this.makeGroup(k, size));
     this.state = 'running';
     this.opts.log?.info(
-      { model: modelPath, labels: this.labelList.length, poolSize: this.opts.poolSize, kTiers: this.groups.map((g) => g.k) },
+      {
+        model: modelPath,
+        labels: this.labelList.length,
+        poolSize: this.opts.poolSize,
+        kTiers: this.groups.map((g) => g.k),
+      },
       'fastText engine ready',
     );
     this.warmNextTier();
@@ -268,10 +283,14 @@ export class FastTextPool implements Classifier {
 
   private onChildReady(slot: Slot, child: PoolChild): void {
     if (slot.child !== child) return;
-    this.opts.log?.info({ k: slot.group.k, pid: child.pid, loadMs: Math.round(child.readySince - child.spawnedAt) }, 'fastText process ready');
+    this.opts.log?.info(
+      { k: slot.group.k, pid: child.pid, loadMs: Math.round(child.readySince - child.spawnedAt) },
+      'fastText process ready',
+    );
     if (this.startWaiter !== undefined && slot.group === this.groups[0]) this.startWaiter.resolve();
     // The rest of a group started with its first child only.
-    for (const other of slot.group.slots) if (other.child === undefined && !other.preparing && other.restartTimer === undefined) this.spawnInto(other);
+    for (const other of slot.group.slots)
+      if (other.child === undefined && !other.preparing && other.restartTimer === undefined) this.spawnInto(other);
     // Calls waiting for this tier or a narrower one: this child prints at least their k.
     for (const g of this.groups) {
       if (g.k > slot.group.k) break;
@@ -287,7 +306,12 @@ export class FastTextPool implements Classifier {
     const now = performance.now();
     const level = this.state === 'running' ? 'warn' : 'info';
     this.opts.log?.[level](
-      { k: slot.group.k, pid: child.pid, reason, orphanedLines: owedLines(orphans.written) + owedLines(orphans.unsent) },
+      {
+        k: slot.group.k,
+        pid: child.pid,
+        reason,
+        orphanedLines: owedLines(orphans.written) + owedLines(orphans.unsent),
+      },
       'fastText process ended',
     );
     if (this.state === 'starting') {

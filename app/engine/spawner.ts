@@ -67,6 +67,9 @@ export class ChildLoadFailure extends Error {
 
   /** The binary's own reason; call it once the process is gone and its stderr is read. */
   toEngineError(modelPath: string): EngineError {
-    return new EngineError('engine_unavailable', `fastText could not load ${modelPath}: ${this.child.deathReason}${this.child.stderrSummary()}`);
+    return new EngineError(
+      'engine_unavailable',
+      `fastText could not load ${modelPath}: ${this.child.deathReason}${this.child.stderrSummary()}`,
+    );
   }
 }

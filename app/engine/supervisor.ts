@@ -49,7 +49,11 @@ export class Supervisor {
  * `stopTimeoutMs`; resolves when all are gone, or with the pids of those that are not after
  * twice that plus a second (a process in uninterruptible sleep: logged, not waited for).
  */
-export async function terminate(processes: ReadonlySet<PoolChild>, why: string, stopTimeoutMs: number): Promise<number[]> {
+export async function terminate(
+  processes: ReadonlySet<PoolChild>,
+  why: string,
+  stopTimeoutMs: number,
+): Promise<number[]> {
   const children = [...processes];
   for (const child of children) child.kill(why, 'SIGTERM');
   const escalate = setTimeout(() => {

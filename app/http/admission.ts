@@ -144,7 +144,9 @@ export class Admission {
         w.refuse(new ApiError(504, 'deadline_exceeded', 'the request waited for capacity past its deadline'));
       } else if (now - w.enqueuedAt > allowed) {
         this.observer.onShed('queue_delay');
-        w.refuse(new ApiError(503, 'overloaded', 'the service is at capacity; retry later', this.options.retryAfterSeconds));
+        w.refuse(
+          new ApiError(503, 'overloaded', 'the service is at capacity; retry later', this.options.retryAfterSeconds),
+        );
       } else {
         this.queue[kept++] = w;
         continue;
@@ -188,7 +190,12 @@ export class Admission {
  * Runs `work` inside an admission slot (a slot now, or a place in the queue until
  * `deadlineMs`); the slot is released on every path. Refusals throw ApiError.
  */
-export async function admitted<T>(admission: Admission, deadlineMs: number, work: () => Promise<T>, bytes = 0): Promise<T> {
+export async function admitted<T>(
+  admission: Admission,
+  deadlineMs: number,
+  work: () => Promise<T>,
+  bytes = 0,
+): Promise<T> {
   const slot = admission.acquire(deadlineMs, bytes);
   const release = typeof slot === 'function' ? slot : await slot;
   try {

@@ -52,7 +52,13 @@ export function createTrafficApp(deps: HttpDeps): Koa<RequestState> {
     shape: shapeLimits(limits.maxBatch),
     retryAfterSeconds: admission.retryAfterSeconds,
   });
-  const classifyDeps = { lifecycle: deps.lifecycle, admission: deps.admission, bodies, limits, requestTimeoutMs: admission.requestTimeoutMs };
+  const classifyDeps = {
+    lifecycle: deps.lifecycle,
+    admission: deps.admission,
+    bodies,
+    limits,
+    requestTimeoutMs: admission.requestTimeoutMs,
+  };
   const classify = classifyRouter(classifyDeps);
   app.use(classify.routes()).use(classify.allowedMethods());
   const oip = oipRouter(classifyDeps, deps.version);

@@ -39,8 +39,13 @@ function checkContentType(contentType: string | undefined): void {
   for (const param of params) {
     const eq = param.indexOf('=');
     if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
-    const charset = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
-    if (charset !== 'utf-8' && charset !== 'utf8') throw new ApiError(415, 'unsupported_media_type', `charset ${charset} is not supported; send UTF-8`);
+    const charset = param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8')
+      throw new ApiError(415, 'unsupported_media_type', `charset ${charset} is not supported; send UTF-8`);
   }
 }
 
@@ -68,7 +73,14 @@ export class BodyIntake {
     // The longest sender is the likeliest to be stalling, and a client whose body arrives at
     // once (almost every real one) then always finds room.
     const oldest = this.readings.values().next().value as Reading;
-    oldest.fail(new ApiError(503, 'overloaded', 'too many clients are sending request bodies at once; retry later', this.options.retryAfterSeconds));
+    oldest.fail(
+      new ApiError(
+        503,
+        'overloaded',
+        'too many clients are sending request bodies at once; retry later',
+        this.options.retryAfterSeconds,
+      ),
+    );
   }
 
   /** When the body must have arrived: BODY_TIMEOUT_MS after the request began, or its deadline. */
@@ -81,7 +93,12 @@ export class BodyIntake {
    * off with 503 past MAX_BODY_READERS like any other. For bodies read their own way (the OIP
    * route's compressed and binary bodies); `read` must enforce the deadline it is given.
    */
-  guard<T>(startedAt: number, deadlineMs: number, setClose: () => void, read: (bodyDeadlineMs: number) => Promise<T>): Promise<T> {
+  guard<T>(
+    startedAt: number,
+    deadlineMs: number,
+    setClose: () => void,
+    read: (bodyDeadlineMs: number) => Promise<T>,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const reading: Reading = {
         fail: (error) => {
@@ -145,7 +162,8 @@ export class BodyIntake {
       };
       const onData = (chunk: Buffer): void => {
         received += chunk.length;
-        if (received > maxBytes) return reading.fail(new ApiError(413, 'payload_too_large', `the body is larger than ${maxBytes} bytes`));
+        if (received > maxBytes)
+          return reading.fail(new ApiError(413, 'payload_too_large', `the body is larger than ${maxBytes} bytes`));
         try {
           scanner.feed(chunk);
         } catch (error) {
@@ -167,7 +185,10 @@ export class BodyIntake {
       };
       const bodyDeadline = this.bodyDeadline(startedAt, deadlineMs);
       const timer = setTimeout(
-        () => reading.fail(new ApiError(408, 'request_timeout', `the request body did not arrive within ${this.options.timeoutMs} ms`)),
+        () =>
+          reading.fail(
+            new ApiError(408, 'request_timeout', `the request body did not arrive within ${this.options.timeoutMs} ms`),
+          ),
         Math.max(0, bodyDeadline - performance.now()),
       );
       const cleanup = (): void => {

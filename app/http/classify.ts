@@ -20,7 +20,8 @@ export function classifyRouter(deps: ClassifyDeps): Router<RequestState> {
     admittedJson(deps, ctx, async (body, deadlineMs) => {
       if (!isRecord(body)) throw new ApiError(400, 'invalid_request', 'the body must be a JSON object');
       const { text, texts } = body;
-      if (text !== undefined && texts !== undefined) throw new ApiError(400, 'invalid_request', 'send either `text` or `texts`, not both');
+      if (text !== undefined && texts !== undefined)
+        throw new ApiError(400, 'invalid_request', 'send either `text` or `texts`, not both');
       const { k, threshold } = parseParams(body.k, body.threshold, limits);
       if (texts !== undefined) {
         if (!Array.isArray(texts)) throw new ApiError(400, 'invalid_request', '`texts` must be an array of strings');
@@ -28,7 +29,8 @@ export function classifyRouter(deps: ClassifyDeps): Router<RequestState> {
         ctx.body = { model, results: await lifecycle.classify(checked, k, threshold, deadlineMs) };
         return;
       }
-      if (typeof text !== 'string') throw new ApiError(400, 'invalid_request', '`text` must be a string (or send `texts`, an array)');
+      if (typeof text !== 'string')
+        throw new ApiError(400, 'invalid_request', '`text` must be a string (or send `texts`, an array)');
       checkTexts([text], 'text', limits);
       const [predictions] = await lifecycle.classify([text], k, threshold, deadlineMs);
       ctx.body = { model, predictions };

@@ -57,9 +57,11 @@ export function isApiError(error: unknown): error is ApiError {
 
 export function toApiError(error: unknown, retryAfterSeconds: number): ApiError {
   if (isApiError(error)) return error;
-  if (error instanceof NotReadyError) return new ApiError(503, 'not_ready', `the model is not ready (${error.reason})`, retryAfterSeconds);
+  if (error instanceof NotReadyError)
+    return new ApiError(503, 'not_ready', `the model is not ready (${error.reason})`, retryAfterSeconds);
   if (error instanceof EngineError) {
-    if (error.code === 'deadline_exceeded') return new ApiError(504, 'deadline_exceeded', 'the classification did not finish within the request deadline');
+    if (error.code === 'deadline_exceeded')
+      return new ApiError(504, 'deadline_exceeded', 'the classification did not finish within the request deadline');
     return new ApiError(503, 'engine_unavailable', `the classifier is restarting (${error.code})`, retryAfterSeconds);
   }
   return new ApiError(500, 'internal', 'internal error');
@@ -104,7 +106,8 @@ export function errorMiddleware(logger: Logger, retryAfterSeconds: number) {
   return async function errors(ctx: HttpContext, next: Next): Promise<void> {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+      if (ctx.status === 404 && ctx.body === undefined)
+        throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
       if (ctx.status === 405 && (ctx.body === undefined || typeof ctx.body === 'string')) {
         throw new ApiError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
       }
@@ -114,7 +117,8 @@ export function errorMiddleware(logger: Logger, retryAfterSeconds: number) {
       }
     } catch (error) {
       const apiError = toApiError(error, retryAfterSeconds);
-      if (apiError.status === 500) logger.error({ event: 'unhandled_error', err: error, path: ctx.path }, 'request failed');
+      if (apiError.status === 500)
+        logger.error({ event: 'unhandled_error', err: error, path: ctx.path }, 'request failed');
       sendError(ctx, apiError);
     }
   };

@@ -17,7 +17,13 @@ export function healthRouter(lifecycle: Lifecycle, metrics: Metrics): Router<Req
     ctx.set('Cache-Control', 'no-store');
     ctx.body = report.live
       ? { status: 'ok', state: lifecycle.state, eventLoopDelayMs: Math.round(report.eventLoopDelayMs) }
-      : { status: 'unhealthy', reason: report.reason, state: lifecycle.state, eventLoopDelayMs: Math.round(report.eventLoopDelayMs), engineIdleMs: Math.round(report.engineIdleMs) };
+      : {
+          status: 'unhealthy',
+          reason: report.reason,
+          state: lifecycle.state,
+          eventLoopDelayMs: Math.round(report.eventLoopDelayMs),
+          engineIdleMs: Math.round(report.engineIdleMs),
+        };
   }
 
   function ready(ctx: HttpContext): void {
@@ -26,7 +32,12 @@ export function healthRouter(lifecycle: Lifecycle, metrics: Metrics): Router<Req
     ctx.set('Cache-Control', 'no-store');
     ctx.body = readiness.ready
       ? { status: 'ready', state: readiness.state }
-      : { status: 'not_ready', state: readiness.state, reason: readiness.reason, ...(readiness.detail ? { detail: readiness.detail } : {}) };
+      : {
+          status: 'not_ready',
+          state: readiness.state,
+          reason: readiness.reason,
+          ...(readiness.detail ? { detail: readiness.detail } : {}),
+        };
   }
 
   router.get('/health', live);

@@ -13,7 +13,11 @@ export interface IntakeDeps {
 }
 
 /** Reads the JSON body, then runs `work` on it inside an admission slot, by the request's deadline. */
-export async function admittedJson(deps: IntakeDeps, ctx: HttpContext, work: (body: unknown, deadlineMs: number) => Promise<void>): Promise<void> {
+export async function admittedJson(
+  deps: IntakeDeps,
+  ctx: HttpContext,
+  work: (body: unknown, deadlineMs: number) => Promise<void>,
+): Promise<void> {
   const startedAt = ctx.state.startedAt;
   const deadlineMs = startedAt + deps.requestTimeoutMs;
   const bytes = await deps.bodies.read(ctx.req, startedAt, deadlineMs, () => ctx.set('Connection', 'close'));

@@ -100,7 +100,11 @@ export class JsonShapeScanner {
           const commas = (this.commas[this.depth] ?? 0) + 1;
           this.commas[this.depth] = commas;
           if (this.isArray[this.depth] === 1 && commas + 1 > this.limits.maxArrayElements) {
-            throw new ApiError(422, 'batch_too_large', `an array in the body holds more than ${this.limits.maxArrayElements} elements; at most ${this.limits.maxArrayElements} texts are allowed`);
+            throw new ApiError(
+              422,
+              'batch_too_large',
+              `an array in the body holds more than ${this.limits.maxArrayElements} elements; at most ${this.limits.maxArrayElements} texts are allowed`,
+            );
           }
           this.countValue();
           break;

@@ -15,7 +15,13 @@ export function metricsRouter(metrics: Metrics): Router<RequestState> {
 }
 
 /** Counts one answered request and its latency: every answer goes through here, Koa's or the overload gate's. */
-export function recordRequest(metrics: Metrics, route: string, method: string, status: number, startedAt: number): void {
+export function recordRequest(
+  metrics: Metrics,
+  route: string,
+  method: string,
+  status: number,
+  startedAt: number,
+): void {
   metrics.requests.inc({ route, method, status });
   metrics.requestSeconds.observe({ route }, (performance.now() - startedAt) / 1000);
 }

@@ -29,10 +29,18 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestSt
   function requireModel(ctx: Context): void {
     const params = ctx.params as { name?: string; version?: string };
     if (params.name !== model.name) {
-      throw new ApiError(404, 'model_not_found', `no model named ${JSON.stringify(params.name)}; this server serves ${JSON.stringify(model.name)}`);
+      throw new ApiError(
+        404,
+        'model_not_found',
+        `no model named ${JSON.stringify(params.name)}; this server serves ${JSON.stringify(model.name)}`,
+      );
     }
     if (params.version !== undefined && params.version !== model.version) {
-      throw new ApiError(404, 'model_version_not_found', `model ${JSON.stringify(model.name)} has no version ${JSON.stringify(params.version)}; its one version is ${JSON.stringify(model.version)}`);
+      throw new ApiError(
+        404,
+        'model_version_not_found',
+        `model ${JSON.stringify(model.name)} has no version ${JSON.stringify(params.version)}; its one version is ${JSON.stringify(model.version)}`,
+      );
     }
   }
 
@@ -62,7 +70,11 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestSt
     ctx.status = readiness.ready ? 200 : 503;
     ctx.body = readiness.ready
       ? { name: model.name, ready: true }
-      : { name: model.name, ready: false, error: `not_ready: the model is not ready (${readiness.reason ?? readiness.state})` };
+      : {
+          name: model.name,
+          ready: false,
+          error: `not_ready: the model is not ready (${readiness.reason ?? readiness.state})`,
+        };
   };
 
   const infer = async (ctx: Context): Promise<void> => {
@@ -71,7 +83,12 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestSt
     const deadlineMs = startedAt + deps.requestTimeoutMs;
     // As on /v1/classify (intake.ts): the body is read before admission, as a bounded body
     // reader under BODY_TIMEOUT_MS, and queued as raw bytes; parsed only inside the slot.
-    const raw = await deps.bodies.guard(startedAt, deadlineMs, () => ctx.set('Connection', 'close'), (bodyDeadlineMs) => readBodyBytes(ctx, limits.maxBodyBytes, bodyDeadlineMs));
+    const raw = await deps.bodies.guard(
+      startedAt,
+      deadlineMs,
+      () => ctx.set('Connection', 'close'),
+      (bodyDeadlineMs) => readBodyBytes(ctx, limits.maxBodyBytes, bodyDeadlineMs),
+    );
     const work = async (): Promise<void> => {
       const { json, tail } = splitBody(raw, ctx.req.headers[HEADER_LENGTH.toLowerCase()]);
       deps.bodies.checkShape(json);

@@ -13,7 +13,12 @@ const CLIENT_ERRORS: Readonly<Record<string, { code: ErrorCode; message: string 
   ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', message: 'the request did not arrive in time' },
 };
 
-const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };
+const REASONS: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
+};
 
 /** The 'clientError' handler: a JSON answer when the socket can still take one, then close. */
 export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
@@ -24,7 +29,9 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
     return;
   }
   const known = CLIENT_ERRORS[error.code ?? ''];
-  const e: ApiError = known ? new ApiError(ERROR_STATUS[known.code], known.code, known.message) : new ApiError(400, 'bad_request', 'the request is not valid HTTP/1.1');
+  const e: ApiError = known
+    ? new ApiError(ERROR_STATUS[known.code], known.code, known.message)
+    : new ApiError(400, 'bad_request', 'the request is not valid HTTP/1.1');
   const body = JSON.stringify(errorBody('/', e.code, e.message));
   const head = Object.entries(errorHeaders(body, e, true))
     .map(([name, value]) => `${name}: ${String(value)}\r\n`)
@@ -43,7 +50,12 @@ export function refuseBeforeKoa(req: http.IncomingMessage, res: http.ServerRespo
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBodyBytes) {
     // The connection closes after the answer: the unread body must not be taken for the next request.
-    writeError(res, path, new ApiError(413, 'payload_too_large', `the body is larger than ${maxBodyBytes} bytes`), true);
+    writeError(
+      res,
+      path,
+      new ApiError(413, 'payload_too_large', `the body is larger than ${maxBodyBytes} bytes`),
+      true,
+    );
     return true;
   }
   return false;
@@ -51,5 +63,14 @@ export function refuseBeforeKoa(req: http.IncomingMessage, res: http.ServerRespo
 
 /** An `Expect` other than 100-continue. */
 export function answerExpectation(req: http.IncomingMessage, res: http.ServerResponse): void {
-  writeError(res, req.url ?? '/', new ApiError(417, 'expectation_failed', `Expect: ${String(req.headers.expect)} is not supported; only 100-continue is`), true);
+  writeError(
+    res,
+    req.url ?? '/',
+    new ApiError(
+      417,
+      'expectation_failed',
+      `Expect: ${String(req.headers.expect)} is not supported; only 100-continue is`,
+    ),
+    true,
+  );
 }

@@ -35,7 +35,12 @@ interface HeldRefusal {
  * the hold also keeps the client's socket, and an open-loop surge from a client with a capped
  * socket pool (resilience suite) then still had 5% refused 2 s after the surge at 500 ms.
  */
-export function overloadGate(admission: Admission, metrics: Metrics, retryAfterSeconds: number, holdMs = 0): PreHandler {
+export function overloadGate(
+  admission: Admission,
+  metrics: Metrics,
+  retryAfterSeconds: number,
+  holdMs = 0,
+): PreHandler {
   const overloaded = new ApiError(503, 'overloaded', 'the service is at capacity; retry later', retryAfterSeconds);
   const held: HeldRefusal[] = [];
   let head = 0;

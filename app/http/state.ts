@@ -8,4 +8,7 @@ export interface RequestState {
 }
 
 /** The context an app-level middleware sees: the router fills `_matchedRoute` when a route's path matched. */
-export type HttpContext = ParameterizedContext<RequestState, Partial<Pick<RouterContext<RequestState>, '_matchedRoute'>>>;
+export type HttpContext = ParameterizedContext<
+  RequestState,
+  Partial<Pick<RouterContext<RequestState>, '_matchedRoute'>>
+>;

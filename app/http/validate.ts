@@ -17,7 +17,8 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 export function parseParams(k: unknown, threshold: unknown, limits: Limits): ClassifyParams {
   let kk = 1;
   if (k !== undefined && k !== null) {
-    if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) throw new ApiError(400, 'invalid_request', '`k` must be an integer >= 1');
+    if (typeof k !== 'number' || !Number.isInteger(k) || k < 1)
+      throw new ApiError(400, 'invalid_request', '`k` must be an integer >= 1');
     if (k > limits.maxK) throw new ApiError(422, 'k_too_large', `\`k\` must be at most ${limits.maxK}`);
     kk = k;
   }
@@ -33,11 +34,21 @@ export function parseParams(k: unknown, threshold: unknown, limits: Limits): Cla
 
 export function checkTexts(texts: readonly unknown[], field: string, limits: Limits): string[] {
   if (texts.length === 0) throw new ApiError(400, 'invalid_request', `\`${field}\` must not be empty`);
-  if (texts.length > limits.maxBatch) throw new ApiError(422, 'batch_too_large', `\`${field}\` holds ${texts.length} texts; at most ${limits.maxBatch} are allowed`);
+  if (texts.length > limits.maxBatch)
+    throw new ApiError(
+      422,
+      'batch_too_large',
+      `\`${field}\` holds ${texts.length} texts; at most ${limits.maxBatch} are allowed`,
+    );
   for (let i = 0; i < texts.length; i++) {
     const t = texts[i];
     if (typeof t !== 'string') throw new ApiError(400, 'invalid_request', `\`${field}[${i}]\` must be a string`);
-    if (t.length > limits.maxTextChars) throw new ApiError(422, 'text_too_long', `\`${field}[${i}]\` has ${t.length} characters; at most ${limits.maxTextChars} are allowed`);
+    if (t.length > limits.maxTextChars)
+      throw new ApiError(
+        422,
+        'text_too_long',
+        `\`${field}[${i}]\` has ${t.length} characters; at most ${limits.maxTextChars} are allowed`,
+      );
   }
   return texts as string[];
 }

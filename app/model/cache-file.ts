@@ -40,7 +40,11 @@ export async function inspect(file: string): Promise<CacheEntry> {
   }
   if (st.isSymbolicLink()) return { kind: 'symlink' };
   if (!st.isFile()) {
-    throw new ModelStoreError('cache_unusable', `${file} is not a regular file (a directory or device stands where the model goes)`, true);
+    throw new ModelStoreError(
+      'cache_unusable',
+      `${file} is not a regular file (a directory or device stands where the model goes)`,
+      true,
+    );
   }
   return { kind: 'file', identity: identityOf(st) };
 }
@@ -55,7 +59,11 @@ export interface HashedFile extends DigestValues {
  * lstat fails to open instead of being read). Undefined when the file changed while it
  * was read: the digests would describe no version of it.
  */
-export async function hashFile(file: string, withSha256: boolean, signal?: AbortSignal): Promise<HashedFile | undefined> {
+export async function hashFile(
+  file: string,
+  withSha256: boolean,
+  signal?: AbortSignal,
+): Promise<HashedFile | undefined> {
   const handle: FileHandle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const before = identityOf(await handle.stat());

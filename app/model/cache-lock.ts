@@ -31,7 +31,11 @@ export function lockPath(cacheDir: string, md5: string): string {
 }
 
 /** The lock for `md5`, or 'done' when `done()` said true before the lock came free. */
-export async function acquireDownloadLock(cacheDir: string, md5: string, options: LockWaitOptions): Promise<HeldLock | 'done'> {
+export async function acquireDownloadLock(
+  cacheDir: string,
+  md5: string,
+  options: LockWaitOptions,
+): Promise<HeldLock | 'done'> {
   const target = path.join(cacheDir, `${md5}.bin`);
   let waited = false;
   for (;;) {

@@ -106,7 +106,10 @@ export async function receive(args: ReceiveArgs): Promise<void> {
       if (elapsed >= args.progressIntervalMs) {
         const percent = partial.total === 0 ? 100 : Math.floor((partial.offset / partial.total) * 1000) / 10;
         const mbPerS = Math.round((windowBytes / MB / (elapsed / 1000)) * 100) / 100;
-        logger.info({ uri, percent, mbPerS, bytesDone: partial.offset, bytesTotal: partial.total }, 'model download progress');
+        logger.info(
+          { uri, percent, mbPerS, bytesDone: partial.offset, bytesTotal: partial.total },
+          'model download progress',
+        );
         args.onProgress({ bytesDone: partial.offset, bytesTotal: partial.total });
         windowStart = lastByteAt;
         windowBytes = 0;

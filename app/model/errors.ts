@@ -71,10 +71,14 @@ export function classifyFailure(err: unknown): ModelStoreError {
   }
   const code = errnoOf(err);
   if (code !== undefined && LOCAL_PERMANENT.has(code)) {
-    return new ModelStoreError('cache_unusable', `the cache directory is unusable: ${message}`, true, undefined, { cause: err });
+    return new ModelStoreError('cache_unusable', `the cache directory is unusable: ${message}`, true, undefined, {
+      cause: err,
+    });
   }
   if (code !== undefined && LOCAL_TRANSIENT.has(code)) {
-    return new ModelStoreError('cache_unusable', `the cache directory is unusable: ${message}`, false, undefined, { cause: err });
+    return new ModelStoreError('cache_unusable', `the cache directory is unusable: ${message}`, false, undefined, {
+      cause: err,
+    });
   }
   return new ModelStoreError('download_failed', message, false, undefined, { cause: err });
 }

@@ -80,12 +80,25 @@ export class SingleFlight<T, P> {
   async abortAll(reason: Error): Promise<void> {
     const flights = [...this.flights.values()];
     for (const flight of flights) flight.controller.abort(reason);
-    await Promise.all(flights.map((f) => f.promise.then(() => undefined, () => undefined)));
+    await Promise.all(
+      flights.map((f) =>
+        f.promise.then(
+          () => undefined,
+          () => undefined,
+        ),
+      ),
+    );
   }
 
   private start(key: string, work: FlightWork<T, P>, previous: Flight<T, P> | undefined): Flight<T, P> {
     // An aborted run for the same key may still be closing its files: wait for it.
-    const before = previous === undefined ? Promise.resolve() : previous.promise.then(() => undefined, () => undefined);
+    const before =
+      previous === undefined
+        ? Promise.resolve()
+        : previous.promise.then(
+            () => undefined,
+            () => undefined,
+          );
     const flight = new Flight<T, P>((self) =>
       before
         .then(() => work(self.controller.signal, (p) => self.emit(p)))

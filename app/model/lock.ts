@@ -73,7 +73,8 @@ export function parseCanaries(value: unknown): readonly ModelCanary[] | string {
       typeof c.score === 'number' &&
       c.score >= 0 &&
       c.score <= 1.0001;
-    if (!ok) return `[${i}] must be {"text": non-empty string, "label": string without __label__, "score": number in [0, 1]}`;
+    if (!ok)
+      return `[${i}] must be {"text": non-empty string, "label": string without __label__, "score": number in [0, 1]}`;
     canaries.push({ text: c.text as string, label: c.label as string, score: c.score as number });
   }
   return canaries;
@@ -82,7 +83,10 @@ export function parseCanaries(value: unknown): readonly ModelCanary[] | string {
 /** A name safe for URL paths: from the file name, extension dropped, odd characters replaced. */
 export function deriveName(loc: ModelLocation): string {
   const base = baseName(loc).replace(/\.[^.]*$/, '');
-  const name = base.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  const name = base
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
   return name === '' ? 'model' : name;
 }
 
@@ -92,12 +96,15 @@ export function parseLock(doc: unknown, lockFile: string): ModelLock {
   if (!isRecord(doc)) throw new LockError(`${where}: expected a JSON object {"uri", "md5", "bytes", "name"?}`);
   const problems: string[] = [];
   for (const key of Object.keys(doc)) {
-    if (!LOCK_KEYS.has(key)) problems.push(`unknown field ${JSON.stringify(key)} (expected uri, md5, bytes, name, sha256, canaries)`);
+    if (!LOCK_KEYS.has(key))
+      problems.push(`unknown field ${JSON.stringify(key)} (expected uri, md5, bytes, name, sha256, canaries)`);
   }
   const { uri, md5, bytes, name, sha256, canaries } = doc;
   let resolvedUri: string | undefined;
   if (typeof uri !== 'string' || uri.trim() === '') {
-    problems.push('"uri" must be a non-empty string (s3://bucket/key, file:///abs/path or a path relative to the lock file)');
+    problems.push(
+      '"uri" must be a non-empty string (s3://bucket/key, file:///abs/path or a path relative to the lock file)',
+    );
   } else {
     try {
       resolvedUri = location(uri, lockFile, '"uri"').uri;
@@ -123,7 +130,11 @@ export function parseLock(doc: unknown, lockFile: string): ModelLock {
   }
   const lock: ModelLock = { uri: resolvedUri, md5: md5Value, bytes, name: typeof name === 'string' ? name : undefined };
   if (sha256Value === undefined && canaryList === undefined) return lock;
-  return { ...lock, ...(sha256Value === undefined ? {} : { sha256: sha256Value }), ...(canaryList === undefined || typeof canaryList === 'string' ? {} : { canaries: canaryList }) };
+  return {
+    ...lock,
+    ...(sha256Value === undefined ? {} : { sha256: sha256Value }),
+    ...(canaryList === undefined || typeof canaryList === 'string' ? {} : { canaries: canaryList }),
+  };
 }
 
 export async function readLockFile(lockFile: string): Promise<ModelLock> {
@@ -151,7 +162,11 @@ export async function readLockFile(lockFile: string): Promise<ModelLock> {
  * MODEL_URI and MODEL_MD5 are set. The lock's bytes are kept only while the uri and md5
  * are the lock's own (any other object has an unknown size until HEAD says it).
  */
-export function applyOverrides(lock: ModelLock | undefined, lockFile: string | undefined, overrides: LockOverrides): ResolvedLock {
+export function applyOverrides(
+  lock: ModelLock | undefined,
+  lockFile: string | undefined,
+  overrides: LockOverrides,
+): ResolvedLock {
   const overridden: ('uri' | 'md5' | 'sha256' | 'name')[] = [];
   const lockLoc = lock === undefined ? undefined : location(lock.uri, undefined, 'lock uri');
 
@@ -163,7 +178,8 @@ export function applyOverrides(lock: ModelLock | undefined, lockFile: string | u
   let md5 = lock?.md5;
   if (overrides.md5 !== undefined) {
     md5 = validMd5(overrides.md5);
-    if (md5 === undefined) throw new LockError(`MODEL_MD5=${JSON.stringify(overrides.md5)} is not 32 hexadecimal characters`);
+    if (md5 === undefined)
+      throw new LockError(`MODEL_MD5=${JSON.stringify(overrides.md5)} is not 32 hexadecimal characters`);
     overridden.push('md5');
   }
   if (loc === undefined || md5 === undefined) {
@@ -182,7 +198,8 @@ export function applyOverrides(lock: ModelLock | undefined, lockFile: string | u
   let sha256 = sameObject ? lock.sha256 : undefined;
   if (overrides.sha256 !== undefined) {
     sha256 = validSha256(overrides.sha256);
-    if (sha256 === undefined) throw new LockError(`MODEL_SHA256=${JSON.stringify(overrides.sha256)} is not 64 hexadecimal characters`);
+    if (sha256 === undefined)
+      throw new LockError(`MODEL_SHA256=${JSON.stringify(overrides.sha256)} is not 64 hexadecimal characters`);
     overridden.push('sha256');
   }
 
@@ -236,7 +253,11 @@ export function formatLock(lock: {
   sha256?: string | undefined;
   canaries?: readonly ModelCanary[] | undefined;
 }): string {
-  const doc: Record<string, string | number | readonly ModelCanary[]> = { uri: lock.uri, md5: lock.md5, bytes: lock.bytes };
+  const doc: Record<string, string | number | readonly ModelCanary[]> = {
+    uri: lock.uri,
+    md5: lock.md5,
+    bytes: lock.bytes,
+  };
   if (lock.name !== undefined) doc.name = lock.name;
   if (lock.sha256 !== undefined) doc.sha256 = lock.sha256;
   if (lock.canaries !== undefined) doc.canaries = lock.canaries;

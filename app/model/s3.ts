@@ -67,7 +67,14 @@ const NETWORK_CODES = new Set([
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 const NOT_FOUND = new Set(['NotFound', 'NoSuchKey', 'NoSuchBucket']);
-const DENIED = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken']);
+const DENIED = new Set([
+  'AccessDenied',
+  'Forbidden',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+]);
 /** The bucket answers from another region (301 to its regional endpoint, or a signature for the wrong region). */
 const WRONG_REGION = new Set(['PermanentRedirect', 'AuthorizationHeaderMalformed', 'IncorrectEndpoint']);
 
@@ -89,19 +96,29 @@ export function classifyS3Error(err: unknown, op: string, uri: string, where: st
   if (name === 'CredentialsProviderError') {
     // The SDK found no credentials at all (no env keys, no web identity, no metadata):
     // nothing was sent, so "access denied" would send the operator to the wrong place.
-    return new SourceError('no_credentials', `${op} ${uri}: no S3 credentials found (${e.name}); set AWS credentials or a web identity (IRSA)`);
+    return new SourceError(
+      'no_credentials',
+      `${op} ${uri}: no S3 credentials found (${e.name}); set AWS credentials or a web identity (IRSA)`,
+    );
   }
   const region = e.$response?.headers?.['x-amz-bucket-region'] ?? e.Region;
   // A HEAD has no body to name the error: AWS answers 301, or 400 with the bucket's region in a header.
   if (WRONG_REGION.has(name) || status === 301 || (status === 400 && region !== undefined)) {
     const where = region === undefined ? 'another region' : `region ${region}`;
-    return new SourceError('wrong_region', `${op} ${uri}: the bucket is in ${where} (${detail}); set AWS_REGION${region === undefined ? '' : `=${region}`}`, region);
+    return new SourceError(
+      'wrong_region',
+      `${op} ${uri}: the bucket is in ${where} (${detail}); set AWS_REGION${region === undefined ? '' : `=${region}`}`,
+      region,
+    );
   }
   if (NOT_FOUND.has(name) || status === 404) {
     return new SourceError('not_found', `${op} ${uri}: not found (${detail})`);
   }
   if (DENIED.has(name) || status === 403 || status === 401) {
-    return new SourceError('access_denied', `${op} ${uri}: access denied (${detail}); check the credentials and the bucket policy`);
+    return new SourceError(
+      'access_denied',
+      `${op} ${uri}: access denied (${detail}); check the credentials and the bucket policy`,
+    );
   }
   if ((code !== undefined && NETWORK_CODES.has(code)) || name === 'TimeoutError') {
     return new SourceError('unreachable', `${op} ${uri}: ${where} unreachable (${detail})`);
@@ -176,7 +193,10 @@ export class S3Source implements ModelSource {
     }
     if (etag !== undefined && out.ETag !== undefined && out.ETag !== etag) {
       body.destroy();
-      throw new SourceError('changed', `GET ${this.uri}: the object changed during the download (ETag ${etag} -> ${out.ETag})`);
+      throw new SourceError(
+        'changed',
+        `GET ${this.uri}: the object changed during the download (ETag ${etag} -> ${out.ETag})`,
+      );
     }
     if (start === 0) return body;
     const range = /^bytes (\d+)-\d+\/\d+$/.exec(out.ContentRange ?? '');

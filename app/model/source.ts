@@ -19,14 +19,23 @@ import {
 import { parseModelUri, type ModelLocation } from './uri.js';
 
 export { isAbort, SourceError } from './source-types.js';
-export type { ModelSource, ObjectInfo, OpenOptions, S3ClientOptions, S3Settings, SourceErrorKind } from './source-types.js';
+export type {
+  ModelSource,
+  ObjectInfo,
+  OpenOptions,
+  S3ClientOptions,
+  S3Settings,
+  SourceErrorKind,
+} from './source-types.js';
 
 type S3Module = typeof import('./s3.js');
 
 function fileError(err: unknown, op: string, uri: string): SourceError {
   const code = (err as NodeJS.ErrnoException).code ?? 'error';
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new SourceError('not_found', `${op} ${uri}: no such file (${code})`);
-  if (code === 'EACCES' || code === 'EPERM') return new SourceError('access_denied', `${op} ${uri}: permission denied (${code})`);
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    return new SourceError('not_found', `${op} ${uri}: no such file (${code})`);
+  if (code === 'EACCES' || code === 'EPERM')
+    return new SourceError('access_denied', `${op} ${uri}: permission denied (${code})`);
   return new SourceError('failed', `${op} ${uri}: ${code}`);
 }
 

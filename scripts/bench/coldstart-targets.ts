@@ -10,7 +10,9 @@ const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 function ceiling(value: number, limit: number): Pick<TargetCheck, 'met' | 'shortfall'> {
   if (!Number.isFinite(value)) return { met: false, shortfall: 'not measured' };
-  return value <= limit ? { met: true, shortfall: '' } : { met: false, shortfall: `${(((value - limit) / limit) * 100).toFixed(0)}% over` };
+  return value <= limit
+    ? { met: true, shortfall: '' }
+    : { met: false, shortfall: `${(((value - limit) / limit) * 100).toFixed(0)}% over` };
 }
 
 function notMeasured(target: string, required: string): TargetCheck {
@@ -26,7 +28,8 @@ export function bundledRatios(repeats: readonly ColdStartRepeat[], which: 'warm'
   const ratios: number[] = [];
   for (const r of repeats) {
     const service: ServiceColdStart | null = r[which];
-    if (service !== null && r.peer !== null && r.peer.firstClassificationMs > 0) ratios.push(service.firstClassificationMs / r.peer.firstClassificationMs);
+    if (service !== null && r.peer !== null && r.peer.firstClassificationMs > 0)
+      ratios.push(service.firstClassificationMs / r.peer.firstClassificationMs);
   }
   return spread(ratios);
 }
@@ -34,12 +37,17 @@ export function bundledRatios(repeats: readonly ColdStartRepeat[], which: 'warm'
 /** The raw binary's load + one answer around a start: the mean of the timings before and after it. */
 export function rawAround(run: LargeRun, which: 'warm' | 's3'): number {
   const [a, b, c] = run.rawLoadMs;
-  return which === 'warm' ? median([a, b].filter((v): v is number => v !== undefined)) : median([b, c].filter((v): v is number => v !== undefined));
+  return which === 'warm'
+    ? median([a, b].filter((v): v is number => v !== undefined))
+    : median([b, c].filter((v): v is number => v !== undefined));
 }
 
 export function largeRatios(run: LargeRun): { warm: number; s3: number; md5: number } {
   const warm = run.warm === null ? Number.NaN : run.warm.readyMs / rawAround(run, 'warm');
-  const s3 = run.s3 === null || run.s3Transfer === null ? Number.NaN : run.s3.readyMs / (run.s3Transfer.ms + rawAround(run, 's3'));
+  const s3 =
+    run.s3 === null || run.s3Transfer === null
+      ? Number.NaN
+      : run.s3.readyMs / (run.s3Transfer.ms + rawAround(run, 's3'));
   const md5 = run.warm?.md5Ms == null ? Number.NaN : run.warm.md5Ms / run.md5sumMs;
   return { warm, s3, md5 };
 }
@@ -58,12 +66,23 @@ function tierCheck(name: string, start: LargeStart | null): TargetCheck {
 }
 
 function healthCheck(start: LargeStart | null): TargetCheck {
-  const target = 'Large model, warm cache: management /health p99 while the file is hashed and loaded (listening to ready)';
+  const target =
+    'Large model, warm cache: management /health p99 while the file is hashed and loaded (listening to ready)';
   const probe = start?.healthDuringStart;
   if (probe === null || probe === undefined || probe.count === 0) return notMeasured(target, '< 100 ms');
   const failed = probe.failures > 0 ? `, ${probe.failures}/${probe.count} probes failed` : '';
   const met = probe.latency.p99 < 100 && probe.failures === 0;
-  return { target, required: '< 100 ms', measured: `${probe.latency.p99.toFixed(1)} ms over ${probe.count} probes${failed}`, met, shortfall: met ? '' : probe.failures > 0 ? 'probes failed' : `${(((probe.latency.p99 - 100) / 100) * 100).toFixed(0)}% over` };
+  return {
+    target,
+    required: '< 100 ms',
+    measured: `${probe.latency.p99.toFixed(1)} ms over ${probe.count} probes${failed}`,
+    met,
+    shortfall: met
+      ? ''
+      : probe.failures > 0
+        ? 'probes failed'
+        : `${(((probe.latency.p99 - 100) / 100) * 100).toFixed(0)}% over`,
+  };
 }
 
 export function coldStartTargets(results: BenchResults): TargetCheck[] {
@@ -75,11 +94,21 @@ export function coldStartTargets(results: BenchResults): TargetCheck[] {
     const starts = results.coldStart.map((r) => r.warm).filter((w): w is ServiceColdStart => w !== null);
     const verified = starts.filter((w) => w.md5Verified).length;
     const ratio = ceiling(warm.median, 1.0);
-    checks.push({ target: warmTarget, required: '<= 1.0x', measured: `${rangeOf(warm)}; MD5 verified in ${verified}/${starts.length} starts`, met: ratio.met && verified === starts.length, shortfall: ratio.shortfall || (verified < starts.length ? 'MD5 not verified' : '') });
+    checks.push({
+      target: warmTarget,
+      required: '<= 1.0x',
+      measured: `${rangeOf(warm)}; MD5 verified in ${verified}/${starts.length} starts`,
+      met: ratio.met && verified === starts.length,
+      shortfall: ratio.shortfall || (verified < starts.length ? 'MD5 not verified' : ''),
+    });
   }
   const emptyTarget = 'Cold start, bundled model, empty cache: spawn to first classification vs the peer';
   const empty = bundledRatios(results.coldStart, 'empty');
-  checks.push(empty.n === 0 ? notMeasured(emptyTarget, '<= 1.2x') : { target: emptyTarget, required: '<= 1.2x', measured: rangeOf(empty), ...ceiling(empty.median, 1.2) });
+  checks.push(
+    empty.n === 0
+      ? notMeasured(emptyTarget, '<= 1.2x')
+      : { target: emptyTarget, required: '<= 1.2x', measured: rangeOf(empty), ...ceiling(empty.median, 1.2) },
+  );
 
   const run = results.large;
   const gib = run === null ? '' : ` (${(run.model.bytes / 2 ** 30).toFixed(2)} GiB)`;
@@ -87,16 +116,41 @@ export function coldStartTargets(results: BenchResults): TargetCheck[] {
   const s3Large = `Large model${gib}, empty cache from s3rver: spawn to ready vs (transfer at the measured rate + the raw load)`;
   const md5Large = `Large model${gib}: MD5 in the service vs md5sum`;
   if (run === null) {
-    checks.push(notMeasured(warmLarge, '<= 1.2x'), notMeasured(s3Large, '<= 1.2x'), notMeasured(md5Large, '<= 1.3x'), notMeasured('Large model: the first request of every k tier right after ready', '200 each'), healthCheck(null));
+    checks.push(
+      notMeasured(warmLarge, '<= 1.2x'),
+      notMeasured(s3Large, '<= 1.2x'),
+      notMeasured(md5Large, '<= 1.3x'),
+      notMeasured('Large model: the first request of every k tier right after ready', '200 each'),
+      healthCheck(null),
+    );
     return checks;
   }
   const r = largeRatios(run);
   checks.push(
-    run.warm === null ? notMeasured(warmLarge, '<= 1.2x') : { target: warmLarge, required: '<= 1.2x', measured: `${x(r.warm)} (${s(run.warm.readyMs)} vs ${s(rawAround(run, 'warm'))})`, ...ceiling(r.warm, 1.2) },
+    run.warm === null
+      ? notMeasured(warmLarge, '<= 1.2x')
+      : {
+          target: warmLarge,
+          required: '<= 1.2x',
+          measured: `${x(r.warm)} (${s(run.warm.readyMs)} vs ${s(rawAround(run, 'warm'))})`,
+          ...ceiling(r.warm, 1.2),
+        },
     run.s3 === null || run.s3Transfer === null
       ? notMeasured(s3Large, '<= 1.2x')
-      : { target: s3Large, required: '<= 1.2x', measured: `${x(r.s3)} (${s(run.s3.readyMs)} vs ${s(run.s3Transfer.ms)} + ${s(rawAround(run, 's3'))})`, ...ceiling(r.s3, 1.2) },
-    run.warm?.md5Ms == null ? notMeasured(md5Large, '<= 1.3x') : { target: md5Large, required: '<= 1.3x', measured: `${x(r.md5)} (${s(run.warm.md5Ms)} vs ${s(run.md5sumMs)})`, ...ceiling(r.md5, 1.3) },
+      : {
+          target: s3Large,
+          required: '<= 1.2x',
+          measured: `${x(r.s3)} (${s(run.s3.readyMs)} vs ${s(run.s3Transfer.ms)} + ${s(rawAround(run, 's3'))})`,
+          ...ceiling(r.s3, 1.2),
+        },
+    run.warm?.md5Ms == null
+      ? notMeasured(md5Large, '<= 1.3x')
+      : {
+          target: md5Large,
+          required: '<= 1.3x',
+          measured: `${x(r.md5)} (${s(run.warm.md5Ms)} vs ${s(run.md5sumMs)})`,
+          ...ceiling(r.md5, 1.3),
+        },
     tierCheck('warm cache', run.warm),
     tierCheck('from s3rver', run.s3),
     healthCheck(run.warm),

@@ -16,14 +16,19 @@ function coldOf(c: Running): ColdStart {
 }
 
 function serviceCold(c: Running, md5: string): ServiceColdStart {
-  return { ...c.coldStart, md5Verified: md5Verified(c.proc.lines, md5), timeline: timelineOf(c.proc.lines, c.proc.spawnedEpochMs) };
+  return {
+    ...c.coldStart,
+    md5Verified: md5Verified(c.proc.lines, md5),
+    timeline: timelineOf(c.proc.lines, c.proc.spawnedEpochMs),
+  };
 }
 
 export async function coldStartPhase(ctx: BenchContext): Promise<void> {
   const { plan, paths, supervisor, results, log, workDir, md5 } = ctx;
   const warmCache = mkdtempSync(path.join(workDir, 'coldstart-warm-'));
   // The service with its defaults (prediction cache on): what a scaled-from-zero pod runs.
-  const startService = (cacheDir: string): Promise<Running> => startContender(supervisor, paths, 'service-cached', { env: { MODEL_CACHE_DIR: cacheDir } });
+  const startService = (cacheDir: string): Promise<Running> =>
+    startContender(supervisor, paths, 'service-cached', { env: { MODEL_CACHE_DIR: cacheDir } });
   const stop = async (c: Running): Promise<void> => {
     await supervisor.stop(c.proc, 8000);
   };
@@ -32,10 +37,18 @@ export async function coldStartPhase(ctx: BenchContext): Promise<void> {
 
   for (let r = 0; r < plan.coldStartPairs; r++) {
     const order = KINDS.map((_, i) => KINDS[(i + r) % KINDS.length] as Kind);
-    const repeat: { order: Kind[]; peer: ColdStart | null; warm: ServiceColdStart | null; empty: ServiceColdStart | null } = { order, peer: null, warm: null, empty: null };
+    const repeat: {
+      order: Kind[];
+      peer: ColdStart | null;
+      warm: ServiceColdStart | null;
+      empty: ServiceColdStart | null;
+    } = { order, peer: null, warm: null, empty: null };
     for (const kind of order) {
       try {
-        const c = kind === 'peer' ? await startContender(supervisor, paths, 'peer') : await startService(kind === 'warm' ? warmCache : mkdtempSync(path.join(workDir, 'coldstart-empty-')));
+        const c =
+          kind === 'peer'
+            ? await startContender(supervisor, paths, 'peer')
+            : await startService(kind === 'warm' ? warmCache : mkdtempSync(path.join(workDir, 'coldstart-empty-')));
         try {
           if (kind === 'peer') repeat.peer = coldOf(c);
           else repeat[kind] = serviceCold(c, md5);
@@ -43,11 +56,16 @@ export async function coldStartPhase(ctx: BenchContext): Promise<void> {
           await stop(c);
         }
       } catch (error) {
-        results.failures.push({ phase: `coldstart: ${kind}`, message: error instanceof Error ? error.message : String(error) });
+        results.failures.push({
+          phase: `coldstart: ${kind}`,
+          message: error instanceof Error ? error.message : String(error),
+        });
       }
     }
     results.coldStart.push(repeat);
     const ms = (s: ColdStart | null): string => (s === null ? 'failed' : `${Math.round(s.firstClassificationMs)} ms`);
-    log(`  coldstart ${r + 1}/${plan.coldStartPairs} (${order.join(', ')}): first classification peer ${ms(repeat.peer)}, warm cache ${ms(repeat.warm)}${repeat.warm?.md5Verified === false ? ' (no MD5 verified!)' : ''}, empty cache ${ms(repeat.empty)}`);
+    log(
+      `  coldstart ${r + 1}/${plan.coldStartPairs} (${order.join(', ')}): first classification peer ${ms(repeat.peer)}, warm cache ${ms(repeat.warm)}${repeat.warm?.md5Verified === false ? ' (no MD5 verified!)' : ''}, empty cache ${ms(repeat.empty)}`,
+    );
   }
 }

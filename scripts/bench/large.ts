@@ -17,10 +17,20 @@ import { sleep, type Proc } from './supervisor.js';
 import { childLoadsOf, md5Verified, timelineOf, verifyMsOf } from './timeline.js';
 
 /** The chart's default engine shape, set explicitly (Node would count the machine's cores). */
-export const LARGE_ENGINE_ENV: Readonly<Record<string, string>> = { ENGINE_POOL_SIZE: '2', ENGINE_WIDE_POOL_SIZE: '1', ENGINE_K_TIERS: '10' };
+export const LARGE_ENGINE_ENV: Readonly<Record<string, string>> = {
+  ENGINE_POOL_SIZE: '2',
+  ENGINE_WIDE_POOL_SIZE: '1',
+  ENGINE_K_TIERS: '10',
+};
 const START_DEADLINE_MS = 240_000;
 
-async function timeCommand(ctx: BenchContext, name: string, command: string, args: readonly string[], deadlineMs: number): Promise<number> {
+async function timeCommand(
+  ctx: BenchContext,
+  name: string,
+  command: string,
+  args: readonly string[],
+  deadlineMs: number,
+): Promise<number> {
   const started = performance.now();
   const proc = ctx.supervisor.start(name, command, args, { discardStdout: true });
   const exit = await Promise.race([proc.exited, sleep(deadlineMs).then(() => null)]);
@@ -34,7 +44,13 @@ async function timeCommand(ctx: BenchContext, name: string, command: string, arg
 
 function rawLoad(ctx: BenchContext, model: string): Promise<number> {
   const quote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
-  return timeCommand(ctx, 'fasttext-large-load', '/bin/sh', ['-c', `echo ${quote(PROBE_TEXT)} | ${quote(ctx.paths.fastText)} predict-prob ${quote(model)} - 1`], 120_000);
+  return timeCommand(
+    ctx,
+    'fasttext-large-load',
+    '/bin/sh',
+    ['-c', `echo ${quote(PROBE_TEXT)} | ${quote(ctx.paths.fastText)} predict-prob ${quote(model)} - 1`],
+    120_000,
+  );
 }
 
 function sample(pid: number): (RssSample & { children: number }) | null {
@@ -60,13 +76,21 @@ function engineShape(proc: Proc): EngineShape | undefined {
 /** Every tier has all its children ready, judged from the children's own "ready" lines. */
 function tiersWarm(proc: Proc, shape: EngineShape): boolean {
   const loads = childLoadsOf(proc.lines);
-  return shape.kTiers.every((k) => loads.filter((l) => l.k === k).length >= (k === 1 ? shape.poolSize : Number(LARGE_ENGINE_ENV.ENGINE_WIDE_POOL_SIZE)));
+  return shape.kTiers.every(
+    (k) =>
+      loads.filter((l) => l.k === k).length >=
+      (k === 1 ? shape.poolSize : Number(LARGE_ENGINE_ENV.ENGINE_WIDE_POOL_SIZE)),
+  );
 }
 
 async function classify(port: number, k: number): Promise<TierRequest> {
   const started = performance.now();
   try {
-    const answer = await request(port, { method: 'POST', path: '/v1/classify', body: JSON.stringify({ text: PROBE_TEXT, k }) }, 30_000);
+    const answer = await request(
+      port,
+      { method: 'POST', path: '/v1/classify', body: JSON.stringify({ text: PROBE_TEXT, k }) },
+      30_000,
+    );
     return { k, status: answer.status, ms: answer.ms };
   } catch {
     return { k, status: null, ms: performance.now() - started };
@@ -78,7 +102,11 @@ async function classify(port: number, k: number): Promise<TierRequest> {
  * equal to the tier's k, so each is that tier's first request), RSS at that moment, and RSS
  * again once every tier's children are loaded.
  */
-async function startLarge(ctx: BenchContext, model: LargeModel, env: Readonly<Record<string, string>>): Promise<LargeStart> {
+async function startLarge(
+  ctx: BenchContext,
+  model: LargeModel,
+  env: Readonly<Record<string, string>>,
+): Promise<LargeStart> {
   const { supervisor, paths } = ctx;
   const managementPort = await freePort();
   const deadline = performance.now() + START_DEADLINE_MS;
@@ -93,12 +121,22 @@ async function startLarge(ctx: BenchContext, model: LargeModel, env: Readonly<Re
     // /health every 100 ms (issue 20: p99 under 100 ms during verification).
     const probe: { health?: Prober } = {};
     void proc
-      .waitForLine((line) => (line.includes('"event":"listening"') ? (JSON.parse(line) as { port: number }).port : undefined), START_DEADLINE_MS, 'listening line')
+      .waitForLine(
+        (line) => (line.includes('"event":"listening"') ? (JSON.parse(line) as { port: number }).port : undefined),
+        START_DEADLINE_MS,
+        'listening line',
+      )
       .then(
         (p) => {
           port = p;
           listeningMs = performance.now() - proc.spawnedAt;
-          probe.health = new Prober('GET /health (management port), listening to ready', managementPort, '/health', 100, 2000);
+          probe.health = new Prober(
+            'GET /health (management port), listening to ready',
+            managementPort,
+            '/health',
+            100,
+            2000,
+          );
         },
         () => undefined,
       );
@@ -106,7 +144,10 @@ async function startLarge(ctx: BenchContext, model: LargeModel, env: Readonly<Re
     let readyMs: number;
     try {
       readyMs = await pollUntil(
-        async () => (port !== undefined && (await request(port, { path: '/ready' }, 1000)).status === 200 ? performance.now() - proc.spawnedAt : undefined),
+        async () =>
+          port !== undefined && (await request(port, { path: '/ready' }, 1000)).status === 200
+            ? performance.now() - proc.spawnedAt
+            : undefined,
         5,
         deadline,
         'large model: /ready 200',
@@ -116,7 +157,13 @@ async function startLarge(ctx: BenchContext, model: LargeModel, env: Readonly<Re
       if (probe.health !== undefined) healthDuringStart = await probe.health.stop();
     }
     const atReady = sample(proc.pid);
-    const shape = engineShape(proc) ?? (await proc.waitForLine((line) => (line.includes('fastText engine ready') ? engineShape(proc) : undefined), 5000, 'engine ready line'));
+    const shape =
+      engineShape(proc) ??
+      (await proc.waitForLine(
+        (line) => (line.includes('fastText engine ready') ? engineShape(proc) : undefined),
+        5000,
+        'engine ready line',
+      ));
     const tierRequests = await Promise.all(shape.kTiers.map((k) => classify(port as number, k)));
     let tiersWarmMs: number | null = null;
     while (performance.now() < deadline && proc.alive) {
@@ -151,7 +198,9 @@ async function startLarge(ctx: BenchContext, model: LargeModel, env: Readonly<Re
 export async function largePhase(ctx: BenchContext): Promise<void> {
   const { results, log, workDir } = ctx;
   const model = await ensureLargeModel(ctx.paths.root, log);
-  log(`  large model ${(model.bytes / 2 ** 30).toFixed(3)} GiB, ${model.labels} labels${model.trained ? `, trained in ${((model.trainMs ?? 0) / 1000).toFixed(1)} s` : ' (cached)'}`);
+  log(
+    `  large model ${(model.bytes / 2 ** 30).toFixed(3)} GiB, ${model.labels} labels${model.trained ? `, trained in ${((model.trainMs ?? 0) / 1000).toFixed(1)} s` : ' (cached)'}`,
+  );
   const run: LargeRun & { rawLoadMs: number[] } = {
     model: { bytes: model.bytes, md5: model.md5, labels: model.labels, trainMs: model.trainMs },
     md5sumMs: await timeCommand(ctx, 'md5sum-large', 'md5sum', [model.path], 120_000),
@@ -169,10 +218,19 @@ export async function largePhase(ctx: BenchContext): Promise<void> {
   const warmCache = mkdtempSync(path.join(workDir, 'large-warm-'));
   await timeCommand(ctx, 'cp-large', 'cp', [model.path, path.join(warmCache, `${model.md5}.bin`)], 120_000);
   try {
-    run.warm = await startLarge(ctx, model, { MODEL_URI: `file://${model.path}`, MODEL_MD5: model.md5, MODEL_CACHE_DIR: warmCache });
-    log(`  large, warm cache: ready ${Math.round(run.warm.readyMs)} ms; first request per tier ${run.warm.tierRequests.map((t) => `k=${t.k} ${t.status ?? 'none'} in ${Math.round(t.ms)} ms`).join(', ')}`);
+    run.warm = await startLarge(ctx, model, {
+      MODEL_URI: `file://${model.path}`,
+      MODEL_MD5: model.md5,
+      MODEL_CACHE_DIR: warmCache,
+    });
+    log(
+      `  large, warm cache: ready ${Math.round(run.warm.readyMs)} ms; first request per tier ${run.warm.tierRequests.map((t) => `k=${t.k} ${t.status ?? 'none'} in ${Math.round(t.ms)} ms`).join(', ')}`,
+    );
   } catch (error) {
-    results.failures.push({ phase: 'large: warm cache', message: error instanceof Error ? error.message : String(error) });
+    results.failures.push({
+      phase: 'large: warm cache',
+      message: error instanceof Error ? error.message : String(error),
+    });
   } finally {
     rmSync(warmCache, { recursive: true, force: true });
   }
@@ -189,9 +247,14 @@ export async function largePhase(ctx: BenchContext): Promise<void> {
     run.s3Transfer = { ms, bytesPerSec: model.bytes / (ms / 1000) };
     log(`  s3rver transfer ${Math.round(ms)} ms (${(run.s3Transfer.bytesPerSec / 1e6).toFixed(0)} MB/s)`);
     run.s3 = await startLarge(ctx, model, { ...s3.env, MODEL_CACHE_DIR: emptyCache });
-    log(`  large, empty cache from s3rver: ready ${Math.round(run.s3.readyMs)} ms; first request per tier ${run.s3.tierRequests.map((t) => `k=${t.k} ${t.status ?? 'none'} in ${Math.round(t.ms)} ms`).join(', ')}`);
+    log(
+      `  large, empty cache from s3rver: ready ${Math.round(run.s3.readyMs)} ms; first request per tier ${run.s3.tierRequests.map((t) => `k=${t.k} ${t.status ?? 'none'} in ${Math.round(t.ms)} ms`).join(', ')}`,
+    );
   } catch (error) {
-    results.failures.push({ phase: 'large: from s3rver', message: error instanceof Error ? error.message : String(error) });
+    results.failures.push({
+      phase: 'large: from s3rver',
+      message: error instanceof Error ? error.message : String(error),
+    });
   } finally {
     await s3.close();
     rmSync(emptyCache, { recursive: true, force: true });

@@ -33,16 +33,28 @@ export interface LoadRequest {
 }
 
 export type ToWorker = { readonly id: number; readonly spec: LoadSpec };
-export type FromWorker = { readonly id: number; readonly ok: true; readonly run: LoadRun } | { readonly id: number; readonly ok: false; readonly error: string };
+export type FromWorker =
+  | { readonly id: number; readonly ok: true; readonly run: LoadRun }
+  | { readonly id: number; readonly ok: false; readonly error: string };
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 /** The `index`-th request of a shape: texts are taken in corpus order, wrapping around. */
-export function buildRequest(shape: RequestShape, texts: readonly string[], index: number, batchSize: number): LoadRequest {
+export function buildRequest(
+  shape: RequestShape,
+  texts: readonly string[],
+  index: number,
+  batchSize: number,
+): LoadRequest {
   const n = texts.length;
   switch (shape) {
     case 'json-single':
-      return { method: 'POST', path: '/v1/classify', headers: JSON_HEADERS, body: JSON.stringify({ text: texts[index % n] }) };
+      return {
+        method: 'POST',
+        path: '/v1/classify',
+        headers: JSON_HEADERS,
+        body: JSON.stringify({ text: texts[index % n] }),
+      };
     case 'json-batch': {
       const batch: string[] = [];
       for (let i = 0; i < batchSize; i++) batch.push(texts[(index * batchSize + i) % n] as string);

@@ -22,7 +22,9 @@ export class LoadGenerator {
 
   private ensure(): Proc {
     if (this.proc === null || !this.proc.alive) {
-      this.proc = this.supervisor.start('loadgen', process.execPath, [...this.script.execArgv, this.script.path], { ipc: true });
+      this.proc = this.supervisor.start('loadgen', process.execPath, [...this.script.execArgv, this.script.path], {
+        ipc: true,
+      });
     }
     return this.proc;
   }

@@ -72,14 +72,16 @@ async function runLoad(spec: LoadSpec): Promise<LoadRun> {
   let connErrors = 0;
   let timeouts = 0;
   let nextClient = 0;
-  const connections = spec.rateCap === null ? spec.connections : Math.min(spec.connections, Math.max(1, Math.round(spec.rateCap)));
+  const connections =
+    spec.rateCap === null ? spec.connections : Math.min(spec.connections, Math.max(1, Math.round(spec.rateCap)));
 
   const started = performance.now();
   const measureFrom = started + spec.measureAfterS * 1000;
   const setupClient = (client: autocannon.Client): void => {
     const i = nextClient++;
     const requests = [];
-    for (let j = 0; j < perConnection; j++) requests.push(buildRequest(spec.shape, texts, i * perConnection + j, spec.batchSize));
+    for (let j = 0; j < perConnection; j++)
+      requests.push(buildRequest(spec.shape, texts, i * perConnection + j, spec.batchSize));
     client.setRequests(requests);
     const events = client as unknown as EventEmitter;
     events.on('request', () => {
@@ -139,7 +141,8 @@ function reply(message: FromWorker): void {
 process.on('message', (message: ToWorker) => {
   runLoad(message.spec).then(
     (run) => reply({ id: message.id, ok: true, run }),
-    (error: unknown) => reply({ id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) }),
+    (error: unknown) =>
+      reply({ id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) }),
   );
 });
 // The orchestrator is gone (or done): nothing left to do.

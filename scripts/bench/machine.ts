@@ -7,7 +7,9 @@ import type { Machine } from './results.js';
 
 function packageVersion(root: string, name: string): string {
   try {
-    return (JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }
+    ).version;
   } catch {
     return 'unknown';
   }
@@ -15,8 +17,16 @@ function packageVersion(root: string, name: string): string {
 
 function gitCommit(root: string): string {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', timeout: 5000 }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8', timeout: 5000 }).trim();
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 5000,
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 5000,
+    }).trim();
     return dirty === '' ? commit : `${commit} (with uncommitted changes)`;
   } catch {
     return 'unknown';
@@ -33,7 +43,12 @@ export function describeMachine(root: string): Machine {
     node: process.version,
     loadAverageStart: os.loadavg().map((v) => Math.round(v * 100) / 100),
     loadAverageEnd: [],
-    versions: Object.fromEntries(['fasttext.js', 'koa', '@koa/router', 'autocannon', 'node-cache', 'pino', 'prom-client'].map((n) => [n, packageVersion(root, n)])),
+    versions: Object.fromEntries(
+      ['fasttext.js', 'koa', '@koa/router', 'autocannon', 'node-cache', 'pino', 'prom-client'].map((n) => [
+        n,
+        packageVersion(root, n),
+      ]),
+    ),
     gitCommit: gitCommit(root),
   };
 }

@@ -45,7 +45,9 @@ function parseArgs(argv: readonly string[]): Args {
       if (unknown.length > 0) throw new Error(`unknown phase(s): ${unknown.join(', ')}; known: ${PHASES.join(', ')}`);
       phases = list as Phase[];
     } else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(`usage: npm run bench -- [--quick] [--out DIR] [--phases ${PHASES.join(',')}] [--profile]\n`);
+      process.stdout.write(
+        `usage: npm run bench -- [--quick] [--out DIR] [--phases ${PHASES.join(',')}] [--profile]\n`,
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg} (try --help)`);
   }
@@ -77,7 +79,11 @@ function snapshotBuild(root: string, workDir: string): string {
 
 /** A bench script of the build in `buildRoot`, compiled (.js) or run from source through tsx (.ts). */
 function benchScript(buildRoot: string, name: string): NodeScript {
-  if (fromSource) return { execArgv: ['--import', 'tsx'], path: path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.ts`) };
+  if (fromSource)
+    return {
+      execArgv: ['--import', 'tsx'],
+      path: path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.ts`),
+    };
   return { execArgv: [], path: path.join(buildRoot, 'dist', 'scripts', 'bench', `${name}.js`) };
 }
 
@@ -91,7 +97,8 @@ async function main(): Promise<number> {
     process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
   };
 
-  if (!existsSync(path.join(root, 'dist', 'app', 'main.js'))) throw new Error('dist/app/main.js is missing: run `npm run build` first (npm run bench does)');
+  if (!existsSync(path.join(root, 'dist', 'app', 'main.js')))
+    throw new Error('dist/app/main.js is missing: run `npm run build` first (npm run bench does)');
   const workDir = makeWorkDir();
   const logDir = path.join(workDir, 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -106,7 +113,13 @@ async function main(): Promise<number> {
 
   const ids: ContenderId[] = ['service', 'service-cached', 'bare', 'peer'];
   const results: BenchResults = {
-    meta: { startedAt: new Date().toISOString(), finishedAt: '', machine: describeMachine(root), plan, corpus: corpus.info },
+    meta: {
+      startedAt: new Date().toISOString(),
+      finishedAt: '',
+      machine: describeMachine(root),
+      plan,
+      corpus: corpus.info,
+    },
     contenders: ids.map((id) => ({ ...CONTENDERS[id], command: commandOf(id, paths) })),
     rounds: [],
     raw: [],
@@ -156,9 +169,24 @@ async function main(): Promise<number> {
   }, runDeadlineMs);
   watchdog.unref();
 
-  log(`${args.quick ? 'quick' : 'full'} run, phases ${args.phases.join(', ')}; work dir ${workDir}; corpus ${corpus.info.texts} texts`);
+  log(
+    `${args.quick ? 'quick' : 'full'} run, phases ${args.phases.join(', ')}; work dir ${workDir}; corpus ${corpus.info.texts} texts`,
+  );
   try {
-    await new Bench({ plan, paths, supervisor, loadgen, corpusFile, texts: corpus.texts, md5, workDir, outDir, results, checkpoint: () => writeJson(resultsFile, results), log }).run(args.phases);
+    await new Bench({
+      plan,
+      paths,
+      supervisor,
+      loadgen,
+      corpusFile,
+      texts: corpus.texts,
+      md5,
+      workDir,
+      outDir,
+      results,
+      checkpoint: () => writeJson(resultsFile, results),
+      log,
+    }).run(args.phases);
     await finish('complete');
   } catch (error) {
     await finish(`aborted: ${error instanceof Error ? error.message : String(error)}`);

@@ -24,8 +24,18 @@ interface Panel {
   readonly series: readonly Series[];
 }
 
-const COLORS: Record<ContenderId, string> = { service: '#1f77b4', 'service-cached': '#17becf', bare: '#2ca02c', peer: '#ff7f0e' };
-const NAMES: Record<ContenderId, string> = { service: 'this service', 'service-cached': 'this service (cache on)', bare: 'bare node:http', peer: 'fasttext.js example server' };
+const COLORS: Record<ContenderId, string> = {
+  service: '#1f77b4',
+  'service-cached': '#17becf',
+  bare: '#2ca02c',
+  peer: '#ff7f0e',
+};
+const NAMES: Record<ContenderId, string> = {
+  service: 'this service',
+  'service-cached': 'this service (cache on)',
+  bare: 'bare node:http',
+  peer: 'fasttext.js example server',
+};
 
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -60,9 +70,13 @@ function tickLabel(v: number): string {
 }
 
 function panel(p: Panel, xMin: number, xMax: number): string {
-  const all = p.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && x > 0 && (!p.yLog || y > 0));
+  const all = p.series
+    .flatMap((s) => s.points)
+    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && x > 0 && (!p.yLog || y > 0));
   const out: string[] = [];
-  out.push(`<text x="${p.left + p.width / 2}" y="${p.top - 12}" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(p.title)}</text>`);
+  out.push(
+    `<text x="${p.left + p.width / 2}" y="${p.top - 12}" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(p.title)}</text>`,
+  );
   out.push(`<rect x="${p.left}" y="${p.top}" width="${p.width}" height="${p.height}" fill="none" stroke="#999"/>`);
   const yValues = all.map(([, y]) => y);
   const yMaxData = yValues.length > 0 ? Math.max(...yValues) : 1;
@@ -70,9 +84,12 @@ function panel(p: Panel, xMin: number, xMax: number): string {
   const yTicks = p.yLog ? logTicks(Math.max(1e-3, yMinData * 0.8), yMaxData * 1.25) : linearTicks(yMaxData * 1.1);
   const yLo = p.yLog ? Math.min(yTicks[0] ?? yMinData, yMinData * 0.8) : 0;
   const yHi = Math.max(yTicks[yTicks.length - 1] ?? yMaxData, yMaxData * (p.yLog ? 1.25 : 1.1));
-  const sx = (x: number): number => p.left + ((Math.log10(x) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * p.width;
+  const sx = (x: number): number =>
+    p.left + ((Math.log10(x) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * p.width;
   const sy = (y: number): number =>
-    p.yLog ? p.top + p.height - ((Math.log10(y) - Math.log10(yLo)) / (Math.log10(yHi) - Math.log10(yLo))) * p.height : p.top + p.height - ((y - yLo) / (yHi - yLo)) * p.height;
+    p.yLog
+      ? p.top + p.height - ((Math.log10(y) - Math.log10(yLo)) / (Math.log10(yHi) - Math.log10(yLo))) * p.height
+      : p.top + p.height - ((y - yLo) / (yHi - yLo)) * p.height;
   for (const t of logTicks(xMin, xMax)) {
     const x = sx(t).toFixed(1);
     out.push(`<line x1="${x}" y1="${p.top}" x2="${x}" y2="${p.top + p.height}" stroke="#eee"/>`);
@@ -82,16 +99,27 @@ function panel(p: Panel, xMin: number, xMax: number): string {
     if (t < yLo || t > yHi) continue;
     const y = sy(t).toFixed(1);
     out.push(`<line x1="${p.left}" y1="${y}" x2="${p.left + p.width}" y2="${y}" stroke="#eee"/>`);
-    out.push(`<text x="${p.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle" font-size="11">${tickLabel(t)}</text>`);
+    out.push(
+      `<text x="${p.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle" font-size="11">${tickLabel(t)}</text>`,
+    );
   }
-  out.push(`<text x="${p.left + p.width / 2}" y="${p.top + p.height + 36}" text-anchor="middle" font-size="12">${escapeXml(p.xLabel)}</text>`);
-  out.push(`<text transform="translate(${p.left - 48},${p.top + p.height / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(p.yLabel)}</text>`);
+  out.push(
+    `<text x="${p.left + p.width / 2}" y="${p.top + p.height + 36}" text-anchor="middle" font-size="12">${escapeXml(p.xLabel)}</text>`,
+  );
+  out.push(
+    `<text transform="translate(${p.left - 48},${p.top + p.height / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(p.yLabel)}</text>`,
+  );
   for (const s of p.series) {
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && x > 0 && (!p.yLog || y > 0));
     if (pts.length === 0) continue;
     const d = pts.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
-    out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6,4"' : ''}/>`);
-    for (const [x, y] of pts) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${s.color}"><title>${escapeXml(`${s.name}: ${tickLabel(x)} offered → ${y.toFixed(y < 10 ? 2 : 0)}`)}</title></circle>`);
+    out.push(
+      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6,4"' : ''}/>`,
+    );
+    for (const [x, y] of pts)
+      out.push(
+        `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${s.color}"><title>${escapeXml(`${s.name}: ${tickLabel(x)} offered → ${y.toFixed(y < 10 ? 2 : 0)}`)}</title></circle>`,
+      );
   }
   return out.join('\n');
 }
@@ -103,20 +131,68 @@ export function renderSweepSvg(sweep: readonly SweepSeries[], subtitle: string):
   const xs = sweep.flatMap((s) => s.points.map((p) => p.run.rateCap ?? 0)).filter((x) => x > 0);
   const xMin = xs.length > 0 ? Math.min(...xs) * 0.8 : 1;
   const xMax = xs.length > 0 ? Math.max(...xs) * 1.25 : 10;
-  const latency: Series[] = sweep.map((s) => ({ name: NAMES[s.contender], color: COLORS[s.contender], dashed: false, points: s.points.map((p) => [p.run.rateCap ?? 0, p.run.ok.count > 0 ? p.run.ok.p99 : Number.NaN] as const) }));
+  const latency: Series[] = sweep.map((s) => ({
+    name: NAMES[s.contender],
+    color: COLORS[s.contender],
+    dashed: false,
+    points: s.points.map((p) => [p.run.rateCap ?? 0, p.run.ok.count > 0 ? p.run.ok.p99 : Number.NaN] as const),
+  }));
   const goodput: Series[] = sweep.flatMap((s) => {
-    const good: Series = { name: `${NAMES[s.contender]}: goodput`, color: COLORS[s.contender], dashed: false, points: s.points.map((p) => [p.run.rateCap ?? 0, okPerSec(p.run)] as const) };
+    const good: Series = {
+      name: `${NAMES[s.contender]}: goodput`,
+      color: COLORS[s.contender],
+      dashed: false,
+      points: s.points.map((p) => [p.run.rateCap ?? 0, okPerSec(p.run)] as const),
+    };
     const shed = s.points.some((p) => p.run.shed.count > 0)
-      ? [{ name: `${NAMES[s.contender]}: shed (503/s)`, color: COLORS[s.contender], dashed: true, points: s.points.map((p) => [p.run.rateCap ?? 0, p.run.shed.count / p.run.elapsedS] as const) }]
+      ? [
+          {
+            name: `${NAMES[s.contender]}: shed (503/s)`,
+            color: COLORS[s.contender],
+            dashed: true,
+            points: s.points.map((p) => [p.run.rateCap ?? 0, p.run.shed.count / p.run.elapsedS] as const),
+          },
+        ]
       : [];
     return [good, ...shed];
   });
   const top = 80;
   const panelHeight = 300;
-  const left = panel({ left: 80, top, width: 380, height: panelHeight, title: 'p99 latency of 2xx responses', xLabel: 'offered load, requests/s (log)', yLabel: 'ms (log)', yLog: true, series: latency }, xMin, xMax);
-  const right = panel({ left: 590, top, width: 380, height: panelHeight, title: 'goodput (2xx/s); dashed: shed 503/s', xLabel: 'offered load, requests/s (log)', yLabel: 'responses/s', yLog: false, series: goodput }, xMin, xMax);
+  const left = panel(
+    {
+      left: 80,
+      top,
+      width: 380,
+      height: panelHeight,
+      title: 'p99 latency of 2xx responses',
+      xLabel: 'offered load, requests/s (log)',
+      yLabel: 'ms (log)',
+      yLog: true,
+      series: latency,
+    },
+    xMin,
+    xMax,
+  );
+  const right = panel(
+    {
+      left: 590,
+      top,
+      width: 380,
+      height: panelHeight,
+      title: 'goodput (2xx/s); dashed: shed 503/s',
+      xLabel: 'offered load, requests/s (log)',
+      yLabel: 'responses/s',
+      yLog: false,
+      series: goodput,
+    },
+    xMin,
+    xMax,
+  );
   const legend = sweep
-    .map((s, i) => `<rect x="${80 + i * 260}" y="${height - 30}" width="14" height="14" fill="${COLORS[s.contender]}"/><text x="${100 + i * 260}" y="${height - 18}" font-size="13">${escapeXml(NAMES[s.contender])}</text>`)
+    .map(
+      (s, i) =>
+        `<rect x="${80 + i * 260}" y="${height - 30}" width="14" height="14" fill="${COLORS[s.contender]}"/><text x="${100 + i * 260}" y="${height - 18}" font-size="13">${escapeXml(NAMES[s.contender])}</text>`,
+    )
     .join('\n');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>

@@ -27,13 +27,25 @@ export interface RequestSpec {
 export function request(port: number, spec: RequestSpec, timeoutMs: number): Promise<Answer> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const headers: http.OutgoingHttpHeaders = spec.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(spec.body) };
-    const req = http.request({ host: '127.0.0.1', port, method: spec.method ?? 'GET', path: spec.path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }));
-      res.on('error', reject);
-    });
+    const headers: http.OutgoingHttpHeaders =
+      spec.body === undefined
+        ? {}
+        : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(spec.body) };
+    const req = http.request(
+      { host: '127.0.0.1', port, method: spec.method ?? 'GET', path: spec.path, headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            ms: performance.now() - started,
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new DeadlineError(`${spec.method ?? 'GET'} ${spec.path}`, timeoutMs)));
     req.on('error', reject);
     req.end(spec.body);
@@ -41,7 +53,13 @@ export function request(port: number, spec: RequestSpec, timeoutMs: number): Pro
 }
 
 /** Repeats `attempt` every `intervalMs` until it returns a value; rejects past `deadlineMs` (performance.now()). */
-export async function pollUntil<T>(attempt: () => Promise<T | undefined>, intervalMs: number, deadlineMs: number, what: string, alive: () => boolean = () => true): Promise<T> {
+export async function pollUntil<T>(
+  attempt: () => Promise<T | undefined>,
+  intervalMs: number,
+  deadlineMs: number,
+  what: string,
+  alive: () => boolean = () => true,
+): Promise<T> {
   for (;;) {
     const value = await attempt().catch(() => undefined);
     if (value !== undefined) return value;
@@ -89,6 +107,12 @@ export class Prober {
   async stop(): Promise<ProbeSummary> {
     this.running = false;
     await this.loop;
-    return { target: this.target, count: this.count, failures: this.failures, timeoutMs: this.timeoutMs, latency: this.latencies.summarize() };
+    return {
+      target: this.target,
+      count: this.count,
+      failures: this.failures,
+      timeoutMs: this.timeoutMs,
+      latency: this.latencies.summarize(),
+    };
   }
 }

@@ -44,11 +44,18 @@ export function categoryOf(functionName: string, url: string): string {
     return (parts[0] ?? '').startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] as string);
   }
   const parts = where.split('/');
-  if (parts[0] === 'app' || parts[0] === 'scripts') return parts.length > 2 ? `${parts[0]}/${parts[1]}` : (parts[0]);
+  if (parts[0] === 'app' || parts[0] === 'scripts') return parts.length > 2 ? `${parts[0]}/${parts[1]}` : parts[0];
   return where;
 }
 
-export function summarizeProfile(profile: CpuProfile, contender: ContenderId, scenario: string, file: string, reqPerSec: number, top = 25): ProfileSummary {
+export function summarizeProfile(
+  profile: CpuProfile,
+  contender: ContenderId,
+  scenario: string,
+  file: string,
+  reqPerSec: number,
+  top = 25,
+): ProfileSummary {
   const nodes = new Map<number, CpuProfileNode>();
   for (const node of profile.nodes) nodes.set(node.id, node);
   const selfUs = new Map<number, number>();
@@ -85,7 +92,9 @@ export function summarizeProfile(profile: CpuProfile, contender: ContenderId, sc
     file,
     sampledMs: totalUs / 1000,
     reqPerSec,
-    byCategory: [...byCategory.entries()].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, where: '', selfMs: us / 1000, share: name === '(idle)' ? Number.NaN : share(us) })),
+    byCategory: [...byCategory.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, us]) => ({ name, where: '', selfMs: us / 1000, share: name === '(idle)' ? Number.NaN : share(us) })),
     topFunctions: [...byFunction.values()]
       .sort((a, b) => b.us - a.us)
       .slice(0, top)

@@ -4,7 +4,8 @@ import { bundledRatios, largeRatios, rawAround } from './coldstart-targets.js';
 import type { BenchResults, ColdStart, LargeStart, RssSample, ServiceColdStart, TimelineEvent } from './results.js';
 import { median, spread, type Spread } from './stats.js';
 
-const ms = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '–' : `${Math.round(v)}`);
+const ms = (v: number | null | undefined): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${Math.round(v)}`;
 const ratio = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '–');
 const gb = (kb: number): string => `${(kb / 1024 / 1024).toFixed(2)} GiB`;
 const sec = (v: number): string => `${(v / 1000).toFixed(2)} s`;
@@ -16,7 +17,9 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 
 function spreadCell(sp: Spread, format: (v: number) => string): string {
   if (sp.n === 0) return '–';
-  return sp.n === 1 || sp.min === sp.max ? format(sp.median) : `${format(sp.median)} (${format(sp.min)}–${format(sp.max)})`;
+  return sp.n === 1 || sp.min === sp.max
+    ? format(sp.median)
+    : `${format(sp.median)} (${format(sp.min)}–${format(sp.max)})`;
 }
 
 /** Median ms of each timeline step over several starts, in the order of the first start. */
@@ -26,13 +29,21 @@ function medianTimeline(starts: readonly { timeline: readonly TimelineEvent[] }[
   return new Map([...steps].map(([what, values]) => [what, median(values)] as const).sort((a, b) => a[1] - b[1]));
 }
 
-function breakdown(columns: readonly { name: string; starts: readonly (ColdStart & { timeline: readonly TimelineEvent[] })[] }[]): string {
+function breakdown(
+  columns: readonly { name: string; starts: readonly (ColdStart & { timeline: readonly TimelineEvent[] })[] }[],
+): string {
   const timelines = columns.map((c) => ({ ...c, steps: medianTimeline(c.starts) }));
   const order = [...new Set(timelines.flatMap((t) => [...t.steps].sort((a, b) => a[1] - b[1]).map(([what]) => what)))];
   const rows = order.map((what) => [what, ...timelines.map((t) => ms(t.steps.get(what)))]);
-  rows.push(['/ready 200 seen by the bench (polled every 5 ms)', ...timelines.map((t) => ms(median(t.starts.map((s) => s.readyMs))))]);
+  rows.push([
+    '/ready 200 seen by the bench (polled every 5 ms)',
+    ...timelines.map((t) => ms(median(t.starts.map((s) => s.readyMs)))),
+  ]);
   if (timelines.some((t) => t.starts.some((s) => s.firstClassificationMs !== s.readyMs))) {
-    rows.push(['first classification 200 seen by the bench', ...timelines.map((t) => ms(median(t.starts.map((s) => s.firstClassificationMs))))]);
+    rows.push([
+      'first classification 200 seen by the bench',
+      ...timelines.map((t) => ms(median(t.starts.map((s) => s.firstClassificationMs)))),
+    ]);
   }
   return table(['ms since spawn (median; service log timestamps)', ...columns.map((c) => c.name)], rows);
 }
@@ -44,9 +55,19 @@ function bundledSection(results: BenchResults): string {
   const rows = repeats.map((r, i) => {
     const peer = r.peer?.firstClassificationMs ?? Number.NaN;
     const vs = (c: ServiceColdStart | null): string => ratio((c?.firstClassificationMs ?? Number.NaN) / peer);
-    return [`${i + 1}`, r.order.join(', '), first(r.peer), first(r.warm), vs(r.warm), r.warm === null ? '–' : r.warm.md5Verified ? 'yes' : '**no**', first(r.empty), vs(r.empty)];
+    return [
+      `${i + 1}`,
+      r.order.join(', '),
+      first(r.peer),
+      first(r.warm),
+      vs(r.warm),
+      r.warm === null ? '–' : r.warm.md5Verified ? 'yes' : '**no**',
+      first(r.empty),
+      vs(r.empty),
+    ];
   });
-  const pick = (which: 'warm' | 'empty'): ServiceColdStart[] => repeats.map((r) => r[which]).filter((c): c is ServiceColdStart => c !== null);
+  const pick = (which: 'warm' | 'empty'): ServiceColdStart[] =>
+    repeats.map((r) => r[which]).filter((c): c is ServiceColdStart => c !== null);
   const peers = repeats.map((r) => r.peer).filter((c): c is ColdStart => c !== null);
   rows.push([
     'median (range)',
@@ -66,7 +87,10 @@ ${table(['repeat', 'order', 'peer', 'warm cache', 'warm vs peer', 'MD5 verified 
 
 Where the time goes (this service's own log timestamps against the spawn time):
 
-${breakdown([{ name: 'warm cache', starts: pick('warm') }, { name: 'empty cache', starts: pick('empty') }])}
+${breakdown([
+  { name: 'warm cache', starts: pick('warm') },
+  { name: 'empty cache', starts: pick('empty') },
+])}
 `;
 }
 
@@ -81,7 +105,9 @@ function loadsCell(start: LargeStart | null): string {
 
 function tiersCell(start: LargeStart | null): string {
   if (start === null) return '–';
-  return start.tierRequests.map((t) => `k=${t.k}: ${t.status === 200 ? '200' : `**${t.status ?? 'no answer'}**`} in ${sec(t.ms)}`).join('; ');
+  return start.tierRequests
+    .map((t) => `k=${t.k}: ${t.status === 200 ? '200' : `**${t.status ?? 'no answer'}**`} in ${sec(t.ms)}`)
+    .join('; ');
 }
 
 function healthCell(start: LargeStart | null): string {
@@ -97,14 +123,41 @@ function largeSection(results: BenchResults): string {
   const { warm, s3 } = run;
   const transfer = run.s3Transfer;
   const rows = [
-    ['model', `${run.model.bytes.toLocaleString('en-US')} bytes (${(run.model.bytes / 2 ** 30).toFixed(3)} GiB), ${run.model.labels} labels`, '', ''],
-    ['MD5 of the file in the service', warm?.md5Ms == null ? '–' : `${sec(warm.md5Ms)} (${ratio(r.md5)} md5sum)`, s3 === null ? '–' : 'hashed while downloading', `md5sum ${sec(run.md5sumMs)}`],
-    ['children loading (each child: spawn to its probe answer)', loadsCell(warm), loadsCell(s3), `raw binary: ${run.rawLoadMs.map(sec).join(', ')}`],
-    ['spawn to /ready 200', warm === null ? '–' : `${sec(warm.readyMs)} (${ratio(r.warm)} of ${sec(rawAround(run, 'warm'))})`, s3 === null || transfer === null ? '–' : `${sec(s3.readyMs)} (${ratio(r.s3)} of ${sec(transfer.ms)} transfer + ${sec(rawAround(run, 's3'))})`, transfer === null ? '' : `s3rver transfer ${sec(transfer.ms)} (${(transfer.bytesPerSec / 1e6).toFixed(0)} MB/s)`],
+    [
+      'model',
+      `${run.model.bytes.toLocaleString('en-US')} bytes (${(run.model.bytes / 2 ** 30).toFixed(3)} GiB), ${run.model.labels} labels`,
+      '',
+      '',
+    ],
+    [
+      'MD5 of the file in the service',
+      warm?.md5Ms == null ? '–' : `${sec(warm.md5Ms)} (${ratio(r.md5)} md5sum)`,
+      s3 === null ? '–' : 'hashed while downloading',
+      `md5sum ${sec(run.md5sumMs)}`,
+    ],
+    [
+      'children loading (each child: spawn to its probe answer)',
+      loadsCell(warm),
+      loadsCell(s3),
+      `raw binary: ${run.rawLoadMs.map(sec).join(', ')}`,
+    ],
+    [
+      'spawn to /ready 200',
+      warm === null ? '–' : `${sec(warm.readyMs)} (${ratio(r.warm)} of ${sec(rawAround(run, 'warm'))})`,
+      s3 === null || transfer === null
+        ? '–'
+        : `${sec(s3.readyMs)} (${ratio(r.s3)} of ${sec(transfer.ms)} transfer + ${sec(rawAround(run, 's3'))})`,
+      transfer === null ? '' : `s3rver transfer ${sec(transfer.ms)} (${(transfer.bytesPerSec / 1e6).toFixed(0)} MB/s)`,
+    ],
     ['first request of every k tier, sent as /ready turned 200', tiersCell(warm), tiersCell(s3), ''],
     ['management /health, every 100 ms from listening to ready', healthCell(warm), healthCell(s3), ''],
     ['RSS at ready (service + children)', rssCell(warm?.atReady ?? null), rssCell(s3?.atReady ?? null), ''],
-    ['spawn to every tier loaded', warm?.tiersWarmMs == null ? '–' : sec(warm.tiersWarmMs), s3?.tiersWarmMs == null ? '–' : sec(s3.tiersWarmMs), ''],
+    [
+      'spawn to every tier loaded',
+      warm?.tiersWarmMs == null ? '–' : sec(warm.tiersWarmMs),
+      s3?.tiersWarmMs == null ? '–' : sec(s3.tiersWarmMs),
+      '',
+    ],
     ['RSS after every tier warmed', rssCell(warm?.warmed ?? null), rssCell(s3?.warmed ?? null), ''],
   ];
   const starts = [

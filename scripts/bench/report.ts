@@ -1,7 +1,17 @@
 // The markdown report of one run: setup, targets, then one section per phase. Every
 // figure over repeats is "median (min–max)"; every ratio is taken within one round, between
 // contenders measured minutes apart under the same conditions, then summarised the same way.
-import type { BenchResults, ColdStart, ContenderId, LoadRun, MemoryRun, ProbeSummary, ProfileSummary, Recovery, RssSample } from './results.js';
+import type {
+  BenchResults,
+  ColdStart,
+  ContenderId,
+  LoadRun,
+  MemoryRun,
+  ProbeSummary,
+  ProfileSummary,
+  Recovery,
+  RssSample,
+} from './results.js';
 import { coldStartSections } from './report-coldstart.js';
 import { spread, type Spread } from './stats.js';
 import { coldStartRatios, evaluateTargets, memoryGrowthKb, okPerSec, pairedRatios, textsPerSec } from './targets.js';
@@ -99,7 +109,9 @@ ${contenders}
 
 function machineSection(results: BenchResults): string {
   const m = results.meta.machine;
-  const versions = Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ');
+  const versions = Object.entries(m.versions)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   return `## Machine
 
 | | |
@@ -115,7 +127,12 @@ function machineSection(results: BenchResults): string {
 }
 
 function targetsSection(results: BenchResults): string {
-  const rows = evaluateTargets(results).map((c) => [c.target, c.required, c.measured, c.met === null ? 'not measured' : c.met ? '**met**' : `**missed** (${c.shortfall})`]);
+  const rows = evaluateTargets(results).map((c) => [
+    c.target,
+    c.required,
+    c.measured,
+    c.met === null ? 'not measured' : c.met ? '**met**' : `**missed** (${c.shortfall})`,
+  ]);
   return `## Targets (ratios within this run)
 
 ${table(['target', 'required', 'measured (median, range over rounds)', 'status'], rows)}
@@ -157,9 +174,23 @@ function batchSection(results: BenchResults): string {
     .filter(({ runs }) => runs.length > 0)
     .map(({ id, runs }) => {
       const texts = spread(runs.map(textsPerSec));
-      return [LABELS[id], fmtSpread(spread(runs.map(okPerSec)), fmtInt), fmtSpread(texts, fmtInt), fmtSpread(spread(runs.map((r) => r.ok.p99)), fmtMs), raw.n > 0 ? fmtPct(texts.median / raw.median) : '–', cpuCell(runs)];
+      return [
+        LABELS[id],
+        fmtSpread(spread(runs.map(okPerSec)), fmtInt),
+        fmtSpread(texts, fmtInt),
+        fmtSpread(spread(runs.map((r) => r.ok.p99)), fmtMs),
+        raw.n > 0 ? fmtPct(texts.median / raw.median) : '–',
+        cpuCell(runs),
+      ];
     });
-  const rawRows = results.raw.map((r, i) => [`${i + 1}`, fmtInt(r.lines), r.totalS.toFixed(2), r.loadS.toFixed(2), fmtInt(r.linesPerSec), fmtInt(r.pipedLinesPerSec)]);
+  const rawRows = results.raw.map((r, i) => [
+    `${i + 1}`,
+    fmtInt(r.lines),
+    r.totalS.toFixed(2),
+    r.loadS.toFixed(2),
+    fmtInt(r.linesPerSec),
+    fmtInt(r.pipedLinesPerSec),
+  ]);
   return `## Batch of ${results.meta.plan.batchSize} texts per request, ${results.meta.plan.connections} connections
 
 ${rows.length > 0 ? table(['contender', 'req/s', 'texts/s', 'p99 ms', 'texts/s vs raw binary', CPU_HEADER], rows) : 'Not measured.'}
@@ -187,9 +218,18 @@ function coldSection(results: BenchResults): string {
       id === 'peer' ? '1 (reference)' : fmtSpread(coldStartRatios(results, id, 'peer'), fmtRatio),
     ]);
   const s3 = results.coldStartS3;
-  for (const [which, starts] of [['empty', s3.empty], ['warm', s3.warm]] as const) {
+  for (const [which, starts] of [
+    ['empty', s3.empty],
+    ['warm', s3.warm],
+  ] as const) {
     if (starts.length === 0) continue;
-    rows.push([`this service, from S3 (s3rver), ${which} cache`, fmtSpread(spread(starts.map((s) => s.listeningMs ?? Number.NaN)), fmtMs), fmtSpread(spread(starts.map((s) => s.readyMs)), fmtMs), fmtSpread(spread(starts.map((s) => s.firstClassificationMs)), fmtMs), '']);
+    rows.push([
+      `this service, from S3 (s3rver), ${which} cache`,
+      fmtSpread(spread(starts.map((s) => s.listeningMs ?? Number.NaN)), fmtMs),
+      fmtSpread(spread(starts.map((s) => s.readyMs)), fmtMs),
+      fmtSpread(spread(starts.map((s) => s.firstClassificationMs)), fmtMs),
+      '',
+    ]);
   }
   return `## Cold start
 
@@ -206,7 +246,15 @@ function rssCell(sample: RssSample | null | undefined): string {
 function memorySection(results: BenchResults): string {
   if (results.memory.length === 0) return '## Memory\n\nNot measured.\n';
   const stages = results.meta.plan.memoryStages;
-  const header = ['contender', 'before', ...Array.from({ length: stages }, (_, i) => `after stage ${i + 1}`), 'after idle', 'growth before → last stage', 'growth stage 1 → last', 'peak'];
+  const header = [
+    'contender',
+    'before',
+    ...Array.from({ length: stages }, (_, i) => `after stage ${i + 1}`),
+    'after idle',
+    'growth before → last stage',
+    'growth stage 1 → last',
+    'peak',
+  ];
   const rows = results.memory.map((m: MemoryRun) => {
     const first = m.afterStages[0];
     const last = m.afterStages[m.afterStages.length - 1];
@@ -221,7 +269,9 @@ function memorySection(results: BenchResults): string {
     ];
   });
   const throughput = results.memory.map((m) => [LABELS[m.contender], ...m.stages.map((s) => fmtInt(okPerSec(s)))]);
-  const aborted = results.memory.filter((m) => m.aborted !== null).map((m) => `- ${LABELS[m.contender]}: ${m.aborted?.split('\n')[0] ?? ''}`);
+  const aborted = results.memory
+    .filter((m) => m.aborted !== null)
+    .map((m) => `- ${LABELS[m.contender]}: ${m.aborted?.split('\n')[0] ?? ''}`);
   return `## Memory (RSS in MB: Node process, and in parentheses with its fastText children)
 
 ${table(header, rows)}
@@ -280,13 +330,22 @@ function sweepSection(results: BenchResults, options: ReportOptions): string {
   const base = results.sweep[0]?.baseRate ?? Number.NaN;
   const multiples = [...new Set(results.sweep.flatMap((s) => s.points.map((p) => p.multiple)))].sort((a, b) => a - b);
   const header = ['offered (x peer capacity)', 'requested req/s'];
-  for (const s of results.sweep) header.push(`${LABELS[s.contender]}: sent/s`, 'goodput/s', '2xx p99 ms', '503/s', 'errors', 'classifies after');
+  for (const s of results.sweep)
+    header.push(`${LABELS[s.contender]}: sent/s`, 'goodput/s', '2xx p99 ms', '503/s', 'errors', 'classifies after');
   const rows = multiples.map((m) => {
     const row = [`${m}x`, fmtInt(m * base)];
     for (const s of results.sweep) {
       const p = s.points.find((x) => x.multiple === m);
       if (p === undefined) row.push('–', '–', '–', '–', '–', '–');
-      else row.push(fmtInt(p.run.sent / p.run.elapsedS), fmtInt(okPerSec(p.run)), fmtMs(p.run.ok.p99), fmtInt(p.run.shed.count / p.run.elapsedS), fmtInt(p.run.connErrors + p.run.timeouts), recoveryCell(p.afterwards));
+      else
+        row.push(
+          fmtInt(p.run.sent / p.run.elapsedS),
+          fmtInt(okPerSec(p.run)),
+          fmtMs(p.run.ok.p99),
+          fmtInt(p.run.shed.count / p.run.elapsedS),
+          fmtInt(p.run.connErrors + p.run.timeouts),
+          recoveryCell(p.afterwards),
+        );
     }
     return row;
   });
@@ -305,11 +364,20 @@ function profileSection(profiles: readonly ProfileSummary[]): string {
   const parts = profiles.map((p) => {
     const categories = table(
       ['where', 'self ms', 'share of busy time'],
-      p.byCategory.slice(0, 14).map((e) => [e.name, fmtInt(e.selfMs), e.name === '(idle)' ? '(idle)' : fmtPct(e.share)]),
+      p.byCategory
+        .slice(0, 14)
+        .map((e) => [e.name, fmtInt(e.selfMs), e.name === '(idle)' ? '(idle)' : fmtPct(e.share)]),
     );
     const functions = table(
       ['function', 'location', 'self ms', 'share'],
-      p.topFunctions.slice(0, 18).map((e) => [`\`${e.name}\``, e.where === '' ? '(native)' : `\`${e.where}\``, fmtInt(e.selfMs), `${(e.share * 100).toFixed(1)}%`]),
+      p.topFunctions
+        .slice(0, 18)
+        .map((e) => [
+          `\`${e.name}\``,
+          e.where === '' ? '(native)' : `\`${e.where}\``,
+          fmtInt(e.selfMs),
+          `${(e.share * 100).toFixed(1)}%`,
+        ]),
     );
     return `### ${LABELS[p.contender]}, ${p.scenario}: \`${p.file}\`
 
@@ -328,7 +396,10 @@ ${parts.join('\n')}`;
 }
 
 export function renderReport(results: BenchResults, options: ReportOptions): string {
-  const failures = results.failures.length === 0 ? '' : `## Failures in this run\n\n${results.failures.map((f) => `- **${f.phase}**: ${f.message.split('\n')[0] ?? ''}`).join('\n')}\n`;
+  const failures =
+    results.failures.length === 0
+      ? ''
+      : `## Failures in this run\n\n${results.failures.map((f) => `- **${f.phase}**: ${f.message.split('\n')[0] ?? ''}`).join('\n')}\n`;
   return [
     `# Benchmark: fasttext-edge, the fasttext.js example server, a bare node:http floor and the raw fastText binary\n\nRun ${results.meta.startedAt} → ${results.meta.finishedAt}${results.meta.plan.quick ? ' (quick)' : ''}. Written by \`scripts/bench\`; raw numbers in \`results.json\`.\n`,
     targetsSection(results),

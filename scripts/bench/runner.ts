@@ -13,7 +13,17 @@ import { Prober, request } from './probe.js';
 import { cpuSeconds, descendantCpuSeconds, rssKb, treeRssKb } from './procfs.js';
 import { summarizeProfile, type CpuProfile } from './profile.js';
 import { measureRaw, writeRawInputs } from './raw.js';
-import type { BenchResults, ContenderId, LoadRun, MemoryRun, Plan, Recovery, RssSample, Round, SweepPoint } from './results.js';
+import type {
+  BenchResults,
+  ContenderId,
+  LoadRun,
+  MemoryRun,
+  Plan,
+  Recovery,
+  RssSample,
+  Round,
+  SweepPoint,
+} from './results.js';
 import { coldStartPhase } from './coldstart.js';
 import { largePhase } from './large.js';
 import { startS3 } from './s3.js';
@@ -22,7 +32,17 @@ import { okPerSec } from './targets.js';
 import { sleep, type Supervisor } from './supervisor.js';
 
 export type Phase = 'rounds' | 'coldstart' | 'raw' | 's3' | 'large' | 'memory' | 'overload' | 'sweep' | 'profile';
-export const PHASES: readonly Phase[] = ['rounds', 'coldstart', 'raw', 's3', 'large', 'memory', 'overload', 'sweep', 'profile'];
+export const PHASES: readonly Phase[] = [
+  'rounds',
+  'coldstart',
+  'raw',
+  's3',
+  'large',
+  'memory',
+  'overload',
+  'sweep',
+  'profile',
+];
 
 export interface BenchContext {
   readonly plan: Plan;
@@ -53,7 +73,10 @@ function describe(run: LoadRun): string {
   const rate = okPerSec(run);
   const shed = run.shed.count > 0 ? `, 503 ${run.shed.count}` : '';
   const errors = run.connErrors + run.timeouts > 0 ? `, errors ${run.connErrors}+${run.timeouts} timeouts` : '';
-  const cpu = run.cpu === undefined ? '' : `; cores: contender ${run.cpu.contender}, fastText ${run.cpu.children}, loadgen ${run.cpu.loadgen}`;
+  const cpu =
+    run.cpu === undefined
+      ? ''
+      : `; cores: contender ${run.cpu.contender}, fastText ${run.cpu.children}, loadgen ${run.cpu.loadgen}`;
   return `${Math.round(rate)} ok/s (${Math.round(rate * run.textsPerRequest)} texts/s), p50 ${run.ok.p50.toFixed(2)} ms, p99 ${run.ok.p99.toFixed(2)} ms${shed}${errors}${cpu}`;
 }
 
@@ -86,10 +109,22 @@ export class Bench {
     this.ctx.log(`FAILED ${phase}: ${message}`);
   }
 
-  private async load(c: Running, shape: RequestShape, durationS: number, connections: number, rateCap: number | null, measureAfterS = 0): Promise<LoadRun> {
+  private async load(
+    c: Running,
+    shape: RequestShape,
+    durationS: number,
+    connections: number,
+    rateCap: number | null,
+    measureAfterS = 0,
+  ): Promise<LoadRun> {
     const { plan, loadgen } = this.ctx;
     const loadgenPid = loadgen.pid;
-    const before = { at: performance.now(), contender: cpuSeconds(c.proc.pid), children: descendantCpuSeconds(c.proc.pid), loadgen: cpuSeconds(loadgenPid) };
+    const before = {
+      at: performance.now(),
+      contender: cpuSeconds(c.proc.pid),
+      children: descendantCpuSeconds(c.proc.pid),
+      loadgen: cpuSeconds(loadgenPid),
+    };
     const run = await loadgen.run({
       contender: c.id,
       port: c.port,
@@ -103,17 +138,32 @@ export class Bench {
       measureAfterS,
     });
     const wallS = (performance.now() - before.at) / 1000;
-    const after = { contender: cpuSeconds(c.proc.pid), children: descendantCpuSeconds(c.proc.pid), loadgen: cpuSeconds(loadgenPid) };
-    if (before.contender === null || after.contender === null || before.loadgen === null || after.loadgen === null) return run;
+    const after = {
+      contender: cpuSeconds(c.proc.pid),
+      children: descendantCpuSeconds(c.proc.pid),
+      loadgen: cpuSeconds(loadgenPid),
+    };
+    if (before.contender === null || after.contender === null || before.loadgen === null || after.loadgen === null)
+      return run;
     let children = 0;
     for (const [pid, seconds] of after.children) children += seconds - (before.children.get(pid) ?? 0);
     const cores = (seconds: number): number => Math.round((seconds / wallS) * 100) / 100;
-    return { ...run, cpu: { wallS, contender: cores(after.contender - before.contender), children: cores(children), loadgen: cores(after.loadgen - before.loadgen) } };
+    return {
+      ...run,
+      cpu: {
+        wallS,
+        contender: cores(after.contender - before.contender),
+        children: cores(children),
+        loadgen: cores(after.loadgen - before.loadgen),
+      },
+    };
   }
 
   private async start(id: ContenderId, options: Parameters<typeof startContender>[3] = {}): Promise<Running> {
     const c = await startContender(this.ctx.supervisor, this.ctx.paths, id, options);
-    this.ctx.log(`  started ${id} (pid ${c.proc.pid}, port ${c.port}): ready ${c.coldStart.readyMs.toFixed(0)} ms, first classification ${c.coldStart.firstClassificationMs.toFixed(0)} ms`);
+    this.ctx.log(
+      `  started ${id} (pid ${c.proc.pid}, port ${c.port}): ready ${c.coldStart.readyMs.toFixed(0)} ms, first classification ${c.coldStart.firstClassificationMs.toFixed(0)} ms`,
+    );
     return c;
   }
 
@@ -143,7 +193,10 @@ export class Bench {
     await this.settle(c);
     await sleep(1000);
     const answer = await probeClassification(c, 5000);
-    if (answer.status !== 200) this.ctx.log(`  ${c.id}: a classification after the run got ${answer.status ?? 'no answer'} in ${Math.round(answer.ms)} ms`);
+    if (answer.status !== 200)
+      this.ctx.log(
+        `  ${c.id}: a classification after the run got ${answer.status ?? 'no answer'} in ${Math.round(answer.ms)} ms`,
+      );
     return answer;
   }
 
@@ -211,7 +264,9 @@ export class Bench {
     for (let r = 0; r < Math.max(1, plan.rounds); r++) {
       const run = await measureRaw(this.ctx.supervisor, paths.fastText, paths.model, inputs, plan.rawLines);
       results.raw.push(run);
-      log(`  raw: ${Math.round(run.linesPerSec)} lines/s (${run.lines} lines in ${run.totalS.toFixed(2)} s, load ${run.loadS.toFixed(2)} s)`);
+      log(
+        `  raw: ${Math.round(run.linesPerSec)} lines/s (${run.lines} lines in ${run.totalS.toFixed(2)} s, load ${run.loadS.toFixed(2)} s)`,
+      );
     }
   }
 
@@ -264,7 +319,9 @@ export class Bench {
           const after = rss(c.proc.pid);
           if (after === null) throw new Error(`${id} exited during stage ${s + 1}\n${c.proc.tailText()}`);
           entry.afterStages.push(after);
-          log(`  memory ${id} stage ${s + 1}: RSS ${(after.processKb / 1024).toFixed(0)} MB (tree ${(after.treeKb / 1024).toFixed(0)} MB); ${describe(run)}`);
+          log(
+            `  memory ${id} stage ${s + 1}: RSS ${(after.processKb / 1024).toFixed(0)} MB (tree ${(after.treeKb / 1024).toFixed(0)} MB); ${describe(run)}`,
+          );
         }
         await sleep(plan.memoryIdleS * 1000);
         Object.assign(entry, { afterIdle: rss(c.proc.pid) });
@@ -282,7 +339,9 @@ export class Bench {
 
   /** The contender's median single-text req/s over the rounds, or a fresh measurement. */
   private async capacityOf(c: Running): Promise<number> {
-    const measured = this.ctx.results.rounds.map((r) => r.single[c.id]).filter((run): run is LoadRun => run !== undefined);
+    const measured = this.ctx.results.rounds
+      .map((r) => r.single[c.id])
+      .filter((run): run is LoadRun => run !== undefined);
     if (measured.length > 0) return median(measured.map(okPerSec));
     await this.warmup(c);
     return okPerSec(await this.load(c, c.shape, this.ctx.plan.singleS, this.ctx.plan.connections, null));
@@ -296,9 +355,33 @@ export class Bench {
         const capacity = await this.capacityOf(c);
         await this.settle(c);
         const rssBefore = rss(c.proc.pid);
-        const probers = [new Prober(`GET ${c.healthPath} (traffic port)`, c.port, c.healthPath, plan.probeIntervalMs, plan.probeTimeoutMs, c.healthAccept)];
-        if (c.managementPort !== null) probers.push(new Prober('GET /health (management port)', c.managementPort, '/health', plan.probeIntervalMs, plan.probeTimeoutMs));
-        const outcome = await this.load(c, c.shape, plan.overloadS, plan.overloadConnections, plan.overloadMultiple * capacity).then(
+        const probers = [
+          new Prober(
+            `GET ${c.healthPath} (traffic port)`,
+            c.port,
+            c.healthPath,
+            plan.probeIntervalMs,
+            plan.probeTimeoutMs,
+            c.healthAccept,
+          ),
+        ];
+        if (c.managementPort !== null)
+          probers.push(
+            new Prober(
+              'GET /health (management port)',
+              c.managementPort,
+              '/health',
+              plan.probeIntervalMs,
+              plan.probeTimeoutMs,
+            ),
+          );
+        const outcome = await this.load(
+          c,
+          c.shape,
+          plan.overloadS,
+          plan.overloadConnections,
+          plan.overloadMultiple * capacity,
+        ).then(
           (loaded) => ({ loaded }),
           (error: unknown) => ({ error }),
         );
@@ -307,8 +390,19 @@ export class Bench {
         const run = outcome.loaded;
         const rssAfter = rss(c.proc.pid);
         const afterwards = await this.recovery(c);
-        results.overload.push({ contender: id, capacity, multiple: plan.overloadMultiple, run, probes, rssBefore, rssAfter, afterwards });
-        log(`  overload ${id} at ${plan.overloadMultiple}x ${Math.round(capacity)}/s: sent ${Math.round(run.sent / run.elapsedS)}/s; ${describe(run)}; ${probes.map((p) => `${p.target} p99 ${p.latency.p99.toFixed(1)} ms, ${p.failures}/${p.count} failed`).join('; ')}`);
+        results.overload.push({
+          contender: id,
+          capacity,
+          multiple: plan.overloadMultiple,
+          run,
+          probes,
+          rssBefore,
+          rssAfter,
+          afterwards,
+        });
+        log(
+          `  overload ${id} at ${plan.overloadMultiple}x ${Math.round(capacity)}/s: sent ${Math.round(run.sent / run.elapsedS)}/s; ${describe(run)}; ${probes.map((p) => `${p.target} p99 ${p.latency.p99.toFixed(1)} ms, ${p.failures}/${p.count} failed`).join('; ')}`,
+        );
       } finally {
         await this.stop(c);
       }
@@ -329,10 +423,19 @@ export class Bench {
         for (const multiple of plan.sweepMultiples) {
           await this.settle(c);
           if (!c.proc.alive) throw new Error(`${id} exited during the sweep\n${c.proc.tailText()}`);
-          const run = await this.load(c, c.shape, plan.sweepS, plan.sweepConnections, multiple * baseRate, plan.sweepSettleS);
+          const run = await this.load(
+            c,
+            c.shape,
+            plan.sweepS,
+            plan.sweepConnections,
+            multiple * baseRate,
+            plan.sweepSettleS,
+          );
           const afterwards = await this.recovery(c);
           series.points.push({ multiple, run, afterwards });
-          log(`  sweep ${id} ${multiple}x (${Math.round(multiple * baseRate)}/s): sent ${Math.round(run.sent / run.elapsedS)}/s; ${describe(run)}`);
+          log(
+            `  sweep ${id} ${multiple}x (${Math.round(multiple * baseRate)}/s): sent ${Math.round(run.sent / run.elapsedS)}/s; ${describe(run)}`,
+          );
         }
       } finally {
         await this.stop(c);
@@ -351,10 +454,14 @@ export class Bench {
       this.load(c, c.batchShape ?? c.shape, plan.profileS, plan.connections, null),
     );
     // Where the time goes when the service sheds: the overload scenario under the profiler.
-    await this.profileOne('service', `overload ${plan.overloadMultiple}x, ${plan.overloadConnections} connections`, async (c) => {
-      const capacity = await this.capacityOf(c);
-      return this.load(c, c.shape, plan.profileS, plan.overloadConnections, plan.overloadMultiple * capacity);
-    });
+    await this.profileOne(
+      'service',
+      `overload ${plan.overloadMultiple}x, ${plan.overloadConnections} connections`,
+      async (c) => {
+        const capacity = await this.capacityOf(c);
+        return this.load(c, c.shape, plan.profileS, plan.overloadConnections, plan.overloadMultiple * capacity);
+      },
+    );
   }
 
   private async profileOne(id: ContenderId, scenario: string, drive: (c: Running) => Promise<LoadRun>): Promise<void> {
@@ -377,7 +484,9 @@ export class Bench {
     const summary = summarizeProfile(profile, id, scenario, path.relative(this.ctx.paths.root, kept), okPerSec(run));
     results.profiles.push(summary);
     const top = summary.byCategory.filter((e) => e.name !== '(idle)').slice(0, 4);
-    log(`  profile ${id} (${scenario}): ${Math.round(summary.reqPerSec)} ok/s under the profiler; top: ${top.map((e) => `${e.name} ${(e.share * 100).toFixed(0)}%`).join(', ')}`);
+    log(
+      `  profile ${id} (${scenario}): ${Math.round(summary.reqPerSec)} ok/s under the profiler; top: ${top.map((e) => `${e.name} ${(e.share * 100).toFixed(0)}%`).join(', ')}`,
+    );
   }
 }
 

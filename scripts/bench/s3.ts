@@ -20,19 +20,32 @@ export interface BenchS3 {
   close(): Promise<void>;
 }
 
-export async function startS3(modelFile: string, md5: string, extraEnv: Readonly<Record<string, string>> = {}): Promise<BenchS3> {
+export async function startS3(
+  modelFile: string,
+  md5: string,
+  extraEnv: Readonly<Record<string, string>> = {},
+): Promise<BenchS3> {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'bench-s3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory });
-  const address = (await server.run());
+  const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-  const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const client = new S3Client({
+    region: 'us-east-1',
+    endpoint,
+    forcePathStyle: true,
+    credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   const key = path.basename(modelFile);
   try {
     await client.send(new CreateBucketCommand({ Bucket: 'bench' }));
     // Streamed with its length: a GiB-class model is never held in this process's memory.
     const { size } = await stat(modelFile);
-    await client.send(new PutObjectCommand({ Bucket: 'bench', Key: key, Body: createReadStream(modelFile), ContentLength: size }));
+    await client.send(
+      new PutObjectCommand({ Bucket: 'bench', Key: key, Body: createReadStream(modelFile), ContentLength: size }),
+    );
   } catch (error) {
     client.destroy();
     await server.close();

@@ -32,7 +32,9 @@ export function median(values: readonly number[]): number {
   const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (finite.length === 0) return Number.NaN;
   const mid = Math.floor(finite.length / 2);
-  return finite.length % 2 === 1 ? (finite[mid] as number) : ((finite[mid - 1] as number) + (finite[mid] as number)) / 2;
+  return finite.length % 2 === 1
+    ? (finite[mid] as number)
+    : ((finite[mid - 1] as number) + (finite[mid] as number)) / 2;
 }
 
 /** Median and range over repeats; non-finite values (a failed repeat) are left out. */

@@ -107,7 +107,13 @@ export class Proc {
       };
       this.listeners.add(listener);
       unsubscribe = () => this.listeners.delete(listener);
-      void this.exited.then((info) => reject(new Error(`${this.name} exited (${info.signal ?? `status ${info.code}`}) while waiting for ${what}\n${this.tailText()}`)));
+      void this.exited.then((info) =>
+        reject(
+          new Error(
+            `${this.name} exited (${info.signal ?? `status ${info.code}`}) while waiting for ${what}\n${this.tailText()}`,
+          ),
+        ),
+      );
     });
     return withDeadline(found, ms, `${this.name}: ${what}`).finally(unsubscribe);
   }
@@ -144,11 +150,15 @@ export class Supervisor {
 
   start(name: string, command: string, args: readonly string[], options: StartOptions = {}): Proc {
     this.counter += 1;
-    const logFile = path.join(this.logDir, `${String(this.counter).padStart(3, '0')}-${name.replace(/[^\w.-]+/g, '_')}.log`);
+    const logFile = path.join(
+      this.logDir,
+      `${String(this.counter).padStart(3, '0')}-${name.replace(/[^\w.-]+/g, '_')}.log`,
+    );
     const log = createWriteStream(logFile);
     const spawnedAt = performance.now();
     const stdout = options.discardStdout === true ? 'ignore' : 'pipe';
-    const stdio: ('ignore' | 'pipe' | 'ipc')[] = options.ipc === true ? ['ignore', stdout, 'pipe', 'ipc'] : ['ignore', stdout, 'pipe'];
+    const stdio: ('ignore' | 'pipe' | 'ipc')[] =
+      options.ipc === true ? ['ignore', stdout, 'pipe', 'ipc'] : ['ignore', stdout, 'pipe'];
     const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio });
     const proc = new Proc(name, child, spawnedAt, log);
     this.live.add(proc);

@@ -23,7 +23,13 @@ export function textsPerSec(run: LoadRun): number {
 }
 
 /** Per-round ratio a/b of a figure of two contenders measured in the same round. */
-export function pairedRatios(results: BenchResults, kind: 'single' | 'batch', a: ContenderId, b: ContenderId, figure: (run: LoadRun) => number): Spread {
+export function pairedRatios(
+  results: BenchResults,
+  kind: 'single' | 'batch',
+  a: ContenderId,
+  b: ContenderId,
+  figure: (run: LoadRun) => number,
+): Spread {
   const ratios: number[] = [];
   for (const round of results.rounds) {
     const x = round[kind][a];
@@ -38,7 +44,8 @@ export function coldStartRatios(results: BenchResults, a: ContenderId, b: Conten
   for (const round of results.rounds) {
     const x = round.coldStart[a];
     const y = round.coldStart[b];
-    if (x !== undefined && y !== undefined && y.firstClassificationMs > 0) ratios.push(x.firstClassificationMs / y.firstClassificationMs);
+    if (x !== undefined && y !== undefined && y.firstClassificationMs > 0)
+      ratios.push(x.firstClassificationMs / y.firstClassificationMs);
   }
   return spread(ratios);
 }
@@ -53,7 +60,9 @@ const times = (x: number): string => `${x.toFixed(2)}x`;
 
 function atLeast(value: number, floor: number): { met: boolean; shortfall: string } {
   if (!Number.isFinite(value)) return { met: false, shortfall: 'not measured' };
-  return value >= floor ? { met: true, shortfall: '' } : { met: false, shortfall: `${pct((floor - value) / floor)} short` };
+  return value >= floor
+    ? { met: true, shortfall: '' }
+    : { met: false, shortfall: `${pct((floor - value) / floor)} short` };
 }
 
 function atMost(value: number, ceiling: number, strict = false): { met: boolean; shortfall: string } {
@@ -62,7 +71,13 @@ function atMost(value: number, ceiling: number, strict = false): { met: boolean;
   return ok ? { met: true, shortfall: '' } : { met: false, shortfall: `${pct((value - ceiling) / ceiling)} over` };
 }
 
-const NOT_MEASURED = (target: string, required: string): TargetCheck => ({ target, required, measured: 'not measured', met: null, shortfall: '' });
+const NOT_MEASURED = (target: string, required: string): TargetCheck => ({
+  target,
+  required,
+  measured: 'not measured',
+  met: null,
+  shortfall: '',
+});
 
 function range(s: Spread, format: (x: number) => string): string {
   return s.n > 1 ? `${format(s.median)} (${format(s.min)}–${format(s.max)}, ${s.n} rounds)` : format(s.median);
@@ -73,17 +88,35 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
 
   const rps = pairedRatios(results, 'single', 'service', 'peer', okPerSec);
   if (rps.n === 0) checks.push(NOT_MEASURED('Single text, 50 connections: req/s vs the peer', '>= 1.0x'));
-  else checks.push({ target: 'Single text, 50 connections: req/s vs the peer', required: '>= 1.0x', measured: range(rps, times), ...atLeast(rps.median, 1) });
+  else
+    checks.push({
+      target: 'Single text, 50 connections: req/s vs the peer',
+      required: '>= 1.0x',
+      measured: range(rps, times),
+      ...atLeast(rps.median, 1),
+    });
   const p99 = pairedRatios(results, 'single', 'service', 'peer', (run) => run.ok.p99);
   if (p99.n === 0) checks.push(NOT_MEASURED('Single text, 50 connections: p99 vs the peer', '<= 1.0x'));
-  else checks.push({ target: 'Single text, 50 connections: p99 vs the peer', required: '<= 1.0x', measured: range(p99, times), ...atMost(p99.median, 1) });
+  else
+    checks.push({
+      target: 'Single text, 50 connections: p99 vs the peer',
+      required: '<= 1.0x',
+      measured: range(p99, times),
+      ...atMost(p99.median, 1),
+    });
 
   const batch = results.rounds.map((r) => r.batch.service).filter((run): run is LoadRun => run !== undefined);
   const raw = median(results.raw.map((r) => r.linesPerSec));
-  if (batch.length === 0 || !Number.isFinite(raw)) checks.push(NOT_MEASURED('Batch of 64: texts/s vs the raw binary lines/s', '>= 50%'));
+  if (batch.length === 0 || !Number.isFinite(raw))
+    checks.push(NOT_MEASURED('Batch of 64: texts/s vs the raw binary lines/s', '>= 50%'));
   else {
     const ratio = median(batch.map(textsPerSec)) / raw;
-    checks.push({ target: 'Batch of 64: texts/s vs the raw binary lines/s', required: '>= 50%', measured: pct(ratio), ...atLeast(ratio, 0.5) });
+    checks.push({
+      target: 'Batch of 64: texts/s vs the raw binary lines/s',
+      required: '>= 50%',
+      measured: pct(ratio),
+      ...atLeast(ratio, 0.5),
+    });
   }
 
   for (const id of ['service-cached', 'service'] as const) {
@@ -96,7 +129,13 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
     const growthMb = memoryGrowthKb(run) / 1024;
     const check = atMost(growthMb, 50, true);
     const incomplete = run.aborted !== null ? `; aborted after ${run.afterStages.length} stages` : '';
-    checks.push({ target, required: '< 50 MB', measured: `${growthMb.toFixed(1)} MB${incomplete}`, met: check.met && run.aborted === null, shortfall: check.shortfall || (run.aborted !== null ? 'incomplete' : '') });
+    checks.push({
+      target,
+      required: '< 50 MB',
+      measured: `${growthMb.toFixed(1)} MB${incomplete}`,
+      met: check.met && run.aborted === null,
+      shortfall: check.shortfall || (run.aborted !== null ? 'incomplete' : ''),
+    });
   }
 
   const overload: OverloadRun | undefined = results.overload.find((o) => o.contender === 'service');
@@ -106,34 +145,64 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
     checks.push(NOT_MEASURED('Overload 10x: goodput vs capacity', '>= 80%'));
   } else {
     const errors = overload.run.connErrors + overload.run.timeouts;
-    checks.push({ target: 'Overload 10x: connection errors (and timeouts)', required: '0', measured: `${overload.run.connErrors} errors, ${overload.run.timeouts} timeouts`, met: errors === 0, shortfall: errors === 0 ? '' : `${errors} too many` });
+    checks.push({
+      target: 'Overload 10x: connection errors (and timeouts)',
+      required: '0',
+      measured: `${overload.run.connErrors} errors, ${overload.run.timeouts} timeouts`,
+      met: errors === 0,
+      shortfall: errors === 0 ? '' : `${errors} too many`,
+    });
     for (const probe of overload.probes) {
       const failed = probe.failures > 0 ? `, ${probe.failures}/${probe.count} probes failed` : '';
-      checks.push({ target: `Overload 10x: ${probe.target} p99`, required: '< 100 ms', measured: `${probe.latency.p99.toFixed(1)} ms${failed}`, ...atMost(probe.latency.p99, 100, true) });
+      checks.push({
+        target: `Overload 10x: ${probe.target} p99`,
+        required: '< 100 ms',
+        measured: `${probe.latency.p99.toFixed(1)} ms${failed}`,
+        ...atMost(probe.latency.p99, 100, true),
+      });
     }
     const ratio = overload.capacity > 0 ? okPerSec(overload.run) / overload.capacity : Number.NaN;
-    checks.push({ target: 'Overload 10x: goodput vs capacity', required: '>= 80%', measured: `${pct(ratio)} (${Math.round(okPerSec(overload.run))} of ${Math.round(overload.capacity)} req/s)`, ...atLeast(ratio, 0.8) });
+    checks.push({
+      target: 'Overload 10x: goodput vs capacity',
+      required: '>= 80%',
+      measured: `${pct(ratio)} (${Math.round(okPerSec(overload.run))} of ${Math.round(overload.capacity)} req/s)`,
+      ...atLeast(ratio, 0.8),
+    });
   }
 
   // Not an issue 6 target, but the failure this project exists to prevent: up, and useless.
   const after = [
-    ...results.overload.filter((o) => o.contender === 'service').map((o) => ({ where: `overload ${o.multiple}x`, r: o.afterwards })),
-    ...results.sweep.filter((s) => s.contender === 'service').flatMap((s) => s.points.map((p) => ({ where: `sweep ${p.multiple}x`, r: p.afterwards }))),
+    ...results.overload
+      .filter((o) => o.contender === 'service')
+      .map((o) => ({ where: `overload ${o.multiple}x`, r: o.afterwards })),
+    ...results.sweep
+      .filter((s) => s.contender === 'service')
+      .flatMap((s) => s.points.map((p) => ({ where: `sweep ${p.multiple}x`, r: p.afterwards }))),
   ].filter((x): x is { where: string; r: NonNullable<typeof x.r> } => x.r !== null);
   if (after.length > 0) {
     const failed = after.filter((x) => x.r.status !== 200);
     checks.push({
       target: 'Extra check: the service still classifies after each overload and sweep run',
       required: '200 every time',
-      measured: failed.length === 0 ? `${after.length}/${after.length} answered 200` : `no 200 after ${failed.map((x) => x.where).join(', ')} (${failed.length}/${after.length})`,
+      measured:
+        failed.length === 0
+          ? `${after.length}/${after.length} answered 200`
+          : `no 200 after ${failed.map((x) => x.where).join(', ')} (${failed.length}/${after.length})`,
       met: failed.length === 0,
       shortfall: failed.length === 0 ? '' : 'wedged: /health 200 while classifications fail',
     });
   }
 
   const cold = coldStartRatios(results, 'service', 'peer');
-  if (cold.n === 0) checks.push(NOT_MEASURED('Cold start (bundled model): time to first classification vs the peer', '< 1.5x'));
-  else checks.push({ target: 'Cold start (bundled model): time to first classification vs the peer', required: '< 1.5x', measured: range(cold, times), ...atMost(cold.median, 1.5, true) });
+  if (cold.n === 0)
+    checks.push(NOT_MEASURED('Cold start (bundled model): time to first classification vs the peer', '< 1.5x'));
+  else
+    checks.push({
+      target: 'Cold start (bundled model): time to first classification vs the peer',
+      required: '< 1.5x',
+      measured: range(cold, times),
+      ...atMost(cold.median, 1.5, true),
+    });
 
   checks.push(...coldStartTargets(results));
   return checks;

@@ -30,9 +30,18 @@ function epochOf(entry: LogEntry): number {
 const STEPS: readonly { what: string; match: (e: LogEntry) => boolean }[] = [
   { what: 'first log line (config read, model load started; HTTP stack not imported yet)', match: () => true },
   { what: 'listening (HTTP stack imported, both ports bound)', match: (e) => e.event === 'listening' },
-  { what: "'verifying' phase (cache hit: the MD5 pass starts; download: the copy is complete)", match: (e) => e.event === 'model_phase' && e.phase === 'verifying' },
-  { what: 'model MD5 verified', match: (e) => e.msg === 'model cache hit, MD5 verified' || e.msg === 'model downloaded and verified' },
-  { what: 'engine starting (first child spawned)', match: (e) => e.event === 'model_phase' && e.phase === 'engine_starting' },
+  {
+    what: "'verifying' phase (cache hit: the MD5 pass starts; download: the copy is complete)",
+    match: (e) => e.event === 'model_phase' && e.phase === 'verifying',
+  },
+  {
+    what: 'model MD5 verified',
+    match: (e) => e.msg === 'model cache hit, MD5 verified' || e.msg === 'model downloaded and verified',
+  },
+  {
+    what: 'engine starting (first child spawned)',
+    match: (e) => e.event === 'model_phase' && e.phase === 'engine_starting',
+  },
   { what: 'first k=1 child answered its probe', match: (e) => e.msg === 'fastText process ready' && e.k === 1 },
   { what: 'engine ready (labels read)', match: (e) => e.msg === 'fastText engine ready' },
   { what: 'lifecycle ready', match: (e) => e.event === 'ready' },
@@ -52,7 +61,11 @@ export function timelineOf(lines: readonly string[], spawnedEpochMs: number): Ti
 export function md5Verified(lines: readonly string[], md5: string): boolean {
   return lines.some((line) => {
     const e = parse(line);
-    return e !== null && e.md5 === md5 && (e.msg === 'model cache hit, MD5 verified' || e.msg === 'model downloaded and verified');
+    return (
+      e !== null &&
+      e.md5 === md5 &&
+      (e.msg === 'model cache hit, MD5 verified' || e.msg === 'model downloaded and verified')
+    );
   });
 }
 
@@ -70,7 +83,8 @@ export function childLoadsOf(lines: readonly string[]): { k: number; loadMs: num
   const out: { k: number; loadMs: number }[] = [];
   for (const line of lines) {
     const e = parse(line);
-    if (e?.msg === 'fastText process ready' && typeof e.k === 'number' && typeof e.loadMs === 'number') out.push({ k: e.k, loadMs: e.loadMs });
+    if (e?.msg === 'fastText process ready' && typeof e.k === 'number' && typeof e.loadMs === 'number')
+      out.push({ k: e.k, loadMs: e.loadMs });
   }
   return out;
 }

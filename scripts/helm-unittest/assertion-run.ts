@@ -18,7 +18,12 @@ export interface Rendered {
   readonly renderError: string | undefined;
 }
 
-export function templatesToAssert(assertion: AssertionSpec, test: TestSpec, suite: SuiteSpec, rendered: Rendered): string[] {
+export function templatesToAssert(
+  assertion: AssertionSpec,
+  test: TestSpec,
+  suite: SuiteSpec,
+  rendered: Rendered,
+): string[] {
   const route = suite.chartRoute;
   if (assertion.template !== '') return [templateKey(route, assertion.template)];
   if (test.templates.length > 0) return test.templates.map((name) => templateKey(route, name));
@@ -31,7 +36,13 @@ function fail(assertion: AssertionSpec, failInfo: string[]): AssertionResult {
   return { index: assertion.index, type: assertion.type, not: assertion.not, passed: false, skipped: false, failInfo };
 }
 
-export function runAssertion(assertion: AssertionSpec, test: TestSpec, suite: SuiteSpec, rendered: Rendered, failFast: boolean): AssertionResult {
+export function runAssertion(
+  assertion: AssertionSpec,
+  test: TestSpec,
+  suite: SuiteSpec,
+  rendered: Rendered,
+  failFast: boolean,
+): AssertionResult {
   const wanted = templatesToAssert(assertion, test, suite, rendered);
   const templates = new Map<string, readonly YamlMap[]>(wanted.map((key) => [key, rendered.manifests.get(key) ?? []]));
   const selector = assertion.documentSelector ?? test.documentSelector;
@@ -44,10 +55,23 @@ export function runAssertion(assertion: AssertionSpec, test: TestSpec, suite: Su
   const selected = [...selection.byTemplate.keys()].sort();
   if (selected.length === 0) {
     if (test.documentSelector?.skipEmptyTemplates === true) {
-      return { index: assertion.index, type: assertion.type, not: assertion.not, passed: true, skipped: true, failInfo: [] };
+      return {
+        index: assertion.index,
+        type: assertion.type,
+        not: assertion.not,
+        passed: true,
+        skipped: true,
+        failInfo: [],
+      };
     }
     if (requireSuccess !== rendered.renderSucceed) return fail(assertion, ['Error: rendered manifest is empty']);
-    const verdict = assertion.validator.validate({ docs: [], selected: [], negative, renderError: rendered.renderError, failFast });
+    const verdict = assertion.validator.validate({
+      docs: [],
+      selected: [],
+      negative,
+      renderError: rendered.renderError,
+      failFast,
+    });
     return { ...fail(assertion, [...verdict.info]), passed: verdict.passed };
   }
 
@@ -62,7 +86,12 @@ export function runAssertion(assertion: AssertionSpec, test: TestSpec, suite: Su
     } else if (requireSuccess !== rendered.renderSucceed) {
       ok = false;
       const raw = docs?.[0]?.raw;
-      failInfo.push(`Template:\t${template}`, docs !== undefined && docs.length > 0 ? `Error: Invalid rendering: ${typeof raw === 'string' ? raw : '<nil>'}` : 'Error: rendered manifest is empty');
+      failInfo.push(
+        `Template:\t${template}`,
+        docs !== undefined && docs.length > 0
+          ? `Error: Invalid rendering: ${typeof raw === 'string' ? raw : '<nil>'}`
+          : 'Error: rendered manifest is empty',
+      );
     } else {
       const verdict = assertion.validator.validate({
         docs: docs ?? [],

@@ -23,7 +23,15 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-type BoolFlag = 'strict' | 'failfast' | 'with-subchart' | 'skip-schema-validation' | 'color' | 'update-snapshot' | 'debugPlugin' | 'help';
+type BoolFlag =
+  | 'strict'
+  | 'failfast'
+  | 'with-subchart'
+  | 'skip-schema-validation'
+  | 'color'
+  | 'update-snapshot'
+  | 'debugPlugin'
+  | 'help';
 type ListFlag = 'file' | 'values';
 type StringFlag = 'output-file' | 'output-type' | 'chart-tests-path';
 
@@ -38,14 +46,25 @@ const SHORT: Record<string, BoolFlag | ListFlag | StringFlag> = {
   d: 'debugPlugin',
   h: 'help',
 };
-const BOOLS = new Set<string>(['strict', 'failfast', 'with-subchart', 'skip-schema-validation', 'color', 'update-snapshot', 'debugPlugin', 'help']);
+const BOOLS = new Set<string>([
+  'strict',
+  'failfast',
+  'with-subchart',
+  'skip-schema-validation',
+  'color',
+  'update-snapshot',
+  'debugPlugin',
+  'help',
+]);
 const LISTS = new Set<string>(['file', 'values']);
 const STRINGS = new Set<string>(['output-file', 'output-type', 'chart-tests-path']);
 
 function parseBool(name: string, text: string): boolean {
   if (['true', '1', 't', 'T', 'TRUE', 'True'].includes(text)) return true;
   if (['false', '0', 'f', 'F', 'FALSE', 'False'].includes(text)) return false;
-  throw new UsageError(`invalid argument "${text}" for "--${name}" flag: strconv.ParseBool: parsing "${text}": invalid syntax`);
+  throw new UsageError(
+    `invalid argument "${text}" for "--${name}" flag: strconv.ParseBool: parsing "${text}": invalid syntax`,
+  );
 }
 
 export function parseCliArgs(argv: readonly string[]): CliOptions {

@@ -8,7 +8,8 @@ import { Runner } from './runner.js';
 function concurrencyFromEnv(): number {
   const raw = process.env.HELM_UNITTEST_CONCURRENCY;
   const value = raw === undefined || raw === '' ? 2 : Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new UsageError(`HELM_UNITTEST_CONCURRENCY must be a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new UsageError(`HELM_UNITTEST_CONCURRENCY must be a positive integer, got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -23,7 +24,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (options.charts.length === 0) throw new UsageError('requires at least 1 arg(s), only received 0');
-  if (options.debug) process.stderr.write('note: -d/--debugPlugin is accepted but writes no .debug renders in this runner\n');
+  if (options.debug)
+    process.stderr.write('note: -d/--debugPlugin is accepted but writes no .debug renders in this runner\n');
   const printer = new Printer((text) => process.stdout.write(text), options.color ?? autoColor());
   const runner = new Runner({
     charts: options.charts,

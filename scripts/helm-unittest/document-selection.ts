@@ -5,7 +5,8 @@ import { deepEqual, type YamlMap, type YamlValue } from './yaml-data.js';
 import { valuesAtPath } from './yaml-path.js';
 import type { DocumentSelector } from './suite-file.js';
 
-export type Selection = { readonly ok: true; readonly byTemplate: Map<string, YamlMap[]> } | { readonly ok: false; readonly error: string };
+export type Selection =
+  { readonly ok: true; readonly byTemplate: Map<string, YamlMap[]> } | { readonly ok: false; readonly error: string };
 
 function matchesSelector(doc: YamlMap, selector: DocumentSelector): boolean {
   const values = valuesAtPath(doc, selector.path);
@@ -24,7 +25,10 @@ function selectInTemplate(docs: readonly YamlMap[], selector: DocumentSelector):
   throw new Error('document not found');
 }
 
-export function selectBySelector(templates: ReadonlyMap<string, readonly YamlMap[]>, selector: DocumentSelector): Selection {
+export function selectBySelector(
+  templates: ReadonlyMap<string, readonly YamlMap[]>,
+  selector: DocumentSelector,
+): Selection {
   const byTemplate = new Map<string, YamlMap[]>();
   let total = 0;
   try {

@@ -35,7 +35,15 @@ export type HelmTemplateResult =
 
 export function helmTemplateArgs(request: HelmTemplateRequest): string[] {
   const name = request.releaseName === DEFAULT_RELEASE_NAME ? RELEASE_STAND_IN : request.releaseName;
-  const args = ['template', name, request.chartDir, '--namespace', request.namespace, '--kube-version', request.kubeVersion];
+  const args = [
+    'template',
+    name,
+    request.chartDir,
+    '--namespace',
+    request.namespace,
+    '--kube-version',
+    request.kubeVersion,
+  ];
   for (const api of request.apiVersions) args.push('--api-versions', api);
   if (request.isUpgrade) args.push('--is-upgrade');
   if (request.includeCrds) args.push('--include-crds');
@@ -46,7 +54,9 @@ export function helmTemplateArgs(request: HelmTemplateRequest): string[] {
 
 function restoreReleaseName(text: string, request: HelmTemplateRequest): string {
   if (request.releaseName !== DEFAULT_RELEASE_NAME) return text;
-  return text.replaceAll(RELEASE_STAND_IN, DEFAULT_RELEASE_NAME).replaceAll(RELEASE_STAND_IN.toUpperCase(), DEFAULT_RELEASE_NAME);
+  return text
+    .replaceAll(RELEASE_STAND_IN, DEFAULT_RELEASE_NAME)
+    .replaceAll(RELEASE_STAND_IN.toUpperCase(), DEFAULT_RELEASE_NAME);
 }
 
 /** The error as the Helm library returned it: no `Error: ` prefix, log lines or CLI hints. */

@@ -3,7 +3,12 @@ import { hostname } from 'node:os';
 import type { SuiteResult, TestResult } from './results.js';
 
 function xmlEscape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 function attribute(text: string): string {
@@ -22,7 +27,8 @@ function describe(test: TestResult): string {
   for (const assertion of test.assertions) {
     const title = `- asserts[${assertion.index}]${assertion.not ? ' NOT' : ''} \`${assertion.type}\` fail`;
     text += `\t\t ${title} \n`;
-    if (assertion.skipped) text += "\t\t\t skipped as 'documentSelector.skipEmptyTemplates: true' and 'selectedTemplates: empty' \n";
+    if (assertion.skipped)
+      text += "\t\t\t skipped as 'documentSelector.skipEmptyTemplates: true' and 'selectedTemplates: empty' \n";
     else for (const line of assertion.failInfo) text += `\t\t\t ${line} \n`;
   }
   return text.replaceAll('\n', ',').replaceAll('\t', '');
@@ -53,9 +59,17 @@ export function junitReport(suites: readonly SuiteResult[], now: Date = new Date
       if (test.skipped) {
         lines.push(open, `\t\t\t<skipped message="${attribute(describe(test))}"></skipped>`, '\t\t</testcase>');
       } else if (!test.passed && test.execError !== undefined) {
-        lines.push(open, `\t\t\t<error message="Error" type="">${xmlEscape(test.execError)}</error>`, '\t\t</testcase>');
+        lines.push(
+          open,
+          `\t\t\t<error message="Error" type="">${xmlEscape(test.execError)}</error>`,
+          '\t\t</testcase>',
+        );
       } else if (!test.passed) {
-        lines.push(open, `\t\t\t<failure message="Failed" type="">${xmlEscape(describe(test))}</failure>`, '\t\t</testcase>');
+        lines.push(
+          open,
+          `\t\t\t<failure message="Failed" type="">${xmlEscape(describe(test))}</failure>`,
+          '\t\t</testcase>',
+        );
       } else {
         lines.push(`${open}</testcase>`);
       }

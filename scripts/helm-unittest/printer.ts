@@ -28,7 +28,10 @@ export function emptyCounting(): Counting {
 }
 
 export class Printer {
-  constructor(private readonly write: (text: string) => void, private readonly colored: boolean) {}
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly colored: boolean,
+  ) {}
 
   private paint(style: Style, text: string): string {
     return this.colored ? `\x1b[${STYLE[style]}m${text}\x1b[0m` : text;
@@ -70,7 +73,10 @@ export class Printer {
   private test(result: TestResult): void {
     if (result.passed) return;
     if (result.skipped) {
-      this.println(`${this.paint('highlight', '- ')}${this.paint('warningBg', 'SKIPPED')}${this.paint('warning', ` '${result.name}'`)}`, 1);
+      this.println(
+        `${this.paint('highlight', '- ')}${this.paint('warningBg', 'SKIPPED')}${this.paint('warning', ` '${result.name}'`)}`,
+        1,
+      );
       return;
     }
     if (result.execError !== undefined) {
@@ -81,7 +87,10 @@ export class Printer {
     this.println(this.paint('danger', `- ${result.name}\n`), 1);
     for (const assertion of result.assertions) {
       if (assertion.passed) continue;
-      this.println(this.paint('danger', `- asserts[${assertion.index}]${assertion.not ? ' NOT' : ''} \`${assertion.type}\` fail`), 2);
+      this.println(
+        this.paint('danger', `- asserts[${assertion.index}]${assertion.not ? ' NOT' : ''} \`${assertion.type}\` fail`),
+        2,
+      );
       for (const line of assertion.failInfo) this.println(line, 3);
       this.println('');
     }

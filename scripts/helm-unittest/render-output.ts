@@ -25,7 +25,10 @@ export function parseManifests(text: string): YamlMap[] {
   const maps: YamlMap[] = [];
   for (const doc of docs) {
     if (doc === null) continue;
-    if (!isMap(doc)) throw new ManifestParseError(`yaml: unmarshal errors: cannot unmarshal ${Array.isArray(doc) ? '!!seq' : '!!str'} into common.K8sManifest`);
+    if (!isMap(doc))
+      throw new ManifestParseError(
+        `yaml: unmarshal errors: cannot unmarshal ${Array.isArray(doc) ? '!!seq' : '!!str'} into common.K8sManifest`,
+      );
     if (Object.keys(doc).length > 0) maps.push(doc);
   }
   return maps;
@@ -79,7 +82,12 @@ function successOutcome(result: Extract<HelmTemplateResult, { ok: true }>, conte
     files.set(doc.source, previous === undefined || previous === '' ? doc.text : `${previous}---\n${doc.text}`);
   }
   return {
-    rendered: { manifests: manifestsOf(files), outputKeys: [...files.keys()], renderSucceed: true, renderError: undefined },
+    rendered: {
+      manifests: manifestsOf(files),
+      outputKeys: [...files.keys()],
+      renderSucceed: true,
+      renderError: undefined,
+    },
     execError: undefined,
   };
 }
@@ -88,13 +96,22 @@ const NO_OUTPUT = { manifests: new Map<string, YamlMap[]>(), outputKeys: [] as s
 
 export function outcomeOf(result: HelmTemplateResult, context: OutputContext): Outcome {
   if (result.ok) return successOutcome(result, context);
-  const error = result.error.replaceAll(`${context.chartRoute}/templates/${NOTES_PARTIAL}`, `${context.chartRoute}/templates/NOTES.txt`);
+  const error = result.error.replaceAll(
+    `${context.chartRoute}/templates/${NOTES_PARTIAL}`,
+    `${context.chartRoute}/templates/NOTES.txt`,
+  );
   if (context.requireRenderSuccess) return { rendered: { ...NO_OUTPUT, renderError: error }, execError: error };
   const parsed = parseRenderError(error);
-  if (parsed.file === '' && parsed.message === '') return { rendered: { ...NO_OUTPUT, renderError: error }, execError: error };
+  if (parsed.file === '' && parsed.message === '')
+    return { rendered: { ...NO_OUTPUT, renderError: error }, execError: error };
   const targets = path.posix.basename(parsed.file).startsWith('_')
-    ? (context.suiteTemplates.length > 0 ? context.suiteTemplates : ['**']).map((name) => templateKey(context.suiteRoute, name))
+    ? (context.suiteTemplates.length > 0 ? context.suiteTemplates : ['**']).map((name) =>
+        templateKey(context.suiteRoute, name),
+      )
     : [parsed.file];
   const manifests = new Map<string, YamlMap[]>(targets.map((key) => [key, [{ raw: parsed.message }]]));
-  return { rendered: { manifests, outputKeys: targets, renderSucceed: false, renderError: undefined }, execError: undefined };
+  return {
+    rendered: { manifests, outputKeys: targets, renderSucceed: false, renderError: undefined },
+    execError: undefined,
+  };
 }

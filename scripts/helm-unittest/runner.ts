@@ -48,7 +48,10 @@ function message(error: unknown): string {
 }
 
 class SuiteLoadError extends Error {
-  constructor(readonly file: string, cause: unknown) {
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
     super(message(cause));
   }
 }
@@ -110,7 +113,14 @@ export class Runner {
     const suites: SuiteSpec[] = [];
     for (const file of await this.suiteFiles(chartDir)) {
       try {
-        suites.push(...(await readSuiteFile(file, { chartRoute: route, strict: this.options.strict, valuesFiles, cwd: this.options.cwd })));
+        suites.push(
+          ...(await readSuiteFile(file, {
+            chartRoute: route,
+            strict: this.options.strict,
+            valuesFiles,
+            cwd: this.options.cwd,
+          })),
+        );
       } catch (error) {
         throw new SuiteLoadError(file, error);
       }
@@ -118,7 +128,11 @@ export class Runner {
     return suites;
   }
 
-  private async collectSuites(chart: ChartFiles, valuesFiles: readonly string[], values: YamlMap): Promise<SuiteSpec[]> {
+  private async collectSuites(
+    chart: ChartFiles,
+    valuesFiles: readonly string[],
+    values: YamlMap,
+  ): Promise<SuiteSpec[]> {
     const suites = await this.suitesOf(chart.dir, chart.route, valuesFiles);
     if (!this.options.withSubcharts) return suites;
     for (const sub of chart.subcharts) {
@@ -168,7 +182,9 @@ export class Runner {
         let result = cache.get(key);
         if (result === undefined) {
           result = this.limiter.run(() =>
-            this.cancelled ? Promise.resolve<HelmTemplateResult>({ ok: false, error: 'cancelled by --failfast' }) : helmTemplate(request),
+            this.cancelled
+              ? Promise.resolve<HelmTemplateResult>({ ok: false, error: 'cancelled by --failfast' })
+              : helmTemplate(request),
           );
           cache.set(key, result);
           pending.push(result.catch(() => undefined));
@@ -226,12 +242,20 @@ export class Runner {
     let chart: ChartFiles;
     let suites: SuiteSpec[];
     try {
-      if (!(await stat(dir)).isDirectory()) throw new Error(`${chartPath}: packaged charts are not supported by this runner; unpack it first`);
+      if (!(await stat(dir)).isDirectory())
+        throw new Error(`${chartPath}: packaged charts are not supported by this runner; unpack it first`);
       chart = await loadChartFiles(dir);
       suites = await this.collectSuites(chart, valuesFiles, await valuesForConditions(chart, valuesFiles));
     } catch (error) {
       if (error instanceof SuiteLoadError) {
-        this.report({ name: '', definitionFile: path.relative(this.options.cwd, error.file), passed: false, skipped: false, execError: error.message, tests: [] });
+        this.report({
+          name: '',
+          definitionFile: path.relative(this.options.cwd, error.file),
+          passed: false,
+          skipped: false,
+          execError: error.message,
+          tests: [],
+        });
       }
       printer.erroredChartHeader(message(error));
       this.charts.failed += 1;
@@ -266,7 +290,9 @@ export class Runner {
     const start = performance.now();
     const valuesFiles: string[] = [];
     for (const pattern of this.options.valuesFiles) {
-      valuesFiles.push(...(path.isAbsolute(pattern) ? [pattern] : (await glob(pattern, this.options.cwd)).map((f) => path.resolve(f))));
+      valuesFiles.push(
+        ...(path.isAbsolute(pattern) ? [pattern] : (await glob(pattern, this.options.cwd)).map((f) => path.resolve(f))),
+      );
     }
     let allPassed = true;
     for (const chartPath of this.options.charts) {

@@ -32,7 +32,8 @@ export function parseSetPath(path: string): Cursor[] {
     switch (state) {
       case 'index': {
         if (last !== ']') throw new SetPathError('missing index value');
-        if (!/^[+-]?\d+$/.test(token)) throw new SetPathError(`strconv.Atoi: parsing ${JSON.stringify(token)}: invalid syntax`);
+        if (!/^[+-]?\d+$/.test(token))
+          throw new SetPathError(`strconv.Atoi: parsing ${JSON.stringify(token)}: invalid syntax`);
         cursors.push(Number(token));
         state = 'denotation';
         break;
@@ -76,7 +77,11 @@ export function buildSetValue(path: string, value: YamlValue): YamlMap {
   cursors.forEach((cursor, depth) => {
     const nextCursor = cursors[depth + 1];
     const next: YamlValue =
-      nextCursor === undefined ? value : typeof nextCursor === 'number' ? new Array<YamlValue>(nextCursor + 1).fill(null) : {};
+      nextCursor === undefined
+        ? value
+        : typeof nextCursor === 'number'
+          ? new Array<YamlValue>(nextCursor + 1).fill(null)
+          : {};
     if (typeof cursor === 'number') {
       if (!Array.isArray(current)) throw new SetPathError(`index ${cursor} applied to a map`);
       current[cursor] = next;

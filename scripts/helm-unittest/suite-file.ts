@@ -88,8 +88,39 @@ export interface SuiteSpec {
   readonly tests: readonly TestSpec[];
 }
 
-const SUITE_KEYS = ['suite', 'values', 'set', 'templates', 'excludeTemplates', 'includeCrds', 'release', 'chart', 'capabilities', 'kubernetesProvider', 'postRenderer', 'tests', 'snapshotId', 'skip'];
-const TEST_KEYS = ['it', 'values', 'set', 'template', 'templates', 'documentIndex', 'documentindices', 'documentSelector', 'release', 'chart', 'capabilities', 'asserts', 'skip', 'kubernetesProvider', 'postRenderer'];
+const SUITE_KEYS = [
+  'suite',
+  'values',
+  'set',
+  'templates',
+  'excludeTemplates',
+  'includeCrds',
+  'release',
+  'chart',
+  'capabilities',
+  'kubernetesProvider',
+  'postRenderer',
+  'tests',
+  'snapshotId',
+  'skip',
+];
+const TEST_KEYS = [
+  'it',
+  'values',
+  'set',
+  'template',
+  'templates',
+  'documentIndex',
+  'documentindices',
+  'documentSelector',
+  'release',
+  'chart',
+  'capabilities',
+  'asserts',
+  'skip',
+  'kubernetesProvider',
+  'postRenderer',
+];
 const RELEASE_KEYS = ['name', 'namespace', 'revision', 'upgrade'];
 const CHART_KEYS = ['version', 'appVersion'];
 const CAPABILITY_KEYS = ['majorVersion', 'minorVersion', 'apiVersions'];
@@ -97,11 +128,17 @@ const SELECTOR_KEYS = ['path', 'value', 'matchMany', 'skipEmptyTemplates'];
 
 /** Go-style reads from one YAML mapping node. */
 class Fields {
-  constructor(private readonly doc: Document, private readonly node: YAMLMap | undefined, private readonly where: string) {}
+  constructor(
+    private readonly doc: Document,
+    private readonly node: YAMLMap | undefined,
+    private readonly where: string,
+  ) {}
 
   static of(doc: Document, node: Node | null | undefined, where: string): Fields {
-    if (node === null || node === undefined || (isScalar(node) && node.value === null)) return new Fields(doc, undefined, where);
-    if (!isYamlMap(node)) throw new SuiteFileError(`yaml: unmarshal errors: cannot unmarshal ${kindOf(node)} into ${where}`);
+    if (node === null || node === undefined || (isScalar(node) && node.value === null))
+      return new Fields(doc, undefined, where);
+    if (!isYamlMap(node))
+      throw new SuiteFileError(`yaml: unmarshal errors: cannot unmarshal ${kindOf(node)} into ${where}`);
     return new Fields(doc, node, where);
   }
 
@@ -112,7 +149,8 @@ class Fields {
   strict(known: readonly string[], enabled: boolean): void {
     if (!enabled) return;
     for (const key of this.keys()) {
-      if (!known.includes(key)) throw new SuiteFileError(`yaml: unmarshal errors:\n  field ${key} not found in type ${this.where}`);
+      if (!known.includes(key))
+        throw new SuiteFileError(`yaml: unmarshal errors:\n  field ${key} not found in type ${this.where}`);
     }
   }
 
@@ -126,7 +164,9 @@ class Fields {
   }
 
   private fail(key: string, node: Node, want: string): never {
-    throw new SuiteFileError(`yaml: unmarshal errors: cannot unmarshal ${kindOf(node)} into ${this.where}.${key} of type ${want}`);
+    throw new SuiteFileError(
+      `yaml: unmarshal errors: cannot unmarshal ${kindOf(node)} into ${this.where}.${key} of type ${want}`,
+    );
   }
 
   string(key: string): string {
@@ -159,7 +199,11 @@ class Fields {
     return node.items.map((item, i) => {
       if (!isScalar(item)) return this.fail(`${key}[${i}]`, item as Node, 'string');
       if (item.value === null) return '';
-      return typeof item.value === 'string' ? item.value : typeof item.source === 'string' ? item.source : scalarText(item.value);
+      return typeof item.value === 'string'
+        ? item.value
+        : typeof item.source === 'string'
+          ? item.source
+          : scalarText(item.value);
     });
   }
 
@@ -245,13 +289,15 @@ function parseAssertion(doc: Document, node: Node | null, index: number): Assert
   for (const key of fields.keys()) {
     const found = ASSERTION_KINDS.get(key);
     if (found === undefined) continue;
-    if (type !== undefined) throw new SuiteFileError(`assertion type \`${type}\` and \`${key}\` is declared duplicately`);
+    if (type !== undefined)
+      throw new SuiteFileError(`assertion type \`${type}\` and \`${key}\` is declared duplicately`);
     type = key;
     kind = found;
   }
   if (type === undefined || kind === undefined) {
     for (const key of fields.keys()) {
-      if (!['template', 'documentIndex', 'not', 'documentSelector'].includes(key)) throw new SuiteFileError(`Assertion type \`${key}\` is invalid`);
+      if (!['template', 'documentIndex', 'not', 'documentSelector'].includes(key))
+        throw new SuiteFileError(`Assertion type \`${key}\` is invalid`);
     }
     throw new SuiteFileError('no assertion type defined');
   }
@@ -292,7 +338,12 @@ interface SuiteDefaults {
 
 function parseRelease(fields: Fields, strict: boolean): ReleaseSpec {
   fields.strict(RELEASE_KEYS, strict);
-  return { name: fields.string('name'), namespace: fields.string('namespace'), revision: fields.int('revision') ?? 0, upgrade: fields.bool('upgrade') };
+  return {
+    name: fields.string('name'),
+    namespace: fields.string('namespace'),
+    revision: fields.int('revision') ?? 0,
+    upgrade: fields.bool('upgrade'),
+  };
 }
 
 function parseChart(fields: Fields, strict: boolean): ChartSpec {
@@ -317,14 +368,16 @@ function testCapabilities(fields: Fields, strict: boolean, suite: CapabilitiesSp
   return {
     majorVersion: version('majorVersion') || suite.majorVersion,
     minorVersion: version('minorVersion') || suite.minorVersion,
-    apiVersions: apiVersions === null ? [] : suite.apiVersions.length > 0 ? [...apiVersions, ...suite.apiVersions] : apiVersions,
+    apiVersions:
+      apiVersions === null ? [] : suite.apiVersions.length > 0 ? [...apiVersions, ...suite.apiVersions] : apiVersions,
   };
 }
 
 function unsupportedFeatures(fields: Fields): string[] {
   const found: string[] = [];
   const provider = fields.value('kubernetesProvider');
-  if (isMap(provider) && Array.isArray(provider.objects) && provider.objects.length > 0) found.push('kubernetesProvider');
+  if (isMap(provider) && Array.isArray(provider.objects) && provider.objects.length > 0)
+    found.push('kubernetesProvider');
   const renderer = fields.value('postRenderer');
   if (isMap(renderer) && typeof renderer.cmd === 'string' && renderer.cmd !== '') found.push('postRenderer');
   return found;
@@ -352,8 +405,15 @@ function parseTest(doc: Document, node: Node | null, strict: boolean, defaults: 
       revision: release.revision || defaults.release.revision,
       upgrade: release.upgrade || defaults.release.upgrade,
     },
-    chart: { version: chart.version || defaults.chart.version, appVersion: chart.appVersion || defaults.chart.appVersion },
-    capabilities: testCapabilities(fields.fields('capabilities', 'unittest.TestJob.Capabilities'), strict, defaults.capabilities),
+    chart: {
+      version: chart.version || defaults.chart.version,
+      appVersion: chart.appVersion || defaults.chart.appVersion,
+    },
+    capabilities: testCapabilities(
+      fields.fields('capabilities', 'unittest.TestJob.Capabilities'),
+      strict,
+      defaults.capabilities,
+    ),
     skipReason: defaults.skipReason || skip.string('reason'),
     assertions,
     unsupported: [...defaults.unsupported, ...unsupportedFeatures(fields)],

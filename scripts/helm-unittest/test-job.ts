@@ -30,7 +30,14 @@ function skippedResult(test: TestSpec): TestResult {
 }
 
 function erroredResult(test: TestSpec, message: string, started: number): TestResult {
-  return { name: test.name, passed: false, skipped: false, execError: message, assertions: [], durationMs: performance.now() - started };
+  return {
+    name: test.name,
+    passed: false,
+    skipped: false,
+    execError: message,
+    assertions: [],
+    durationMs: performance.now() - started,
+  };
 }
 
 function errorText(error: unknown): string {
@@ -39,13 +46,19 @@ function errorText(error: unknown): string {
 
 function unsupportedReason(test: TestSpec): string | undefined {
   const snapshot = test.assertions.find((a) => !a.kind.supported);
-  if (snapshot !== undefined) return `${snapshot.type} is not supported by this runner (no snapshot files); use upstream helm unittest for snapshot suites`;
+  if (snapshot !== undefined)
+    return `${snapshot.type} is not supported by this runner (no snapshot files); use upstream helm unittest for snapshot suites`;
   const feature = test.unsupported[0];
   if (feature !== undefined) return `${feature} is not supported by this runner (it renders with the helm binary)`;
   return undefined;
 }
 
-async function renderTest(suite: SuiteSpec, test: TestSpec, env: JobEnvironment, requireRenderSuccess: boolean): Promise<Outcome> {
+async function renderTest(
+  suite: SuiteSpec,
+  test: TestSpec,
+  env: JobEnvironment,
+  requireRenderSuccess: boolean,
+): Promise<Outcome> {
   const values = await userValues({
     files: test.values,
     sets: [suite.set, test.set],
@@ -101,5 +114,12 @@ export async function runTest(suite: SuiteSpec, test: TestSpec, env: JobEnvironm
     if (!passed && env.failFast) break;
   }
   const skipped = assertions.length > 0 && assertions.every((a) => a.skipped);
-  return { name: test.name, passed, skipped, execError: outcome.execError, assertions, durationMs: performance.now() - started };
+  return {
+    name: test.name,
+    passed,
+    skipped,
+    execError: outcome.execError,
+    assertions,
+    durationMs: performance.now() - started,
+  };
 }

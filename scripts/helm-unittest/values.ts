@@ -56,7 +56,9 @@ export async function userValues(sources: ValueSources): Promise<YamlMap> {
     try {
       parsed = parseYaml(text);
     } catch (error) {
-      throw new Error(`failed to parse ${file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new Error(`failed to parse ${file}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
     }
     if (parsed !== null && !isMap(parsed)) throw new Error(`failed to parse ${file}: not a map of values`);
     base = mergeTables(scopeToChartRoute(sources.chartRoute, parsed ?? {}), base);

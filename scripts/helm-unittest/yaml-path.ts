@@ -41,7 +41,10 @@ const NAME_STOP = new Set(['.', '[', ']']);
 
 class PathParser {
   private pos = 0;
-  constructor(private readonly src: string, private readonly stops: ReadonlySet<string> = NAME_STOP) {}
+  constructor(
+    private readonly src: string,
+    private readonly stops: ReadonlySet<string> = NAME_STOP,
+  ) {}
 
   private fail(message: string): never {
     throw new YamlPathError(`invalid path ${JSON.stringify(this.src)}: ${message}`);
@@ -126,7 +129,8 @@ class PathParser {
       if (inner === null) this.fail(`bad filter [${content}]`);
       return { kind: 'filter', expr: new FilterParser(inner[1] ?? '', this.src).parse() };
     }
-    if (content.startsWith("'") || content.startsWith('"')) return { kind: 'child', names: parseQuotedList(content, this.src) };
+    if (content.startsWith("'") || content.startsWith('"'))
+      return { kind: 'child', names: parseQuotedList(content, this.src) };
     return { kind: 'index', selectors: content.split(',').map((part) => parseIndex(part.trim(), this.src)) };
   }
 
@@ -140,7 +144,8 @@ function parseQuotedList(content: string, src: string): string[] {
   let i = 0;
   while (i < content.length) {
     const quote = content[i];
-    if (quote !== '"' && quote !== "'") throw new YamlPathError(`invalid path ${JSON.stringify(src)}: expected a quoted name in [${content}]`);
+    if (quote !== '"' && quote !== "'")
+      throw new YamlPathError(`invalid path ${JSON.stringify(src)}: expected a quoted name in [${content}]`);
     let name = '';
     i += 1;
     while (i < content.length && content[i] !== quote) {
@@ -148,12 +153,14 @@ function parseQuotedList(content: string, src: string): string[] {
       name += content[i];
       i += 1;
     }
-    if (i >= content.length) throw new YamlPathError(`invalid path ${JSON.stringify(src)}: unterminated quote in [${content}]`);
+    if (i >= content.length)
+      throw new YamlPathError(`invalid path ${JSON.stringify(src)}: unterminated quote in [${content}]`);
     names.push(name);
     i += 1;
     while (content[i] === ' ') i += 1;
     if (i < content.length) {
-      if (content[i] !== ',') throw new YamlPathError(`invalid path ${JSON.stringify(src)}: expected , in [${content}]`);
+      if (content[i] !== ',')
+        throw new YamlPathError(`invalid path ${JSON.stringify(src)}: expected , in [${content}]`);
       i += 1;
       while (content[i] === ' ') i += 1;
     }
@@ -163,7 +170,8 @@ function parseQuotedList(content: string, src: string): string[] {
 
 function parseInteger(text: string, src: string): number | undefined {
   if (text === '') return undefined;
-  if (!/^-?\d+$/.test(text)) throw new YamlPathError(`invalid path ${JSON.stringify(src)}: bad array index ${JSON.stringify(text)}`);
+  if (!/^-?\d+$/.test(text))
+    throw new YamlPathError(`invalid path ${JSON.stringify(src)}: bad array index ${JSON.stringify(text)}`);
   return Number(text);
 }
 
@@ -183,7 +191,10 @@ const FILTER_STOPS = new Set(['.', '[', ']', ' ', '\t', '=', '!', '<', '>', '&',
 
 class FilterParser {
   private pos = 0;
-  constructor(private readonly src: string, private readonly path: string) {}
+  constructor(
+    private readonly src: string,
+    private readonly path: string,
+  ) {}
 
   private fail(message: string): never {
     throw new YamlPathError(`invalid path ${JSON.stringify(this.path)}: filter ${message}`);
@@ -301,7 +312,8 @@ class FilterParser {
 }
 
 function sliceIndices(slice: Slice, length: number): number[] {
-  const norm = (value: number): number => (value < 0 ? Math.max(length + value, slice.step < 0 ? -1 : 0) : Math.min(value, length));
+  const norm = (value: number): number =>
+    value < 0 ? Math.max(length + value, slice.step < 0 ? -1 : 0) : Math.min(value, length);
   const out: number[] = [];
   if (slice.step > 0) {
     const start = slice.start === undefined ? 0 : norm(slice.start);
@@ -342,7 +354,10 @@ function applyStep(step: Step | undefined, node: YamlValue, root: YamlValue): Ya
       if (!Array.isArray(node)) return [];
       const picked: YamlValue[] = [];
       for (const selector of step.selectors) {
-        const indices = typeof selector === 'number' ? [selector < 0 ? node.length + selector : selector] : sliceIndices(selector, node.length);
+        const indices =
+          typeof selector === 'number'
+            ? [selector < 0 ? node.length + selector : selector]
+            : sliceIndices(selector, node.length);
         for (const i of indices) if (i >= 0 && i < node.length) picked.push(node[i] ?? null);
       }
       return picked;

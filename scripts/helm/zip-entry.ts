@@ -82,7 +82,8 @@ export async function readZipEntry(zipPath: string, entryName: string): Promise<
     if (entry.method === 0) data = compressed;
     else if (entry.method === 8) data = inflateRawSync(compressed);
     else throw new ZipFormatError(`${entryName}: compression method ${entry.method} is not supported`);
-    if (data.length !== entry.size) throw new ZipFormatError(`${entryName}: size ${data.length}, expected ${entry.size}`);
+    if (data.length !== entry.size)
+      throw new ZipFormatError(`${entryName}: size ${data.length}, expected ${entry.size}`);
     if (crc32(data) >>> 0 !== entry.crc) throw new ZipFormatError(`${entryName}: CRC mismatch`);
     return data;
   } finally {

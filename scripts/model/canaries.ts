@@ -24,18 +24,36 @@ export async function readCanaryTexts(file: string): Promise<string[]> {
   return texts;
 }
 
-export async function recordCanaries(model: string, texts: readonly string[], timeoutMs = 60_000, binary = fastTextBinary()): Promise<ModelCanary[]> {
+export async function recordCanaries(
+  model: string,
+  texts: readonly string[],
+  timeoutMs = 60_000,
+  binary = fastTextBinary(),
+): Promise<ModelCanary[]> {
   if (texts.length === 0) return [];
   // A text without tokens gets no label from the service (it answers [] for it): no canary can be made of it.
   const blank = texts.find((t) => t.trim() === '');
-  if (blank !== undefined) throw new FastTextError(`canary ${JSON.stringify(blank)}: a text without words cannot be a canary`);
-  const engine = new FastTextPool({ binary, poolSize: 1, stallMs: timeoutMs, restartBaseMs: 100, restartMaxMs: 1000, maxK: 1, kTiers: [], warmTiers: false });
+  if (blank !== undefined)
+    throw new FastTextError(`canary ${JSON.stringify(blank)}: a text without words cannot be a canary`);
+  const engine = new FastTextPool({
+    binary,
+    poolSize: 1,
+    stallMs: timeoutMs,
+    restartBaseMs: 100,
+    restartMaxMs: 1000,
+    maxK: 1,
+    kTiers: [],
+    warmTiers: false,
+  });
   try {
     await engine.start(model);
     const answers = await engine.predict(texts, 1, 0, performance.now() + timeoutMs);
     return texts.map((text, i) => {
       const top = answers[i]?.[0];
-      if (top === undefined) throw new FastTextError(`canary ${JSON.stringify(text)}: the model gives no label for it (a text with no known token); pick another text`);
+      if (top === undefined)
+        throw new FastTextError(
+          `canary ${JSON.stringify(text)}: the model gives no label for it (a text with no known token); pick another text`,
+        );
       // fastText prints exp(log(p + 1e-5)): a certain answer reads 1.00001. A probability is at
       // most 1 (the chart's schema says so too).
       return { text, label: top.label, score: Math.min(1, Number(top.score.toFixed(DECIMALS))) };

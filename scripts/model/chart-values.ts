@@ -14,7 +14,10 @@ export async function chartModelValues(chartDir: string): Promise<Set<string>> {
 }
 
 /** The chart's model.* values for a lock; what this chart does not take is left out, and said. */
-export function modelValues(lock: ModelLock, takes: ReadonlySet<string>): { values: Record<string, unknown>; omitted: string[] } {
+export function modelValues(
+  lock: ModelLock,
+  takes: ReadonlySet<string>,
+): { values: Record<string, unknown>; omitted: string[] } {
   const all: Record<string, unknown> = { uri: lock.uri, md5: lock.md5 };
   if (lock.name !== undefined) all.name = lock.name;
   if (lock.bytes !== undefined) all.bytes = lock.bytes;

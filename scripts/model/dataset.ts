@@ -76,13 +76,15 @@ export function parseDataset(bytes: Buffer, format?: DatasetFormat): Dataset {
       const tab = line.indexOf('\t');
       if (tab < 0) throw new DatasetError(`${where}: expected "label<TAB>text", found no tab`);
       const label = line.slice(0, tab).trim();
-      if (!LABEL.test(label)) throw new DatasetError(`${where}: the label ${JSON.stringify(label)} is empty or contains spaces`);
+      if (!LABEL.test(label))
+        throw new DatasetError(`${where}: the label ${JSON.stringify(label)} is empty or contains spaces`);
       labels = [label.startsWith(LABEL_PREFIX) ? label.slice(LABEL_PREFIX.length) : label];
       body = clean(unquote(line.slice(tab + 1)));
     } else {
       const tokens = clean(line).split(' ');
       labels = [];
-      while (tokens[0]?.startsWith(LABEL_PREFIX) === true) labels.push(tokens.shift()?.slice(LABEL_PREFIX.length) ?? '');
+      while (tokens[0]?.startsWith(LABEL_PREFIX) === true)
+        labels.push(tokens.shift()?.slice(LABEL_PREFIX.length) ?? '');
       if (labels.length === 0 || labels.includes('')) {
         throw new DatasetError(`${where}: expected "${LABEL_PREFIX}<label> text" (the fastText format)`);
       }
@@ -134,7 +136,8 @@ export interface Split {
  * shuffled: fastText's SGD fed a file sorted by label learns mostly the last class.
  */
 export function splitDataset(examples: readonly Example[], testRatio: number, seed: number): Split {
-  if (!(testRatio > 0 && testRatio < 1)) throw new DatasetError(`the test ratio must be between 0 and 1, got ${testRatio}`);
+  if (!(testRatio > 0 && testRatio < 1))
+    throw new DatasetError(`the test ratio must be between 0 and 1, got ${testRatio}`);
   const random = seededRandom(seed);
   const byLabel = new Map<string, Example[]>();
   for (const example of examples) {

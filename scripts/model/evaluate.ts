@@ -25,7 +25,10 @@ export interface Evaluation {
 }
 
 /** Per-label scores of top-1 predictions; undefined means fastText predicted nothing. */
-export function score(examples: readonly Example[], predictions: readonly (string | undefined)[]): Omit<Evaluation, 'fastText'> {
+export function score(
+  examples: readonly Example[],
+  predictions: readonly (string | undefined)[],
+): Omit<Evaluation, 'fastText'> {
   if (examples.length !== predictions.length) {
     throw new Error(`${predictions.length} predictions for ${examples.length} examples`);
   }
@@ -66,7 +69,8 @@ export function score(examples: readonly Example[], predictions: readonly (strin
 function parseTestOutput(stdout: string): { precisionAt1: number; recallAt1: number } {
   const value = (key: string): number => {
     const m = new RegExp(`^${key}\\s+([\\d.]+|-?nan)\\s*$`, 'm').exec(stdout);
-    if (m === null) throw new FastTextError(`fasttext test: no ${key} in its output: ${JSON.stringify(stdout.slice(0, 200))}`);
+    if (m === null)
+      throw new FastTextError(`fasttext test: no ${key} in its output: ${JSON.stringify(stdout.slice(0, 200))}`);
     return Number(m[1]);
   };
   return { precisionAt1: value('P@1'), recallAt1: value('R@1') };
@@ -76,10 +80,18 @@ function parseTestOutput(stdout: string): { precisionAt1: number; recallAt1: num
  * Evaluates `model` on `examples`. Writes two files next to `workPrefix`: the labelled
  * examples (for `fasttext test`) and the bare texts (for `fasttext predict`).
  */
-export async function evaluate(model: string, examples: readonly Example[], workPrefix: string, timeoutMs: number): Promise<Evaluation> {
+export async function evaluate(
+  model: string,
+  examples: readonly Example[],
+  workPrefix: string,
+  timeoutMs: number,
+): Promise<Evaluation> {
   const labelled = `${workPrefix}.test.txt`;
   const texts = `${workPrefix}.texts.txt`;
-  await writeFile(labelled, examples.map((e) => `${e.labels.map((l) => LABEL_PREFIX + l).join(' ')} ${e.text}\n`).join(''));
+  await writeFile(
+    labelled,
+    examples.map((e) => `${e.labels.map((l) => LABEL_PREFIX + l).join(' ')} ${e.text}\n`).join(''),
+  );
   await writeFile(texts, examples.map((e) => `${e.text}\n`).join(''));
   const predicted = await runFastText(['predict', model, texts, '1'], { timeoutMs });
   const lines = predicted.stdout.split('\n');

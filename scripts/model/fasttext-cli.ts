@@ -71,10 +71,14 @@ export function runFastText(args: readonly string[], options: RunOptions): Promi
       else if (pending.trim() !== '') err += `${pending}\n`;
       const stdout = Buffer.concat(out).toString('utf8');
       if (timedOut) {
-        reject(new FastTextError(`${what} did not finish within ${Math.round(options.timeoutMs / 1000)} s and was killed`));
+        reject(
+          new FastTextError(`${what} did not finish within ${Math.round(options.timeoutMs / 1000)} s and was killed`),
+        );
       } else if (code !== 0) {
         const tail = err.trim().split('\n').slice(-5).join('\n  ');
-        reject(new FastTextError(`${what} failed (${signal ?? `exit status ${code}`})${tail === '' ? '' : `:\n  ${tail}`}`));
+        reject(
+          new FastTextError(`${what} failed (${signal ?? `exit status ${code}`})${tail === '' ? '' : `:\n  ${tail}`}`),
+        );
       } else {
         resolve({ stdout, stderr: err });
       }

@@ -20,10 +20,15 @@ export async function checkFastTextHeader(file: string): Promise<void> {
     const header = Buffer.alloc(8);
     const { bytesRead } = await handle.read(header, 0, 8, 0);
     if (bytesRead < 8 || header.readInt32LE(0) !== MAGIC) {
-      throw new NotAModelError(`${file} is not a fastText model (no fastText header; expected a .bin or .ftz written by fasttext)`);
+      throw new NotAModelError(
+        `${file} is not a fastText model (no fastText header; expected a .bin or .ftz written by fasttext)`,
+      );
     }
     const version = header.readInt32LE(4);
-    if (!VERSIONS.has(version)) throw new NotAModelError(`${file}: fastText model format version ${version} is not one this service's fastText reads (11, 12)`);
+    if (!VERSIONS.has(version))
+      throw new NotAModelError(
+        `${file}: fastText model format version ${version} is not one this service's fastText reads (11, 12)`,
+      );
   } finally {
     await handle.close();
   }

@@ -10,7 +10,10 @@ export interface FileDigest {
 }
 
 /** Hashes a byte stream (a file, or an object read back from S3). */
-export async function digestStream(stream: Readable | AsyncIterable<unknown>, onBytes?: (bytes: number) => void): Promise<FileDigest> {
+export async function digestStream(
+  stream: Readable | AsyncIterable<unknown>,
+  onBytes?: (bytes: number) => void,
+): Promise<FileDigest> {
   const md5 = createHash('md5');
   const sha256 = createHash('sha256');
   let bytes = 0;

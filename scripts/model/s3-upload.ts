@@ -77,14 +77,19 @@ const status = (err: unknown): number | undefined => (err as SdkLikeError | unde
  * Runs a write with If-None-Match: * when asked; a 412 (or 409 ConditionalRequestConflict,
  * a concurrent conditional write) becomes KeyExistsError; a 501 runs it once more without.
  */
-async function conditionally<T>(req: UploadRequest, write: (ifNoneMatch: string | undefined) => Promise<T>): Promise<{ out: T; conditional: boolean }> {
+async function conditionally<T>(
+  req: UploadRequest,
+  write: (ifNoneMatch: string | undefined) => Promise<T>,
+): Promise<{ out: T; conditional: boolean }> {
   if (!req.ifAbsent) return { out: await write(undefined), conditional: false };
   try {
     return { out: await write('*'), conditional: true };
   } catch (err) {
     const code = status(err);
     if (code === 412 || code === 409) {
-      throw new KeyExistsError(`s3://${req.bucket}/${req.key}: the key was written by someone else during this upload (HTTP ${code} to If-None-Match: *)`);
+      throw new KeyExistsError(
+        `s3://${req.bucket}/${req.key}: the key was written by someone else during this upload (HTTP ${code} to If-None-Match: *)`,
+      );
     }
     if (code === 501) return { out: await write(undefined), conditional: false };
     throw err;
@@ -111,7 +116,9 @@ class Tap extends Transform {
 
 function unchanged(req: UploadRequest, md5: string, bytes: number): void {
   if (md5 !== req.md5 || bytes !== req.bytes) {
-    throw new UploadError(`${req.file} changed during the upload (${bytes} bytes, md5 ${md5}; expected ${req.bytes}, ${req.md5})`);
+    throw new UploadError(
+      `${req.file} changed during the upload (${bytes} bytes, md5 ${md5}; expected ${req.bytes}, ${req.md5})`,
+    );
   }
 }
 
@@ -147,10 +154,16 @@ export async function uploadFile(req: UploadRequest): Promise<UploadResult> {
   }
 
   const created = await req.client.send(
-    new CreateMultipartUploadCommand({ Bucket: req.bucket, Key: req.key, ContentType: 'application/octet-stream', Metadata: metadata }),
+    new CreateMultipartUploadCommand({
+      Bucket: req.bucket,
+      Key: req.key,
+      ContentType: 'application/octet-stream',
+      Metadata: metadata,
+    }),
   );
   const uploadId = created.UploadId;
-  if (uploadId === undefined) throw new UploadError(`CreateMultipartUpload s3://${req.bucket}/${req.key}: no UploadId in the answer`);
+  if (uploadId === undefined)
+    throw new UploadError(`CreateMultipartUpload s3://${req.bucket}/${req.key}: no UploadId in the answer`);
   const handle = await open(req.file, 'r');
   try {
     const whole = createHash('md5');
@@ -181,13 +194,21 @@ export async function uploadFile(req: UploadRequest): Promise<UploadResult> {
     unchanged(req, whole.digest('hex'), offset);
     const { conditional } = await conditionally(req, (ifNoneMatch) =>
       req.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: req.bucket, Key: req.key, UploadId: uploadId, MultipartUpload: { Parts: parts }, IfNoneMatch: ifNoneMatch }),
+        new CompleteMultipartUploadCommand({
+          Bucket: req.bucket,
+          Key: req.key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          IfNoneMatch: ifNoneMatch,
+        }),
       ),
     );
     return { multipart: true, parts: parts.length, conditional };
   } catch (err) {
     // Uploaded parts are stored (and billed) until the upload is completed or aborted.
-    await req.client.send(new AbortMultipartUploadCommand({ Bucket: req.bucket, Key: req.key, UploadId: uploadId })).catch(() => undefined);
+    await req.client
+      .send(new AbortMultipartUploadCommand({ Bucket: req.bucket, Key: req.key, UploadId: uploadId }))
+      .catch(() => undefined);
     throw err;
   } finally {
     await handle.close();

@@ -29,7 +29,12 @@ const clean = (value: string | undefined, length: number): string | undefined =>
 };
 
 /** HEAD s3://bucket/key: the object, or undefined when the key does not exist. */
-export async function headStored(client: S3Client, bucket: string, key: string, where: string): Promise<StoredObject | undefined> {
+export async function headStored(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  where: string,
+): Promise<StoredObject | undefined> {
   try {
     const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     const meta = out.Metadata ?? {};
@@ -52,8 +57,10 @@ export async function headStored(client: S3Client, bucket: string, key: string, 
  */
 export function differences(stored: StoredObject, expected: ExpectedObject): string[] {
   const out: string[] = [];
-  if (expected.bytes !== undefined && stored.bytes !== expected.bytes) out.push(`bytes: stored ${stored.bytes}, expected ${expected.bytes}`);
-  if (stored.md5 !== expected.md5) out.push(`md5: stored ${stored.md5 ?? 'none (no x-amz-meta-md5)'}, expected ${expected.md5}`);
+  if (expected.bytes !== undefined && stored.bytes !== expected.bytes)
+    out.push(`bytes: stored ${stored.bytes}, expected ${expected.bytes}`);
+  if (stored.md5 !== expected.md5)
+    out.push(`md5: stored ${stored.md5 ?? 'none (no x-amz-meta-md5)'}, expected ${expected.md5}`);
   if (expected.sha256 !== undefined && stored.sha256 !== expected.sha256) {
     out.push(`sha256: stored ${stored.sha256 ?? 'none (no x-amz-meta-sha256)'}, expected ${expected.sha256}`);
   }
@@ -61,6 +68,14 @@ export function differences(stored: StoredObject, expected: ExpectedObject): str
 }
 
 /** "N bytes, md5 X, sha256 Y" for messages. */
-export function describe(o: { bytes?: number | undefined; md5?: string | undefined; sha256?: string | undefined }): string {
-  return [...(o.bytes === undefined ? [] : [`${o.bytes} bytes`]), `md5 ${o.md5 ?? 'unknown'}`, ...(o.sha256 === undefined ? [] : [`sha256 ${o.sha256}`])].join(', ');
+export function describe(o: {
+  bytes?: number | undefined;
+  md5?: string | undefined;
+  sha256?: string | undefined;
+}): string {
+  return [
+    ...(o.bytes === undefined ? [] : [`${o.bytes} bytes`]),
+    `md5 ${o.md5 ?? 'unknown'}`,
+    ...(o.sha256 === undefined ? [] : [`sha256 ${o.sha256}`]),
+  ].join(', ');
 }

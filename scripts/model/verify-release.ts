@@ -27,7 +27,8 @@ export async function verifyRelease(s3: S3Settings, uri: string, expected: Expec
   const client = createS3Client(s3, { maxAttempts: 3, idleTimeoutMs: 30_000 });
   try {
     const stored = await headStored(client, loc.bucket, loc.key, where);
-    if (stored === undefined) throw new ReleaseMismatchError(`${uri}: no such object (HTTP 404): publish it first (npm run model:publish)`);
+    if (stored === undefined)
+      throw new ReleaseMismatchError(`${uri}: no such object (HTTP 404): publish it first (npm run model:publish)`);
     const diff = differences(stored, expected);
     if (diff.length > 0) {
       throw new ReleaseMismatchError(

@@ -8,7 +8,12 @@ import { CHART, HELM_MAJORS, findOne, renderChart } from '../chart/chart-helm.js
 
 for (const major of HELM_MAJORS) {
   test(`helm ${major}: the dashboard ConfigMap is valid and holds the dashboard JSON as committed`, async (t) => {
-    const manifests = await renderChart(major, ['--set', 'metrics.dashboard.enabled=true', '--set', 'commonAnnotations.owner=ml-platform']);
+    const manifests = await renderChart(major, [
+      '--set',
+      'metrics.dashboard.enabled=true',
+      '--set',
+      'commonAnnotations.owner=ml-platform',
+    ]);
     const doc = findOne(manifests, 'ConfigMap', 'edge-fasttext-edge-dashboard');
     t.notThrows(() => new ConfigMap(doc).validate());
     const metadata = doc.metadata as { labels: Record<string, string>; annotations: Record<string, string> };

@@ -30,12 +30,15 @@ interface Dashboard {
   readonly templating: { readonly list: readonly { readonly name: string; readonly definition?: string }[] };
 }
 
-const readDashboard = async (): Promise<Dashboard> => JSON.parse(await readFile(path.join(CHART, 'dashboards', 'fasttext-edge.json'), 'utf8')) as Dashboard;
+const readDashboard = async (): Promise<Dashboard> =>
+  JSON.parse(await readFile(path.join(CHART, 'dashboards', 'fasttext-edge.json'), 'utf8')) as Dashboard;
 const flatPanels = (panels: readonly Panel[]): Panel[] => panels.flatMap((p) => [p, ...flatPanels(p.panels ?? [])]);
 
 /** Every PromQL query of the dashboard, with where it is; label_values(expr, label) gives its expr. */
 function dashboardQueries(dashboard: Dashboard): { where: string; query: string }[] {
-  const queries = flatPanels(dashboard.panels).flatMap((p) => (p.targets ?? []).map((x) => ({ where: `panel "${p.title ?? ''}"`, query: x.expr })));
+  const queries = flatPanels(dashboard.panels).flatMap((p) =>
+    (p.targets ?? []).map((x) => ({ where: `panel "${p.title ?? ''}"`, query: x.expr })),
+  );
   for (const v of dashboard.templating.list) {
     const inner = /^label_values\((.+),\s*[A-Za-z_]+\)$/.exec(v.definition ?? '')?.[1];
     if (inner !== undefined) queries.push({ where: `variable $${v.name}`, query: inner });
@@ -58,7 +61,10 @@ async function scrapeFamilies(t: import('ava').ExecutionContext): Promise<Map<st
 
 test('every metric named by the dashboard and the rules is exported by a real service', async (t) => {
   const families = await scrapeFamilies(t);
-  t.true(families.has('fasttext_ready') && families.has('fasttext_http_request_duration_seconds'), [...families.keys()].join(' '));
+  t.true(
+    families.has('fasttext_ready') && families.has('fasttext_http_request_duration_seconds'),
+    [...families.keys()].join(' '),
+  );
   const groups = ruleGroups(await renderPrometheusRule());
   const recorded = new Set(groups.flatMap((g) => g.rules).flatMap((r) => (r.record === undefined ? [] : [r.record])));
   const sources = [
@@ -81,10 +87,15 @@ test('every metric named by the dashboard and the rules is exported by a real se
 
 test('the check catches a query naming a metric the service does not export', async (t) => {
   const families = await scrapeFamilies(t);
-  const names = metricNames(withoutGrafanaVariables('sum(rate(fasttext_http_requests_totl{namespace="$namespace"}[$__rate_interval]))'));
+  const names = metricNames(
+    withoutGrafanaVariables('sum(rate(fasttext_http_requests_totl{namespace="$namespace"}[$__rate_interval]))'),
+  );
   t.deepEqual(names, ['fasttext_http_requests_totl']);
   t.is(exposedName('fasttext_http_requests_totl', families), undefined);
-  t.is(exposedName('fasttext_http_request_duration_seconds_bucket', families), 'fasttext_http_request_duration_seconds');
+  t.is(
+    exposedName('fasttext_http_request_duration_seconds_bucket', families),
+    'fasttext_http_request_duration_seconds',
+  );
   t.is(exposedName('fasttext_ready_bucket', families), undefined, 'only histograms have _bucket series');
 });
 
@@ -92,12 +103,32 @@ test('the dashboard covers what operators read, and every query parses', async (
   const dashboard = await readDashboard();
   const queries = dashboardQueries(dashboard);
   for (const { where, query } of queries) t.notThrows(() => metricNames(query), where);
-  const titles = flatPanels(dashboard.panels).map((p) => p.title ?? '').join(' | ').toLowerCase();
-  for (const topic of ['requests', 'goodput vs shed', 'latency percentiles', 'queue', 'ready', 'canary', 'engine', 'model download', 'memory per pod']) {
+  const titles = flatPanels(dashboard.panels)
+    .map((p) => p.title ?? '')
+    .join(' | ')
+    .toLowerCase();
+  for (const topic of [
+    'requests',
+    'goodput vs shed',
+    'latency percentiles',
+    'queue',
+    'ready',
+    'canary',
+    'engine',
+    'model download',
+    'memory per pod',
+  ]) {
     t.true(titles.includes(topic), `no panel about ${topic}: ${titles}`);
   }
   const all = queries.map((q) => q.query).join('\n');
-  for (const metric of ['fasttext:http_request_duration_seconds:p99', 'fasttext:shed:rate', 'fasttext:goodput:rate', 'fasttext_not_ready_reason', 'fasttext_model_download_bytes_total', 'container_memory_working_set_bytes']) {
+  for (const metric of [
+    'fasttext:http_request_duration_seconds:p99',
+    'fasttext:shed:rate',
+    'fasttext:goodput:rate',
+    'fasttext_not_ready_reason',
+    'fasttext_model_download_bytes_total',
+    'container_memory_working_set_bytes',
+  ]) {
     t.true(all.includes(metric), `the dashboard does not read ${metric}`);
   }
 });

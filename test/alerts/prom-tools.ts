@@ -36,12 +36,22 @@ export async function promBinary(name: 'promtool' | 'prometheus'): Promise<strin
       // not in this directory
     }
   }
-  throw new Error(`${name} not found on PATH: install Debian's prometheus package (apt-get install -y prometheus); .ci/run does`);
+  throw new Error(
+    `${name} not found on PATH: install Debian's prometheus package (apt-get install -y prometheus); .ci/run does`,
+  );
 }
 
 /** The PrometheusRule the chart renders (helm 3) with the monitoring API present. */
 export async function renderPrometheusRule(args: readonly string[] = []): Promise<Record<string, unknown>> {
-  const manifests = await renderChart(3, ['--namespace', NAMESPACE, '--api-versions', 'monitoring.coreos.com/v1', '--set', 'metrics.prometheusRule.enabled=true', ...args]);
+  const manifests = await renderChart(3, [
+    '--namespace',
+    NAMESPACE,
+    '--api-versions',
+    'monitoring.coreos.com/v1',
+    '--set',
+    'metrics.prometheusRule.enabled=true',
+    ...args,
+  ]);
   return findOne(manifests, 'PrometheusRule');
 }
 
@@ -66,11 +76,20 @@ export interface ToolRun {
 export async function promtool(args: readonly string[], cwd: string, timeoutMs = 60_000): Promise<ToolRun> {
   const binary = await promBinary('promtool');
   return new Promise((resolve, reject) => {
-    execFile(binary, [...args], { cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 8 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const output = `${stdout}${stderr}`;
-      if (error === null) return resolve({ code: 0, output });
-      if (typeof error.code === 'number') return resolve({ code: error.code, output });
-      reject(new Error(`promtool ${args.join(' ')}: ${error.message}${error.killed ? ` (killed after ${timeoutMs} ms)` : ''}`));
-    });
+    execFile(
+      binary,
+      [...args],
+      { cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 8 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const output = `${stdout}${stderr}`;
+        if (error === null) return resolve({ code: 0, output });
+        if (typeof error.code === 'number') return resolve({ code: error.code, output });
+        reject(
+          new Error(
+            `promtool ${args.join(' ')}: ${error.message}${error.killed ? ` (killed after ${timeoutMs} ms)` : ''}`,
+          ),
+        );
+      },
+    );
   });
 }

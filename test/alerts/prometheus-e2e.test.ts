@@ -18,20 +18,34 @@ import { promBinary, renderPrometheusRule, ruleGroups, writeRuleFile, SELECTOR_L
 import { startPrometheus, type ActiveAlert, type PrometheusServer } from './prometheus-server.js';
 
 const SHORT_RULES = [
-  '--set', 'metrics.prometheusRule.rateWindow=10s',
-  '--set', 'metrics.prometheusRule.alerts.modelNotReady.windowSeconds=5',
-  '--set', 'metrics.prometheusRule.alerts.modelNotReady.for=4s',
-  '--set', 'metrics.prometheusRule.alerts.engineRestarts.window=30s',
-  '--set', 'metrics.prometheusRule.alerts.engineRestarts.maxRestarts=2',
-  '--set', 'metrics.prometheusRule.alerts.engineRestarts.for=4s',
-  '--set', 'metrics.prometheusRule.alerts.livenessFailing.window=30s',
-  '--set', 'metrics.prometheusRule.alerts.livenessFailing.minFailures=2',
-  '--set', 'metrics.prometheusRule.alerts.livenessFailing.for=4s',
-  '--set', 'metrics.prometheusRule.alerts.shedding.for=4s',
-  '--set', 'metrics.prometheusRule.alerts.queueBacklog.for=4s',
-  '--set', 'metrics.prometheusRule.alerts.queueBacklog.depth=1',
-  '--set', 'metrics.prometheusRule.alerts.latencyP99.for=4s',
-  '--set-json', 'metrics.prometheusRule.alerts.latencyP99.sloSeconds=0.05',
+  '--set',
+  'metrics.prometheusRule.rateWindow=10s',
+  '--set',
+  'metrics.prometheusRule.alerts.modelNotReady.windowSeconds=5',
+  '--set',
+  'metrics.prometheusRule.alerts.modelNotReady.for=4s',
+  '--set',
+  'metrics.prometheusRule.alerts.engineRestarts.window=30s',
+  '--set',
+  'metrics.prometheusRule.alerts.engineRestarts.maxRestarts=2',
+  '--set',
+  'metrics.prometheusRule.alerts.engineRestarts.for=4s',
+  '--set',
+  'metrics.prometheusRule.alerts.livenessFailing.window=30s',
+  '--set',
+  'metrics.prometheusRule.alerts.livenessFailing.minFailures=2',
+  '--set',
+  'metrics.prometheusRule.alerts.livenessFailing.for=4s',
+  '--set',
+  'metrics.prometheusRule.alerts.shedding.for=4s',
+  '--set',
+  'metrics.prometheusRule.alerts.queueBacklog.for=4s',
+  '--set',
+  'metrics.prometheusRule.alerts.queueBacklog.depth=1',
+  '--set',
+  'metrics.prometheusRule.alerts.latencyP99.for=4s',
+  '--set-json',
+  'metrics.prometheusRule.alerts.latencyP99.sloSeconds=0.05',
 ];
 const ALERT_DEADLINE_MS = 60_000;
 const POLL_MS = 200;
@@ -46,7 +60,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function childPids(pid: number): number[] {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((s) => Number(s.trim()))
+      .filter((n) => n > 0);
   } catch {
     return [];
   }
@@ -56,7 +73,11 @@ function childPids(pid: number): number[] {
  * Polls the alerts API until `match` is firing; it must have been seen pending first. A poll
  * that fails (a busy machine) is retried until the deadline.
  */
-async function pendingThenFiring(prom: PrometheusServer, match: (a: ActiveAlert) => boolean, since: number): Promise<Transition> {
+async function pendingThenFiring(
+  prom: PrometheusServer,
+  match: (a: ActiveAlert) => boolean,
+  since: number,
+): Promise<Transition> {
   let pendingAt: number | undefined;
   const seen: string[] = [];
   let lastError = '';
@@ -70,14 +91,17 @@ async function pendingThenFiring(prom: PrometheusServer, match: (a: ActiveAlert)
     if (alert?.state === 'pending' && pendingAt === undefined) pendingAt = Date.now();
     if (alert !== undefined && seen.at(-1) !== alert.state) seen.push(alert.state);
     if (alert?.state === 'firing') {
-      if (pendingAt === undefined) throw new Error(`went firing without being seen pending (states seen: ${seen.join(',')})`);
+      if (pendingAt === undefined)
+        throw new Error(`went firing without being seen pending (states seen: ${seen.join(',')})`);
       // Prometheus' own record of when the alert became pending.
       const activeAt = alert.activeAt === undefined ? pendingAt : Date.parse(alert.activeAt);
       return { pendingAfterMs: activeAt - since, firingAfterMs: Date.now() - since, alert };
     }
     await sleep(POLL_MS);
   }
-  throw new Error(`not firing within ${ALERT_DEADLINE_MS} ms (states seen: ${seen.join(',') || 'none'}; last poll error: ${lastError || 'none'})`);
+  throw new Error(
+    `not firing within ${ALERT_DEADLINE_MS} ms (states seen: ${seen.join(',') || 'none'}; last poll error: ${lastError || 'none'})`,
+  );
 }
 
 const labels = (pod: string): Record<string, string> => ({ ...SELECTOR_LABELS, pod });
@@ -103,13 +127,22 @@ test.serial('a real Prometheus raises each alert, pending then firing, on the fa
   });
 
   const rulesFile = await writeRuleFile(ruleGroups(await renderPrometheusRule(SHORT_RULES)), tempDir());
-  const common = { ENGINE_POOL_SIZE: '1', ENGINE_K_TIERS: 'none', ENGINE_RESTART_BASE_MS: '50', ENGINE_RESTART_MAX_MS: '200' };
+  const common = {
+    ENGINE_POOL_SIZE: '1',
+    ENGINE_K_TIERS: 'none',
+    ENGINE_RESTART_BASE_MS: '50',
+    ENGINE_RESTART_MAX_MS: '200',
+  };
   const start = async (env: Record<string, string>): Promise<RunningService> => {
     const svc = await startService({ env: { ...common, MODEL_CACHE_DIR: tempDir(), ...env } });
     started.push(svc);
     return svc;
   };
-  const [healthy, crashy, frozen] = await Promise.all([start({}), start({}), start({ LIVENESS_MAX_EVENT_LOOP_DELAY_MS: '100' })]);
+  const [healthy, crashy, frozen] = await Promise.all([
+    start({}),
+    start({}),
+    start({ LIVENESS_MAX_EVENT_LOOP_DELAY_MS: '100' }),
+  ]);
   await Promise.all([healthy.waitReady(30_000), crashy.waitReady(30_000), frozen.waitReady(30_000)]);
   const badStartedAt = Date.now();
   const badMd5 = await start({ MODEL_URI: `file://${BUNDLED_MODEL}`, MODEL_MD5: '0123456789abcdef0123456789abcdef' });
@@ -159,9 +192,21 @@ test.serial('a real Prometheus raises each alert, pending then firing, on the fa
   })();
 
   const [notReady, restarts, liveness] = await Promise.all([
-    pendingThenFiring(server, (a) => a.labels.alertname === 'FasttextModelNotReady' && a.labels.pod === 'bad-md5', badStartedAt),
-    pendingThenFiring(server, (a) => a.labels.alertname === 'FasttextEngineRestarts' && a.labels.pod === 'crashy', crashStartedAt).finally(() => (stopCrashing = true)),
-    pendingThenFiring(server, (a) => a.labels.alertname === 'FasttextLivenessFailing' && a.labels.pod === 'frozen', freezeStartedAt).finally(() => (stopFreezing = true)),
+    pendingThenFiring(
+      server,
+      (a) => a.labels.alertname === 'FasttextModelNotReady' && a.labels.pod === 'bad-md5',
+      badStartedAt,
+    ),
+    pendingThenFiring(
+      server,
+      (a) => a.labels.alertname === 'FasttextEngineRestarts' && a.labels.pod === 'crashy',
+      crashStartedAt,
+    ).finally(() => (stopCrashing = true)),
+    pendingThenFiring(
+      server,
+      (a) => a.labels.alertname === 'FasttextLivenessFailing' && a.labels.pod === 'frozen',
+      freezeStartedAt,
+    ).finally(() => (stopFreezing = true)),
   ]);
   await Promise.all([crashing, freezing]);
 
@@ -172,92 +217,128 @@ test.serial('a real Prometheus raises each alert, pending then firing, on the fa
   t.true(healthStatuses.includes(503), `/health answers: ${healthStatuses.join(',')}`);
   t.true(kills >= 3, `children killed: ${kills}`);
   // pending (by Prometheus' activeAt) at least the rule's `for` (4 s) before it was seen firing.
-  for (const [name, x] of Object.entries({ notReady, restarts, liveness })) t.true(x.firingAfterMs - x.pendingAfterMs >= 3500, `${name}: ${JSON.stringify(x)}`);
+  for (const [name, x] of Object.entries({ notReady, restarts, liveness }))
+    t.true(x.firingAfterMs - x.pendingAfterMs >= 3500, `${name}: ${JSON.stringify(x)}`);
 
   // The control: the healthy service raised nothing, and Prometheus saw it ready.
   const all = await server.alerts();
-  t.deepEqual(all.filter((a) => a.labels.pod === 'healthy'), []);
+  t.deepEqual(
+    all.filter((a) => a.labels.pod === 'healthy'),
+    [],
+  );
   const ready = await server.query('fasttext_ready{pod="healthy"}');
   t.is(ready[0]?.value[1], '1');
-  t.log(`FasttextModelNotReady (wrong MD5, reason md5_mismatch): pending after ${notReady.pendingAfterMs} ms, firing after ${notReady.firingAfterMs} ms from the bad service's start`);
-  t.log(`FasttextEngineRestarts (${kills} fastText children SIGKILLed, 1/s): pending after ${restarts.pendingAfterMs} ms, firing after ${restarts.firingAfterMs} ms from the first kill`);
-  t.log(`FasttextLivenessFailing (SIGSTOP 600 ms every ~2 s, /health ${healthStatuses.join(',')}): pending after ${liveness.pendingAfterMs} ms, firing after ${liveness.firingAfterMs} ms from the first freeze`);
+  t.log(
+    `FasttextModelNotReady (wrong MD5, reason md5_mismatch): pending after ${notReady.pendingAfterMs} ms, firing after ${notReady.firingAfterMs} ms from the bad service's start`,
+  );
+  t.log(
+    `FasttextEngineRestarts (${kills} fastText children SIGKILLed, 1/s): pending after ${restarts.pendingAfterMs} ms, firing after ${restarts.firingAfterMs} ms from the first kill`,
+  );
+  t.log(
+    `FasttextLivenessFailing (SIGSTOP 600 ms every ~2 s, /health ${healthStatuses.join(',')}): pending after ${liveness.pendingAfterMs} ms, firing after ${liveness.firingAfterMs} ms from the first freeze`,
+  );
 });
 
-test.serial('overload: shedding, queue backlog and p99 latency alerts go pending then firing; a quiet service raises none', async (t) => {
-  t.timeout(110_000);
-  await promBinary('prometheus');
-  const dirs: string[] = [];
-  const started: RunningService[] = [];
-  const running: { prom?: PrometheusServer } = {};
-  t.teardown(async () => {
-    await running.prom?.stop();
-    await Promise.all(started.map((s) => s.stop(2000)));
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  });
-  const start = async (env: Record<string, string>): Promise<RunningService> => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'fte-e2e-'));
-    dirs.push(dir);
-    const svc = await startService({ env: { ENGINE_POOL_SIZE: '1', ENGINE_K_TIERS: 'none', MODEL_CACHE_DIR: dir, ...env } });
-    started.push(svc);
-    return svc;
-  };
-  const rulesDir = mkdtempSync(path.join(os.tmpdir(), 'fte-e2e-'));
-  dirs.push(rulesDir);
-  const rulesFile = await writeRuleFile(ruleGroups(await renderPrometheusRule(SHORT_RULES)), rulesDir);
-  // One slot, a queue of 4, no cache, 50 ms hold on refusals: 12 clients keep it saturated.
-  const [busy, quiet] = await Promise.all([
-    start({ ADMISSION_MAX_IN_FLIGHT: '1', ADMISSION_MAX_QUEUE: '4', CACHE_ENABLED: 'false', SHED_HOLD_MS: '50' }),
-    start({}),
-  ]);
-  await Promise.all([busy.waitReady(30_000), quiet.waitReady(30_000)]);
-  // The quiet service is another release (its own service label), so its series are not selected.
-  const server = await startPrometheus({
-    rulesFile,
-    targets: [
-      { address: address(busy), labels: labels('busy') },
-      { address: address(quiet), labels: { ...labels('quiet'), service: 'other-release' } },
-    ],
-  });
-  running.prom = server;
-
-  const texts = Array.from({ length: 200 }, (_, i) => `request text number ${i} about the weather, the markets and the news of the day ${'word '.repeat(30)}`);
-  const statuses = new Map<number, number>();
-  let stopLoad = false;
-  const loadStartedAt = Date.now();
-  const client = async (): Promise<void> => {
-    while (!stopLoad && Date.now() - loadStartedAt < ALERT_DEADLINE_MS) {
-      const { status } = await postJson(`${busy.url}/v1/classify`, { texts }, { timeoutMs: 15_000 }).catch(() => ({ status: 0 }));
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-    }
-  };
-  const load = Promise.all(Array.from({ length: 12 }, client));
-  const quietTraffic = (async () => {
-    while (!stopLoad && Date.now() - loadStartedAt < ALERT_DEADLINE_MS) {
-      await postJson(`${quiet.url}/v1/classify`, { text: 'a calm sentence' }).catch(() => undefined);
-      await sleep(200);
-    }
-  })();
-  const is = (name: string) => (a: ActiveAlert): boolean => a.labels.alertname === name && a.labels.service === 'edge-fasttext-edge-management';
-  let results: Transition[];
-  try {
-    results = await Promise.all([
-      pendingThenFiring(server, is('FasttextLoadShedding'), loadStartedAt),
-      pendingThenFiring(server, is('FasttextQueueBacklog'), loadStartedAt),
-      pendingThenFiring(server, (a) => is('FasttextLatencyP99High')(a) && a.labels.route === '/v1/classify', loadStartedAt),
+test.serial(
+  'overload: shedding, queue backlog and p99 latency alerts go pending then firing; a quiet service raises none',
+  async (t) => {
+    t.timeout(110_000);
+    await promBinary('prometheus');
+    const dirs: string[] = [];
+    const started: RunningService[] = [];
+    const running: { prom?: PrometheusServer } = {};
+    t.teardown(async () => {
+      await running.prom?.stop();
+      await Promise.all(started.map((s) => s.stop(2000)));
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    });
+    const start = async (env: Record<string, string>): Promise<RunningService> => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'fte-e2e-'));
+      dirs.push(dir);
+      const svc = await startService({
+        env: { ENGINE_POOL_SIZE: '1', ENGINE_K_TIERS: 'none', MODEL_CACHE_DIR: dir, ...env },
+      });
+      started.push(svc);
+      return svc;
+    };
+    const rulesDir = mkdtempSync(path.join(os.tmpdir(), 'fte-e2e-'));
+    dirs.push(rulesDir);
+    const rulesFile = await writeRuleFile(ruleGroups(await renderPrometheusRule(SHORT_RULES)), rulesDir);
+    // One slot, a queue of 4, no cache, 50 ms hold on refusals: 12 clients keep it saturated.
+    const [busy, quiet] = await Promise.all([
+      start({ ADMISSION_MAX_IN_FLIGHT: '1', ADMISSION_MAX_QUEUE: '4', CACHE_ENABLED: 'false', SHED_HOLD_MS: '50' }),
+      start({}),
     ]);
-  } finally {
-    stopLoad = true;
-    await Promise.all([load, quietTraffic]);
-  }
-  const [shedding, backlog, latency] = results;
-  t.true((statuses.get(503) ?? 0) > 0 && (statuses.get(200) ?? 0) > 0, JSON.stringify([...statuses]));
-  t.is(backlog?.alert.labels.pod, 'busy');
-  for (const x of results) t.true(x.firingAfterMs - x.pendingAfterMs >= 3500, JSON.stringify(x));
-  t.deepEqual((await server.alerts()).filter((a) => a.labels.service === 'other-release'), []);
-  const summary = [...statuses].map(([code, n]) => `${n} x ${code}`).join(', ');
-  t.log(`load: 12 clients, 200-text batches, 1 slot + queue 4: ${summary}`);
-  t.log(`FasttextLoadShedding: pending after ${shedding?.pendingAfterMs} ms, firing after ${shedding?.firingAfterMs} ms from the start of the load (${shedding?.alert.annotations.summary})`);
-  t.log(`FasttextQueueBacklog: pending after ${backlog?.pendingAfterMs} ms, firing after ${backlog?.firingAfterMs} ms (${backlog?.alert.annotations.description})`);
-  t.log(`FasttextLatencyP99High: pending after ${latency?.pendingAfterMs} ms, firing after ${latency?.firingAfterMs} ms (${latency?.alert.annotations.summary})`);
-});
+    await Promise.all([busy.waitReady(30_000), quiet.waitReady(30_000)]);
+    // The quiet service is another release (its own service label), so its series are not selected.
+    const server = await startPrometheus({
+      rulesFile,
+      targets: [
+        { address: address(busy), labels: labels('busy') },
+        { address: address(quiet), labels: { ...labels('quiet'), service: 'other-release' } },
+      ],
+    });
+    running.prom = server;
+
+    const texts = Array.from(
+      { length: 200 },
+      (_, i) => `request text number ${i} about the weather, the markets and the news of the day ${'word '.repeat(30)}`,
+    );
+    const statuses = new Map<number, number>();
+    let stopLoad = false;
+    const loadStartedAt = Date.now();
+    const client = async (): Promise<void> => {
+      while (!stopLoad && Date.now() - loadStartedAt < ALERT_DEADLINE_MS) {
+        const { status } = await postJson(`${busy.url}/v1/classify`, { texts }, { timeoutMs: 15_000 }).catch(() => ({
+          status: 0,
+        }));
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    };
+    const load = Promise.all(Array.from({ length: 12 }, client));
+    const quietTraffic = (async () => {
+      while (!stopLoad && Date.now() - loadStartedAt < ALERT_DEADLINE_MS) {
+        await postJson(`${quiet.url}/v1/classify`, { text: 'a calm sentence' }).catch(() => undefined);
+        await sleep(200);
+      }
+    })();
+    const is =
+      (name: string) =>
+      (a: ActiveAlert): boolean =>
+        a.labels.alertname === name && a.labels.service === 'edge-fasttext-edge-management';
+    let results: Transition[];
+    try {
+      results = await Promise.all([
+        pendingThenFiring(server, is('FasttextLoadShedding'), loadStartedAt),
+        pendingThenFiring(server, is('FasttextQueueBacklog'), loadStartedAt),
+        pendingThenFiring(
+          server,
+          (a) => is('FasttextLatencyP99High')(a) && a.labels.route === '/v1/classify',
+          loadStartedAt,
+        ),
+      ]);
+    } finally {
+      stopLoad = true;
+      await Promise.all([load, quietTraffic]);
+    }
+    const [shedding, backlog, latency] = results;
+    t.true((statuses.get(503) ?? 0) > 0 && (statuses.get(200) ?? 0) > 0, JSON.stringify([...statuses]));
+    t.is(backlog?.alert.labels.pod, 'busy');
+    for (const x of results) t.true(x.firingAfterMs - x.pendingAfterMs >= 3500, JSON.stringify(x));
+    t.deepEqual(
+      (await server.alerts()).filter((a) => a.labels.service === 'other-release'),
+      [],
+    );
+    const summary = [...statuses].map(([code, n]) => `${n} x ${code}`).join(', ');
+    t.log(`load: 12 clients, 200-text batches, 1 slot + queue 4: ${summary}`);
+    t.log(
+      `FasttextLoadShedding: pending after ${shedding?.pendingAfterMs} ms, firing after ${shedding?.firingAfterMs} ms from the start of the load (${shedding?.alert.annotations.summary})`,
+    );
+    t.log(
+      `FasttextQueueBacklog: pending after ${backlog?.pendingAfterMs} ms, firing after ${backlog?.firingAfterMs} ms (${backlog?.alert.annotations.description})`,
+    );
+    t.log(
+      `FasttextLatencyP99High: pending after ${latency?.pendingAfterMs} ms, firing after ${latency?.firingAfterMs} ms (${latency?.alert.annotations.summary})`,
+    );
+  },
+);

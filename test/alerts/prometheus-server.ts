@@ -32,22 +32,36 @@ export interface PrometheusServer {
   readonly output: () => string;
 }
 
-export async function startPrometheus(options: { readonly rulesFile: string; readonly targets: readonly Target[]; readonly readyTimeoutMs?: number }): Promise<PrometheusServer> {
+export async function startPrometheus(options: {
+  readonly rulesFile: string;
+  readonly targets: readonly Target[];
+  readonly readyTimeoutMs?: number;
+}): Promise<PrometheusServer> {
   const binary = await promBinary('prometheus');
   const dir = await mkdtemp(path.join(tmpdir(), 'fte-prom-'));
   const config = {
     global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
     rule_files: [options.rulesFile],
-    scrape_configs: [{ job_name: 'fasttext-edge', metrics_path: '/metrics', static_configs: options.targets.map((t) => ({ targets: [t.address], labels: t.labels })) }],
+    scrape_configs: [
+      {
+        job_name: 'fasttext-edge',
+        metrics_path: '/metrics',
+        static_configs: options.targets.map((t) => ({ targets: [t.address], labels: t.labels })),
+      },
+    ],
   };
   await writeFile(path.join(dir, 'prometheus.yml'), stringify(config));
   const port = await freePort();
-  const proc: ChildProcess = spawn(binary, [
-    `--config.file=${path.join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${path.join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--log.level=warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc: ChildProcess = spawn(
+    binary,
+    [
+      `--config.file=${path.join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   proc.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   proc.stderr?.on('data', (c: Buffer) => (output += c.toString()));
@@ -93,7 +107,12 @@ export async function startPrometheus(options: { readonly rulesFile: string; rea
     pid: proc.pid ?? -1,
     url,
     alerts: async () => (await api<{ alerts: ActiveAlert[] }>('/api/v1/alerts')).alerts,
-    query: async (expr) => (await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`)).result,
+    query: async (expr) =>
+      (
+        await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(
+          `/api/v1/query?query=${encodeURIComponent(expr)}`,
+        )
+      ).result,
     stop,
     output: () => output,
   };

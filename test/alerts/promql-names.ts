@@ -16,7 +16,8 @@ export function metricNames(query: string): string[] {
   const cursor = tree.cursor();
   do {
     if (cursor.type.isError) throw new Error(`PromQL parse error at ${cursor.from} in: ${query}`);
-    if (cursor.name === 'Identifier' && cursor.node.parent?.name === 'VectorSelector') names.add(query.slice(cursor.from, cursor.to));
+    if (cursor.name === 'Identifier' && cursor.node.parent?.name === 'VectorSelector')
+      names.add(query.slice(cursor.from, cursor.to));
   } while (cursor.next());
   return [...names];
 }
@@ -32,6 +33,7 @@ export function exposedName(name: string, families: ReadonlyMap<string, string>)
 /** Metric families (name -> type) from the `# TYPE` lines of a Prometheus text exposition. */
 export function exposedFamilies(exposition: string): Map<string, string> {
   const families = new Map<string, string>();
-  for (const match of exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm)) families.set(match[1] as string, match[2] as string);
+  for (const match of exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm))
+    families.set(match[1] as string, match[2] as string);
   return families;
 }

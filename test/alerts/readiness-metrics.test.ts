@@ -11,7 +11,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 async function start(t: import('ava').ExecutionContext, env: Record<string, string>): Promise<RunningService> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fte-readiness-'));
-  const svc = await startService({ env: { MODEL_CACHE_DIR: dir, ENGINE_POOL_SIZE: '1', ENGINE_K_TIERS: 'none', ...env } });
+  const svc = await startService({
+    env: { MODEL_CACHE_DIR: dir, ENGINE_POOL_SIZE: '1', ENGINE_K_TIERS: 'none', ...env },
+  });
   t.teardown(async () => {
     await svc.stop(2000);
     rmSync(dir, { recursive: true, force: true });
@@ -25,7 +27,8 @@ async function scrape(svc: RunningService, names: readonly string[]): Promise<Ma
   const series = new Map<string, number>();
   for (const line of text.split('\n')) {
     const match = /^([a-z_:]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (match && names.includes(match[1] as string)) series.set(`${match[1] as string}${match[2] ?? ''}`, Number(match[3]));
+    if (match && names.includes(match[1] as string))
+      series.set(`${match[1] as string}${match[2] ?? ''}`, Number(match[3]));
   }
   return series;
 }
@@ -33,12 +36,20 @@ async function scrape(svc: RunningService, names: readonly string[]): Promise<Ma
 const READINESS = ['fasttext_ready', 'fasttext_not_ready_reason'];
 
 test('wrong MD5: fasttext_ready 0 and the one reason series is md5_mismatch, as /ready says, across retries', async (t) => {
-  const svc = await start(t, { MODEL_URI: `file://${BUNDLED_MODEL}`, MODEL_MD5: '0123456789abcdef0123456789abcdef', MODEL_RETRY_BASE_MS: '50', MODEL_RETRY_MAX_MS: '200' });
+  const svc = await start(t, {
+    MODEL_URI: `file://${BUNDLED_MODEL}`,
+    MODEL_MD5: '0123456789abcdef0123456789abcdef',
+    MODEL_RETRY_BASE_MS: '50',
+    MODEL_RETRY_MAX_MS: '200',
+  });
   await svc.waitForLog((l) => l.event === 'model_phase' && l.phase === 'md5_mismatch', 10_000);
   for (let i = 0; i < 5; i++) {
     const ready = (await getJson(`${svc.managementUrl}/ready`)).body as { reason: string };
     const series = await scrape(svc, READINESS);
-    t.deepEqual(Object.fromEntries(series), { fasttext_ready: 0, [`fasttext_not_ready_reason{reason="${ready.reason}"}`]: 1 });
+    t.deepEqual(Object.fromEntries(series), {
+      fasttext_ready: 0,
+      [`fasttext_not_ready_reason{reason="${ready.reason}"}`]: 1,
+    });
     t.is(ready.reason, 'md5_mismatch');
     await sleep(150);
   }
@@ -51,7 +62,10 @@ test('ready: fasttext_ready 1 and no reason series; draining after SIGTERM: 0 wi
   svc.proc.kill('SIGTERM');
   await svc.waitForLog((l) => l.event === 'draining', 5000);
   t.is((await getJson(`${svc.managementUrl}/ready`)).status, 503);
-  t.deepEqual(Object.fromEntries(await scrape(svc, READINESS)), { fasttext_ready: 0, 'fasttext_not_ready_reason{reason="draining"}': 1 });
+  t.deepEqual(Object.fromEntries(await scrape(svc, READINESS)), {
+    fasttext_ready: 0,
+    'fasttext_not_ready_reason{reason="draining"}': 1,
+  });
 });
 
 test('each /health 503 counts once under its watchdog reason; a 200 counts nothing', async (t) => {
@@ -73,5 +87,7 @@ test('each /health 503 counts once under its watchdog reason; a 200 counts nothi
     await sleep(1500); // the delay decays; /health is 200 again
   }
   t.is((await getJson(`${svc.managementUrl}/health`)).status, 200);
-  t.deepEqual(Object.fromEntries(await scrape(svc, name)), { 'fasttext_liveness_failures_total{reason="event_loop_blocked"}': failures });
+  t.deepEqual(Object.fromEntries(await scrape(svc, name)), {
+    'fasttext_liveness_failures_total{reason="event_loop_blocked"}': failures,
+  });
 });

@@ -17,7 +17,12 @@ const UNIT_TESTS = path.join(HERE, 'rule-tests.yaml');
 const alerts = (rules: readonly Rule[]): Rule[] => rules.filter((r) => r.alert !== undefined);
 
 /** GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to dashes. */
-const anchorOf = (heading: string): string => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+const anchorOf = (heading: string): string =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
 
 test('promtool check rules accepts the default rules and reports each group', async (t) => {
   const file = await writeRuleFile(ruleGroups(await renderPrometheusRule()));
@@ -28,9 +33,15 @@ test('promtool check rules accepts the default rules and reports each group', as
 });
 
 test('promtool check rules rejects a broken additionalRules group (the check can fail)', async (t) => {
-  const prometheusRule = await renderPrometheusRule(['--set-json', 'metrics.prometheusRule.additionalRules=[{"name":"mine","rules":[{"alert":"Broken","expr":"sum(rate(x[5m]"}]}]']);
+  const prometheusRule = await renderPrometheusRule([
+    '--set-json',
+    'metrics.prometheusRule.additionalRules=[{"name":"mine","rules":[{"alert":"Broken","expr":"sum(rate(x[5m]"}]}]',
+  ]);
   const groups = ruleGroups(prometheusRule);
-  t.deepEqual(groups.map((g) => g.name), ['fasttext-edge.recording', 'fasttext-edge.alerts', 'mine']);
+  t.deepEqual(
+    groups.map((g) => g.name),
+    ['fasttext-edge.recording', 'fasttext-edge.alerts', 'mine'],
+  );
   const file = await writeRuleFile(groups);
   t.teardown(() => rm(path.dirname(file), { recursive: true, force: true }));
   const run = await promtool(['check', 'rules', file], path.dirname(file));
@@ -51,21 +62,38 @@ test('promtool test rules: every alert fires on its scenario and stays quiet on 
 test('the unit tests cover every alert with a firing and a quiet evaluation', async (t) => {
   const names = alerts(ruleGroups(await renderPrometheusRule()).flatMap((g) => g.rules)).map((r) => r.alert as string);
   t.true(names.length >= 9, names.join(', '));
-  interface AlertTest { alertname: string; exp_alerts?: unknown[] }
+  interface AlertTest {
+    alertname: string;
+    exp_alerts?: unknown[];
+  }
   const doc = parse(await readFile(UNIT_TESTS, 'utf8')) as { tests: { alert_rule_test?: AlertTest[] }[] };
   const evaluations = doc.tests.flatMap((x) => x.alert_rule_test ?? []);
   for (const name of names) {
     const mine = evaluations.filter((e) => e.alertname === name);
-    t.true(mine.some((e) => (e.exp_alerts ?? []).length > 0), `${name}: no evaluation where it fires`);
-    t.true(mine.some((e) => (e.exp_alerts ?? []).length === 0), `${name}: no evaluation where it stays quiet`);
+    t.true(
+      mine.some((e) => (e.exp_alerts ?? []).length > 0),
+      `${name}: no evaluation where it fires`,
+    );
+    t.true(
+      mine.some((e) => (e.exp_alerts ?? []).length === 0),
+      `${name}: no evaluation where it stays quiet`,
+    );
   }
 });
 
 test('the PrometheusRule validates against the Prometheus Operator schema, custom values too', async (t) => {
   const variants: string[][] = [
     [],
-    ['--set', 'metrics.prometheusRule.namespace=monitoring', '--set', 'metrics.prometheusRule.labels.release=kps', '--set', 'metrics.prometheusRule.additionalLabels.team=search',
-      '--set-json', 'metrics.prometheusRule.additionalRules=[{"name":"mine","rules":[{"alert":"Mine","expr":"up == 0","for":"1m"}]}]'],
+    [
+      '--set',
+      'metrics.prometheusRule.namespace=monitoring',
+      '--set',
+      'metrics.prometheusRule.labels.release=kps',
+      '--set',
+      'metrics.prometheusRule.additionalLabels.team=search',
+      '--set-json',
+      'metrics.prometheusRule.additionalRules=[{"name":"mine","rules":[{"alert":"Mine","expr":"up == 0","for":"1m"}]}]',
+    ],
   ];
   for (const args of variants) {
     const doc = await renderPrometheusRule(args);
@@ -74,7 +102,8 @@ test('the PrometheusRule validates against the Prometheus Operator schema, custo
   const custom = await renderPrometheusRule(variants[1]);
   t.is((custom.metadata as { namespace: string }).namespace, 'monitoring');
   t.is((custom.metadata as { labels: Record<string, string> }).labels.release, 'kps');
-  for (const rule of alerts(ruleGroups(custom).flatMap((g) => g.rules)).filter((r) => r.alert !== 'Mine')) t.is(rule.labels?.team, 'search', rule.alert);
+  for (const rule of alerts(ruleGroups(custom).flatMap((g) => g.rules)).filter((r) => r.alert !== 'Mine'))
+    t.is(rule.labels?.team, 'search', rule.alert);
   // The check can fail: a rule without expr is refused by the schema.
   const broken = { ...custom, spec: { groups: [{ name: 'x', rules: [{ alert: 'NoExpr' }] }] } };
   t.throws(() => new PrometheusRule(broken as never).validate());
@@ -84,7 +113,11 @@ test('every alert has summary, description and a runbook_url whose anchor is a c
   const readme = await readFile(path.join(CHART, 'README.md'), 'utf8');
   const anchors = new Set([...readme.matchAll(/^#{2,4} (.+)$/gm)].map((m) => anchorOf(m[1] as string)));
   const base = 'https://git.example/chart/README.md';
-  const rules = alerts(ruleGroups(await renderPrometheusRule(['--set', `metrics.prometheusRule.runbookBaseUrl=${base}`])).flatMap((g) => g.rules));
+  const rules = alerts(
+    ruleGroups(await renderPrometheusRule(['--set', `metrics.prometheusRule.runbookBaseUrl=${base}`])).flatMap(
+      (g) => g.rules,
+    ),
+  );
   for (const rule of rules) {
     const { summary, description, runbook_url: url } = rule.annotations ?? {};
     t.truthy(summary, `${rule.alert} summary`);
@@ -97,13 +130,22 @@ test('every alert has summary, description and a runbook_url whose anchor is a c
 });
 
 test('per-alert switches and thresholds reach the rules', async (t) => {
-  const rules = alerts(ruleGroups(await renderPrometheusRule([
-    '--set', 'metrics.prometheusRule.alerts.memoryNearLimit.enabled=false',
-    '--set', 'metrics.prometheusRule.alerts.podRestarting.enabled=false',
-    '--set-json', 'metrics.prometheusRule.alerts.latencyP99.sloSeconds=0.2',
-    '--set', 'metrics.prometheusRule.alerts.engineRestarts.for=30s',
-    '--set', 'metrics.prometheusRule.alerts.modelNotReady.windowSeconds=60',
-  ])).flatMap((g) => g.rules));
+  const rules = alerts(
+    ruleGroups(
+      await renderPrometheusRule([
+        '--set',
+        'metrics.prometheusRule.alerts.memoryNearLimit.enabled=false',
+        '--set',
+        'metrics.prometheusRule.alerts.podRestarting.enabled=false',
+        '--set-json',
+        'metrics.prometheusRule.alerts.latencyP99.sloSeconds=0.2',
+        '--set',
+        'metrics.prometheusRule.alerts.engineRestarts.for=30s',
+        '--set',
+        'metrics.prometheusRule.alerts.modelNotReady.windowSeconds=60',
+      ]),
+    ).flatMap((g) => g.rules),
+  );
   const byName = new Map(rules.map((r) => [r.alert, r]));
   t.false(byName.has('FasttextMemoryNearLimit'));
   t.false(byName.has('FasttextPodRestarting'));

@@ -22,18 +22,26 @@ test('exponentialMs doubles from base and never passes the cap, whatever the exp
 
 test('retryDelayMs: transient failures jitter in [0, ceiling], permanent ones in [max/2, max]', (t) => {
   fc.assert(
-    fc.property(policy, fc.integer({ min: 1, max: 100 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (p, n, r) => {
-      const transient = retryDelayMs(p, n, false, () => r);
-      const permanent = retryDelayMs(p, n, true, () => r);
-      return (
-        transient >= 0 &&
-        transient <= exponentialMs(p, n - 1) &&
-        permanent >= Math.floor(p.maxMs / 2) &&
-        permanent <= p.maxMs
-      );
-    }),
+    fc.property(
+      policy,
+      fc.integer({ min: 1, max: 100 }),
+      fc.double({ min: 0, max: 0.999999, noNaN: true }),
+      (p, n, r) => {
+        const transient = retryDelayMs(p, n, false, () => r);
+        const permanent = retryDelayMs(p, n, true, () => r);
+        return (
+          transient >= 0 &&
+          transient <= exponentialMs(p, n - 1) &&
+          permanent >= Math.floor(p.maxMs / 2) &&
+          permanent <= p.maxMs
+        );
+      },
+    ),
   );
   // The first permanent retry already waits about the cap: no fast hammering of a 404.
   t.true(retryDelayMs({ baseMs: 10, maxMs: 30_000 }, 1, true, () => 0) >= 15_000);
-  t.is(retryDelayMs({ baseMs: 10, maxMs: 30_000 }, 1, false, () => 0.999), 10);
+  t.is(
+    retryDelayMs({ baseMs: 10, maxMs: 30_000 }, 1, false, () => 0.999),
+    10,
+  );
 });

@@ -38,7 +38,10 @@ function run(contender: ContenderId, reqPerSec: number, p99: number, extra: Part
 function round(serviceRps: number, peerRps: number, serviceColdMs: number): Round {
   return {
     order: ['peer', 'service'],
-    coldStart: { service: { listeningMs: 300, readyMs: serviceColdMs - 20, firstClassificationMs: serviceColdMs }, peer: { listeningMs: 470, readyMs: 480, firstClassificationMs: 500 } },
+    coldStart: {
+      service: { listeningMs: 300, readyMs: serviceColdMs - 20, firstClassificationMs: serviceColdMs },
+      peer: { listeningMs: 470, readyMs: 480, firstClassificationMs: 500 },
+    },
     single: { service: run('service', serviceRps, 4), peer: run('peer', peerRps, 5) },
     batch: { service: run('service', 1000, 80, { textsPerRequest: 64 }) },
   };
@@ -46,8 +49,21 @@ function round(serviceRps: number, peerRps: number, serviceColdMs: number): Roun
 
 function memory(contender: ContenderId, growthMb: number): MemoryRun {
   const before = { processKb: 80_000, treeKb: 100_000 };
-  const stages = [1, 2, 3, 4, 5].map((i) => ({ processKb: before.processKb + (growthMb * 1024 * i) / 5, treeKb: before.treeKb + (growthMb * 1024 * i) / 5 }));
-  return { contender, stageS: 20, idleS: 15, before, afterStages: stages, afterIdle: stages[4] ?? null, peakProcessKb: 0, stages: [], aborted: null };
+  const stages = [1, 2, 3, 4, 5].map((i) => ({
+    processKb: before.processKb + (growthMb * 1024 * i) / 5,
+    treeKb: before.treeKb + (growthMb * 1024 * i) / 5,
+  }));
+  return {
+    contender,
+    stageS: 20,
+    idleS: 15,
+    before,
+    afterStages: stages,
+    afterIdle: stages[4] ?? null,
+    peakProcessKb: 0,
+    stages: [],
+    aborted: null,
+  };
 }
 
 function results(): BenchResults {
@@ -56,7 +72,17 @@ function results(): BenchResults {
     meta: {
       startedAt: '2026-01-01T00:00:00.000Z',
       finishedAt: '2026-01-01T00:15:00.000Z',
-      machine: { cpuModel: 'Test CPU', cores: 2, memoryGb: 8, os: 'Linux', node: 'v20.0.0', loadAverageStart: [0.1, 0.2, 0.3], loadAverageEnd: [1, 1, 1], versions: { koa: '3.0.0' }, gitCommit: 'abc1234' },
+      machine: {
+        cpuModel: 'Test CPU',
+        cores: 2,
+        memoryGb: 8,
+        os: 'Linux',
+        node: 'v20.0.0',
+        loadAverageStart: [0.1, 0.2, 0.3],
+        loadAverageEnd: [1, 1, 1],
+        versions: { koa: '3.0.0' },
+        gitCommit: 'abc1234',
+      },
       plan: FULL_PLAN,
       corpus: { sources: ['a.tsv'], texts: 100, meanChars: 40, p50Chars: 38, p99Chars: 120, maxChars: 150 },
     },
@@ -70,23 +96,58 @@ function results(): BenchResults {
     raw: [{ lines: 1_000_000, totalS: 6.35, loadS: 0.1, linesPerSec: 160_000, pipedLinesPerSec: 100_000 }],
     coldStart: [],
     large: null,
-    coldStartS3: { empty: [{ listeningMs: 300, readyMs: 1200, firstClassificationMs: 1210 }], warm: [{ listeningMs: null, readyMs: 700, firstClassificationMs: 705 }] },
+    coldStartS3: {
+      empty: [{ listeningMs: 300, readyMs: 1200, firstClassificationMs: 1210 }],
+      warm: [{ listeningMs: null, readyMs: 700, firstClassificationMs: 705 }],
+    },
     memory: [memory('service-cached', 30), memory('service', 60)],
     overload: [
       {
         contender: 'service',
         capacity,
         multiple: 10,
-        run: run('service', 17_000, 30, { rateCap: 10 * capacity, connErrors: 2, shed: latency(1, 3, 50_000), statusCounts: { 200: 170_000, 503: 50_000 } }),
-        probes: [{ target: 'GET /health (traffic port)', count: 200, failures: 0, timeoutMs: 2000, latency: latency(2, 40, 200) }],
+        run: run('service', 17_000, 30, {
+          rateCap: 10 * capacity,
+          connErrors: 2,
+          shed: latency(1, 3, 50_000),
+          statusCounts: { 200: 170_000, 503: 50_000 },
+        }),
+        probes: [
+          {
+            target: 'GET /health (traffic port)',
+            count: 200,
+            failures: 0,
+            timeoutMs: 2000,
+            latency: latency(2, 40, 200),
+          },
+        ],
         rssBefore: null,
         rssAfter: null,
         afterwards: { status: null, ms: 5000 },
       },
     ],
     sweep: [
-      { contender: 'peer', baseRate: capacity, points: [0.5, 1, 10].map((m) => ({ multiple: m, run: run('peer', Math.min(m, 1) * capacity, 5 * m, { rateCap: m * capacity }), afterwards: { status: 200, ms: 2 } })) },
-      { contender: 'service', baseRate: capacity, points: [0.5, 1, 10].map((m) => ({ multiple: m, run: run('service', Math.min(m, 1) * capacity, 4, { rateCap: m * capacity, shed: latency(1, 2, m > 1 ? 1000 : 0) }), afterwards: m > 1 ? { status: 504, ms: 3000 } : { status: 200, ms: 2 } })) },
+      {
+        contender: 'peer',
+        baseRate: capacity,
+        points: [0.5, 1, 10].map((m) => ({
+          multiple: m,
+          run: run('peer', Math.min(m, 1) * capacity, 5 * m, { rateCap: m * capacity }),
+          afterwards: { status: 200, ms: 2 },
+        })),
+      },
+      {
+        contender: 'service',
+        baseRate: capacity,
+        points: [0.5, 1, 10].map((m) => ({
+          multiple: m,
+          run: run('service', Math.min(m, 1) * capacity, 4, {
+            rateCap: m * capacity,
+            shed: latency(1, 2, m > 1 ? 1000 : 0),
+          }),
+          afterwards: m > 1 ? { status: 504, ms: 3000 } : { status: 200, ms: 2 },
+        })),
+      },
     ],
     profiles: [],
     failures: [],
@@ -122,7 +183,10 @@ test('targets not measured in a run say so instead of passing', (t) => {
 
 test('the report shows the targets, medians with ranges, ratios, the machine and the plot', (t) => {
   const md = renderReport(results(), { plotFile: 'load-curve.svg', command: 'npm run bench' });
-  t.regex(md, /\| Batch of 64: texts\/s vs the raw binary lines\/s \| >= 50% \| 40% \| \*\*missed\*\* \(20% short\) \|/);
+  t.regex(
+    md,
+    /\| Batch of 64: texts\/s vs the raw binary lines\/s \| >= 50% \| 40% \| \*\*missed\*\* \(20% short\) \|/,
+  );
   t.regex(md, /\| this service \(cache off\) \| 22,000 \(18,000–24,000\) \|/);
   t.regex(md, /\| fasttext\.js example server \(peer\) \| 20,000 \|/);
   t.true(md.includes('![p99 latency and goodput against offered load](load-curve.svg)'));
@@ -155,7 +219,10 @@ test('profile summary charges each sample interval to the function on top of the
   const profile: CpuProfile = {
     nodes: [
       { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [2, 3, 4, 5] },
-      { id: 2, callFrame: { functionName: 'dispatch', url: 'file:///repo/node_modules/koa-compose/index.js', lineNumber: 34 } },
+      {
+        id: 2,
+        callFrame: { functionName: 'dispatch', url: 'file:///repo/node_modules/koa-compose/index.js', lineNumber: 34 },
+      },
       { id: 3, callFrame: { functionName: 'classify', url: 'file:///repo/dist/app/http/classify.js', lineNumber: 9 } },
       { id: 4, callFrame: { functionName: '(idle)', url: '', lineNumber: -1 } },
       { id: 5, callFrame: { functionName: 'writeGeneric', url: 'node:internal/stream_base_commons', lineNumber: 150 } },
@@ -163,7 +230,13 @@ test('profile summary charges each sample interval to the function on top of the
     samples: [2, 2, 3, 4, 5, 2],
     timeDeltas: [0, 100, 100, 100, 500, 200],
   };
-  const s = summarizeProfile(profile, 'service', 'single text, 50 connections', 'bench/results/service.cpuprofile', 1234);
+  const s = summarizeProfile(
+    profile,
+    'service',
+    'single text, 50 connections',
+    'bench/results/service.cpuprofile',
+    1234,
+  );
   t.is(s.sampledMs, 1);
   const top = s.topFunctions[0];
   t.deepEqual([top?.name, top?.where, top?.selfMs], ['dispatch', 'koa-compose/index.js:35', 0.2]);
@@ -180,14 +253,26 @@ test('stats and corpus helpers', (t) => {
   t.is(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99), 10);
   t.is(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50), 5);
   t.deepEqual(spread([3, Number.NaN, 1, 2]), { median: 2, min: 1, max: 3, n: 3 });
-  t.is(fmtSpread(spread([1000, 3000, 2000]), (x) => String(x)), '2000 (1000–3000)');
+  t.is(
+    fmtSpread(spread([1000, 3000, 2000]), (x) => String(x)),
+    '2000 (1000–3000)',
+  );
   t.is(stripLabels('__label__sauce __label__cheese How much starch?'), 'How much starch?');
   t.is(stripLabels('ham\tOk... see you  later'), 'Ok... see you later');
   t.is(stripLabels('To be, or not to be'), 'To be, or not to be');
 });
 
 function serviceCold(firstMs: number, md5Verified = true) {
-  return { listeningMs: 100, readyMs: firstMs - 5, firstClassificationMs: firstMs, md5Verified, timeline: [{ what: 'listening', ms: 100 }, { what: 'lifecycle ready', ms: firstMs - 10 }] };
+  return {
+    listeningMs: 100,
+    readyMs: firstMs - 5,
+    firstClassificationMs: firstMs,
+    md5Verified,
+    timeline: [
+      { what: 'listening', ms: 100 },
+      { what: 'lifecycle ready', ms: firstMs - 10 },
+    ],
+  };
 }
 
 function largeStart(readyMs: number, statuses: readonly (number | null)[]) {
@@ -202,7 +287,13 @@ function largeStart(readyMs: number, statuses: readonly (number | null)[]) {
     atReady: { processKb: 130 * 1024, treeKb: 1.2 * 1024 * 1024, children: 3 },
     tiersWarmMs: readyMs + 7000,
     warmed: { processKb: 135 * 1024, treeKb: 4.4 * 1024 * 1024, children: 4 },
-    healthDuringStart: { target: 'GET /health', count: 40, failures: 0, timeoutMs: 2000, latency: { count: 40, mean: 5, p50: 4, p90: 30, p99: readyMs > 5000 ? 140 : 60, max: 150 } },
+    healthDuringStart: {
+      target: 'GET /health',
+      count: 40,
+      failures: 0,
+      timeoutMs: 2000,
+      latency: { count: 40, mean: 5, p50: 4, p90: 30, p99: readyMs > 5000 ? 140 : 60, max: 150 },
+    },
   };
 }
 
@@ -211,7 +302,12 @@ function coldResults(): BenchResults {
   const peer = { listeningMs: 150, readyMs: 195, firstClassificationMs: 200 };
   return {
     ...results(),
-    coldStart: [190, 210, 250].map((warm) => ({ order: ['peer', 'warm', 'empty'], peer, warm: serviceCold(warm), empty: serviceCold(230) })),
+    coldStart: [190, 210, 250].map((warm) => ({
+      order: ['peer', 'warm', 'empty'],
+      peer,
+      warm: serviceCold(warm),
+      empty: serviceCold(230),
+    })),
     large: {
       model: { bytes: 1_135_566_353, md5: 'a'.repeat(32), labels: 736, trainMs: null },
       md5sumMs: 2000,
@@ -226,17 +322,28 @@ function coldResults(): BenchResults {
 
 test('cold-start targets: ratios per repeat against the peer, and the large model against the binary in the same run', (t) => {
   const checks = new Map(evaluateTargets(coldResults()).map((c) => [c.target, c]));
-  const warm = checks.get('Cold start, bundled model, warm cache: spawn to first classification vs the peer, MD5 verified');
-  t.deepEqual([warm?.met, warm?.measured, warm?.shortfall], [false, '1.05x (0.95x–1.25x, 3 repeats); MD5 verified in 3/3 starts', '5% over']);
+  const warm = checks.get(
+    'Cold start, bundled model, warm cache: spawn to first classification vs the peer, MD5 verified',
+  );
+  t.deepEqual(
+    [warm?.met, warm?.measured, warm?.shortfall],
+    [false, '1.05x (0.95x–1.25x, 3 repeats); MD5 verified in 3/3 starts', '5% over'],
+  );
   const empty = checks.get('Cold start, bundled model, empty cache: spawn to first classification vs the peer');
   t.deepEqual([empty?.met, empty?.measured], [true, '1.15x']);
-  const largeWarm = checks.get("Large model (1.06 GiB), warm cache: spawn to ready vs the raw binary's load + one answer");
+  const largeWarm = checks.get(
+    "Large model (1.06 GiB), warm cache: spawn to ready vs the raw binary's load + one answer",
+  );
   t.deepEqual([largeWarm?.met, largeWarm?.measured], [true, '1.09x (1.20 s vs 1.10 s)']);
-  const largeS3 = checks.get('Large model (1.06 GiB), empty cache from s3rver: spawn to ready vs (transfer at the measured rate + the raw load)');
+  const largeS3 = checks.get(
+    'Large model (1.06 GiB), empty cache from s3rver: spawn to ready vs (transfer at the measured rate + the raw load)',
+  );
   t.deepEqual([largeS3?.met, largeS3?.shortfall], [false, '4% over']);
   t.deepEqual(checks.get('Large model (1.06 GiB): MD5 in the service vs md5sum')?.met, true);
   t.is(checks.get('Large model, warm cache: the first request of every k tier, sent as /ready turns 200')?.met, true);
-  const health = checks.get('Large model, warm cache: management /health p99 while the file is hashed and loaded (listening to ready)');
+  const health = checks.get(
+    'Large model, warm cache: management /health p99 while the file is hashed and loaded (listening to ready)',
+  );
   t.deepEqual([health?.met, health?.measured], [true, '60.0 ms over 40 probes']);
   const tiers = checks.get('Large model, from s3rver: the first request of every k tier, sent as /ready turns 200');
   t.deepEqual([tiers?.met, tiers?.shortfall], [false, '2 of 3 failed']);
@@ -244,7 +351,10 @@ test('cold-start targets: ratios per repeat against the peer, and the large mode
 
 test('cold-start targets: a warm start without a verified MD5 misses whatever its time', (t) => {
   const base = coldResults();
-  const unverified: BenchResults = { ...base, coldStart: base.coldStart.map((r) => ({ ...r, warm: serviceCold(100, false) })) };
+  const unverified: BenchResults = {
+    ...base,
+    coldStart: base.coldStart.map((r) => ({ ...r, warm: serviceCold(100, false) })),
+  };
   const warm = evaluateTargets(unverified).find((c) => c.target.startsWith('Cold start, bundled model, warm cache'));
   t.deepEqual([warm?.met, warm?.shortfall], [false, 'MD5 not verified']);
 });

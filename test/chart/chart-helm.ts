@@ -15,9 +15,12 @@ export const RELEASE = 'edge';
 /** What a release pipeline passes on top of an overlay. */
 export const PIPELINE_MD5 = '340156704bb8c8e50c4abf35a7ec2569';
 export const PIPELINE_SET: readonly string[] = [
-  '--set', 'image.tag=1.4.2',
-  '--set', 'model.uri=s3://models/lid/model.ftz',
-  '--set-string', `model.md5=${PIPELINE_MD5}`,
+  '--set',
+  'image.tag=1.4.2',
+  '--set',
+  'model.uri=s3://models/lid/model.ftz',
+  '--set-string',
+  `model.md5=${PIPELINE_MD5}`,
 ];
 
 export interface Environment {
@@ -75,7 +78,11 @@ function execHelm(binary: string, major: HelmMajor, args: readonly string[], tim
       (error, stdout, stderr) => {
         if (error === null) return resolve({ code: 0, stdout, stderr });
         if (typeof error.code === 'number') return resolve({ code: error.code, stdout, stderr });
-        reject(new Error(`helm ${major} ${args.join(' ')}: ${error.message}${error.killed ? ` (killed after ${timeoutMs} ms)` : ''}`));
+        reject(
+          new Error(
+            `helm ${major} ${args.join(' ')}: ${error.message}${error.killed ? ` (killed after ${timeoutMs} ms)` : ''}`,
+          ),
+        );
       },
     );
   });
@@ -109,7 +116,11 @@ export async function renderChart(major: HelmMajor, args: readonly string[], cha
 
 /** The one document of `kind` (and `name` when given); throws when there is not exactly one. */
 export function findOne(manifests: readonly Manifest[], kind: string, name?: string): Record<string, unknown> {
-  const found = manifests.filter((m) => m.doc.kind === kind && (name === undefined || (m.doc.metadata as { name?: string } | undefined)?.name === name));
-  if (found.length !== 1) throw new Error(`expected one ${kind}${name === undefined ? '' : ` ${name}`}, found ${found.length}`);
+  const found = manifests.filter(
+    (m) =>
+      m.doc.kind === kind && (name === undefined || (m.doc.metadata as { name?: string } | undefined)?.name === name),
+  );
+  if (found.length !== 1)
+    throw new Error(`expected one ${kind}${name === undefined ? '' : ` ${name}`}, found ${found.length}`);
   return (found[0] as Manifest).doc;
 }

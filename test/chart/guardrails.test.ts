@@ -5,7 +5,14 @@ import test from 'ava';
 import path from 'node:path';
 import { CHART, HELM_MAJORS, runHelm } from './chart-helm.js';
 
-const PROD = ['-f', path.join(CHART, 'values-prod.yaml'), '--set', 'model.md5=0123456789abcdef0123456789abcdef', '--set', 'model.uri=s3://b/k'];
+const PROD = [
+  '-f',
+  path.join(CHART, 'values-prod.yaml'),
+  '--set',
+  'model.md5=0123456789abcdef0123456789abcdef',
+  '--set',
+  'model.uri=s3://b/k',
+];
 
 interface Violation {
   readonly rule: string;

@@ -37,8 +37,14 @@ interface Rendered {
 async function renderForHere(extra: readonly string[]): Promise<Rendered> {
   const [http, management] = [await freePort(), await freePort()];
   const manifests = await renderChart(4, [
-    '--set', `containerPorts.http=${http}`, '--set', `service.port=${http}`,
-    '--set', `containerPorts.management=${management}`, '--set', `service.managementPort=${management}`,
+    '--set',
+    `containerPorts.http=${http}`,
+    '--set',
+    `service.port=${http}`,
+    '--set',
+    `containerPorts.management=${management}`,
+    '--set',
+    `service.managementPort=${management}`,
     ...extra,
   ]);
   const serviceEnv = { ...(findOne(manifests, 'ConfigMap') as { data: Record<string, string> }).data };
@@ -49,7 +55,9 @@ async function renderForHere(extra: readonly string[]): Promise<Rendered> {
   const testEnv: Record<string, string> = {};
   // The traffic Service and the management Service (<fullname>-management) are both this machine here.
   for (const { name, value } of container.env) {
-    testEnv[name] = (value ?? '').replace(`http://${host}-management:`, 'http://127.0.0.1:').replace(`http://${host}:`, 'http://127.0.0.1:');
+    testEnv[name] = (value ?? '')
+      .replace(`http://${host}-management:`, 'http://127.0.0.1:')
+      .replace(`http://${host}:`, 'http://127.0.0.1:');
   }
   return { serviceEnv, testCommand: container.command, testEnv };
 }
@@ -64,7 +72,10 @@ function runTestPod(rendered: Rendered, deadlineMs: number): Promise<TestRun> {
   const [command, ...args] = rendered.testCommand;
   if (command !== 'node') throw new Error(`the test pod runs ${String(command)}, not node`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...rendered.testEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      env: { PATH: process.env.PATH ?? '', ...rendered.testEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -77,10 +88,16 @@ function runTestPod(rendered: Rendered, deadlineMs: number): Promise<TestRun> {
   });
 }
 
-async function withService<T>(rendered: Rendered, overrides: Record<string, string>, body: (service: RunningService) => Promise<T>): Promise<T> {
+async function withService<T>(
+  rendered: Rendered,
+  overrides: Record<string, string>,
+  body: (service: RunningService) => Promise<T>,
+): Promise<T> {
   const cacheDir = await mkdtemp(path.join(tmpdir(), 'chart-helm-test-'));
   // The chart's settings, with the cache in a temp dir instead of the pod's emptyDir mount.
-  const service = await startService({ env: { ...rendered.serviceEnv, HOST: '127.0.0.1', MODEL_CACHE_DIR: cacheDir, ...overrides } });
+  const service = await startService({
+    env: { ...rendered.serviceEnv, HOST: '127.0.0.1', MODEL_CACHE_DIR: cacheDir, ...overrides },
+  });
   try {
     return await body(service);
   } finally {
@@ -90,7 +107,12 @@ async function withService<T>(rendered: Rendered, overrides: Record<string, stri
 }
 
 test('the helm test pod passes against a ready service: /ready is 200 and one text is classified', async (t) => {
-  const rendered = await renderForHere(['--set', 'tests.text=Bonjour tout le monde et merci beaucoup', '--set', 'tests.expectedLabel=fr']);
+  const rendered = await renderForHere([
+    '--set',
+    'tests.text=Bonjour tout le monde et merci beaucoup',
+    '--set',
+    'tests.expectedLabel=fr',
+  ]);
   await withService(rendered, {}, async () => {
     const run = await runTestPod(rendered, 30_000);
     t.is(run.code, 0, run.output);
@@ -99,7 +121,12 @@ test('the helm test pod passes against a ready service: /ready is 200 and one te
 });
 
 test('the helm test pod fails when the first label is not the expected one', async (t) => {
-  const rendered = await renderForHere(['--set', 'tests.text=The quick brown fox jumps over the lazy dog', '--set', 'tests.expectedLabel=de']);
+  const rendered = await renderForHere([
+    '--set',
+    'tests.text=The quick brown fox jumps over the lazy dog',
+    '--set',
+    'tests.expectedLabel=de',
+  ]);
   await withService(rendered, {}, async () => {
     const run = await runTestPod(rendered, 30_000);
     t.is(run.code, 1, run.output);

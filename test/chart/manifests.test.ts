@@ -13,7 +13,16 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Pod, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { CHART, ENVIRONMENTS, HELM_MAJORS, PIPELINE_SET, renderChart, runHelm, type Environment, type Manifest } from './chart-helm.js';
+import {
+  CHART,
+  ENVIRONMENTS,
+  HELM_MAJORS,
+  PIPELINE_SET,
+  renderChart,
+  runHelm,
+  type Environment,
+  type Manifest,
+} from './chart-helm.js';
 
 interface Validatable {
   validate(): void;
@@ -62,7 +71,16 @@ const EXPECTED_KINDS: Readonly<Record<Environment['name'], readonly string[]>> =
   default: ['ConfigMap', 'Deployment', 'Pod', 'PodDisruptionBudget', 'Service', 'ServiceAccount'],
   dev: ['ConfigMap', 'Deployment', 'Pod', 'Service', 'ServiceAccount'],
   staging: ['ConfigMap', 'Deployment', 'Pod', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ServiceMonitor'],
-  prod: ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Pod', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ServiceMonitor'],
+  prod: [
+    'ConfigMap',
+    'Deployment',
+    'HorizontalPodAutoscaler',
+    'Pod',
+    'PodDisruptionBudget',
+    'Service',
+    'ServiceAccount',
+    'ServiceMonitor',
+  ],
 };
 
 for (const major of HELM_MAJORS) {
@@ -84,28 +102,51 @@ for (const major of HELM_MAJORS) {
     const manifests = await renderChart(major, [
       ...PIPELINE_SET,
       ...API_VERSIONS,
-      '--set', 'networkPolicy.enabled=true',
-      '--set', 'networkPolicy.allowExternal=false',
-      '--set', 'networkPolicy.allowExternalEgress=false',
+      '--set',
+      'networkPolicy.enabled=true',
+      '--set',
+      'networkPolicy.allowExternal=false',
+      '--set',
+      'networkPolicy.allowExternalEgress=false',
       // Without an egress rule to the store an s3:// model is refused (it could never download).
-      '--set', 'networkPolicy.extraEgress[0].to[0].ipBlock.cidr=52.216.0.0/15',
-      '--set', 'networkPolicy.extraEgress[0].ports[0].port=443',
-      '--set', 'autoscaling.enabled=true',
-      '--set', 'metrics.serviceMonitor.enabled=true',
-      '--set', 'metrics.serviceMonitor.scrapeTimeout=10s',
-      '--set', 's3.existingSecret=s3-keys',
-      '--set', 's3.existingSecretKeys.sessionToken=token',
-      '--set', 'customStartupProbe.tcpSocket.port=management',
-      '--set', 'customStartupProbe.failureThreshold=90',
-      '--set', 'customReadinessProbe.httpGet.path=/v2/health/ready',
-      '--set', 'customReadinessProbe.httpGet.port=management',
-      '--set', 'model.cache.medium=Memory',
-      '--set', 'commonAnnotations.owner=ml-platform',
+      '--set',
+      'networkPolicy.extraEgress[0].to[0].ipBlock.cidr=52.216.0.0/15',
+      '--set',
+      'networkPolicy.extraEgress[0].ports[0].port=443',
+      '--set',
+      'autoscaling.enabled=true',
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'metrics.serviceMonitor.scrapeTimeout=10s',
+      '--set',
+      's3.existingSecret=s3-keys',
+      '--set',
+      's3.existingSecretKeys.sessionToken=token',
+      '--set',
+      'customStartupProbe.tcpSocket.port=management',
+      '--set',
+      'customStartupProbe.failureThreshold=90',
+      '--set',
+      'customReadinessProbe.httpGet.path=/v2/health/ready',
+      '--set',
+      'customReadinessProbe.httpGet.port=management',
+      '--set',
+      'model.cache.medium=Memory',
+      '--set',
+      'commonAnnotations.owner=ml-platform',
     ]);
-    t.deepEqual(
-      [...new Set(manifests.map((m) => String(m.doc.kind)))].sort(),
-      ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ServiceMonitor'],
-    );
+    t.deepEqual([...new Set(manifests.map((m) => String(m.doc.kind)))].sort(), [
+      'ConfigMap',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'NetworkPolicy',
+      'Pod',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
     t.deepEqual(validationErrors(manifests), []);
   });
 
@@ -113,35 +154,64 @@ for (const major of HELM_MAJORS) {
     const manifests = await renderChart(major, [
       ...PIPELINE_SET,
       ...API_VERSIONS,
-      '--set', 'metrics.serviceMonitor.enabled=true',
-      '--set', 'metrics.serviceMonitor.relabelings[0].targetLabel=node',
-      '--set', 'metrics.serviceMonitor.relabelings[0].sourceLabels[0]=__meta_kubernetes_pod_node_name',
-      '--set', 'ingress.enabled=true',
-      '--set', 'ingress.ingressClassName=nginx',
-      '--set', 'ingress.tls=true',
-      '--set', 'ingress.extraHosts[0].name=oip.example.com',
-      '--set', 'ingress.extraHosts[0].path=/v2',
-      '--set', 'ingress.extraTls[0].hosts[0]=oip.example.com',
-      '--set', 'ingress.extraTls[0].secretName=oip-tls',
-      '--set', 'httpRoute.enabled=true',
-      '--set', 'httpRoute.parentRefs[0].name=public',
-      '--set', 'httpRoute.parentRefs[0].namespace=gateway-system',
-      '--set', 'httpRoute.hostnames[0]=classify.example.com',
-      '--set', 'httpRoute.rules[0].matches[0].path.type=PathPrefix',
-      '--set', 'httpRoute.rules[0].matches[0].path.value=/v1',
-      '--set', 'extraVolumes[0].name=private-ca',
-      '--set', 'extraVolumes[0].configMap.name=private-ca',
-      '--set', 'extraVolumeMounts[0].name=private-ca',
-      '--set', 'extraVolumeMounts[0].mountPath=/etc/ssl/private-ca',
-      '--set', 'extraEnvFrom[0].secretRef.name=s3-endpoint',
-      '--set', 'initContainers[0].name=init',
-      '--set', 'initContainers[0].image=busybox:1.36',
-      '--set', 'sidecars[0].name=shipper',
-      '--set', 'sidecars[0].image=fluent-bit:3',
-      '--set', 'podAntiAffinityPreset=hard',
-      '--set', 'topologySpreadConstraints[0].maxSkew=1',
-      '--set', 'topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone',
-      '--set', 'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway',
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'metrics.serviceMonitor.relabelings[0].targetLabel=node',
+      '--set',
+      'metrics.serviceMonitor.relabelings[0].sourceLabels[0]=__meta_kubernetes_pod_node_name',
+      '--set',
+      'ingress.enabled=true',
+      '--set',
+      'ingress.ingressClassName=nginx',
+      '--set',
+      'ingress.tls=true',
+      '--set',
+      'ingress.extraHosts[0].name=oip.example.com',
+      '--set',
+      'ingress.extraHosts[0].path=/v2',
+      '--set',
+      'ingress.extraTls[0].hosts[0]=oip.example.com',
+      '--set',
+      'ingress.extraTls[0].secretName=oip-tls',
+      '--set',
+      'httpRoute.enabled=true',
+      '--set',
+      'httpRoute.parentRefs[0].name=public',
+      '--set',
+      'httpRoute.parentRefs[0].namespace=gateway-system',
+      '--set',
+      'httpRoute.hostnames[0]=classify.example.com',
+      '--set',
+      'httpRoute.rules[0].matches[0].path.type=PathPrefix',
+      '--set',
+      'httpRoute.rules[0].matches[0].path.value=/v1',
+      '--set',
+      'extraVolumes[0].name=private-ca',
+      '--set',
+      'extraVolumes[0].configMap.name=private-ca',
+      '--set',
+      'extraVolumeMounts[0].name=private-ca',
+      '--set',
+      'extraVolumeMounts[0].mountPath=/etc/ssl/private-ca',
+      '--set',
+      'extraEnvFrom[0].secretRef.name=s3-endpoint',
+      '--set',
+      'initContainers[0].name=init',
+      '--set',
+      'initContainers[0].image=busybox:1.36',
+      '--set',
+      'sidecars[0].name=shipper',
+      '--set',
+      'sidecars[0].image=fluent-bit:3',
+      '--set',
+      'podAntiAffinityPreset=hard',
+      '--set',
+      'topologySpreadConstraints[0].maxSkew=1',
+      '--set',
+      'topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone',
+      '--set',
+      'topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway',
     ]);
     const kinds = manifests.map((m) => `${String(m.doc.apiVersion)}/${String(m.doc.kind)}`);
     t.true(kinds.includes('networking.k8s.io/v1/Ingress'));
@@ -151,7 +221,12 @@ for (const major of HELM_MAJORS) {
 
   for (const environment of ENVIRONMENTS) {
     test(`helm ${major}: ${environment.name} with knative.enabled renders a valid Knative Service and no Deployment`, async (t) => {
-      const manifests = await renderChart(major, [...environment.args, ...API_VERSIONS, '--set', 'knative.enabled=true']);
+      const manifests = await renderChart(major, [
+        ...environment.args,
+        ...API_VERSIONS,
+        '--set',
+        'knative.enabled=true',
+      ]);
       const kinds = manifests.map((m) => `${String(m.doc.apiVersion)}/${String(m.doc.kind)}`);
       t.true(kinds.includes('serving.knative.dev/v1/Service'));
       t.false(kinds.some((k) => /Deployment|HorizontalPodAutoscaler|PodDisruptionBudget/.test(k)));
@@ -169,7 +244,12 @@ test('the Knative and Gateway API validators reject what their CRDs reject (they
   const broken = structuredClone(knative.doc) as { spec: { template: { spec: { containerConcurrency: unknown } } } };
   broken.spec.template.spec.containerConcurrency = 'many';
   t.is(validationErrors([{ source: knative.source, doc: broken }]).length, 1);
-  const route = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'r' }, spec: { parentRefs: [{ name: 7 }] } };
+  const route = {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: 'r' },
+    spec: { parentRefs: [{ name: 7 }] },
+  };
   t.is(validationErrors([{ source: 'route', doc: route }]).length, 1);
 });
 
@@ -177,7 +257,9 @@ test('the validator rejects a document Kubernetes would reject (it is not a no-o
   const manifests = await renderChart(4, []);
   const deployment = manifests.find((m) => m.doc.kind === 'Deployment');
   if (deployment === undefined) return t.fail('no Deployment rendered');
-  const broken = structuredClone(deployment.doc) as { spec: { template: { spec: { containers: { ports: { containerPort: unknown }[] }[] } } } };
+  const broken = structuredClone(deployment.doc) as {
+    spec: { template: { spec: { containers: { ports: { containerPort: unknown }[] }[] } } };
+  };
   const port = broken.spec.template.spec.containers[0]?.ports[0];
   if (port === undefined) return t.fail('no container port rendered');
   port.containerPort = 'eighty';

@@ -13,7 +13,11 @@ interface PodTemplate {
 }
 
 async function podTemplate(major: HelmMajor, set: readonly string[], chartDir?: string): Promise<PodTemplate> {
-  const manifests = await renderChart(major, set.flatMap((pair) => ['--set', pair]), chartDir);
+  const manifests = await renderChart(
+    major,
+    set.flatMap((pair) => ['--set', pair]),
+    chartDir,
+  );
   return (findOne(manifests, 'Deployment') as { spec: { template: PodTemplate } }).spec.template;
 }
 
@@ -25,7 +29,12 @@ for (const major of HELM_MAJORS) {
     const checksum = base.metadata.annotations['checksum/config'];
     t.regex(checksum ?? '', /^[0-9a-f]{64}$/);
 
-    for (const change of ['logLevel=debug', 'admission.maxQueue=1', 'shutdown.drainTimeoutSeconds=11', 'engine.poolSize=3']) {
+    for (const change of [
+      'logLevel=debug',
+      'admission.maxQueue=1',
+      'shutdown.drainTimeoutSeconds=11',
+      'engine.poolSize=3',
+    ]) {
       const changed = await podTemplate(major, [change]);
       t.not(changed.metadata.annotations['checksum/config'], checksum, `${change} must change checksum/config`);
     }

@@ -29,7 +29,8 @@ function routeOnService(managementUrl: string, rawPath: string): Promise<Route> 
         }
         // /health and /ready answer {"status"}; their OIP aliases answer the spec's {"live"} and {"ready"}.
         if (body.status === 'ok' || body.status === 'unhealthy' || typeof body.live === 'boolean') resolve('liveness');
-        else if (body.status === 'ready' || body.status === 'not_ready' || typeof body.ready === 'boolean') resolve('readiness');
+        else if (body.status === 'ready' || body.status === 'not_ready' || typeof body.ready === 'boolean')
+          resolve('readiness');
         else resolve('none');
       });
     });
@@ -41,11 +42,22 @@ function routeOnService(managementUrl: string, rawPath: string): Promise<Route> 
 /** Whether `helm template` accepts the path for that probe. */
 async function chartAccepts(key: 'livenessProbe.path' | 'readinessProbe.path', rawPath: string): Promise<boolean> {
   const run = await runHelm(4, ['template', 'x', CHART, '--set-string', `${key}=${rawPath}`]);
-  if (run.code !== 0 && !/execution error/.test(run.stderr)) throw new Error(`helm failed for another reason: ${run.stderr}`);
+  if (run.code !== 0 && !/execution error/.test(run.stderr))
+    throw new Error(`helm failed for another reason: ${run.stderr}`);
   return run.code === 0;
 }
 
-const BASES = ['/health', '/ready', '/v2/health/live', '/v2/health/ready', '/metrics', '/readyz', '/healthz', '/v2/health', '/status'];
+const BASES = [
+  '/health',
+  '/ready',
+  '/v2/health/live',
+  '/v2/health/ready',
+  '/metrics',
+  '/readyz',
+  '/healthz',
+  '/v2/health',
+  '/status',
+];
 
 /** A spelling of one of BASES: random case, sometimes a slash doubled, trailing slashes, a query. */
 const spelling = fc
@@ -68,7 +80,12 @@ let service: RunningService | undefined;
 
 test.before(async () => {
   service = await startService({
-    env: { MODEL_URI: `file://${BUNDLED_MODEL}`, MODEL_MD5: BUNDLED_MD5, MANAGEMENT_PORT: String(await freePort()), AWS_EC2_METADATA_DISABLED: 'true' },
+    env: {
+      MODEL_URI: `file://${BUNDLED_MODEL}`,
+      MODEL_MD5: BUNDLED_MD5,
+      MANAGEMENT_PORT: String(await freePort()),
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
   });
 });
 
@@ -84,15 +101,28 @@ test('the chart accepts a probe path exactly when the running service answers it
     fc.asyncProperty(spelling, async (rawPath) => {
       const route = await routeOnService(running.managementUrl, rawPath);
       seen.push(`${rawPath} -> ${route}`);
-      const [liveness, readiness] = [await chartAccepts('livenessProbe.path', rawPath), await chartAccepts('readinessProbe.path', rawPath)];
-      if (liveness !== (route === 'liveness')) throw new Error(`livenessProbe.path=${rawPath}: the service answers ${route}, the chart ${liveness ? 'accepts' : 'refuses'} it`);
-      if (readiness !== (route === 'readiness')) throw new Error(`readinessProbe.path=${rawPath}: the service answers ${route}, the chart ${readiness ? 'accepts' : 'refuses'} it`);
+      const [liveness, readiness] = [
+        await chartAccepts('livenessProbe.path', rawPath),
+        await chartAccepts('readinessProbe.path', rawPath),
+      ];
+      if (liveness !== (route === 'liveness'))
+        throw new Error(
+          `livenessProbe.path=${rawPath}: the service answers ${route}, the chart ${liveness ? 'accepts' : 'refuses'} it`,
+        );
+      if (readiness !== (route === 'readiness'))
+        throw new Error(
+          `readinessProbe.path=${rawPath}: the service answers ${route}, the chart ${readiness ? 'accepts' : 'refuses'} it`,
+        );
     }),
     // One plain example of each answer first, then the search.
     { numRuns: 40, examples: [['/ready'], ['/health'], ['/metrics']] },
   );
   // The search reached each kind of answer, or it proved little.
-  for (const kind of ['liveness', 'readiness', 'none']) t.true(seen.some((line) => line.endsWith(`-> ${kind}`)), `no path answered ${kind}: ${seen.join(', ')}`);
+  for (const kind of ['liveness', 'readiness', 'none'])
+    t.true(
+      seen.some((line) => line.endsWith(`-> ${kind}`)),
+      `no path answered ${kind}: ${seen.join(', ')}`,
+    );
 });
 
 test('known spellings: the service and the chart agree on each', async (t) => {

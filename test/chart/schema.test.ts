@@ -13,8 +13,12 @@ const GENERATOR = path.join(ROOT, 'node_modules', '.bin', 'readme-generator');
 
 function runGenerator(values: string, readme: string, schema: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(GENERATOR, ['-v', values, '-r', readme, '-s', schema], { timeout: 30_000, killSignal: 'SIGKILL' }, (error, _stdout, stderr) =>
-      error === null ? resolve() : reject(new Error(`readme-generator failed: ${error.message}\n${stderr}`)),
+    execFile(
+      GENERATOR,
+      ['-v', values, '-r', readme, '-s', schema],
+      { timeout: 30_000, killSignal: 'SIGKILL' },
+      (error, _stdout, stderr) =>
+        error === null ? resolve() : reject(new Error(`readme-generator failed: ${error.message}\n${stderr}`)),
     );
   });
 }
@@ -30,8 +34,16 @@ test('the committed schema and README table are what chart:schema generates from
     await copyFile(path.join(CHART, 'values.yaml'), values);
     await copyFile(path.join(CHART, 'README.md'), readme);
     await runGenerator(values, readme, schema);
-    t.deepEqual(tightenSchema(await readJson(schema)), await readJson(path.join(CHART, 'values.schema.json')), 'run `npm run chart:schema`');
-    t.is(await readFile(readme, 'utf8'), await readFile(path.join(CHART, 'README.md'), 'utf8'), 'run `npm run chart:schema`');
+    t.deepEqual(
+      tightenSchema(await readJson(schema)),
+      await readJson(path.join(CHART, 'values.schema.json')),
+      'run `npm run chart:schema`',
+    );
+    t.is(
+      await readFile(readme, 'utf8'),
+      await readFile(path.join(CHART, 'README.md'), 'utf8'),
+      'run `npm run chart:schema`',
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -48,5 +60,8 @@ test('tightening is idempotent and closes the top level', async (t) => {
 
 test('a rule for a value that no longer exists is an error naming it', (t) => {
   const generated: JsonSchema = { type: 'object', properties: { image: { type: 'object', properties: {} } } };
-  t.throws(() => tightenSchema(generated), { instanceOf: SchemaRuleError, message: /no property commonLabels in the generated schema/ });
+  t.throws(() => tightenSchema(generated), {
+    instanceOf: SchemaRuleError,
+    message: /no property commonLabels in the generated schema/,
+  });
 });

@@ -54,7 +54,10 @@ for (const environment of ENVIRONMENTS) {
       preStopMs + config.shutdown.delayMs + config.shutdown.drainTimeoutMs < pod.terminationGracePeriodSeconds * 1000,
       'the grace period covers the preStop sleep, the delay and the drain',
     );
-    t.true(config.admission.requestTimeoutMs <= config.shutdown.drainTimeoutMs, 'an admitted request can finish within the drain');
+    t.true(
+      config.admission.requestTimeoutMs <= config.shutdown.drainTimeoutMs,
+      'an admitted request can finish within the drain',
+    );
     if (environment.name === 'staging' || environment.name === 'prod') {
       t.is(config.model.uri, 's3://models/lid/model.ftz');
       t.is(config.model.md5, PIPELINE_MD5);
@@ -126,10 +129,22 @@ test('every chart value reaches the service setting it names', async (t) => {
       retryMaxMs: 9000,
       stallTimeoutMs: 4000,
     },
-    s3: { region: 'eu-central-1', endpoint: 'http://minio.storage:9000', forcePathStyle: true, checksums: 'when_supported' },
+    s3: {
+      region: 'eu-central-1',
+      endpoint: 'http://minio.storage:9000',
+      forcePathStyle: true,
+      checksums: 'when_supported',
+    },
     engine: { poolSize: 3, callTimeoutMs: 2500, stallMs: 1500, restartBaseMs: 50, restartMaxMs: 2000 },
     limits: { maxBodyBytes: 2097152, maxTextChars: 5000, maxBatch: 50, maxK: 7 },
-    admission: { maxInFlight: 9, maxQueue: 33, requestTimeoutMs: 4000, retryAfterSeconds: 2, queueDelayTargetMs: 250, queueDelayIntervalMs: 2000 },
+    admission: {
+      maxInFlight: 9,
+      maxQueue: 33,
+      requestTimeoutMs: 4000,
+      retryAfterSeconds: 2,
+      queueDelayTargetMs: 250,
+      queueDelayIntervalMs: 2000,
+    },
     cache: { enabled: false, maxKeys: 500, ttlSeconds: 60, maxBytes: 1048576 },
     http: { bodyTimeoutMs: 3000, maxBodyReaders: 16 },
     liveness: { maxEventLoopDelayMs: 750, engineStallMs: 6000 },

@@ -11,10 +11,12 @@ import { ROOT, findOne, renderChart } from './chart-helm.js';
 
 /** Where the chart deliberately sets something other than the service's default, and why. */
 const DELIBERATE: Readonly<Record<string, string>> = {
-  MANAGEMENT_PORT: 'the chart always runs the management listener (probes, management Service, ServiceMonitor); the service has it off unless asked',
+  MANAGEMENT_PORT:
+    'the chart always runs the management listener (probes, management Service, ServiceMonitor); the service has it off unless asked',
   MODEL_CACHE_DIR: "the pod's cache volume mount; the service's default is a directory inside the repository or image",
   ENGINE_POOL_SIZE: "the service counts the node's CPUs, not the container's CPU limit, so the chart sets a fixed pool",
-  SHUTDOWN_DELAY_MS: "0: the pod's preStop sleep (lifecycle.preStopSleepSeconds) waits for endpoint removal instead; the two would add up",
+  SHUTDOWN_DELAY_MS:
+    "0: the pod's preStop sleep (lifecycle.preStopSleepSeconds) waits for endpoint removal instead; the two would add up",
 };
 
 /** Settings of the README's configuration table the chart does not put in its ConfigMap, and why. */
@@ -46,7 +48,8 @@ function readmeSettings(): string[] {
 function leaves(value: unknown, prefix = ''): Map<string, unknown> {
   const out = new Map<string, unknown>();
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [key, inner] of Object.entries(value)) for (const [p, v] of leaves(inner, prefix === '' ? key : `${prefix}.${key}`)) out.set(p, v);
+    for (const [key, inner] of Object.entries(value))
+      for (const [p, v] of leaves(inner, prefix === '' ? key : `${prefix}.${key}`)) out.set(p, v);
   } else {
     out.set(prefix, value);
   }
@@ -55,7 +58,9 @@ function leaves(value: unknown, prefix = ''): Map<string, unknown> {
 
 function changes(base: Config, other: Config): string[] {
   const before = leaves(base);
-  return [...leaves(other)].filter(([p, v]) => JSON.stringify(v) !== JSON.stringify(before.get(p))).map(([p, v]) => `${p} ${JSON.stringify(before.get(p))} -> ${JSON.stringify(v)}`);
+  return [...leaves(other)]
+    .filter(([p, v]) => JSON.stringify(v) !== JSON.stringify(before.get(p)))
+    .map(([p, v]) => `${p} ${JSON.stringify(before.get(p))} -> ${JSON.stringify(v)}`);
 }
 
 /** Whether loadConfig reads the variable at all: a nonsense value is refused or changes something. */
@@ -74,7 +79,8 @@ test("every variable the default chart's ConfigMap sets carries the service's de
   const base: Record<string, string> = {};
   for (const name of Object.keys(DELIBERATE)) {
     const value = data[name];
-    if (value === undefined) t.fail(`${name} is listed as deliberate but the chart no longer sets it: remove it from DELIBERATE`);
+    if (value === undefined)
+      t.fail(`${name} is listed as deliberate but the chart no longer sets it: remove it from DELIBERATE`);
     else base[name] = value;
   }
   const defaults = loadConfig(base);
@@ -98,16 +104,24 @@ test("every variable the default chart's ConfigMap sets carries the service's de
     const changed = changes(defaults, config);
     if (changed.length > 0) drift.push(`${name}=${value} differs from the service's default: ${changed.join(', ')}`);
   }
-  t.deepEqual(drift, [], 'chart/values.yaml and app/config.ts disagree; align them, or list the variable in DELIBERATE with the reason');
+  t.deepEqual(
+    drift,
+    [],
+    'chart/values.yaml and app/config.ts disagree; align them, or list the variable in DELIBERATE with the reason',
+  );
   t.true(Object.keys(data).length >= 40, `the ConfigMap carries every setting (${Object.keys(data).length})`);
 });
 
 test('the check itself catches a drifted default and a variable the service does not read', async (t) => {
-  const data = (findOne(await renderChart(4, ['--set', 'admission.maxQueue=65']), 'ConfigMap') as { data: Record<string, string> }).data;
+  const data = (
+    findOne(await renderChart(4, ['--set', 'admission.maxQueue=65']), 'ConfigMap') as { data: Record<string, string> }
+  ).data;
   t.is(data.ADMISSION_MAX_QUEUE, '65');
   const defaultQueue = loadConfig({}).admission.maxQueue;
   t.not(defaultQueue, 65);
-  t.deepEqual(changes(loadConfig({}), loadConfig({ ADMISSION_MAX_QUEUE: '65' })), [`admission.maxQueue ${defaultQueue} -> 65`]);
+  t.deepEqual(changes(loadConfig({}), loadConfig({ ADMISSION_MAX_QUEUE: '65' })), [
+    `admission.maxQueue ${defaultQueue} -> 65`,
+  ]);
   t.false(readByService('ADMISSION_MAX_QUEUUE', {}));
   t.true(readByService('LOG_LEVEL', {}));
   t.true(readByService('MODEL_NAME', {}));
@@ -118,6 +132,11 @@ test("every setting in the README's configuration table is in the chart's Config
   const settings = readmeSettings();
   t.true(settings.length >= 40, `the README's configuration table was found (${settings.length} settings)`);
   const missing = settings.filter((name) => !(name in data) && !(name in NOT_IN_CONFIGMAP));
-  t.deepEqual(missing, [], 'add the setting to chart/templates/configmap.yaml (with a value in values.yaml), or to NOT_IN_CONFIGMAP with the reason');
-  for (const name of Object.keys(NOT_IN_CONFIGMAP)) t.true(settings.includes(name), `${name} is listed in NOT_IN_CONFIGMAP but not in the README's table`);
+  t.deepEqual(
+    missing,
+    [],
+    'add the setting to chart/templates/configmap.yaml (with a value in values.yaml), or to NOT_IN_CONFIGMAP with the reason',
+  );
+  for (const name of Object.keys(NOT_IN_CONFIGMAP))
+    t.true(settings.includes(name), `${name} is listed in NOT_IN_CONFIGMAP but not in the README's table`);
 });

@@ -53,7 +53,9 @@ for (const major of HELM_MAJORS) {
     const run = await runSuites(major);
     t.is(run.code, 0, run.output);
     const tests = summaryLine(run.output, 'Tests');
-    t.log(`helm ${major}: ${String(tests.passed)} of ${String(tests.total)} tests passed in ${suiteFiles.length} suites`);
+    t.log(
+      `helm ${major}: ${String(tests.passed)} of ${String(tests.total)} tests passed in ${suiteFiles.length} suites`,
+    );
     t.true((tests.total ?? 0) > 0);
     t.is(tests.passed, tests.total);
     t.is(tests.failed, undefined);

@@ -31,7 +31,13 @@ class Gate {
 
 test.serial('every spawn is checked: start, new tier, restart after a kill, stall replacement', async (t) => {
   const gate = new Gate();
-  const engine = await engines.started({ poolSize: 2, widePoolSize: 1, stallMs: 300, beforeSpawn: gate.hook, onModelRejected: gate.onRejected });
+  const engine = await engines.started({
+    poolSize: 2,
+    widePoolSize: 1,
+    stallMs: 300,
+    beforeSpawn: gate.hook,
+    onModelRejected: gate.onRejected,
+  });
   t.is(gate.calls, 3, 'two k=1 children and the label read');
   await engine.predict([SENTENCES.en], 5, 0, inMs(5000)); // starts the k=10 tier
   t.is(gate.calls, 4);
@@ -43,62 +49,95 @@ test.serial('every spawn is checked: start, new tier, restart after a kill, stal
   process.kill(second as number, 'SIGSTOP');
   const answer = await engine.predict([SENTENCES.de], 1, 0, inMs(5000));
   t.is(answer[0]?.[0]?.label, 'de');
-  await engine.predict(Array.from({ length: 64 }, () => SENTENCES.it), 1, 0, inMs(5000));
-  await waitFor('the stall replacement', () => engine.stats().restarts === 2 && engine.stats().liveChildren === 2, 5000);
+  await engine.predict(
+    Array.from({ length: 64 }, () => SENTENCES.it),
+    1,
+    0,
+    inMs(5000),
+  );
+  await waitFor(
+    'the stall replacement',
+    () => engine.stats().restarts === 2 && engine.stats().liveChildren === 2,
+    5000,
+  );
   t.is(gate.calls, 6);
   t.deepEqual(gate.reasons, []);
 });
 
-test.serial('a hook that starts rejecting mid-run: no child spawned, backoff, fast engine_unavailable, recovery when it accepts again', async (t) => {
-  const gate = new Gate();
-  const engine = await engines.started({ poolSize: 2, widePoolSize: 1, restartBaseMs: 50, restartMaxMs: 400, beforeSpawn: gate.hook, onModelRejected: gate.onRejected });
-  await waitFor('both k=1 children ready', () => engine.stats().liveChildren === 2, 5000);
-  gate.open = false;
-  const victims = engine.childPids(1);
-  for (const pid of victims) process.kill(pid, 'SIGKILL');
-  await waitFor('the children to be gone', () => victims.every((p) => !pidAlive(p)) && engine.childPids(1).length === 0, 3000);
+test.serial(
+  'a hook that starts rejecting mid-run: no child spawned, backoff, fast engine_unavailable, recovery when it accepts again',
+  async (t) => {
+    const gate = new Gate();
+    const engine = await engines.started({
+      poolSize: 2,
+      widePoolSize: 1,
+      restartBaseMs: 50,
+      restartMaxMs: 400,
+      beforeSpawn: gate.hook,
+      onModelRejected: gate.onRejected,
+    });
+    await waitFor('both k=1 children ready', () => engine.stats().liveChildren === 2, 5000);
+    gate.open = false;
+    const victims = engine.childPids(1);
+    for (const pid of victims) process.kill(pid, 'SIGKILL');
+    await waitFor(
+      'the children to be gone',
+      () => victims.every((p) => !pidAlive(p)) && engine.childPids(1).length === 0,
+      3000,
+    );
 
-  // Calls do not wait for a child that will not come.
-  const t0 = performance.now();
-  const err = await t.throwsAsync(engine.predict([SENTENCES.en], 1, 0, inMs(5000)), { instanceOf: EngineError });
-  t.true(['engine_unavailable', 'engine_crashed'].includes(err?.code ?? ''), err?.code);
-  t.true(performance.now() - t0 < 1000, `failed after ${(performance.now() - t0).toFixed(0)} ms`);
-  // A tier never started is refused too, and spawns nothing.
-  const wide = await t.throwsAsync(engine.predict([SENTENCES.en], 50, 0, inMs(5000)), { instanceOf: EngineError });
-  t.is(wide?.code, 'engine_unavailable');
-  t.true(performance.now() - t0 < 1500);
+    // Calls do not wait for a child that will not come.
+    const t0 = performance.now();
+    const err = await t.throwsAsync(engine.predict([SENTENCES.en], 1, 0, inMs(5000)), { instanceOf: EngineError });
+    t.true(['engine_unavailable', 'engine_crashed'].includes(err?.code ?? ''), err?.code);
+    t.true(performance.now() - t0 < 1000, `failed after ${(performance.now() - t0).toFixed(0)} ms`);
+    // A tier never started is refused too, and spawns nothing.
+    const wide = await t.throwsAsync(engine.predict([SENTENCES.en], 50, 0, inMs(5000)), { instanceOf: EngineError });
+    t.is(wide?.code, 'engine_unavailable');
+    t.true(performance.now() - t0 < 1500);
 
-  // Backoff, not a tight loop: 50, 100, 200, 400, 400 ms per slot.
-  await sleep(1500);
-  t.deepEqual(engine.childPids(), [], 'no process spawned on a rejected model');
-  t.true(gate.rejections >= 4 && gate.rejections <= 20, `rejections in ~1.5 s: ${gate.rejections}`);
-  t.is(gate.reasons.length, gate.rejections);
-  t.true(gate.reasons.every((r) => r.includes('model_changed')), gate.reasons[0]);
-  t.is(engine.stats().liveChildren, 0);
+    // Backoff, not a tight loop: 50, 100, 200, 400, 400 ms per slot.
+    await sleep(1500);
+    t.deepEqual(engine.childPids(), [], 'no process spawned on a rejected model');
+    t.true(gate.rejections >= 4 && gate.rejections <= 20, `rejections in ~1.5 s: ${gate.rejections}`);
+    t.is(gate.reasons.length, gate.rejections);
+    t.true(
+      gate.reasons.every((r) => r.includes('model_changed')),
+      gate.reasons[0],
+    );
+    t.is(engine.stats().liveChildren, 0);
 
-  gate.open = true;
-  await waitFor('k=1 children again', () => engine.stats().liveChildren >= 1, 3000);
-  const [fr] = await engine.predict([SENTENCES.fr], 1, 0, inMs(5000));
-  t.is(fr?.[0]?.label, 'fr');
-});
+    gate.open = true;
+    await waitFor('k=1 children again', () => engine.stats().liveChildren >= 1, 3000);
+    const [fr] = await engine.predict([SENTENCES.fr], 1, 0, inMs(5000));
+    t.is(fr?.[0]?.label, 'fr');
+  },
+);
 
-test.serial('a hook that rejects at start: start() fails with engine_unavailable and the reason, nothing left running', async (t) => {
-  const gate = new Gate();
-  gate.open = false;
-  const engine = engines.create({ poolSize: 2, beforeSpawn: gate.hook, onModelRejected: gate.onRejected });
-  const err = await t.throwsAsync(engine.start(MODEL), { instanceOf: EngineError });
-  t.is(err?.code, 'engine_unavailable');
-  t.regex(err?.message ?? '', /model_changed/);
-  t.deepEqual(engine.childPids(), []);
-  // And start() may be tried again once the file is good.
-  gate.open = true;
-  await engine.start(MODEL);
-  const [it] = await engine.predict([SENTENCES.it], 1, 0, inMs(5000));
-  t.is(it?.[0]?.label, 'it');
-});
+test.serial(
+  'a hook that rejects at start: start() fails with engine_unavailable and the reason, nothing left running',
+  async (t) => {
+    const gate = new Gate();
+    gate.open = false;
+    const engine = engines.create({ poolSize: 2, beforeSpawn: gate.hook, onModelRejected: gate.onRejected });
+    const err = await t.throwsAsync(engine.start(MODEL), { instanceOf: EngineError });
+    t.is(err?.code, 'engine_unavailable');
+    t.regex(err?.message ?? '', /model_changed/);
+    t.deepEqual(engine.childPids(), []);
+    // And start() may be tried again once the file is good.
+    gate.open = true;
+    await engine.start(MODEL);
+    const [it] = await engine.predict([SENTENCES.it], 1, 0, inMs(5000));
+    t.is(it?.[0]?.label, 'it');
+  },
+);
 
 test.serial('a hook that never settles counts as a rejection at the load deadline', async (t) => {
-  const engine = engines.create({ poolSize: 1, loadTimeoutMs: 300, beforeSpawn: () => new Promise<void>(() => undefined) });
+  const engine = engines.create({
+    poolSize: 1,
+    loadTimeoutMs: 300,
+    beforeSpawn: () => new Promise<void>(() => undefined),
+  });
   const t0 = performance.now();
   const err = await t.throwsAsync(engine.start(MODEL), { instanceOf: EngineError });
   t.is(err?.code, 'engine_unavailable');

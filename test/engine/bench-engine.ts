@@ -41,7 +41,14 @@ async function run(engine: FastTextPool, name: string, callers: number, batch: n
   );
 }
 
-const engine = new FastTextPool({ binary: defaultFastTextBinary(), poolSize: POOL, stallMs: 3000, restartBaseMs: 100, restartMaxMs: 5000, maxK: 100 });
+const engine = new FastTextPool({
+  binary: defaultFastTextBinary(),
+  poolSize: POOL,
+  stallMs: 3000,
+  restartBaseMs: 100,
+  restartMaxMs: 5000,
+  maxK: 100,
+});
 await engine.start(MODEL);
 const only = process.env.ONLY;
 const CALLERS = Number(process.env.CALLERS ?? 50);

@@ -19,7 +19,12 @@ function top(preds: Prediction[] | undefined): string | undefined {
 }
 
 test('English, French, German and Italian sentences get their language', async (t) => {
-  const results = await engine.predict(LANGS.map((l) => SENTENCES[l]), 1, 0, inMs(2000));
+  const results = await engine.predict(
+    LANGS.map((l) => SENTENCES[l]),
+    1,
+    0,
+    inMs(2000),
+  );
   t.is(results.length, LANGS.length);
   LANGS.forEach((lang, i) => {
     const preds = results[i] as Prediction[];
@@ -134,14 +139,24 @@ test('framing: every nasty input gives one result and the sentence after it is s
   t.is(top(results[batch.length - 1]), 'en');
 
   // A text with newlines is classified as the same words on one line, not as its last line.
-  const [multi, joined] = await engine.predict([`${SENTENCES.en}\n${SENTENCES.fr}`, `${SENTENCES.en} ${SENTENCES.fr}`], 3, 0, inMs(2000));
+  const [multi, joined] = await engine.predict(
+    [`${SENTENCES.en}\n${SENTENCES.fr}`, `${SENTENCES.en} ${SENTENCES.fr}`],
+    3,
+    0,
+    inMs(2000),
+  );
   t.deepEqual(multi, joined);
 });
 
 test('a batch split across children comes back in order', async (t) => {
   const langs: Lang[] = [];
   for (let i = 0; i < 500; i++) langs.push(LANGS[(i * 7 + (i >> 3)) % LANGS.length] as Lang);
-  const results = await engine.predict(langs.map((l) => SENTENCES[l]), 1, 0, inMs(5000));
+  const results = await engine.predict(
+    langs.map((l) => SENTENCES[l]),
+    1,
+    0,
+    inMs(5000),
+  );
   t.deepEqual(results.map(top), langs);
 });
 
@@ -150,11 +165,19 @@ test('concurrent calls each get their own answers', async (t) => {
     const lang = LANGS[i % LANGS.length] as Lang;
     const n = 1 + (i % 40);
     return engine
-      .predict(Array.from({ length: n }, () => SENTENCES[lang]), i % 3 === 0 ? 3 : 1, 0, inMs(5000))
+      .predict(
+        Array.from({ length: n }, () => SENTENCES[lang]),
+        i % 3 === 0 ? 3 : 1,
+        0,
+        inMs(5000),
+      )
       .then((r) => ({ lang, n, labels: r.map(top) }));
   });
   for (const { lang, n, labels } of await Promise.all(calls)) {
-    t.deepEqual(labels, Array.from({ length: n }, () => lang));
+    t.deepEqual(
+      labels,
+      Array.from({ length: n }, () => lang),
+    );
   }
 });
 

@@ -46,12 +46,17 @@ test('expired and live calls interleaved on one child: every live call is answer
       );
     } else {
       const lang = i % 4 === 1 ? 'fr' : 'it';
-      calls.push(engine.predict([SENTENCES[lang]], 1, 0, inMs(10_000)).then((r) => (top(r[0]) === lang ? `${lang}-ok` : `${lang}-WRONG:${top(r[0])}`)));
+      calls.push(
+        engine
+          .predict([SENTENCES[lang]], 1, 0, inMs(10_000))
+          .then((r) => (top(r[0]) === lang ? `${lang}-ok` : `${lang}-WRONG:${top(r[0])}`)),
+      );
     }
   }
   const outcomes = await Promise.all(calls);
   for (let i = 0; i < outcomes.length; i++) {
-    if (i % 2 === 0) t.true(outcomes[i] === 'deadline_exceeded' || outcomes[i] === 'de-ok', `call ${i}: ${outcomes[i]}`);
+    if (i % 2 === 0)
+      t.true(outcomes[i] === 'deadline_exceeded' || outcomes[i] === 'de-ok', `call ${i}: ${outcomes[i]}`);
     else t.regex(outcomes[i] as string, /^(fr|it)-ok$/, `call ${i}`);
   }
   t.true(outcomes.includes('deadline_exceeded'));

@@ -24,9 +24,27 @@ test('lines are reassembled whatever the chunk boundaries', (t) => {
 
 test('scores parse to the same double as parseFloat', (t) => {
   const samples = [
-    '0', '1', '0.5', '0.878464', '1.00001', '0.124504', '1e-05', '1.00706e-05', '3.2e-05', '5e-06',
-    '0.000123457', '9.99999e-01', '123456789012345', '1234567890123456789', '1E+2', '7e22', '7e-22',
-    '0.1', '0.2', '0.3', '2.22507e-308',
+    '0',
+    '1',
+    '0.5',
+    '0.878464',
+    '1.00001',
+    '0.124504',
+    '1e-05',
+    '1.00706e-05',
+    '3.2e-05',
+    '5e-06',
+    '0.000123457',
+    '9.99999e-01',
+    '123456789012345',
+    '1234567890123456789',
+    '1E+2',
+    '7e22',
+    '7e-22',
+    '0.1',
+    '0.2',
+    '0.3',
+    '2.22507e-308',
   ];
   for (const s of samples) {
     const buf = Buffer.from(`x${s}y`);
@@ -49,9 +67,18 @@ test('predictions: prefix stripped, case kept, k cut-off, threshold, scores clam
     { label: 'de', score: 0.25 },
     { label: 'x', score: 0.00001 },
   ]);
-  t.deepEqual(parsePredictions(line, 0, line.length, 2, 0).map((p) => p.label), ['EN', 'Fr']);
-  t.deepEqual(parsePredictions(line, 0, line.length, 10, 0.25).map((p) => p.label), ['EN', 'Fr', 'de']);
-  t.deepEqual(parsePredictions(line, 0, line.length, 10, 0.26).map((p) => p.label), ['EN', 'Fr']);
+  t.deepEqual(
+    parsePredictions(line, 0, line.length, 2, 0).map((p) => p.label),
+    ['EN', 'Fr'],
+  );
+  t.deepEqual(
+    parsePredictions(line, 0, line.length, 10, 0.25).map((p) => p.label),
+    ['EN', 'Fr', 'de'],
+  );
+  t.deepEqual(
+    parsePredictions(line, 0, line.length, 10, 0.26).map((p) => p.label),
+    ['EN', 'Fr'],
+  );
   t.deepEqual(parsePredictions(Buffer.alloc(0), 0, 0, 5, 0), []);
   const utf8 = Buffer.from('__label__語 0.7');
   t.deepEqual(parsePredictions(utf8, 0, utf8.length, 1, 0), [{ label: '語', score: 0.7 }]);
@@ -69,10 +96,13 @@ test('input lines: \n and \r become spaces, a whole-token </s> becomes a space, 
   t.is(line('</s> </s>\t</s>\0</s>\v</s>\f</s>'), '   \t \0 \v \f ');
   t.is(line('a\n</s>\rb'), 'a   b');
   // Not whole tokens: fastText reads these as words, not as the end of a line.
-  for (const s of ['</s>x', 'x</s>', '</s></s>', '<</s>>', '</ s>', '< /s>', '</S>', '</s>\u0085', '\u2028</s>']) t.is(line(s), s);
+  for (const s of ['</s>x', 'x</s>', '</s></s>', '<</s>>', '</ s>', '< /s>', '</S>', '</s>\u0085', '\u2028</s>'])
+    t.is(line(s), s);
 });
 
 test('tokens: a line of separators only has none', (t) => {
-  for (const s of ['', ' ', '\t\v\f\0 ', '\n\r', '</s>', ' </s> \n </s>']) t.false(hasTokens(toInputLine(s)), JSON.stringify(s));
-  for (const s of ['a', ' \u0085', '\u2028', '\u00a0', '😀', '\u001c', '__label__en', '</s>x']) t.true(hasTokens(toInputLine(s)), JSON.stringify(s));
+  for (const s of ['', ' ', '\t\v\f\0 ', '\n\r', '</s>', ' </s> \n </s>'])
+    t.false(hasTokens(toInputLine(s)), JSON.stringify(s));
+  for (const s of ['a', ' \u0085', '\u2028', '\u00a0', '😀', '\u001c', '__label__en', '</s>x'])
+    t.true(hasTokens(toInputLine(s)), JSON.stringify(s));
 });

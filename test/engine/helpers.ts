@@ -110,7 +110,10 @@ export async function rawPredict(lines: readonly string[], k: number, model = MO
   try {
     const input = path.join(dir, 'lines.txt');
     await writeFile(input, lines.map((l) => `${l}\n`).join(''), 'utf8');
-    const { stdout } = await execFileAsync(BINARY, ['predict-prob', model, input, String(k)], { maxBuffer: 64 * 1024 * 1024, timeout: 20_000 });
+    const { stdout } = await execFileAsync(BINARY, ['predict-prob', model, input, String(k)], {
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 20_000,
+    });
     const out = stdout.split('\n');
     if (out.pop() !== '') throw new Error('the binary did not end its output with a newline');
     return out;
@@ -142,7 +145,29 @@ export async function synthesizeModel(dir: string, bucket: number, dim: number):
   const input = path.join(dir, 'sms.txt');
   await writeFile(input, tsv.replace(/^([a-z]+)\t/gm, '__label__$1 '), 'utf8');
   const output = path.join(dir, `sms-${bucket}x${dim}`);
-  await execFileAsync(BINARY, ['supervised', '-input', input, '-output', output, '-dim', String(dim), '-bucket', String(bucket), '-epoch', '1', '-wordNgrams', '2', '-thread', '1', '-verbose', '0'], { timeout: 60_000 });
+  await execFileAsync(
+    BINARY,
+    [
+      'supervised',
+      '-input',
+      input,
+      '-output',
+      output,
+      '-dim',
+      String(dim),
+      '-bucket',
+      String(bucket),
+      '-epoch',
+      '1',
+      '-wordNgrams',
+      '2',
+      '-thread',
+      '1',
+      '-verbose',
+      '0',
+    ],
+    { timeout: 60_000 },
+  );
   return `${output}.bin`;
 }
 

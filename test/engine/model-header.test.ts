@@ -38,7 +38,26 @@ test('lid.176.ftz: the same 176 labels, in the same order, as fasttext dump', as
 test('a model trained here, .bin and quantized .ftz: the same labels as fasttext dump', async (t) => {
   const bin = await synthesizeModel(dir, 20_000, 8);
   const prefix = bin.replace(/\.bin$/, '');
-  await execFileAsync(BINARY, ['quantize', '-output', prefix, '-input', path.join(dir, 'sms.txt'), '-cutoff', '1000', '-retrain', '-epoch', '1', '-thread', '1', '-verbose', '0'], { timeout: 60_000 });
+  await execFileAsync(
+    BINARY,
+    [
+      'quantize',
+      '-output',
+      prefix,
+      '-input',
+      path.join(dir, 'sms.txt'),
+      '-cutoff',
+      '1000',
+      '-retrain',
+      '-epoch',
+      '1',
+      '-thread',
+      '1',
+      '-verbose',
+      '0',
+    ],
+    { timeout: 60_000 },
+  );
   for (const model of [bin, `${prefix}.ftz`]) {
     const header = await readModelHeader(model);
     t.deepEqual(header.labels, await dumpLabels(model), model);
@@ -50,7 +69,10 @@ test('not a model, or cut anywhere in its dictionary: refused with a reason', as
   const garbage = path.join(dir, 'garbage.bin');
   await writeFile(garbage, Buffer.from('this is not a fastText model at all'));
   await t.throwsAsync(readModelHeader(garbage), { instanceOf: ModelHeaderError, message: /wrong file format/ });
-  await t.throwsAsync(readModelHeader(path.join(dir, 'missing.bin')), { instanceOf: ModelHeaderError, message: /cannot read model/ });
+  await t.throwsAsync(readModelHeader(path.join(dir, 'missing.bin')), {
+    instanceOf: ModelHeaderError,
+    message: /cannot read model/,
+  });
 
   const whole = await readFile(MODEL);
   // Where the dictionary ends: after the last label entry (found by the reader's own count).

@@ -46,7 +46,7 @@ test('start resolves with a child answering, labels read, and stats initialised'
   await t.throwsAsync(engine.start(MODEL), { message: /called on an engine that is running/ });
 });
 
-test('a garbage model file: start rejects with the binary\'s reason, no process left', async (t) => {
+test("a garbage model file: start rejects with the binary's reason, no process left", async (t) => {
   const garbage = path.join(dir, 'garbage.bin');
   await writeFile(garbage, randomBytes(100_000));
   const engine = engines.create({ poolSize: 2 });
@@ -86,7 +86,9 @@ test('a missing model file or binary: start rejects', async (t) => {
   t.regex(e1?.message ?? '', /cannot read model/);
   await engine.start(MODEL);
   t.true(engine.stats().liveChildren >= 1);
-  const e2 = await t.throwsAsync(engines.create({ binary: path.join(dir, 'no-such-fasttext') }).start(MODEL), { instanceOf: EngineError });
+  const e2 = await t.throwsAsync(engines.create({ binary: path.join(dir, 'no-such-fasttext') }).start(MODEL), {
+    instanceOf: EngineError,
+  });
   t.is(e2?.code, 'engine_unavailable');
   t.regex(e2?.message ?? '', /ENOENT/);
 });

@@ -35,7 +35,13 @@ interface Outcome {
 }
 
 /** Callers looping over batches of one language until `until`, recording every outcome. */
-function load(engine: { predict: (t: readonly string[], k: number, th: number, d: number) => Promise<Prediction[][]> }, callers: number, batch: number, until: number, deadlineMs: number): Promise<Outcome[]> {
+function load(
+  engine: { predict: (t: readonly string[], k: number, th: number, d: number) => Promise<Prediction[][]> },
+  callers: number,
+  batch: number,
+  until: number,
+  deadlineMs: number,
+): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   const langs = Object.keys(SENTENCES) as Lang[];
   const caller = async (i: number): Promise<void> => {
@@ -45,9 +51,18 @@ function load(engine: { predict: (t: readonly string[], k: number, th: number, d
       const deadline = inMs(deadlineMs);
       try {
         const r = await engine.predict(texts, 1, 0, deadline);
-        outcomes.push({ ok: true, correct: r.length === batch && r.every((p) => top(p) === lang), lateMs: performance.now() - deadline });
+        outcomes.push({
+          ok: true,
+          correct: r.length === batch && r.every((p) => top(p) === lang),
+          lateMs: performance.now() - deadline,
+        });
       } catch (err) {
-        outcomes.push({ ok: false, correct: false, code: (err as EngineError).code, lateMs: performance.now() - deadline });
+        outcomes.push({
+          ok: false,
+          correct: false,
+          code: (err as EngineError).code,
+          lateMs: performance.now() - deadline,
+        });
       }
     }
   };
@@ -63,63 +78,91 @@ function summary(outcomes: readonly Outcome[]): Record<string, number> {
   return counts;
 }
 
-test.serial('SIGKILL under load, pool of 2: calls settle in time (mostly answered), a new child classifies within 2 s', async (t) => {
-  const engine = await engines.started({ poolSize: 2 });
-  const reasons: string[] = [];
-  engine.onRestart = (r) => reasons.push(r);
-  const running = load(engine, 20, 40, inMs(1500), 1000);
-  await sleep(300);
-  const pendingBefore = engine.stats().pending;
-  const [victim] = engine.childPids(1);
-  if (victim === undefined) throw new Error('no child to kill');
-  process.kill(victim, 'SIGKILL');
-  const killedAt = performance.now();
+test.serial(
+  'SIGKILL under load, pool of 2: calls settle in time (mostly answered), a new child classifies within 2 s',
+  async (t) => {
+    const engine = await engines.started({ poolSize: 2 });
+    const reasons: string[] = [];
+    engine.onRestart = (r) => reasons.push(r);
+    const running = load(engine, 20, 40, inMs(1500), 1000);
+    await sleep(300);
+    const pendingBefore = engine.stats().pending;
+    const [victim] = engine.childPids(1);
+    if (victim === undefined) throw new Error('no child to kill');
+    process.kill(victim, 'SIGKILL');
+    const killedAt = performance.now();
 
-  await waitFor('a replacement child', () => engine.childPids(1).length === 2 && !engine.childPids(1).includes(victim), 2000);
-  const [check] = await engine.predict([SENTENCES.it], 1, 0, inMs(2000 - (performance.now() - killedAt)));
-  t.is(top(check), 'it');
-  t.true(performance.now() - killedAt < 2000);
+    await waitFor(
+      'a replacement child',
+      () => engine.childPids(1).length === 2 && !engine.childPids(1).includes(victim),
+      2000,
+    );
+    const [check] = await engine.predict([SENTENCES.it], 1, 0, inMs(2000 - (performance.now() - killedAt)));
+    t.is(top(check), 'it');
+    t.true(performance.now() - killedAt < 2000);
 
-  const outcomes = await running;
-  t.log(`pending lines at the kill: ${pendingBefore}; outcomes:`, summary(outcomes));
-  t.true(pendingBefore > 0, 'calls were in flight when the child was killed');
-  t.true(outcomes.length > 50);
-  for (const o of outcomes) {
-    t.true(o.lateMs < 300, `settled ${o.lateMs.toFixed(0)} ms after its deadline`);
-    if (o.ok) t.true(o.correct, 'an answered call has its own answers');
-    else t.true(['engine_crashed', 'deadline_exceeded', 'engine_unavailable'].includes(o.code ?? ''), `code ${o.code}`);
-  }
-  t.false(pidAlive(victim));
-  t.true(engine.stats().restarts >= 1);
-  t.true(reasons.some((r) => r.includes('SIGKILL')), reasons.join('; '));
-  t.deepEqual(unhandled, []);
-});
+    const outcomes = await running;
+    t.log(`pending lines at the kill: ${pendingBefore}; outcomes:`, summary(outcomes));
+    t.true(pendingBefore > 0, 'calls were in flight when the child was killed');
+    t.true(outcomes.length > 50);
+    for (const o of outcomes) {
+      t.true(o.lateMs < 300, `settled ${o.lateMs.toFixed(0)} ms after its deadline`);
+      if (o.ok) t.true(o.correct, 'an answered call has its own answers');
+      else
+        t.true(['engine_crashed', 'deadline_exceeded', 'engine_unavailable'].includes(o.code ?? ''), `code ${o.code}`);
+    }
+    t.false(pidAlive(victim));
+    t.true(engine.stats().restarts >= 1);
+    t.true(
+      reasons.some((r) => r.includes('SIGKILL')),
+      reasons.join('; '),
+    );
+    t.deepEqual(unhandled, []);
+  },
+);
 
-test.serial('SIGKILL with a pool of 1: in-flight calls fail fast with engine_crashed, later calls wait for the restart', async (t) => {
-  const engine = await engines.started({ poolSize: 1, restartBaseMs: 100 });
-  const [victim] = engine.childPids(1);
-  if (victim === undefined) throw new Error('no child');
-  const inFlight = Array.from({ length: 10 }, () => engine.predict(Array.from({ length: 200 }, () => SENTENCES.de), 1, 0, inMs(3000)));
-  await sleep(5);
-  process.kill(victim, 'SIGKILL');
-  const killedAt = performance.now();
-  const settled = await Promise.allSettled(inFlight);
-  const failAfter = performance.now() - killedAt;
-  for (const s of settled) {
-    if (s.status === 'fulfilled') t.deepEqual(s.value.map(top), Array.from({ length: 200 }, () => 'de'));
-    else t.is((s.reason as EngineError).code, 'engine_crashed');
-  }
-  t.true(settled.some((s) => s.status === 'rejected'), 'some calls were on the killed child');
-  t.true(failAfter < 1000, `in-flight calls settled ${failAfter.toFixed(0)} ms after the kill`);
+test.serial(
+  'SIGKILL with a pool of 1: in-flight calls fail fast with engine_crashed, later calls wait for the restart',
+  async (t) => {
+    const engine = await engines.started({ poolSize: 1, restartBaseMs: 100 });
+    const [victim] = engine.childPids(1);
+    if (victim === undefined) throw new Error('no child');
+    const inFlight = Array.from({ length: 10 }, () =>
+      engine.predict(
+        Array.from({ length: 200 }, () => SENTENCES.de),
+        1,
+        0,
+        inMs(3000),
+      ),
+    );
+    await sleep(5);
+    process.kill(victim, 'SIGKILL');
+    const killedAt = performance.now();
+    const settled = await Promise.allSettled(inFlight);
+    const failAfter = performance.now() - killedAt;
+    for (const s of settled) {
+      if (s.status === 'fulfilled')
+        t.deepEqual(
+          s.value.map(top),
+          Array.from({ length: 200 }, () => 'de'),
+        );
+      else t.is((s.reason as EngineError).code, 'engine_crashed');
+    }
+    t.true(
+      settled.some((s) => s.status === 'rejected'),
+      'some calls were on the killed child',
+    );
+    t.true(failAfter < 1000, `in-flight calls settled ${failAfter.toFixed(0)} ms after the kill`);
 
-  // Nothing is ready now; a call arriving during the 100 ms backoff waits for the new child.
-  const [fr] = await engine.predict([SENTENCES.fr], 1, 0, inMs(2000));
-  t.is(top(fr), 'fr');
-  t.true(performance.now() - killedAt < 2000);
-  t.is(engine.stats().restarts, 1);
-  t.is(engine.stats().liveChildren, 1);
-  t.deepEqual(unhandled, []);
-});
+    // Nothing is ready now; a call arriving during the 100 ms backoff waits for the new child.
+    const [fr] = await engine.predict([SENTENCES.fr], 1, 0, inMs(2000));
+    t.is(top(fr), 'fr');
+    t.true(performance.now() - killedAt < 2000);
+    t.is(engine.stats().restarts, 1);
+    t.is(engine.stats().liveChildren, 1);
+    t.deepEqual(unhandled, []);
+  },
+);
 
 test.serial('a stopped (SIGSTOP) child is detected as stalled, killed and replaced', async (t) => {
   const engine = await engines.started({ poolSize: 1, stallMs: 300 });
@@ -141,7 +184,7 @@ test.serial('a stopped (SIGSTOP) child is detected as stalled, killed and replac
   t.false(engine.childPids().includes(victim));
 });
 
-test.serial('a stalled child\'s lines are retried on a live one: the caller gets its answer', async (t) => {
+test.serial("a stalled child's lines are retried on a live one: the caller gets its answer", async (t) => {
   const engine = await engines.started({ poolSize: 2, stallMs: 300 });
   const reasons: string[] = [];
   engine.onRestart = (r) => reasons.push(r);
@@ -152,13 +195,21 @@ test.serial('a stalled child\'s lines are retried on a live one: the caller gets
   process.kill(victim, 'SIGSTOP');
   // 64 texts split over both children: half of them land on the stopped one.
   const langs = Array.from({ length: 64 }, (_, i) => (['en', 'fr', 'de', 'it'] as const)[i % 4] as Lang);
-  const results = await engine.predict(langs.map((l) => SENTENCES[l]), 1, 0, inMs(3000));
+  const results = await engine.predict(
+    langs.map((l) => SENTENCES[l]),
+    1,
+    0,
+    inMs(3000),
+  );
   t.deepEqual(results.map(top), langs);
   // Half the answers were owed by the stopped child: they came only once it was dropped.
   t.false(engine.childPids(1).includes(victim), 'answered before the stalled child was dropped');
   await waitFor('the stopped child to be gone', () => !pidAlive(victim), 1000);
   await waitFor('the replacement', () => engine.stats().restarts === 1 && engine.stats().liveChildren === 2, 5000);
-  t.true(reasons.some((r) => r.startsWith('stalled')), reasons.join('; '));
+  t.true(
+    reasons.some((r) => r.startsWith('stalled')),
+    reasons.join('; '),
+  );
 });
 
 test.serial('a blocked Node event loop is not mistaken for a stalled child', async (t) => {
@@ -176,59 +227,70 @@ test.serial('a blocked Node event loop is not mistaken for a stalled child', asy
   t.is(engine.stats().restarts, 0);
 });
 
-test.serial('a crash-looping child backs off, callers get engine_unavailable fast, and it recovers when it can', async (t) => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'engine-crashloop-'));
-  try {
-    const model = path.join(dir, 'model.ftz');
-    await copyFile(MODEL, model);
-    const engine = engines.create({ poolSize: 1, restartBaseMs: 50, restartMaxMs: 400 });
-    await engine.start(model);
-    // The model disappears: every restart now fails to load ("cannot be opened").
-    await rename(model, `${model}.away`);
-    const [victim] = engine.childPids(1);
-    if (victim === undefined) throw new Error('no child');
-    process.kill(victim, 'SIGKILL');
-    await sleep(1500);
-    const restarts = engine.stats().restarts;
-    // Backoff 50, 100, 200, 400, 400 ms: a handful of attempts, not a hot loop.
-    t.true(restarts >= 3 && restarts <= 8, `restarts in 1.5 s: ${restarts}`);
-    t.is(engine.stats().liveChildren, 0);
+test.serial(
+  'a crash-looping child backs off, callers get engine_unavailable fast, and it recovers when it can',
+  async (t) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'engine-crashloop-'));
+    try {
+      const model = path.join(dir, 'model.ftz');
+      await copyFile(MODEL, model);
+      const engine = engines.create({ poolSize: 1, restartBaseMs: 50, restartMaxMs: 400 });
+      await engine.start(model);
+      // The model disappears: every restart now fails to load ("cannot be opened").
+      await rename(model, `${model}.away`);
+      const [victim] = engine.childPids(1);
+      if (victim === undefined) throw new Error('no child');
+      process.kill(victim, 'SIGKILL');
+      await sleep(1500);
+      const restarts = engine.stats().restarts;
+      // Backoff 50, 100, 200, 400, 400 ms: a handful of attempts, not a hot loop.
+      t.true(restarts >= 3 && restarts <= 8, `restarts in 1.5 s: ${restarts}`);
+      t.is(engine.stats().liveChildren, 0);
+      const t0 = performance.now();
+      const err = await t.throwsAsync(engine.predict([SENTENCES.en], 1, 0, inMs(5000)), { instanceOf: EngineError });
+      t.true(['engine_unavailable', 'engine_crashed'].includes(err?.code ?? ''), err?.code);
+      t.true(performance.now() - t0 < 1000, `answered in ${(performance.now() - t0).toFixed(0)} ms`);
+
+      await rename(`${model}.away`, model);
+      await waitFor('a live child again', () => engine.stats().liveChildren === 1, 2000);
+      const [en] = await engine.predict([SENTENCES.en], 1, 0, inMs(2000));
+      t.is(top(en), 'en');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test.serial(
+  'stop() fails pending calls with engine_unavailable and ends every child, SIGKILL for one ignoring SIGTERM',
+  async (t) => {
+    // The real binary with SIGTERM ignored (the disposition survives exec), so stop() must escalate.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'engine-stop-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const wrapper = path.join(dir, 'fasttext-ignoring-sigterm');
+    await writeFile(wrapper, `#!/bin/sh\ntrap '' TERM\nexec '${BINARY}' "$@"\n`, { mode: 0o755 });
+    const engine = await engines.started({ binary: wrapper, poolSize: 2, stopTimeoutMs: 300 });
+    await engine.predict([SENTENCES.en], 5, 0, inMs(3000)); // starts the k=10 group
+    const pids = engine.childPids();
+    t.is(pids.length, 3);
+    // Stopped, it cannot read the end of its stdin either: only SIGKILL ends it.
+    process.kill(pids[0] as number, 'SIGSTOP');
+    const pending = engine.predict(
+      Array.from({ length: 500 }, () => SENTENCES.fr),
+      1,
+      0,
+      inMs(5000),
+    );
     const t0 = performance.now();
-    const err = await t.throwsAsync(engine.predict([SENTENCES.en], 1, 0, inMs(5000)), { instanceOf: EngineError });
-    t.true(['engine_unavailable', 'engine_crashed'].includes(err?.code ?? ''), err?.code);
-    t.true(performance.now() - t0 < 1000, `answered in ${(performance.now() - t0).toFixed(0)} ms`);
-
-    await rename(`${model}.away`, model);
-    await waitFor('a live child again', () => engine.stats().liveChildren === 1, 2000);
-    const [en] = await engine.predict([SENTENCES.en], 1, 0, inMs(2000));
-    t.is(top(en), 'en');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
-
-test.serial('stop() fails pending calls with engine_unavailable and ends every child, SIGKILL for one ignoring SIGTERM', async (t) => {
-  // The real binary with SIGTERM ignored (the disposition survives exec), so stop() must escalate.
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'engine-stop-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const wrapper = path.join(dir, 'fasttext-ignoring-sigterm');
-  await writeFile(wrapper, `#!/bin/sh\ntrap '' TERM\nexec '${BINARY}' "$@"\n`, { mode: 0o755 });
-  const engine = await engines.started({ binary: wrapper, poolSize: 2, stopTimeoutMs: 300 });
-  await engine.predict([SENTENCES.en], 5, 0, inMs(3000)); // starts the k=10 group
-  const pids = engine.childPids();
-  t.is(pids.length, 3);
-  // Stopped, it cannot read the end of its stdin either: only SIGKILL ends it.
-  process.kill(pids[0] as number, 'SIGSTOP');
-  const pending = engine.predict(Array.from({ length: 500 }, () => SENTENCES.fr), 1, 0, inMs(5000));
-  const t0 = performance.now();
-  await engine.stop();
-  const took = performance.now() - t0;
-  const err = await t.throwsAsync(pending, { instanceOf: EngineError });
-  t.is(err?.code, 'engine_unavailable');
-  for (const pid of pids) t.false(pidAlive(pid), `pid ${pid} still alive`);
-  t.true(took >= 300 && took < 1500, `stop took ${took.toFixed(0)} ms`);
-  t.deepEqual(engine.childPids(), []);
-  const after = await t.throwsAsync(engine.predict([SENTENCES.en], 1, 0, inMs(1000)), { instanceOf: EngineError });
-  t.is(after?.code, 'engine_unavailable');
-  await engine.stop(); // idempotent
-});
+    await engine.stop();
+    const took = performance.now() - t0;
+    const err = await t.throwsAsync(pending, { instanceOf: EngineError });
+    t.is(err?.code, 'engine_unavailable');
+    for (const pid of pids) t.false(pidAlive(pid), `pid ${pid} still alive`);
+    t.true(took >= 300 && took < 1500, `stop took ${took.toFixed(0)} ms`);
+    t.deepEqual(engine.childPids(), []);
+    const after = await t.throwsAsync(engine.predict([SENTENCES.en], 1, 0, inMs(1000)), { instanceOf: EngineError });
+    t.is(after?.code, 'engine_unavailable');
+    await engine.stop(); // idempotent
+  },
+);

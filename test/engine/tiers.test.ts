@@ -29,53 +29,76 @@ test.after.always(async () => {
 
 const SMS = 'Congratulations! You have WON a FREE prize, call now to claim';
 
-test.serial('right after ready, a first call for the wide tier waits for it to load and is answered; callTimeoutMs does not cut that wait', async (t) => {
-  t.log(`one load of the synthesized model: ${loadMs.toFixed(0)} ms`);
-  // The answer clock is far shorter than a load: only the deadline bounds the wait.
-  const engine = engines.create({ poolSize: 1, widePoolSize: 1, warmTiers: true, callTimeoutMs: Math.max(50, Math.round(loadMs / 4)) });
-  await engine.start(model);
-  const readyAt = performance.now();
-  t.deepEqual(engine.kTiers(), [1, 2]);
-  t.deepEqual(engine.stats().tiers?.map((tier) => [tier.k, tier.state]), [
-    [1, 'ready'],
-    [2, 'loading'],
-  ]);
-  // A loading child owes no call: the liveness watchdog must not read its probe as stuck work.
-  t.is(engine.stats().pending, 0);
-  const [got] = await engine.predict([SMS], 2, 0, inMs(20 * loadMs + 5000));
-  const waited = performance.now() - readyAt;
-  const [raw] = await rawPredict([SMS], 2, model);
-  t.deepEqual(got, parseRawLine(raw ?? ''));
-  t.is(got?.length, 2);
-  t.log(`first k=2 answer ${waited.toFixed(0)} ms after ready`);
-  t.deepEqual(engine.stats().tiers?.map((tier) => tier.state), ['ready', 'ready']);
-  t.is(engine.stats().restarts, 0);
-});
-
-test.serial('once warm, a first k=2 call is answered without a load; an on-demand engine makes it wait a whole load', async (t) => {
-  const measure = async (warmTiers: boolean): Promise<number> => {
-    const engine = engines.create({ poolSize: 1, widePoolSize: 1, warmTiers });
+test.serial(
+  'right after ready, a first call for the wide tier waits for it to load and is answered; callTimeoutMs does not cut that wait',
+  async (t) => {
+    t.log(`one load of the synthesized model: ${loadMs.toFixed(0)} ms`);
+    // The answer clock is far shorter than a load: only the deadline bounds the wait.
+    const engine = engines.create({
+      poolSize: 1,
+      widePoolSize: 1,
+      warmTiers: true,
+      callTimeoutMs: Math.max(50, Math.round(loadMs / 4)),
+    });
     await engine.start(model);
-    if (warmTiers) await waitFor('the k=2 tier', () => engine.stats().tiers?.[1]?.state === 'ready', 20 * loadMs + 5000);
-    else await sleep(2 * loadMs);
-    const t0 = performance.now();
+    const readyAt = performance.now();
+    t.deepEqual(engine.kTiers(), [1, 2]);
+    t.deepEqual(
+      engine.stats().tiers?.map((tier) => [tier.k, tier.state]),
+      [
+        [1, 'ready'],
+        [2, 'loading'],
+      ],
+    );
+    // A loading child owes no call: the liveness watchdog must not read its probe as stuck work.
+    t.is(engine.stats().pending, 0);
     const [got] = await engine.predict([SMS], 2, 0, inMs(20 * loadMs + 5000));
-    const took = performance.now() - t0;
+    const waited = performance.now() - readyAt;
+    const [raw] = await rawPredict([SMS], 2, model);
+    t.deepEqual(got, parseRawLine(raw ?? ''));
     t.is(got?.length, 2);
-    await engine.stop();
-    return took;
-  };
-  const onDemand = await measure(false);
-  const warm = await measure(true);
-  t.log(`first k=2 call once idle: on demand ${onDemand.toFixed(0)} ms, warmed ${warm.toFixed(0)} ms (one load ${loadMs.toFixed(0)} ms)`);
-  t.true(warm < onDemand, 'the warmed tier answers sooner than one that must load');
-});
+    t.log(`first k=2 answer ${waited.toFixed(0)} ms after ready`);
+    t.deepEqual(
+      engine.stats().tiers?.map((tier) => tier.state),
+      ['ready', 'ready'],
+    );
+    t.is(engine.stats().restarts, 0);
+  },
+);
+
+test.serial(
+  'once warm, a first k=2 call is answered without a load; an on-demand engine makes it wait a whole load',
+  async (t) => {
+    const measure = async (warmTiers: boolean): Promise<number> => {
+      const engine = engines.create({ poolSize: 1, widePoolSize: 1, warmTiers });
+      await engine.start(model);
+      if (warmTiers)
+        await waitFor('the k=2 tier', () => engine.stats().tiers?.[1]?.state === 'ready', 20 * loadMs + 5000);
+      else await sleep(2 * loadMs);
+      const t0 = performance.now();
+      const [got] = await engine.predict([SMS], 2, 0, inMs(20 * loadMs + 5000));
+      const took = performance.now() - t0;
+      t.is(got?.length, 2);
+      await engine.stop();
+      return took;
+    };
+    const onDemand = await measure(false);
+    const warm = await measure(true);
+    t.log(
+      `first k=2 call once idle: on demand ${onDemand.toFixed(0)} ms, warmed ${warm.toFixed(0)} ms (one load ${loadMs.toFixed(0)} ms)`,
+    );
+    t.true(warm < onDemand, 'the warmed tier answers sooner than one that must load');
+  },
+);
 
 test.serial('a wider ready tier serves a narrower k (cut to k) while its own tier loads', async (t) => {
   // lid.176: tiers 1, 10, 100; warming off so the k=10 tier is cold when asked.
   const engine = await engines.started({ poolSize: 1, widePoolSize: 1, warmTiers: false });
   await engine.predict([SENTENCES.en], 50, 0, inMs(5000)); // starts and waits for the k=100 tier
-  t.deepEqual(engine.stats().tiers?.map((tier) => tier.state), ['ready', 'idle', 'ready']);
+  t.deepEqual(
+    engine.stats().tiers?.map((tier) => tier.state),
+    ['ready', 'idle', 'ready'],
+  );
   const texts = [SENTENCES.fr, SENTENCES.de];
   const got = await engine.predict(texts, 5, 0, inMs(5000));
   const raw = await rawPredict(texts, 5);
@@ -86,15 +109,28 @@ test.serial('a wider ready tier serves a narrower k (cut to k) while its own tie
 });
 
 test.serial('while every k=1 child restarts, k=1 calls are answered by a ready wide tier', async (t) => {
-  const engine = await engines.started({ poolSize: 1, widePoolSize: 1, warmTiers: true, restartBaseMs: 1500, restartMaxMs: 1500 });
-  await waitFor('every tier ready', () => engine.stats().tiers?.every((tier) => tier.state === 'ready') === true, 10_000);
+  const engine = await engines.started({
+    poolSize: 1,
+    widePoolSize: 1,
+    warmTiers: true,
+    restartBaseMs: 1500,
+    restartMaxMs: 1500,
+  });
+  await waitFor(
+    'every tier ready',
+    () => engine.stats().tiers?.every((tier) => tier.state === 'ready') === true,
+    10_000,
+  );
   const [victim] = engine.childPids(1);
   if (victim === undefined) throw new Error('no child');
   process.kill(victim, 'SIGKILL');
   await waitFor('the k=1 child gone', () => engine.stats().liveChildren === 0, 2000);
   const t0 = performance.now();
   const got = await engine.predict([SENTENCES.fr, SENTENCES.it], 1, 0, inMs(5000));
-  t.deepEqual(got.map((p) => p.map((x) => x.label)), [['fr'], ['it']]);
+  t.deepEqual(
+    got.map((p) => p.map((x) => x.label)),
+    [['fr'], ['it']],
+  );
   t.true(performance.now() - t0 < 1000, 'answered without waiting for the restart');
   t.is(engine.stats().liveChildren, 0, 'the k=1 child was still restarting');
 });

@@ -34,11 +34,21 @@ spec:
 
 function verdict(assertion: string, docs: readonly YamlMap[] = DOCS, rendered?: Partial<Rendered>): boolean {
   const text = `suite: s\ntemplates: [t.yaml]\ntests:\n  - it: x\n    asserts:\n      - ${assertion.replaceAll('\n', '\n        ')}\n`;
-  const [suite] = parseSuites(text, '/tmp/s_test.yaml', { chartRoute: 'c', strict: true, valuesFiles: [], cwd: '/tmp' });
+  const [suite] = parseSuites(text, '/tmp/s_test.yaml', {
+    chartRoute: 'c',
+    strict: true,
+    valuesFiles: [],
+    cwd: '/tmp',
+  });
   const testSpec = suite?.tests[0];
   const spec = testSpec?.assertions[0];
   if (suite === undefined || testSpec === undefined || spec === undefined) throw new Error('suite did not parse');
-  const base: Rendered = { manifests: new Map([[TEMPLATE, docs]]), outputKeys: [TEMPLATE], renderSucceed: true, renderError: undefined };
+  const base: Rendered = {
+    manifests: new Map([[TEMPLATE, docs]]),
+    outputKeys: [TEMPLATE],
+    renderSucceed: true,
+    renderError: undefined,
+  };
   return runAssertion(spec, testSpec, suite, { ...base, ...rendered }, false).passed;
 }
 
@@ -182,7 +192,10 @@ test('a template outside the render fails with "not exists"', (t) => {
   t.false(verdict('notExists: {path: metadata.name}\ntemplate: other.yaml'));
 });
 
-const FAILED: Partial<Rendered> = { manifests: new Map([[TEMPLATE, [{ raw: 'The `.Release.name`: must be <= 3 characters!' }]]]), renderSucceed: false };
+const FAILED: Partial<Rendered> = {
+  manifests: new Map([[TEMPLATE, [{ raw: 'The `.Release.name`: must be <= 3 characters!' }]]]),
+  renderSucceed: false,
+};
 
 test('failedTemplate matches the message of its template exactly, by pattern, or any', (t) => {
   t.true(verdict('failedTemplate: {errorMessage: "The `.Release.name`: must be <= 3 characters!"}', [], FAILED));
@@ -196,7 +209,12 @@ test('failedTemplate matches the message of its template exactly, by pattern, or
 });
 
 test('failedTemplate compares an error that names no template as a whole', (t) => {
-  const schema: Partial<Rendered> = { manifests: new Map(), outputKeys: [], renderSucceed: false, renderError: "values don't meet the specifications: at '/value': got null, want string" };
+  const schema: Partial<Rendered> = {
+    manifests: new Map(),
+    outputKeys: [],
+    renderSucceed: false,
+    renderError: "values don't meet the specifications: at '/value': got null, want string",
+  };
   t.true(verdict('failedTemplate: {}', [], schema));
   t.true(verdict('failedTemplate: {errorPattern: "got null"}', [], schema));
   t.false(verdict('failedTemplate: {errorMessage: "got null"}', [], schema));

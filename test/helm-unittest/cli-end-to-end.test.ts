@@ -9,7 +9,8 @@ import { runCli, summaryCounts } from './run-cli.js';
 
 const CHART: Record<string, string> = {
   'Chart.yaml': 'apiVersion: v2\nname: demo\nversion: 1.2.3\nappVersion: "4.5"\n',
-  'values.yaml': 'replicas: 2\nimage: {repository: nginx, tag: stable}\nlabels: {team: core, tier: web}\nhosts: [a.example]\nfailMe: false\n',
+  'values.yaml':
+    'replicas: 2\nimage: {repository: nginx, tag: stable}\nlabels: {team: core, tier: web}\nhosts: [a.example]\nfailMe: false\n',
   'templates/_helpers.tpl': '{{- define "demo.name" -}}{{ .Release.Name }}-{{ .Chart.Name }}{{- end -}}\n',
   'templates/deployment.yaml': [
     'apiVersion: apps/v1',
@@ -35,8 +36,10 @@ const CHART: Record<string, string> = {
     '      hosts: {{ toJson .Values.hosts }}',
     '',
   ].join('\n'),
-  'templates/service.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ include "demo.name" . }}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {{ include "demo.name" . }}-headless\n',
-  'templates/guard.yaml': '{{- if .Values.failMe }}{{ fail "failMe must stay false" }}{{- end }}\nkind: ConfigMap\napiVersion: v1\nmetadata: {name: guard}\n',
+  'templates/service.yaml':
+    'apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ include "demo.name" . }}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {{ include "demo.name" . }}-headless\n',
+  'templates/guard.yaml':
+    '{{- if .Values.failMe }}{{ fail "failMe must stay false" }}{{- end }}\nkind: ConfigMap\napiVersion: v1\nmetadata: {name: guard}\n',
   'templates/NOTES.txt': 'Release {{ .Release.Name }} installed   \nin {{ .Release.Namespace }}.\n',
 };
 
@@ -136,8 +139,14 @@ async function writeChart(dir: string): Promise<void> {
   await writeFile(path.join(dir, 'tests', 'pass_test.yaml'), PASSING_SUITE);
   await mkdir(path.join(dir, 'more', 'deep'), { recursive: true });
   await writeFile(path.join(dir, 'more', 'deep', 'failing_test.yaml'), FAILING_SUITE);
-  await writeFile(path.join(dir, 'more', 'snapshot_test.yaml'), 'suite: snapshots\ntests:\n  - it: snaps\n    asserts:\n      - matchSnapshot: {}\n');
-  await writeFile(path.join(dir, 'more', 'strict_test.yaml'), 'suite: typo\ntemplatez: [x]\ntests:\n  - it: t\n    asserts:\n      - exists: {path: a}\n');
+  await writeFile(
+    path.join(dir, 'more', 'snapshot_test.yaml'),
+    'suite: snapshots\ntests:\n  - it: snaps\n    asserts:\n      - matchSnapshot: {}\n',
+  );
+  await writeFile(
+    path.join(dir, 'more', 'strict_test.yaml'),
+    'suite: typo\ntemplatez: [x]\ntests:\n  - it: t\n    asserts:\n      - exists: {path: a}\n',
+  );
 }
 
 let work = '';
@@ -191,11 +200,17 @@ test.serial('--failfast stops at the first failing test', async (t) => {
 
 test.serial('-t JUnit -o writes a JUnit report of the run', async (t) => {
   const report = path.join(work, 'reports', 'junit.xml');
-  const run = await runCli(['-f', 'more/deep/*_test.yaml', '-t', 'JUnit', '-o', report, 'demo'], { cwd: work, helmMajor: 4 });
+  const run = await runCli(['-f', 'more/deep/*_test.yaml', '-t', 'JUnit', '-o', report, 'demo'], {
+    cwd: work,
+    helmMajor: 4,
+  });
   t.is(run.code, 1);
   const xml = await readFile(report, 'utf8');
   t.regex(xml, /<testsuite id="0" tests="2" failures="1" errors="0"[^>]* name="failures"/);
-  t.regex(xml, /<testcase classname="failures" name="has the wrong replica count" time="[\d.]+">\s*<failure message="Failed" type="">/);
+  t.regex(
+    xml,
+    /<testcase classname="failures" name="has the wrong replica count" time="[\d.]+">\s*<failure message="Failed" type="">/,
+  );
   t.regex(xml, /<testcase classname="failures" name="is never reached with --failfast" time="[\d.]+"><\/testcase>/);
 });
 
@@ -208,7 +223,10 @@ test.serial('matchSnapshot is reported as unsupported and counted as errored', a
 
 test.serial('--strict makes an unknown suite key a chart error', async (t) => {
   const loose = await runCli(['-f', 'more/strict_test.yaml', 'demo'], { cwd: work, helmMajor: 4 });
-  t.true(loose.stdout.includes('Charts:      1 failed'), 'without --strict the unknown key is ignored, the assertion fails on its own');
+  t.true(
+    loose.stdout.includes('Charts:      1 failed'),
+    'without --strict the unknown key is ignored, the assertion fails on its own',
+  );
   const strict = await runCli(['--strict', '-f', 'more/strict_test.yaml', 'demo'], { cwd: work, helmMajor: 4 });
   t.is(strict.code, 1);
   t.true(strict.stdout.includes('field templatez not found'), strict.stdout);

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { REPO_ROOT, runCli, summaryCounts, type Counts } from './run-cli.js';
 
 // Upstream's fixtures, copied into the repository (MIT; test/fixtures/helm-unittest-conformance/README.md says from where).
-const CORPUS = process.env.HELM_UNITTEST_CONFORMANCE_DIR ?? path.join(REPO_ROOT, 'test', 'fixtures', 'helm-unittest-conformance');
+const CORPUS =
+  process.env.HELM_UNITTEST_CONFORMANCE_DIR ?? path.join(REPO_ROOT, 'test', 'fixtures', 'helm-unittest-conformance');
 const OPTIONAL = process.env.CONFORMANCE_OPTIONAL === '1';
 
 interface Row {
@@ -65,11 +66,12 @@ interface Helm4Difference {
 const HELM4_DIFFERENCES: Readonly<Record<string, Helm4Difference>> = {
   'failing-template: helm unittest failing-template': {
     reason:
-      'failing-template/tests/configMap_test.yaml compares failedTemplate.errorMessage with Helm 3\'s one-line include error; ' +
+      "failing-template/tests/configMap_test.yaml compares failedTemplate.errorMessage with Helm 3's one-line include error; " +
       'Helm 4 prints the same error over four lines ("FILE:7:8\\n  executing ...:\\n    error calling include:\\ntemplate: no template ..."), ' +
       "so upstream's message parser finds no file and the exact comparison fails (errorPattern and {} still pass)",
     suiteFile: 'failing-template/tests/configMap_test.yaml',
-    exactText: 'errorMessage: \'error calling include: template: no template "non-existing-named-template" associated with template "gotpl"\'',
+    exactText:
+      'errorMessage: \'error calling include: template: no template "non-existing-named-template" associated with template "gotpl"\'',
     suites: { passed: 1, failed: 1, skipped: 0, total: 2 },
     tests: { passed: 2, failed: 1, skipped: 0, total: 3 },
     exitCode: 1,
@@ -97,19 +99,35 @@ if (!existsSync(expectedFile)) {
   });
 
   for (const row of rows) {
-    test.serial(`helm 3: ${row.title} gives suites ${row.suites.passed}/${row.suites.failed}/${row.suites.skipped}, tests ${row.tests.passed}/${row.tests.failed}/${row.tests.skipped}, exit ${row.exitCode}`, async (t) => {
-      const run = await runCli(row.args, { cwd: CORPUS, helmMajor: 3 });
-      t.log(run.stdout.split('\n').filter((line) => /^(Charts|Test Suites|Tests|Time):/.test(line)).join('\n'));
-      t.deepEqual(summaryCounts(run.stdout, 'Test Suites'), row.suites, run.stdout + run.stderr);
-      t.deepEqual(summaryCounts(run.stdout, 'Tests'), row.tests, run.stdout + run.stderr);
-      t.deepEqual(summaryCounts(run.stdout, 'Charts'), { passed: 1 - row.exitCode, failed: row.exitCode, skipped: 0, total: 1 });
-      t.is(run.code, row.exitCode);
-    });
+    test.serial(
+      `helm 3: ${row.title} gives suites ${row.suites.passed}/${row.suites.failed}/${row.suites.skipped}, tests ${row.tests.passed}/${row.tests.failed}/${row.tests.skipped}, exit ${row.exitCode}`,
+      async (t) => {
+        const run = await runCli(row.args, { cwd: CORPUS, helmMajor: 3 });
+        t.log(
+          run.stdout
+            .split('\n')
+            .filter((line) => /^(Charts|Test Suites|Tests|Time):/.test(line))
+            .join('\n'),
+        );
+        t.deepEqual(summaryCounts(run.stdout, 'Test Suites'), row.suites, run.stdout + run.stderr);
+        t.deepEqual(summaryCounts(run.stdout, 'Tests'), row.tests, run.stdout + run.stderr);
+        t.deepEqual(summaryCounts(run.stdout, 'Charts'), {
+          passed: 1 - row.exitCode,
+          failed: row.exitCode,
+          skipped: 0,
+          total: 1,
+        });
+        t.is(run.code, row.exitCode);
+      },
+    );
   }
 
   for (const row of rows) {
     const difference = HELM4_DIFFERENCES[row.title];
-    const title = difference === undefined ? `helm 4: ${row.title} gives the same verdicts as upstream` : `helm 4: ${row.title} differs only by the declared exact-error-text suite`;
+    const title =
+      difference === undefined
+        ? `helm 4: ${row.title} gives the same verdicts as upstream`
+        : `helm 4: ${row.title} differs only by the declared exact-error-text suite`;
     test.serial(title, async (t) => {
       const run = await runCli(row.args, { cwd: CORPUS, helmMajor: 4 });
       const want = difference ?? row;
@@ -120,8 +138,14 @@ if (!existsSync(expectedFile)) {
         t.log(difference.reason);
         const failing = run.stdout.split('\n').filter((line) => line.startsWith(' FAIL '));
         t.is(failing.length, 1, run.stdout);
-        t.true(failing[0]?.endsWith(difference.suiteFile) ?? false, `the failing suite is ${difference.suiteFile}: ${failing[0] ?? ''}`);
-        t.true(readFileSync(path.join(CORPUS, difference.suiteFile), 'utf8').includes(difference.exactText), 'the suite compares an exact Helm error text');
+        t.true(
+          failing[0]?.endsWith(difference.suiteFile) ?? false,
+          `the failing suite is ${difference.suiteFile}: ${failing[0] ?? ''}`,
+        );
+        t.true(
+          readFileSync(path.join(CORPUS, difference.suiteFile), 'utf8').includes(difference.exactText),
+          'the suite compares an exact Helm error text',
+        );
       }
     });
   }

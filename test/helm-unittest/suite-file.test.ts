@@ -1,9 +1,24 @@
 import test from 'ava';
-import { COMPATIBLE_VERSION, parseSuites, versionMeetsMinimum, type SuiteSpec } from '../../scripts/helm-unittest/suite-file.js';
-import { hasWildcard, selectTemplates, templateKey, templatePattern } from '../../scripts/helm-unittest/template-names.js';
+import {
+  COMPATIBLE_VERSION,
+  parseSuites,
+  versionMeetsMinimum,
+  type SuiteSpec,
+} from '../../scripts/helm-unittest/suite-file.js';
+import {
+  hasWildcard,
+  selectTemplates,
+  templateKey,
+  templatePattern,
+} from '../../scripts/helm-unittest/template-names.js';
 
 function parse(text: string, strict = false): SuiteSpec[] {
-  return parseSuites(text, '/charts/c/tests/x_test.yaml', { chartRoute: 'c', strict, valuesFiles: ['/abs/cli.yaml'], cwd: '/charts' });
+  return parseSuites(text, '/charts/c/tests/x_test.yaml', {
+    chartRoute: 'c',
+    strict,
+    valuesFiles: ['/abs/cli.yaml'],
+    cwd: '/charts',
+  });
 }
 
 const ASSERT = 'asserts: [{exists: {path: a}}]';
@@ -20,7 +35,9 @@ test('several suites per file, separated by ---; the second may have no name', (
 });
 
 test('scalars read into string fields keep their source text, as Go decodes them', (t) => {
-  const [suite] = parse(`chart: {appVersion: 2.0, version: 1.10.0}\ncapabilities: {minorVersion: 20}\ntests:\n  - it: a\n    ${ASSERT}\n`);
+  const [suite] = parse(
+    `chart: {appVersion: 2.0, version: 1.10.0}\ncapabilities: {minorVersion: 20}\ntests:\n  - it: a\n    ${ASSERT}\n`,
+  );
   t.deepEqual(suite?.tests[0]?.chart, { version: '1.10.0', appVersion: '2.0' });
   t.is(suite?.tests[0]?.capabilities.minorVersion, '20');
 });
@@ -43,7 +60,11 @@ test('tests inherit release, chart and capabilities field by field; values files
   t.deepEqual(inherits?.values, ['s.yaml', '/abs/cli.yaml', 't.yaml']);
   t.deepEqual(inherits?.release, { name: 'rel', namespace: 'ns', revision: 0, upgrade: true });
   t.deepEqual(inherits?.capabilities, { majorVersion: '1', minorVersion: '10', apiVersions: ['x/v1'] });
-  t.deepEqual(overrides?.release, { name: 'other', namespace: 'ns', revision: 0, upgrade: true }, 'upgrade cannot be turned back off');
+  t.deepEqual(
+    overrides?.release,
+    { name: 'other', namespace: 'ns', revision: 0, upgrade: true },
+    'upgrade cannot be turned back off',
+  );
   t.deepEqual(overrides?.chart, { version: '1.0.0', appVersion: '9' });
   t.deepEqual(overrides?.capabilities, { majorVersion: '1', minorVersion: '12', apiVersions: ['y/v1', 'x/v1'] });
   t.deepEqual(drops?.capabilities.apiVersions, []);
@@ -67,7 +88,9 @@ test('a suite without tests, or a test without asserts, is an error; --strict re
   t.throws(() => parse('suite: empty\n'), { message: 'no tests found' });
   t.throws(() => parse('tests:\n  - it: a\n'), { message: 'no asserts found' });
   t.notThrows(() => parse(`templatez: [x]\ntests:\n  - it: a\n    ${ASSERT}\n`));
-  t.throws(() => parse(`templatez: [x]\ntests:\n  - it: a\n    ${ASSERT}\n`, true), { message: /field templatez not found/ });
+  t.throws(() => parse(`templatez: [x]\ntests:\n  - it: a\n    ${ASSERT}\n`, true), {
+    message: /field templatez not found/,
+  });
   t.throws(() => parse(`tests:\n  - it: a\n    sett: {}\n    ${ASSERT}\n`, true), { message: /field sett not found/ });
 });
 
@@ -78,8 +101,23 @@ test('template names: templates/ is implied, wildcards cross directories, partia
   t.true(templatePattern('c', '*.yaml').test('c/templates/sub/dir.yaml'));
   t.false(templatePattern('c', 'templates/*.yaml').test('c/templates/NOTES.txt'));
   t.true(hasWildcard(['a.yaml', 'templates/*']));
-  const keys = ['c/templates/_helpers.tpl', 'c/templates/a.yaml', 'c/templates/crd_x.yaml', 'c/templates/NOTES.txt', 'c/charts/s/templates/b.yaml', 'c/charts/s/templates/_s.tpl'];
-  t.deepEqual(selectTemplates(keys, 'c', ['a.yaml'], []), ['c/templates/_helpers.tpl', 'c/templates/a.yaml', 'c/charts/s/templates/_s.tpl']);
-  t.deepEqual(selectTemplates(keys, 'c', ['templates/*.yaml'], ['crd_*']), ['c/templates/_helpers.tpl', 'c/templates/a.yaml', 'c/charts/s/templates/_s.tpl']);
+  const keys = [
+    'c/templates/_helpers.tpl',
+    'c/templates/a.yaml',
+    'c/templates/crd_x.yaml',
+    'c/templates/NOTES.txt',
+    'c/charts/s/templates/b.yaml',
+    'c/charts/s/templates/_s.tpl',
+  ];
+  t.deepEqual(selectTemplates(keys, 'c', ['a.yaml'], []), [
+    'c/templates/_helpers.tpl',
+    'c/templates/a.yaml',
+    'c/charts/s/templates/_s.tpl',
+  ]);
+  t.deepEqual(selectTemplates(keys, 'c', ['templates/*.yaml'], ['crd_*']), [
+    'c/templates/_helpers.tpl',
+    'c/templates/a.yaml',
+    'c/charts/s/templates/_s.tpl',
+  ]);
   t.deepEqual(selectTemplates(keys, 'c', [], []), keys, 'no templates renders everything');
 });

@@ -14,7 +14,8 @@ test('set paths: keys, indexes and bracketed dotted keys', (t) => {
 });
 
 test('set paths: malformed ones are refused', (t) => {
-  for (const bad of ['', 'a,b', 'a=b', 'a[x]', 'a[1', 'a{b}']) t.throws(() => parseSetPath(bad), { instanceOf: SetPathError }, bad);
+  for (const bad of ['', 'a,b', 'a=b', 'a[x]', 'a[1', 'a{b}'])
+    t.throws(() => parseSetPath(bad), { instanceOf: SetPathError }, bad);
 });
 
 test('an index builds a fresh list of nulls with the value in place', (t) => {
@@ -30,19 +31,28 @@ test('MergeTables: the newer layer wins, maps merge, lists are replaced, nulls a
 
 test('subchart suites write values under the subchart name, global stays global', (t) => {
   t.deepEqual(scopeToChartRoute('parent', { a: 1n }), { a: 1n });
-  t.deepEqual(scopeToChartRoute('parent/charts/sub', { a: 1n, global: { g: true } }), { sub: { a: 1n, global: { g: true } }, global: { g: true } });
+  t.deepEqual(scopeToChartRoute('parent/charts/sub', { a: 1n, global: { g: true } }), {
+    sub: { a: 1n, global: { g: true } },
+    global: { g: true },
+  });
 });
 
 test('merge order: suite values, -v files, test values, suite set, test set; files relative to the suite', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'hu-values-'));
   try {
     await mkdir(path.join(dir, 'tests', 'values'), { recursive: true });
-    await writeFile(path.join(dir, 'tests', 'values', 'suite.yaml'), 'order: [suite]\nsuite: true\nwho: suite\nhosts: [a, b, c]\n');
+    await writeFile(
+      path.join(dir, 'tests', 'values', 'suite.yaml'),
+      'order: [suite]\nsuite: true\nwho: suite\nhosts: [a, b, c]\n',
+    );
     await writeFile(path.join(dir, 'cli.yaml'), 'who: cli\ncli: true\n');
     await writeFile(path.join(dir, 'tests', 'test.yaml'), 'who: test-file\ntestFile: true\n');
     const values = await userValues({
       files: ['values/suite.yaml', path.join(dir, 'cli.yaml'), 'test.yaml'],
-      sets: [{ who: 'suite-set', 'nested.hosts[1]': 'x' }, { who: 'test-set', 'hosts[1]': 'y', dropped: null }],
+      sets: [
+        { who: 'suite-set', 'nested.hosts[1]': 'x' },
+        { who: 'test-set', 'hosts[1]': 'y', dropped: null },
+      ],
       suiteDir: path.join(dir, 'tests'),
       chartRoute: 'chart',
     });
@@ -62,5 +72,7 @@ test('merge order: suite values, -v files, test values, suite set, test set; fil
 });
 
 test('a missing values file is an error naming it', async (t) => {
-  await t.throwsAsync(userValues({ files: ['nope.yaml'], sets: [], suiteDir: tmpdir(), chartRoute: 'c' }), { message: /nope\.yaml/ });
+  await t.throwsAsync(userValues({ files: ['nope.yaml'], sets: [], suiteDir: tmpdir(), chartRoute: 'c' }), {
+    message: /nope\.yaml/,
+  });
 });

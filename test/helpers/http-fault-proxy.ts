@@ -42,47 +42,50 @@ export async function startHttpFaultProxy(targetPort: number): Promise<HttpFault
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
-    const upstream = http.request({ agent, host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      const cap = bytesPerSecond;
-      if (cap === undefined) {
-        up.pipe(res);
-        return;
-      }
-      // Forward in slices of a tenth of a second's budget, one slice per 100 ms.
-      const slice = Math.max(1, Math.floor(cap / 10));
-      const queue: Buffer[] = [];
-      let ended = false;
-      let timer: NodeJS.Timeout | undefined;
-      const pump = (): void => {
-        timer = undefined;
-        let budget = slice;
-        while (budget > 0 && queue.length > 0) {
-          const head = queue[0] as Buffer;
-          const part = head.subarray(0, budget);
-          res.write(part);
-          budget -= part.length;
-          if (part.length === head.length) queue.shift();
-          else queue[0] = head.subarray(part.length);
+    const upstream = http.request(
+      { agent, host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        const cap = bytesPerSecond;
+        if (cap === undefined) {
+          up.pipe(res);
+          return;
         }
-        if (queue.length > 0) timer = setTimeout(pump, 100);
-        else if (ended) res.end();
-        else up.resume();
-      };
-      up.on('data', (chunk: Buffer) => {
-        queue.push(chunk);
-        up.pause();
-        timer ??= setTimeout(pump, 100);
-      });
-      up.on('end', () => {
-        ended = true;
-        if (queue.length === 0 && timer === undefined) res.end();
-      });
-      res.once('close', () => {
-        if (timer !== undefined) clearTimeout(timer);
-        up.destroy();
-      });
-    });
+        // Forward in slices of a tenth of a second's budget, one slice per 100 ms.
+        const slice = Math.max(1, Math.floor(cap / 10));
+        const queue: Buffer[] = [];
+        let ended = false;
+        let timer: NodeJS.Timeout | undefined;
+        const pump = (): void => {
+          timer = undefined;
+          let budget = slice;
+          while (budget > 0 && queue.length > 0) {
+            const head = queue[0] as Buffer;
+            const part = head.subarray(0, budget);
+            res.write(part);
+            budget -= part.length;
+            if (part.length === head.length) queue.shift();
+            else queue[0] = head.subarray(part.length);
+          }
+          if (queue.length > 0) timer = setTimeout(pump, 100);
+          else if (ended) res.end();
+          else up.resume();
+        };
+        up.on('data', (chunk: Buffer) => {
+          queue.push(chunk);
+          up.pause();
+          timer ??= setTimeout(pump, 100);
+        });
+        up.on('end', () => {
+          ended = true;
+          if (queue.length === 0 && timer === undefined) res.end();
+        });
+        res.once('close', () => {
+          if (timer !== undefined) clearTimeout(timer);
+          up.destroy();
+        });
+      },
+    );
     upstream.once('error', () => res.destroy());
     req.pipe(upstream);
   });

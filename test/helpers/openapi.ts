@@ -29,7 +29,8 @@ interface Document {
 // ajv-formats is CommonJS: its default export is the module object under NodeNext.
 const addFormats = addFormatsModule as unknown as { default: (ajv: Ajv2020) => Ajv2020 };
 
-let loaded: { doc: Document; ajv: Ajv2020; templates: Array<{ template: string; regex: RegExp; literal: number }> } | undefined;
+let loaded:
+  { doc: Document; ajv: Ajv2020; templates: Array<{ template: string; regex: RegExp; literal: number }> } | undefined;
 const validators = new Map<string, ValidateFunction>();
 
 function load(): NonNullable<typeof loaded> {
@@ -62,7 +63,13 @@ export function matchPath(concrete: string): string | undefined {
  * Throws unless `body` is what the document says `method path` answers with `status`.
  * `contentType` picks the media type (default application/json; text/plain for /metrics).
  */
-export function assertMatchesOpenApi(method: string, concretePath: string, status: number, body: unknown, contentType = 'application/json'): void {
+export function assertMatchesOpenApi(
+  method: string,
+  concretePath: string,
+  status: number,
+  body: unknown,
+  contentType = 'application/json',
+): void {
   const { doc, ajv } = load();
   const template = matchPath(concretePath);
   const verb = method.toLowerCase();
@@ -73,14 +80,25 @@ export function assertMatchesOpenApi(method: string, concretePath: string, statu
   if (operation?.responses) {
     response = operation.responses[key];
     location = pointer('paths', template as string, verb, 'responses', key);
-    if (!response) throw new Error(`openapi: ${method} ${template} does not document status ${status} (documented: ${Object.keys(operation.responses).join(', ')})`);
+    if (!response)
+      throw new Error(
+        `openapi: ${method} ${template} does not document status ${status} (documented: ${Object.keys(operation.responses).join(', ')})`,
+      );
   } else {
     // What the document's description states for the undocumented: an unknown path is a 404
     // `not_found`, another method on a known path a 405 (404 on the probes), in the error shape
     // of its API (OIP under /v2).
-    const known = template === undefined ? 'NotFound' : status === 405 ? 'MethodNotAllowed' : status === 404 ? 'NotFound' : undefined;
+    const known =
+      template === undefined
+        ? 'NotFound'
+        : status === 405
+          ? 'MethodNotAllowed'
+          : status === 404
+            ? 'NotFound'
+            : undefined;
     const name = `${/^\/v2(\/|$)/.test(concretePath) ? 'Oip' : 'V1'}${known ?? ''}`;
-    if (!known || (template === undefined && status !== 404)) throw new Error(`openapi: ${method} ${concretePath} is not documented (answered ${status})`);
+    if (!known || (template === undefined && status !== 404))
+      throw new Error(`openapi: ${method} ${concretePath} is not documented (answered ${status})`);
     response = { $ref: `#/components/responses/${name}` };
     location = '';
   }
@@ -92,7 +110,9 @@ export function assertMatchesOpenApi(method: string, concretePath: string, statu
   }
   const media = response.content?.[contentType];
   if (!media?.schema) {
-    throw new Error(`openapi: ${method} ${template} ${status} has no ${contentType} body (documented: ${Object.keys(response.content ?? {}).join(', ') || 'none'})`);
+    throw new Error(
+      `openapi: ${method} ${template} ${status} has no ${contentType} body (documented: ${Object.keys(response.content ?? {}).join(', ') || 'none'})`,
+    );
   }
   const ref = `openapi#/${location}/content/${pointer(contentType)}/schema`;
   let validate = validators.get(ref);
@@ -101,6 +121,8 @@ export function assertMatchesOpenApi(method: string, concretePath: string, statu
     validators.set(ref, validate);
   }
   if (!validate(body)) {
-    throw new Error(`openapi: ${method} ${concretePath} ${status} does not match ${template}: ${ajv.errorsText(validate.errors)}\nbody: ${JSON.stringify(body)?.slice(0, 500)}`);
+    throw new Error(
+      `openapi: ${method} ${concretePath} ${status} does not match ${template}: ${ajv.errorsText(validate.errors)}\nbody: ${JSON.stringify(body)?.slice(0, 500)}`,
+    );
   }
 }

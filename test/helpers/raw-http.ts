@@ -74,7 +74,12 @@ export function readResponse(socket: net.Socket, timeoutMs: number, untilClose =
 }
 
 /** Sends `request` (string or bytes) on a fresh connection and reads one response. */
-export async function rawRequest(port: number, request: string | Buffer, timeoutMs = 5000, untilClose = false): Promise<RawResponse> {
+export async function rawRequest(
+  port: number,
+  request: string | Buffer,
+  timeoutMs = 5000,
+  untilClose = false,
+): Promise<RawResponse> {
   const socket = await connect(port);
   try {
     const answer = readResponse(socket, timeoutMs, untilClose);
@@ -92,7 +97,14 @@ export function portOf(url: string): number {
 /** A POST with a JSON content type, Content-Length from the body. */
 export function post(path: string, body: string | Buffer, headers: Readonly<Record<string, string>> = {}): Buffer {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  const all = { host: '127.0.0.1', 'content-type': 'application/json', 'content-length': String(bytes.length), ...headers };
-  const head = `POST ${path} HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  const all = {
+    host: '127.0.0.1',
+    'content-type': 'application/json',
+    'content-length': String(bytes.length),
+    ...headers,
+  };
+  const head = `POST ${path} HTTP/1.1\r\n${Object.entries(all)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), bytes]);
 }

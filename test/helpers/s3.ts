@@ -67,7 +67,8 @@ export async function startS3(): Promise<S3Fixture> {
     requests,
     count(method, bucket, key) {
       const wanted = bucket === undefined ? undefined : `/${bucket}/${key ?? ''}`;
-      return requests.filter((r) => r.method === method && (wanted === undefined || r.url.split('?')[0] === wanted)).length;
+      return requests.filter((r) => r.method === method && (wanted === undefined || r.url.split('?')[0] === wanted))
+        .length;
     },
     async put(bucket, key, body) {
       if (!buckets.has(bucket)) {
@@ -78,7 +79,9 @@ export async function startS3(): Promise<S3Fixture> {
       }
       if (typeof body === 'string') {
         const { size } = await stat(body);
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(body), ContentLength: size }));
+        await client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(body), ContentLength: size }),
+        );
       } else {
         await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
       }

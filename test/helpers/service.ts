@@ -139,7 +139,8 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     const deadline = Date.now() + readyTimeoutMs;
     let last = '';
     while (Date.now() < deadline) {
-      if (proc.exitCode !== null) throw new Error(`service exited (${proc.exitCode}) before ready; stderr: ${stderr.join('')}`);
+      if (proc.exitCode !== null)
+        throw new Error(`service exited (${proc.exitCode}) before ready; stderr: ${stderr.join('')}`);
       try {
         const res = await fetch(`${managementUrl}/ready`, { signal: AbortSignal.timeout(1000) });
         last = await res.text();
@@ -191,7 +192,10 @@ export async function postJson(
   return { status: res.status, headers: res.headers, body: parseBody(await res.text()) };
 }
 
-export async function getJson(url: string, timeoutMs = 5000): Promise<{ status: number; headers: Headers; body: unknown }> {
+export async function getJson(
+  url: string,
+  timeoutMs = 5000,
+): Promise<{ status: number; headers: Headers; body: unknown }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   return { status: res.status, headers: res.headers, body: parseBody(await res.text()) };
 }

@@ -162,7 +162,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     });
     client.once('close', () => upstream.destroy());
 
-    const parser = new RequestParser((method, path, headers) => requests.push({ connection: id, method, path, headers }));
+    const parser = new RequestParser((method, path, headers) =>
+      requests.push({ connection: id, method, path, headers }),
+    );
     client.on('data', (chunk: Buffer) => {
       parser.push(chunk);
       upstream.write(chunk);

@@ -27,7 +27,8 @@ test.after.always(async () => {
   rmSync(cacheDir, { recursive: true, force: true });
 });
 
-const classify = (body: unknown, init?: Parameters<typeof postJson>[2]) => postJson(`${svc.url}/v1/classify`, body, init);
+const classify = (body: unknown, init?: Parameters<typeof postJson>[2]) =>
+  postJson(`${svc.url}/v1/classify`, body, init);
 
 test('classifies one text: label without prefix, lowercase kept, numeric score', async (t) => {
   const res = await classify({ text: 'The quick brown fox jumps over the lazy dog and runs into the forest' });
@@ -72,7 +73,14 @@ test('k returns k predictions in descending score; threshold filters', async (t)
 test('GET /v1/model reports the verified model', async (t) => {
   const res = await getJson(`${svc.url}/v1/model`);
   t.is(res.status, 200);
-  const body = res.body as { name: string; md5: { expected: string; actual: string }; bytes: number; labels: string[]; state: string; loadSeconds: number };
+  const body = res.body as {
+    name: string;
+    md5: { expected: string; actual: string };
+    bytes: number;
+    labels: string[];
+    state: string;
+    loadSeconds: number;
+  };
   t.is(body.md5.expected, BUNDLED_MD5);
   t.is(body.md5.actual, BUNDLED_MD5);
   t.is(body.bytes, 938013);
@@ -106,11 +114,22 @@ test('Open Inference Protocol routes', async (t) => {
   t.deepEqual((await getJson(`${svc.url}/v2/models/${model.name}/ready`)).body, { name: model.name, ready: true });
   const infer = await postJson(`${svc.url}/v2/models/${model.name}/infer`, {
     id: 'req-1',
-    inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: ['Das ist ein deutscher Satz über das Wetter.', 'Ceci est une phrase en français.'] }],
+    inputs: [
+      {
+        name: 'text',
+        datatype: 'BYTES',
+        shape: [2],
+        data: ['Das ist ein deutscher Satz über das Wetter.', 'Ceci est une phrase en français.'],
+      },
+    ],
     parameters: { k: 2 },
   });
   t.is(infer.status, 200);
-  const body = infer.body as { id: string; model_name: string; outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<string | number> }> };
+  const body = infer.body as {
+    id: string;
+    model_name: string;
+    outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<string | number> }>;
+  };
   t.is(body.id, 'req-1');
   t.is(body.model_name, model.name);
   const labels = body.outputs.find((o) => o.name === 'label');
@@ -124,12 +143,19 @@ test('Open Inference Protocol routes', async (t) => {
   const unknown = await postJson(`${svc.url}/v2/models/nope/infer`, { inputs: [] });
   t.is(unknown.status, 404);
   t.regex((unknown.body as { error: string }).error, /model_not_found/);
-  const bad = await postJson(`${svc.url}/v2/models/${model.name}/infer`, { inputs: [{ name: 'text', datatype: 'FP32', shape: [1], data: [1] }] });
+  const bad = await postJson(`${svc.url}/v2/models/${model.name}/infer`, {
+    inputs: [{ name: 'text', datatype: 'FP32', shape: [1], data: [1] }],
+  });
   t.is(bad.status, 400);
   t.is(typeof (bad.body as { error: string }).error, 'string');
 });
 
-async function expectError(t: import('ava').ExecutionContext, res: Promise<{ status: number; body: unknown }>, status: number, code: string): Promise<void> {
+async function expectError(
+  t: import('ava').ExecutionContext,
+  res: Promise<{ status: number; body: unknown }>,
+  status: number,
+  code: string,
+): Promise<void> {
   const r = await res;
   t.is(r.status, status, JSON.stringify(r.body));
   t.is((r.body as ErrorBody).error?.code, code);
@@ -140,21 +166,42 @@ test('400 malformed JSON', (t) => expectError(t, classify(undefined, { raw: '{"t
 test('400 body is not an object', (t) => expectError(t, classify(['a']), 400, 'invalid_request'));
 test('400 text is not a string', (t) => expectError(t, classify({ text: 42 }), 400, 'invalid_request'));
 test('400 missing text', (t) => expectError(t, classify({}), 400, 'invalid_request'));
-test('400 text and texts together', (t) => expectError(t, classify({ text: 'a', texts: ['b'] }), 400, 'invalid_request'));
+test('400 text and texts together', (t) =>
+  expectError(t, classify({ text: 'a', texts: ['b'] }), 400, 'invalid_request'));
 test('400 texts holds a non-string', (t) => expectError(t, classify({ texts: ['a', null] }), 400, 'invalid_request'));
 test('400 empty texts', (t) => expectError(t, classify({ texts: [] }), 400, 'invalid_request'));
 test('400 k is not a positive integer', (t) => expectError(t, classify({ text: 'a', k: 0 }), 400, 'invalid_request'));
-test('400 threshold out of [0, 1]', (t) => expectError(t, classify({ text: 'a', threshold: 1.5 }), 400, 'invalid_request'));
-test('413 body over 1 MiB', (t) => expectError(t, classify({ text: 'a'.repeat(1024 * 1024 + 10) }), 413, 'payload_too_large'));
-test('415 not JSON', (t) => expectError(t, classify(undefined, { raw: 'text=hello', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'unsupported_media_type'));
-test('422 text over 100,000 characters', (t) => expectError(t, classify({ text: 'a'.repeat(100_001) }), 422, 'text_too_long'));
-test('422 batch over 1,000 texts', (t) => expectError(t, classify({ texts: new Array<string>(1001).fill('a') }), 422, 'batch_too_large'));
+test('400 threshold out of [0, 1]', (t) =>
+  expectError(t, classify({ text: 'a', threshold: 1.5 }), 400, 'invalid_request'));
+test('413 body over 1 MiB', (t) =>
+  expectError(t, classify({ text: 'a'.repeat(1024 * 1024 + 10) }), 413, 'payload_too_large'));
+test('415 not JSON', (t) =>
+  expectError(
+    t,
+    classify(undefined, { raw: 'text=hello', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+    415,
+    'unsupported_media_type',
+  ));
+test('422 text over 100,000 characters', (t) =>
+  expectError(t, classify({ text: 'a'.repeat(100_001) }), 422, 'text_too_long'));
+test('422 batch over 1,000 texts', (t) =>
+  expectError(t, classify({ texts: new Array<string>(1001).fill('a') }), 422, 'batch_too_large'));
 test('422 k over 100', (t) => expectError(t, classify({ text: 'a', k: 101 }), 422, 'k_too_large'));
 test('404 unknown route, JSON', (t) => expectError(t, getJson(`${svc.url}/nope`), 404, 'not_found'));
 test('405 wrong method, JSON', (t) => expectError(t, getJson(`${svc.url}/v1/classify`), 405, 'method_not_allowed'));
 
 test('edge-case texts are answered, one result each', async (t) => {
-  const texts = ['', ' ', '\n\n', 'tab\there', 'ctrl\u0000\u0001\u0007', '😀🎉', '\ud800 lone surrogate', 'a'.repeat(100_000), 'line one\r\nline two'];
+  const texts = [
+    '',
+    ' ',
+    '\n\n',
+    'tab\there',
+    'ctrl\u0000\u0001\u0007',
+    '😀🎉',
+    '\ud800 lone surrogate',
+    'a'.repeat(100_000),
+    'line one\r\nline two',
+  ];
   const res = await classify({ texts, k: 1 });
   t.is(res.status, 200);
   t.is((res.body as { results: Prediction[][] }).results.length, texts.length);

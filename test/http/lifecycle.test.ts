@@ -39,7 +39,13 @@ test('a bad setting exits 2 with a message naming it', async (t) => {
 test('wrong MD5: never ready (md5_mismatch), classify 503 not_ready, liveness 200, nothing verified in the cache', async (t) => {
   const cacheDir = tempDir(t);
   const svc = await startService({
-    env: { MODEL_CACHE_DIR: cacheDir, MODEL_URI: `file://${BUNDLED_MODEL}`, MODEL_MD5: '0123456789abcdef0123456789abcdef', MODEL_RETRY_BASE_MS: '50', MODEL_RETRY_MAX_MS: '200' },
+    env: {
+      MODEL_CACHE_DIR: cacheDir,
+      MODEL_URI: `file://${BUNDLED_MODEL}`,
+      MODEL_MD5: '0123456789abcdef0123456789abcdef',
+      MODEL_RETRY_BASE_MS: '50',
+      MODEL_RETRY_MAX_MS: '200',
+    },
   });
   t.teardown(() => svc.stop());
   await svc.waitForLog((l) => l.event === 'model_phase' && l.phase === 'md5_mismatch', 10_000);
@@ -70,13 +76,21 @@ test('lazy mode: nothing loads until asked; the first classification waits for t
 
 test('admission: past in-flight and queue limits, 503 overloaded with Retry-After at once; /health stays 200', async (t) => {
   const svc = await startService({
-    env: { MODEL_CACHE_DIR: tempDir(t), ADMISSION_MAX_IN_FLIGHT: '1', ADMISSION_MAX_QUEUE: '1', CACHE_ENABLED: 'false', RETRY_AFTER_SECONDS: '2' },
+    env: {
+      MODEL_CACHE_DIR: tempDir(t),
+      ADMISSION_MAX_IN_FLIGHT: '1',
+      ADMISSION_MAX_QUEUE: '1',
+      CACHE_ENABLED: 'false',
+      RETRY_AFTER_SECONDS: '2',
+    },
   });
   t.teardown(() => svc.stop());
   await svc.waitReady(20_000);
   const texts = Array.from({ length: 1000 }, (_, i) => `${ENGLISH} number ${i} ${'words '.repeat(40)}`);
   const started = Date.now();
-  const requests = Array.from({ length: 12 }, () => postJson(`${svc.url}/v1/classify`, { texts }, { timeoutMs: 30_000 }));
+  const requests = Array.from({ length: 12 }, () =>
+    postJson(`${svc.url}/v1/classify`, { texts }, { timeoutMs: 30_000 }),
+  );
   const health = await getJson(`${svc.url}/health`);
   const results = await Promise.all(requests);
   t.is(health.status, 200);
@@ -96,7 +110,13 @@ test('admission: past in-flight and queue limits, 503 overloaded with Retry-Afte
 
 test('an engine child SIGKILLed mid-traffic: every request ends within its deadline, the process survives, classifying again within 2 s', async (t) => {
   const svc = await startService({
-    env: { MODEL_CACHE_DIR: tempDir(t), ENGINE_POOL_SIZE: '2', CACHE_ENABLED: 'false', REQUEST_TIMEOUT_MS: '3000', ENGINE_RESTART_BASE_MS: '50' },
+    env: {
+      MODEL_CACHE_DIR: tempDir(t),
+      ENGINE_POOL_SIZE: '2',
+      CACHE_ENABLED: 'false',
+      REQUEST_TIMEOUT_MS: '3000',
+      ENGINE_RESTART_BASE_MS: '50',
+    },
   });
   t.teardown(() => svc.stop());
   await svc.waitReady(20_000);
@@ -108,7 +128,11 @@ test('an engine child SIGKILLed mid-traffic: every request ends within its deadl
   const worker = async (): Promise<void> => {
     while (!stop) {
       const started = Date.now();
-      const res = await postJson(`${svc.url}/v1/classify`, { texts: Array.from({ length: 50 }, (_, i) => `${ENGLISH} ${i}`) }, { timeoutMs: 10_000 });
+      const res = await postJson(
+        `${svc.url}/v1/classify`,
+        { texts: Array.from({ length: 50 }, (_, i) => `${ENGLISH} ${i}`) },
+        { timeoutMs: 10_000 },
+      );
       t.true(Date.now() - started < 3000 + 1500, 'answered within the request deadline');
       if (res.status !== 200) t.is(typeof (res.body as { error: { code: string } }).error.code, 'string');
       statuses.push(res.status);
@@ -132,10 +156,15 @@ test('an engine child SIGKILLed mid-traffic: every request ends within its deadl
   stop = true;
   await Promise.all(workers);
   const tally = statuses.reduce<Record<number, number>>((acc, s) => ({ ...acc, [s]: (acc[s] ?? 0) + 1 }), {});
-  t.log(`killed ${children.length} children under load; classifying again after ${recoveredAt - killedAt} ms; request statuses ${JSON.stringify(tally)}`);
+  t.log(
+    `killed ${children.length} children under load; classifying again after ${recoveredAt - killedAt} ms; request statuses ${JSON.stringify(tally)}`,
+  );
   t.true(recoveredAt > 0 && recoveredAt - killedAt < 2000, `recovered after ${recoveredAt - killedAt} ms`);
   t.is(svc.proc.exitCode, null, 'the service process survived');
-  t.true(statuses.every((s) => s === 200 || (s >= 500 && s < 600)), `statuses: ${[...new Set(statuses)].join(',')}`);
+  t.true(
+    statuses.every((s) => s === 200 || (s >= 500 && s < 600)),
+    `statuses: ${[...new Set(statuses)].join(',')}`,
+  );
   t.true(statuses.filter((s) => s === 200).length > 0);
   const after = childPids(svc.pid);
   t.true(after.length >= 2 && after.every((p) => !children.includes(p)), 'both children were replaced');
@@ -145,10 +174,14 @@ test('an engine child SIGKILLed mid-traffic: every request ends within its deadl
 });
 
 test('SIGTERM during traffic: /ready 503 first, in-flight requests complete, exit 0', async (t) => {
-  const svc = await startService({ env: { MODEL_CACHE_DIR: tempDir(t), SHUTDOWN_DELAY_MS: '1500', CACHE_ENABLED: 'false' } });
+  const svc = await startService({
+    env: { MODEL_CACHE_DIR: tempDir(t), SHUTDOWN_DELAY_MS: '1500', CACHE_ENABLED: 'false' },
+  });
   await svc.waitReady(20_000);
   const texts = Array.from({ length: 1000 }, (_, i) => `${ENGLISH} ${i} ${'more words here '.repeat(20)}`);
-  const inFlight = Array.from({ length: 4 }, () => postJson(`${svc.url}/v1/classify`, { texts }, { timeoutMs: 20_000 }));
+  const inFlight = Array.from({ length: 4 }, () =>
+    postJson(`${svc.url}/v1/classify`, { texts }, { timeoutMs: 20_000 }),
+  );
   await new Promise((r) => setTimeout(r, 30));
   svc.proc.kill('SIGTERM');
   await svc.waitForLog((l) => l.event === 'draining', 2000);
@@ -172,7 +205,13 @@ test('stdout is a pipe whose reader exited: the service keeps serving and still 
   const port = await freePort();
   // A real OS pipe into `head`, which exits after the first line: every later log write gets EPIPE.
   const shell = spawn('bash', ['-c', `node ${JSON.stringify(MAIN)} | head -n 1 > /dev/null; sleep 30`], {
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), MODEL_CACHE_DIR: tempDir(t), SHUTDOWN_DELAY_MS: '0' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      MODEL_CACHE_DIR: tempDir(t),
+      SHUTDOWN_DELAY_MS: '0',
+    },
     stdio: 'ignore',
   });
   t.teardown(() => {
@@ -186,7 +225,9 @@ test('stdout is a pipe whose reader exited: the service keeps serving and still 
     await new Promise((r) => setTimeout(r, 50));
   }
   t.is((await postJson(`${svcUrl}/v1/classify`, { text: ENGLISH })).status, 200);
-  const [nodePid] = childPids(shell.pid ?? -1).filter((pid) => execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).includes('main.js'));
+  const [nodePid] = childPids(shell.pid ?? -1).filter((pid) =>
+    execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).includes('main.js'),
+  );
   t.truthy(nodePid);
   process.kill(nodePid as number, 'SIGTERM');
   const until = Date.now() + 10_000;
@@ -204,7 +245,13 @@ test('stdout is a pipe whose reader exited: the service keeps serving and still 
 
 test('a client that hangs up while queued for admission does not leak its slot; a stalled body is cut at the deadline', async (t) => {
   const svc = await startService({
-    env: { MODEL_CACHE_DIR: tempDir(t), ADMISSION_MAX_IN_FLIGHT: '1', ADMISSION_MAX_QUEUE: '10', REQUEST_TIMEOUT_MS: '3000', CACHE_ENABLED: 'false' },
+    env: {
+      MODEL_CACHE_DIR: tempDir(t),
+      ADMISSION_MAX_IN_FLIGHT: '1',
+      ADMISSION_MAX_QUEUE: '10',
+      REQUEST_TIMEOUT_MS: '3000',
+      CACHE_ENABLED: 'false',
+    },
   });
   t.teardown(() => svc.stop());
   await svc.waitReady(20_000);

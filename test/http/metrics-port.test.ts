@@ -10,7 +10,13 @@ import { freePort, getJson, startService, type RunningService } from '../helpers
 
 // Spellings the router treats as /metrics (it matches case-insensitively, with one trailing
 // slash and any query), so none of them may slip past on the traffic port.
-const METRICS_SPELLINGS = ['/metrics', '/metrics/', '/METRICS', '/Metrics?x=1', '/metrics?name[]=fasttext_http_requests_total'];
+const METRICS_SPELLINGS = [
+  '/metrics',
+  '/metrics/',
+  '/METRICS',
+  '/Metrics?x=1',
+  '/metrics?name[]=fasttext_http_requests_total',
+];
 const PROBES = ['/health', '/ready', '/v2/health/live', '/v2/health/ready'];
 
 async function started(t: import('ava').ExecutionContext, env: Record<string, string>): Promise<RunningService> {

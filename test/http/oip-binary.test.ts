@@ -16,7 +16,11 @@ let svc: RunningService;
 let cacheDir: string;
 const MODEL = 'lid176';
 const INFER = `/v2/models/${MODEL}/infer`;
-const TEXTS = ['Das ist ein deutscher Satz über das Wetter.', 'Ceci est une phrase en français.', 'Это предложение на русском языке.'];
+const TEXTS = [
+  'Das ist ein deutscher Satz über das Wetter.',
+  'Ceci est une phrase en français.',
+  'Это предложение на русском языке.',
+];
 const EXPECTED = ['de', 'fr', 'ru'];
 const MAX_BODY = 1_048_576; // the service's default MAX_BODY_BYTES
 
@@ -45,19 +49,34 @@ async function post(body: Buffer | string, headers: Record<string, string> = {})
 
 test('binary input in, binary output out: the response is a JSON header and little-endian tensors', async (t) => {
   const { input, tail } = binaryInput(TEXTS, [3, 1]);
-  const { body, headerLength } = withTail({ id: 'b1', inputs: [input], parameters: { binary_data_output: true, k: 2 } }, tail);
+  const { body, headerLength } = withTail(
+    { id: 'b1', inputs: [input], parameters: { binary_data_output: true, k: 2 } },
+    tail,
+  );
   const { res, json, tail: out } = await post(body, { 'Inference-Header-Content-Length': headerLength });
   t.is(res.status, 200, JSON.stringify(json));
   t.is(res.headers['content-type'], 'application/octet-stream');
   t.is(Number(res.headers['inference-header-content-length']) + out.length, res.raw.length);
   const header = json as InferBody;
   t.is(header.id, 'b1');
-  t.deepEqual(header.outputs.map((o) => [o.name, o.shape, o.data === undefined]), [['label', [3, 2], true], ['score', [3, 2], true]]);
+  t.deepEqual(
+    header.outputs.map((o) => [o.name, o.shape, o.data === undefined]),
+    [
+      ['label', [3, 2], true],
+      ['score', [3, 2], true],
+    ],
+  );
   const sizes = header.outputs.map((o) => o.parameters?.binary_data_size ?? -1);
-  t.is(sizes.reduce((a, b) => a + b, 0), out.length);
+  t.is(
+    sizes.reduce((a, b) => a + b, 0),
+    out.length,
+  );
   t.is(sizes[1], 3 * 2 * 4, 'FP32 is 4 bytes an element');
   const values = outputValues({ json, tail: out });
-  t.deepEqual(values.label?.filter((_, i) => i % 2 === 0), EXPECTED);
+  t.deepEqual(
+    values.label?.filter((_, i) => i % 2 === 0),
+    EXPECTED,
+  );
   for (const s of values.score ?? []) t.true(typeof s === 'number' && s >= 0 && s <= 1.00001);
 });
 
@@ -79,17 +98,30 @@ test('binary_data on one output overrides binary_data_output; JSON input with bi
 
 test('property: the binary request answers what the same request in JSON answers', async (t) => {
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 3 }), async (texts, k) => {
-      const asJson = await post(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [texts.length], data: texts }], parameters: { k } }), JSON_TYPE);
-      const { input, tail } = binaryInput(texts, [texts.length, 1]);
-      const { body, headerLength } = withTail({ inputs: [input], parameters: { k, binary_data_output: true } }, tail);
-      const asBinary = await post(body, { 'Inference-Header-Content-Length': headerLength });
-      if (asJson.res.status !== 200 || asBinary.res.status !== 200) return false;
-      const a = outputValues(asJson);
-      const b = outputValues(asBinary);
-      // FP32 on the wire: the JSON score rounded to single precision must be the binary one.
-      return JSON.stringify(a.label) === JSON.stringify(b.label) && (a.score ?? []).every((s, i) => Math.fround(s as number) === b.score?.[i]);
-    }),
+    fc.asyncProperty(
+      fc.array(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 8 }),
+      fc.integer({ min: 1, max: 3 }),
+      async (texts, k) => {
+        const asJson = await post(
+          JSON.stringify({
+            inputs: [{ name: 'text', datatype: 'BYTES', shape: [texts.length], data: texts }],
+            parameters: { k },
+          }),
+          JSON_TYPE,
+        );
+        const { input, tail } = binaryInput(texts, [texts.length, 1]);
+        const { body, headerLength } = withTail({ inputs: [input], parameters: { k, binary_data_output: true } }, tail);
+        const asBinary = await post(body, { 'Inference-Header-Content-Length': headerLength });
+        if (asJson.res.status !== 200 || asBinary.res.status !== 200) return false;
+        const a = outputValues(asJson);
+        const b = outputValues(asBinary);
+        // FP32 on the wire: the JSON score rounded to single precision must be the binary one.
+        return (
+          JSON.stringify(a.label) === JSON.stringify(b.label) &&
+          (a.score ?? []).every((s, i) => Math.fround(s as number) === b.score?.[i])
+        );
+      },
+    ),
     { numRuns: 25 },
   );
   t.pass();
@@ -104,13 +136,46 @@ test('an inconsistent binary body is a 400, never a crash or a hang', async (t) 
     ['header length beyond the body', Buffer.concat([json, tail]), String(json.length + tail.length + 1)],
     ['header length not a number', Buffer.concat([json, tail]), '12abc'],
     ['header length cuts the JSON', Buffer.concat([json, tail]), String(json.length - 1)],
-    ['tail shorter than binary_data_size', Buffer.concat([json, tail.subarray(0, tail.length - 1)]), String(json.length)],
+    [
+      'tail shorter than binary_data_size',
+      Buffer.concat([json, tail.subarray(0, tail.length - 1)]),
+      String(json.length),
+    ],
     ['tail longer than binary_data_size', Buffer.concat([json, tail, Buffer.from([0])]), String(json.length)],
-    ['an element longer than what remains', withTail({ inputs: [{ ...input, parameters: { binary_data_size: 8 } }] }, Buffer.from([200, 0, 0, 0, 65, 66, 67, 68])).body, String(Buffer.byteLength(JSON.stringify({ inputs: [{ ...input, parameters: { binary_data_size: 8 } }] })))],
-    ['a cut length prefix', withTail({ inputs: [{ ...input, shape: [1], parameters: { binary_data_size: 2 } }] }, Buffer.from([1, 0])).body, String(Buffer.byteLength(JSON.stringify({ inputs: [{ ...input, shape: [1], parameters: { binary_data_size: 2 } }] })))],
-    ['element count differs from shape', withTail({ inputs: [{ ...input, shape: [4] }] }, tail).body, String(Buffer.byteLength(JSON.stringify({ inputs: [{ ...input, shape: [4] }] })))],
-    ['not UTF-8', withTail({ inputs: [{ ...input, shape: [1], parameters: { binary_data_size: badUtf8.length } }] }, badUtf8).body, String(Buffer.byteLength(JSON.stringify({ inputs: [{ ...input, shape: [1], parameters: { binary_data_size: badUtf8.length } }] })))],
-    ['data and binary_data_size both', withTail({ inputs: [{ ...input, data: TEXTS }] }, tail).body, String(Buffer.byteLength(JSON.stringify({ inputs: [{ ...input, data: TEXTS }] })))],
+    [
+      'an element longer than what remains',
+      withTail(
+        { inputs: [{ ...input, parameters: { binary_data_size: 8 } }] },
+        Buffer.from([200, 0, 0, 0, 65, 66, 67, 68]),
+      ).body,
+      String(Buffer.byteLength(JSON.stringify({ inputs: [{ ...input, parameters: { binary_data_size: 8 } }] }))),
+    ],
+    [
+      'a cut length prefix',
+      withTail({ inputs: [{ ...input, shape: [1], parameters: { binary_data_size: 2 } }] }, Buffer.from([1, 0])).body,
+      String(
+        Buffer.byteLength(JSON.stringify({ inputs: [{ ...input, shape: [1], parameters: { binary_data_size: 2 } }] })),
+      ),
+    ],
+    [
+      'element count differs from shape',
+      withTail({ inputs: [{ ...input, shape: [4] }] }, tail).body,
+      String(Buffer.byteLength(JSON.stringify({ inputs: [{ ...input, shape: [4] }] }))),
+    ],
+    [
+      'not UTF-8',
+      withTail({ inputs: [{ ...input, shape: [1], parameters: { binary_data_size: badUtf8.length } }] }, badUtf8).body,
+      String(
+        Buffer.byteLength(
+          JSON.stringify({ inputs: [{ ...input, shape: [1], parameters: { binary_data_size: badUtf8.length } }] }),
+        ),
+      ),
+    ],
+    [
+      'data and binary_data_size both',
+      withTail({ inputs: [{ ...input, data: TEXTS }] }, tail).body,
+      String(Buffer.byteLength(JSON.stringify({ inputs: [{ ...input, data: TEXTS }] }))),
+    ],
   ];
   for (const [what, body, headerLength] of cases) {
     const { res, json: reply } = await post(body, { 'Inference-Header-Content-Length': headerLength });
@@ -131,7 +196,11 @@ test('gzip and deflate request bodies (zlib and raw deflate) answer what the pla
     ['x-gzip', zlib.gzipSync(plain), { ...JSON_TYPE, 'Content-Encoding': 'x-gzip' }],
     ['deflate (zlib)', zlib.deflateSync(plain), { ...JSON_TYPE, 'Content-Encoding': 'deflate' }],
     ['deflate (raw)', zlib.deflateRawSync(plain), { ...JSON_TYPE, 'Content-Encoding': 'deflate' }],
-    ['gzip, binary tensor data', zlib.gzipSync(binary.body), { 'Content-Encoding': 'gzip', 'Inference-Header-Content-Length': binary.headerLength }],
+    [
+      'gzip, binary tensor data',
+      zlib.gzipSync(binary.body),
+      { 'Content-Encoding': 'gzip', 'Inference-Header-Content-Length': binary.headerLength },
+    ],
   ];
   for (const [what, body, headers] of variants) {
     const res = await post(body, headers);
@@ -156,7 +225,9 @@ test('the body limit counts inflated bytes: exactly the limit passes, one byte m
 });
 
 function peakRssKiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM:'));
   return Number(line?.replace(/\D+/g, '') ?? 0);
 }
 
@@ -176,7 +247,7 @@ test('a gzip bomb (256 MiB of zeros in 256 KiB) is refused at the limit, inflati
   t.deepEqual(checked('GET', '/v2/health/live', after).json, { live: true });
 });
 
-test('responses are compressed when Accept-Encoding asks, never otherwise; the header length is the inflated JSON\'s', async (t) => {
+test("responses are compressed when Accept-Encoding asks, never otherwise; the header length is the inflated JSON's", async (t) => {
   const plain = JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [3], data: TEXTS }] });
   const cases: Array<[string | undefined, string | undefined]> = [
     [undefined, undefined],
@@ -192,7 +263,13 @@ test('responses are compressed when Accept-Encoding asks, never otherwise; the h
     t.is(res.res.headers['content-encoding'], expected, String(accept));
     t.deepEqual(outputValues(res).label, EXPECTED, String(accept));
   }
-  const binary = await post(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [3], data: TEXTS }], parameters: { binary_data_output: true } }), { ...JSON_TYPE, 'Accept-Encoding': 'gzip' });
+  const binary = await post(
+    JSON.stringify({
+      inputs: [{ name: 'text', datatype: 'BYTES', shape: [3], data: TEXTS }],
+      parameters: { binary_data_output: true },
+    }),
+    { ...JSON_TYPE, 'Accept-Encoding': 'gzip' },
+  );
   t.is(binary.res.headers['content-encoding'], 'gzip');
   const inflatedLength = zlib.gunzipSync(binary.res.raw).length;
   const decoded = decode(binary.res);
@@ -205,11 +282,15 @@ test('a compressed body that stops arriving is answered 408 at the request deadl
   const slow = await startService({ env: { MODEL_CACHE_DIR: dir, REQUEST_TIMEOUT_MS: '1000' } });
   try {
     await slow.waitReady(20_000);
-    const gz = zlib.gzipSync(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['hello world'] }] }));
+    const gz = zlib.gzipSync(
+      JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['hello world'] }] }),
+    );
     const started = Date.now();
     const answer = await new Promise<string>((resolve, reject) => {
       const socket = net.connect(Number(new URL(slow.url).port), '127.0.0.1', () => {
-        socket.write(`POST ${INFER} HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: ${gz.length}\r\n\r\n`);
+        socket.write(
+          `POST ${INFER} HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: ${gz.length}\r\n\r\n`,
+        );
         socket.write(gz.subarray(0, gz.length - 8)); // the gzip trailer never comes
       });
       let received = '';

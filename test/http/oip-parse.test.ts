@@ -52,10 +52,14 @@ test('FP32 encoding is 4 little-endian bytes per score, rounded to single precis
 
 test('arbitrary bytes and header lengths: a plan or a 400, never a crash', (t) => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 200 }), fc.option(fc.oneof(fc.nat({ max: 300 }).map(String), fc.string({ maxLength: 6 }))), (bytes, headerLength) => {
-      const result = outcome(() => parseAll(Buffer.from(bytes), headerLength ?? undefined));
-      t.true(result === 'ok' || result === 400, String(result));
-    }),
+    fc.property(
+      fc.uint8Array({ maxLength: 200 }),
+      fc.option(fc.oneof(fc.nat({ max: 300 }).map(String), fc.string({ maxLength: 6 }))),
+      (bytes, headerLength) => {
+        const result = outcome(() => parseAll(Buffer.from(bytes), headerLength ?? undefined));
+        t.true(result === 'ok' || result === 400, String(result));
+      },
+    ),
   );
 });
 
@@ -70,7 +74,16 @@ test('a well-formed header over a mangled tail: a plan whose texts came from the
       (texts, declaredCount, sizeSkew, flipAt, flipTo) => {
         const tail = encodeBytesElements(texts);
         if (tail.length > 0) tail[flipAt % tail.length] = flipTo;
-        const header = { inputs: [{ name: 'text', datatype: 'BYTES', shape: [declaredCount % 2 === 0 ? texts.length : declaredCount], parameters: { binary_data_size: Math.max(0, tail.length + sizeSkew) } }] };
+        const header = {
+          inputs: [
+            {
+              name: 'text',
+              datatype: 'BYTES',
+              shape: [declaredCount % 2 === 0 ? texts.length : declaredCount],
+              parameters: { binary_data_size: Math.max(0, tail.length + sizeSkew) },
+            },
+          ],
+        };
         const json = Buffer.from(JSON.stringify(header));
         let plan: ReturnType<typeof parseAll> | undefined;
         const result = outcome(() => {
@@ -85,20 +98,29 @@ test('a well-formed header over a mangled tail: a plan whose texts came from the
 
 test('JSON requests of any nesting and shape: a plan or a 400/422, and a plan matches the shape', (t) => {
   const element = fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.constant(null));
-  const data = fc.oneof(fc.array(element, { maxLength: 5 }), fc.array(fc.array(element, { maxLength: 3 }), { maxLength: 5 }));
+  const data = fc.oneof(
+    fc.array(element, { maxLength: 5 }),
+    fc.array(fc.array(element, { maxLength: 3 }), { maxLength: 5 }),
+  );
   const shape = fc.array(fc.integer({ min: -1, max: 6 }), { maxLength: 3 });
   fc.assert(
-    fc.property(data, shape, fc.constantFrom('text', 'texts', 'input0'), fc.constantFrom('BYTES', 'FP32'), (d, s, name, datatype) => {
-      let plan: ReturnType<typeof readInferRequest> | undefined;
-      const result = outcome(() => {
-        plan = readInferRequest({ inputs: [{ name, datatype, shape: s, data: d }] }, Buffer.alloc(0), limits);
-      });
-      t.true(result === 'ok' || result === 400 || result === 422, String(result));
-      if (plan) {
-        t.is(name, 'text');
-        t.is(plan.texts.length, s[0] ?? -1);
-        t.true(s.length === 1 || (s.length === 2 && s[1] === 1));
-      }
-    }),
+    fc.property(
+      data,
+      shape,
+      fc.constantFrom('text', 'texts', 'input0'),
+      fc.constantFrom('BYTES', 'FP32'),
+      (d, s, name, datatype) => {
+        let plan: ReturnType<typeof readInferRequest> | undefined;
+        const result = outcome(() => {
+          plan = readInferRequest({ inputs: [{ name, datatype, shape: s, data: d }] }, Buffer.alloc(0), limits);
+        });
+        t.true(result === 'ok' || result === 400 || result === 422, String(result));
+        if (plan) {
+          t.is(name, 'text');
+          t.is(plan.texts.length, s[0] ?? -1);
+          t.true(s.length === 1 || (s.length === 2 && s[1] === 1));
+        }
+      },
+    ),
   );
 });

@@ -13,15 +13,31 @@ export interface RawResponse {
   readonly raw: Buffer;
 }
 
-export function call(base: string, method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<RawResponse> {
+export function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: Buffer | string,
+  headers: Record<string, string> = {},
+  timeoutMs = 10_000,
+): Promise<RawResponse> {
   const url = new URL(path, base);
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent: false, method, headers: { ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) }, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, raw: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      {
+        agent: false,
+        method,
+        headers: { ...headers, ...(body !== undefined ? { 'Content-Length': String(Buffer.byteLength(body)) } : {}) },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, raw: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end(body);
@@ -70,7 +86,7 @@ export function bytesElements(values: readonly (string | Buffer)[]): Buffer {
 
 export function readBytesElements(buf: Buffer): string[] {
   const out: string[] = [];
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < buf.length;) {
     const n = buf.readUInt32LE(at);
     out.push(buf.subarray(at + 4, at + 4 + n).toString('utf8'));
     at += 4 + n;

@@ -96,8 +96,19 @@ class RawConnection {
 }
 
 /** geventhttpclient's request bytes: default header first, the call's, then Host and Content-Length. */
-function geventRequest(method: 'GET' | 'POST', uri: string, port: number, headers: Array<[string, string]> = [], body?: Buffer): Buffer {
-  const lines = [`${method} ${uri} HTTP/1.1`, `User-Agent: ${USER_AGENT}`, ...headers.map(([k, v]) => `${k}: ${v}`), `Host: 127.0.0.1:${port}`];
+function geventRequest(
+  method: 'GET' | 'POST',
+  uri: string,
+  port: number,
+  headers: Array<[string, string]> = [],
+  body?: Buffer,
+): Buffer {
+  const lines = [
+    `${method} ${uri} HTTP/1.1`,
+    `User-Agent: ${USER_AGENT}`,
+    ...headers.map(([k, v]) => `${k}: ${v}`),
+    `Host: 127.0.0.1:${port}`,
+  ];
   if (body && body.length > 0) lines.push(`Content-Length: ${body.length}`);
   return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body ?? Buffer.alloc(0)]);
 }
@@ -118,7 +129,9 @@ function inferRequest(port: number, c: InferCall): Buffer {
   if (c.requestId) request.id = c.requestId;
   const tail = c.binaryInput ? bytesElements(TEXTS) : undefined;
   request.inputs = [
-    tail ? { name: 'text', shape: [2, 1], datatype: 'BYTES', parameters: { binary_data_size: tail.length } } : { name: 'text', shape: [2, 1], datatype: 'BYTES', data: TEXTS },
+    tail
+      ? { name: 'text', shape: [2, 1], datatype: 'BYTES', parameters: { binary_data_size: tail.length } }
+      : { name: 'text', shape: [2, 1], datatype: 'BYTES', data: TEXTS },
   ];
   const parameters: Record<string, unknown> = {};
   if (c.outputs) request.outputs = c.outputs.map((o) => ({ name: o.name, parameters: { binary_data: o.binary } }));
@@ -126,7 +139,10 @@ function inferRequest(port: number, c: InferCall): Buffer {
   Object.assign(parameters, c.parameters ?? {});
   if (Object.keys(parameters).length > 0) request.parameters = parameters;
   // rapidjson escapes non-ASCII (ensure_ascii), so its length in characters is its length in bytes.
-  const json = JSON.stringify(request).replace(/[\u0080-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const json = JSON.stringify(request).replace(
+    /[\u0080-\uffff]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   let body = Buffer.concat([Buffer.from(json, 'ascii'), tail ?? Buffer.alloc(0)]);
   const headers: Array<[string, string]> = [];
   if (c.requestCompression === 'gzip') {
@@ -143,7 +159,11 @@ function inferRequest(port: number, c: InferCall): Buffer {
 }
 
 /** InferResult's reading: an error body for any status but 200, else outputs by name. */
-function readResult(t: import('ava').ExecutionContext, res: RawResponse, uri: string): Record<string, Array<string | number>> {
+function readResult(
+  t: import('ava').ExecutionContext,
+  res: RawResponse,
+  uri: string,
+): Record<string, Array<string | number>> {
   const decoded = checked('POST', uri, res);
   t.is(res.status, 200, JSON.stringify(decoded.json));
   return outputValues(decoded);
@@ -161,7 +181,9 @@ test('tritonclient, byte for byte: probes, metadata, and infer with binary, JSON
     checked('GET', `/v2/models/${MODEL}/versions/${BUNDLED_MD5}/ready`, ready);
     const metadata = await conn.exchange(geventRequest('GET', `/v2/models/${MODEL}`, port));
     t.is(metadata.status, 200);
-    t.deepEqual((checked('GET', `/v2/models/${MODEL}`, metadata).json as { versions: string[] }).versions, [BUNDLED_MD5]);
+    t.deepEqual((checked('GET', `/v2/models/${MODEL}`, metadata).json as { versions: string[] }).versions, [
+      BUNDLED_MD5,
+    ]);
 
     // infer(model, [InferInput ... set_data_from_numpy(array)]): binary in, binary out.
     const plainUri = `/v2/models/${MODEL}/infer`;
@@ -174,24 +196,49 @@ test('tritonclient, byte for byte: probes, metadata, and infer with binary, JSON
 
     // The same with a version, request_id, k, gzip request and response compression.
     const versionedUri = `/v2/models/${MODEL}/versions/${BUNDLED_MD5}/infer`;
-    const compressed = await conn.exchange(inferRequest(port, { version: BUNDLED_MD5, requestId: 'r-7', binaryInput: true, parameters: { k: 2 }, requestCompression: 'gzip', responseCompression: 'gzip' }));
+    const compressed = await conn.exchange(
+      inferRequest(port, {
+        version: BUNDLED_MD5,
+        requestId: 'r-7',
+        binaryInput: true,
+        parameters: { k: 2 },
+        requestCompression: 'gzip',
+        responseCompression: 'gzip',
+      }),
+    );
     t.is(compressed.headers['content-encoding'], 'gzip');
     const compressedOut = readResult(t, compressed, versionedUri);
     t.is(compressedOut.label?.length, 4);
     t.deepEqual([compressedOut.label?.[0], compressedOut.label?.[2]], ['de', 'fr']);
 
     // set_data_from_numpy(binary_data=False), named outputs with mixed binary_data, deflate.
-    const mixed = await conn.exchange(inferRequest(port, { binaryInput: false, outputs: [{ name: 'score', binary: true }, { name: 'label', binary: false }], requestCompression: 'deflate', responseCompression: 'deflate' }));
+    const mixed = await conn.exchange(
+      inferRequest(port, {
+        binaryInput: false,
+        outputs: [
+          { name: 'score', binary: true },
+          { name: 'label', binary: false },
+        ],
+        requestCompression: 'deflate',
+        responseCompression: 'deflate',
+      }),
+    );
     const mixedBody = checked('POST', plainUri, mixed);
     t.is(mixed.status, 200, JSON.stringify(mixedBody.json));
-    t.deepEqual((mixedBody.json as InferBody).outputs.map((o) => o.name), ['score', 'label']);
+    t.deepEqual(
+      (mixedBody.json as InferBody).outputs.map((o) => o.name),
+      ['score', 'label'],
+    );
     t.deepEqual(outputValues(mixedBody).label, ['de', 'fr']);
 
     // Errors reach the client as InferenceServerException(msg=body["error"]).
     const unknownUri = `/v2/models/${MODEL}/versions/42/infer`;
     const unknownVersion = await conn.exchange(inferRequest(port, { version: '42', binaryInput: true }));
     t.is(unknownVersion.status, 404);
-    t.regex((checked('POST', unknownUri, unknownVersion).json as { error: string }).error, /^model_version_not_found: /);
+    t.regex(
+      (checked('POST', unknownUri, unknownVersion).json as { error: string }).error,
+      /^model_version_not_found: /,
+    );
     const afterError = await conn.exchange(geventRequest('GET', '/v2/health/ready', port));
     t.is(afterError.status, 200, 'the connection is still usable after an error whose body was not read');
     checked('GET', '/v2/health/ready', afterError);

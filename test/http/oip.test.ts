@@ -12,7 +12,11 @@ import { call, checked, outputValues, type InferBody } from './oip-support.js';
 let svc: RunningService;
 let cacheDir: string;
 const MODEL = 'lid176';
-const TEXTS = ['Das ist ein deutscher Satz über das Wetter.', 'Ceci est une phrase en français.', 'This is an English sentence about the weather.'];
+const TEXTS = [
+  'Das ist ein deutscher Satz über das Wetter.',
+  'Ceci est une phrase en français.',
+  'This is an English sentence about the weather.',
+];
 const EXPECTED = ['de', 'fr', 'en'];
 
 test.before(async () => {
@@ -27,14 +31,24 @@ test.after.always(async () => {
 });
 
 // JSON's media type unless a test says otherwise, so each finding fails for its own reason.
-async function req(method: string, p: string, body?: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }) {
+async function req(
+  method: string,
+  p: string,
+  body?: unknown,
+  headers: Record<string, string> = { 'Content-Type': 'application/json' },
+) {
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const res = await call(svc.url, method, p, payload, headers);
   return { res, ...checked(method, p, res) };
 }
 
 const infer = (inputs: unknown[], extra: Record<string, unknown> = {}) => ({ inputs, ...extra });
-const textInput = (data: unknown, shape: number[] = [TEXTS.length]) => ({ name: 'text', datatype: 'BYTES', shape, data });
+const textInput = (data: unknown, shape: number[] = [TEXTS.length]) => ({
+  name: 'text',
+  datatype: 'BYTES',
+  shape,
+  data,
+});
 
 function errorOf(json: unknown): string {
   const body = json as { error?: unknown };
@@ -44,8 +58,19 @@ function errorOf(json: unknown): string {
 
 test('an infer body is read as JSON whatever its Content-Type, or without one (tritonclient, curl -d)', async (t) => {
   const body = infer([textInput(TEXTS)]);
-  for (const contentType of [undefined, 'application/x-www-form-urlencoded', 'text/plain', 'application/octet-stream', 'application/json']) {
-    const { res, json } = await req('POST', `/v2/models/${MODEL}/infer`, body, contentType === undefined ? {} : { 'Content-Type': contentType });
+  for (const contentType of [
+    undefined,
+    'application/x-www-form-urlencoded',
+    'text/plain',
+    'application/octet-stream',
+    'application/json',
+  ]) {
+    const { res, json } = await req(
+      'POST',
+      `/v2/models/${MODEL}/infer`,
+      body,
+      contentType === undefined ? {} : { 'Content-Type': contentType },
+    );
     t.is(res.status, 200, `Content-Type ${String(contentType)}: ${JSON.stringify(json)}`);
     t.deepEqual((json as InferBody).outputs.find((o) => o.name === 'label')?.data, EXPECTED);
   }
@@ -92,19 +117,51 @@ test('requested outputs are answered, in the order asked; unknown outputs and in
   const p = `/v2/models/${MODEL}/infer`;
   const scoreOnly = await req('POST', p, infer([textInput(TEXTS)], { outputs: [{ name: 'score' }] }));
   t.is(scoreOnly.res.status, 200);
-  t.deepEqual((scoreOnly.json as InferBody).outputs.map((o) => o.name), ['score']);
-  const reversed = await req('POST', p, infer([textInput(TEXTS)], { outputs: [{ name: 'score' }, { name: 'label' }], parameters: { k: 2 } }));
-  t.deepEqual((reversed.json as InferBody).outputs.map((o) => [o.name, o.shape]), [['score', [3, 2]], ['label', [3, 2]]]);
-  t.deepEqual(outputValues(reversed).label?.filter((_, i) => i % 2 === 0), EXPECTED);
+  t.deepEqual(
+    (scoreOnly.json as InferBody).outputs.map((o) => o.name),
+    ['score'],
+  );
+  const reversed = await req(
+    'POST',
+    p,
+    infer([textInput(TEXTS)], { outputs: [{ name: 'score' }, { name: 'label' }], parameters: { k: 2 } }),
+  );
+  t.deepEqual(
+    (reversed.json as InferBody).outputs.map((o) => [o.name, o.shape]),
+    [
+      ['score', [3, 2]],
+      ['label', [3, 2]],
+    ],
+  );
+  t.deepEqual(
+    outputValues(reversed).label?.filter((_, i) => i % 2 === 0),
+    EXPECTED,
+  );
   const cases: Array<[string, unknown, RegExp]> = [
-    ['unknown output', infer([textInput(TEXTS)], { outputs: [{ name: 'probability' }] }), /unknown output "probability"/],
-    ['duplicate output', infer([textInput(TEXTS)], { outputs: [{ name: 'label' }, { name: 'label' }] }), /requested twice/],
+    [
+      'unknown output',
+      infer([textInput(TEXTS)], { outputs: [{ name: 'probability' }] }),
+      /unknown output "probability"/,
+    ],
+    [
+      'duplicate output',
+      infer([textInput(TEXTS)], { outputs: [{ name: 'label' }, { name: 'label' }] }),
+      /requested twice/,
+    ],
     ['unknown input name', infer([{ ...textInput(TEXTS), name: 'texts' }]), /unknown input "texts"/],
     ['wrong datatype', infer([{ ...textInput([1, 2, 3]), datatype: 'FP32' }]), /datatype BYTES/],
     ['two inputs', infer([textInput(TEXTS), textInput(TEXTS)]), /exactly one/],
-    ['classification extension', infer([textInput(TEXTS)], { outputs: [{ name: 'label', parameters: { classification: 2 } }] }), /classification/],
+    [
+      'classification extension',
+      infer([textInput(TEXTS)], { outputs: [{ name: 'label', parameters: { classification: 2 } }] }),
+      /classification/,
+    ],
     ['shared memory', infer([{ ...textInput(TEXTS), parameters: { shared_memory_region: 'r' } }]), /shared-memory/],
-    ['non-boolean binary_data_output', infer([textInput(TEXTS)], { parameters: { binary_data_output: 'yes' } }), /binary_data_output/],
+    [
+      'non-boolean binary_data_output',
+      infer([textInput(TEXTS)], { parameters: { binary_data_output: 'yes' } }),
+      /binary_data_output/,
+    ],
   ];
   for (const [what, body, message] of cases) {
     const res = await req('POST', p, body);
@@ -143,7 +200,7 @@ test('BYTES inputs of shape [N] and [N, 1], data flat or nested, give the same a
   }
 });
 
-test('health bodies are the spec\'s, on the traffic and the management port', async (t) => {
+test("health bodies are the spec's, on the traffic and the management port", async (t) => {
   for (const base of [svc.url, svc.managementUrl]) {
     const live = await call(base, 'GET', '/v2/health/live');
     t.is(live.status, 200);
@@ -162,10 +219,38 @@ test('every error under /v2 is {"error": string} with its status', async (t) => 
     ['GET', '/v2/repository/index', undefined, {}, 404, /^not_found: /],
     ['GET', '/v2/models/nope', undefined, {}, 404, /^model_not_found: /],
     ['POST', `/v2/models/${MODEL}/infer`, '{"inputs": [', {}, 400, /^invalid_json: /],
-    ['POST', `/v2/models/${MODEL}/infer`, JSON.stringify(infer([textInput(['x'.repeat(2_000_000)], [1])])), {}, 413, /^payload_too_large: /],
-    ['POST', `/v2/models/${MODEL}/infer`, JSON.stringify(infer([textInput(TEXTS)])), { 'Content-Encoding': 'br' }, 415, /^unsupported_media_type: /],
-    ['POST', `/v2/models/${MODEL}/infer`, JSON.stringify(infer([textInput(TEXTS)], { parameters: { k: 1000 } })), {}, 422, /^k_too_large: /],
-    ['POST', `/v2/models/${MODEL}/infer`, JSON.stringify(infer([textInput(Array(1001).fill('a'), [1001])])), {}, 422, /^batch_too_large: /],
+    [
+      'POST',
+      `/v2/models/${MODEL}/infer`,
+      JSON.stringify(infer([textInput(['x'.repeat(2_000_000)], [1])])),
+      {},
+      413,
+      /^payload_too_large: /,
+    ],
+    [
+      'POST',
+      `/v2/models/${MODEL}/infer`,
+      JSON.stringify(infer([textInput(TEXTS)])),
+      { 'Content-Encoding': 'br' },
+      415,
+      /^unsupported_media_type: /,
+    ],
+    [
+      'POST',
+      `/v2/models/${MODEL}/infer`,
+      JSON.stringify(infer([textInput(TEXTS)], { parameters: { k: 1000 } })),
+      {},
+      422,
+      /^k_too_large: /,
+    ],
+    [
+      'POST',
+      `/v2/models/${MODEL}/infer`,
+      JSON.stringify(infer([textInput(Array(1001).fill('a'), [1001])])),
+      {},
+      422,
+      /^batch_too_large: /,
+    ],
   ];
   for (const [method, p, body, headers, status, message] of cases) {
     const res = await call(svc.url, method, p, body, { 'Content-Type': 'application/json', ...headers });
@@ -178,9 +263,24 @@ test('every error under /v2 is {"error": string} with its status', async (t) => 
 
 test('a model that is not ready: 503 with {"error": string} on infer, spec bodies on the probes', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fte-oip-nr-'));
-  const broken = await startService({ env: { MODEL_CACHE_DIR: dir, MODEL_URI: `file://${dir}/missing.ftz`, MODEL_MD5: '0'.repeat(32), MODEL_NAME: MODEL, MODEL_RETRY_BASE_MS: '60000', MODEL_RETRY_MAX_MS: '60000' } });
+  const broken = await startService({
+    env: {
+      MODEL_CACHE_DIR: dir,
+      MODEL_URI: `file://${dir}/missing.ftz`,
+      MODEL_MD5: '0'.repeat(32),
+      MODEL_NAME: MODEL,
+      MODEL_RETRY_BASE_MS: '60000',
+      MODEL_RETRY_MAX_MS: '60000',
+    },
+  });
   try {
-    const inferRes = await call(broken.url, 'POST', `/v2/models/${MODEL}/infer`, JSON.stringify(infer([textInput(TEXTS)])), { 'Content-Type': 'application/json' });
+    const inferRes = await call(
+      broken.url,
+      'POST',
+      `/v2/models/${MODEL}/infer`,
+      JSON.stringify(infer([textInput(TEXTS)])),
+      { 'Content-Type': 'application/json' },
+    );
     t.is(inferRes.status, 503);
     t.truthy(inferRes.headers['retry-after']);
     t.regex(errorOf(checked('POST', `/v2/models/${MODEL}/infer`, inferRes).json), /^not_ready: /);
@@ -191,7 +291,10 @@ test('a model that is not ready: 503 with {"error": string} on infer, spec bodie
     t.regex(readyBody.error, /^not_ready: /);
     const modelReady = await call(broken.url, 'GET', `/v2/models/${MODEL}/ready`);
     t.is(modelReady.status, 503);
-    const modelReadyBody = checked('GET', `/v2/models/${MODEL}/ready`, modelReady).json as { name: string; ready: boolean };
+    const modelReadyBody = checked('GET', `/v2/models/${MODEL}/ready`, modelReady).json as {
+      name: string;
+      ready: boolean;
+    };
     t.is(modelReadyBody.name, MODEL);
     t.false(modelReadyBody.ready);
     const live = await call(broken.url, 'GET', '/v2/health/live');

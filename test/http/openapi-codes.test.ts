@@ -77,7 +77,14 @@ test('every code the document names is one the service answers, at the status it
 
 test('POST /v1/classify documents every code the service can answer it, at its status', (t) => {
   // not_found: the route exists (a path not documented at all answers it, as the document says).
-  t.deepEqual(missing('/v1/classify', 'post', CODES.filter((c) => !OIP_ONLY.includes(c) && c !== 'not_found')), []);
+  t.deepEqual(
+    missing(
+      '/v1/classify',
+      'post',
+      CODES.filter((c) => !OIP_ONLY.includes(c) && c !== 'not_found'),
+    ),
+    [],
+  );
 });
 
 for (const template of ['/v2/models/{name}/infer', '/v2/models/{name}/versions/{version}/infer']) {
@@ -90,13 +97,30 @@ test("the README's error table names every code at its status, and no other", (t
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const rows = [...readme.matchAll(/^\| (\d{3}) \| ([^|]+) \|/gm)];
   const table = new Map<string, number[]>();
-  for (const [, status, cell] of rows) for (const m of (cell ?? '').matchAll(/`([a-z_]+)`/g)) table.set(m[1] as string, [...(table.get(m[1] as string) ?? []), Number(status)]);
+  for (const [, status, cell] of rows)
+    for (const m of (cell ?? '').matchAll(/`([a-z_]+)`/g))
+      table.set(m[1] as string, [...(table.get(m[1] as string) ?? []), Number(status)]);
   for (const code of CODES) t.deepEqual(table.get(code), [ERROR_STATUS[code]], `README error table: ${code}`);
-  for (const code of table.keys()) t.true(code in ERROR_STATUS, `README error table names ${code}, which the service never answers`);
+  for (const code of table.keys())
+    t.true(code in ERROR_STATUS, `README error table names ${code}, which the service never answers`);
 });
 
 test('the code reader sees both error shapes (it is not a no-op)', (t) => {
-  t.deepEqual([...codesOf({ content: { 'application/json': { schema: { allOf: [{}, { properties: { error: { properties: { code: { enum: ['a_b', 'c'] } } } } }] } } } })], ['a_b', 'c']);
-  t.deepEqual([...codesOf({ content: { 'application/json': { schema: { properties: { error: { pattern: '^(x|y_z): ' } } } } } })], ['x', 'y_z']);
+  t.deepEqual(
+    [
+      ...codesOf({
+        content: {
+          'application/json': {
+            schema: { allOf: [{}, { properties: { error: { properties: { code: { enum: ['a_b', 'c'] } } } } }] },
+          },
+        },
+      }),
+    ],
+    ['a_b', 'c'],
+  );
+  t.deepEqual(
+    [...codesOf({ content: { 'application/json': { schema: { properties: { error: { pattern: '^(x|y_z): ' } } } } } })],
+    ['x', 'y_z'],
+  );
   t.deepEqual([...codesOf({ $ref: '#/components/responses/V1GatewayTimeout' })], ['deadline_exceeded']);
 });

@@ -51,14 +51,22 @@ test('GET /openapi.json serves docs/openapi.yaml as JSON', async (t) => {
 });
 
 test('every documented operation is served and answers as documented', async (t) => {
-  const inferBody = JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['Guten Morgen, wie geht es?'] }] });
+  const inferBody = JSON.stringify({
+    inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['Guten Morgen, wie geht es?'] }],
+  });
   const bodies: Record<string, string> = { '/v1/classify': JSON.stringify({ text: 'Guten Morgen, wie geht es?' }) };
   let operations = 0;
   for (const [template, item] of Object.entries(doc.paths)) {
     for (const method of Object.keys(item).filter((m) => ['get', 'post', 'put', 'delete', 'patch'].includes(m))) {
       const concrete = template.replace('{name}', MODEL).replace('{version}', BUNDLED_MD5);
       const body = method === 'post' ? (bodies[template] ?? inferBody) : undefined;
-      const res = await call(svc.url, method.toUpperCase(), concrete, body, method === 'post' ? { 'Content-Type': 'application/json' } : {});
+      const res = await call(
+        svc.url,
+        method.toUpperCase(),
+        concrete,
+        body,
+        method === 'post' ? { 'Content-Type': 'application/json' } : {},
+      );
       t.is(res.status, 200, `${method} ${concrete}: ${res.raw.toString('utf8').slice(0, 200)}`);
       check(method, concrete, res);
       operations += 1;
@@ -70,7 +78,13 @@ test('every documented operation is served and answers as documented', async (t)
 test('v1 answers and errors match the document', async (t) => {
   const json = { 'Content-Type': 'application/json' };
   const cases: Array<[string, string, string | undefined, Record<string, string>, number]> = [
-    ['POST', '/v1/classify', JSON.stringify({ texts: ['Hello there, my friend', 'Hola amigo, como estas'], k: 2 }), json, 200],
+    [
+      'POST',
+      '/v1/classify',
+      JSON.stringify({ texts: ['Hello there, my friend', 'Hola amigo, como estas'], k: 2 }),
+      json,
+      200,
+    ],
     ['POST', '/v1/classify', '{"text":', json, 400],
     ['POST', '/v1/classify', JSON.stringify({ text: 7 }), json, 400],
     ['POST', '/v1/classify', JSON.stringify({ text: 'x' }), { 'Content-Type': 'text/plain' }, 415],
@@ -92,9 +106,15 @@ test('v1 answers and errors match the document', async (t) => {
 test('the checker itself refuses what the document does not say', (t) => {
   t.is(matchPath(`/v2/models/${MODEL}/versions/abc/infer`), '/v2/models/{name}/versions/{version}/infer');
   t.is(matchPath('/v2/'), '/v2');
-  t.throws(() => assertMatchesOpenApi('GET', '/v2', 200, { name: 'x', version: '1', extensions: [] }), { message: /extensions must contain/ });
+  t.throws(() => assertMatchesOpenApi('GET', '/v2', 200, { name: 'x', version: '1', extensions: [] }), {
+    message: /extensions must contain/,
+  });
   t.throws(() => assertMatchesOpenApi('POST', '/v1/classify', 400, { error: { code: 'not_a_code', message: 'm' } }));
-  t.throws(() => assertMatchesOpenApi('POST', '/v2/models/m/infer', 400, { error: { code: 'invalid_request', message: 'm' } }), undefined, 'v1 error shape under /v2');
+  t.throws(
+    () => assertMatchesOpenApi('POST', '/v2/models/m/infer', 400, { error: { code: 'invalid_request', message: 'm' } }),
+    undefined,
+    'v1 error shape under /v2',
+  );
   t.throws(() => assertMatchesOpenApi('GET', '/v2/health/live', 418, {}), { message: /does not document status 418/ });
 });
 
@@ -105,7 +125,8 @@ test('the README links the document, and names every error code it lists', (t) =
   const text = readFileSync(OPENAPI_FILE, 'utf8');
   const codes = new Set<string>();
   for (const m of text.matchAll(/'\^\(?([a-z_|]+)\)?: '/g)) for (const c of (m[1] ?? '').split('|')) codes.add(c);
-  for (const m of text.matchAll(/code: \{ (?:const: ([a-z_]+)|enum: \[([a-z_, ]+)\]) \}/g)) for (const c of (m[1] ?? m[2] ?? '').split(', ')) codes.add(c);
+  for (const m of text.matchAll(/code: \{ (?:const: ([a-z_]+)|enum: \[([a-z_, ]+)\]) \}/g))
+    for (const c of (m[1] ?? m[2] ?? '').split(', ')) codes.add(c);
   t.true(codes.size >= 15, [...codes].join(' '));
   for (const code of codes) t.true(readme.includes(`\`${code}\``), `README names \`${code}\``);
 });

@@ -60,7 +60,11 @@ test('S3 with the right MD5: ready and classifying; a restart reuses the verifie
   const res = await postJson(`${first.url}/v1/classify`, { text: FRENCH });
   t.is(res.status, 200);
   t.is((res.body as { predictions: Array<{ label: string }> }).predictions[0]?.label, 'fr');
-  const info = (await getJson(`${first.url}/v1/model`)).body as { uri: string; md5: { actual: string }; fromCache: boolean };
+  const info = (await getJson(`${first.url}/v1/model`)).body as {
+    uri: string;
+    md5: { actual: string };
+    fromCache: boolean;
+  };
   t.is(info.uri, `s3://${BUCKET}/${KEY}`);
   t.is(info.md5.actual, BUNDLED_MD5);
   t.false(info.fromCache);
@@ -81,7 +85,9 @@ test('wrong MD5 from S3: never ready (md5_mismatch), classify 503 not_ready, /he
   const wrong = 'ffffffffffffffffffffffffffffffff';
   const key = 'lid/bad-release.ftz';
   await s3.put(BUCKET, key, BUNDLED_MODEL);
-  const svc = await startService({ env: s3Env(s3.endpoint, cacheDir, { MODEL_MD5: wrong, MODEL_URI: `s3://${BUCKET}/${key}` }) });
+  const svc = await startService({
+    env: s3Env(s3.endpoint, cacheDir, { MODEL_MD5: wrong, MODEL_URI: `s3://${BUCKET}/${key}` }),
+  });
   t.teardown(() => svc.stop());
   await svc.waitForLog((l) => l.event === 'model_phase' && l.phase === 'md5_mismatch', 15_000);
   // The retry after the second identical mismatch is a HEAD only: the unchanged object is not fetched again and again.
@@ -97,11 +103,16 @@ test('wrong MD5 from S3: never ready (md5_mismatch), classify 503 not_ready, /he
   t.false(existsSync(path.join(cacheDir, `${wrong}.bin`)));
   t.false(readdirSync(cacheDir).some((f) => f.endsWith('.bin')));
   // What the operator sees: the actual MD5 and size of what was fetched, and the failures counted.
-  const info = (await getJson(`${svc.url}/v1/model`)).body as { md5: { expected: string; actual: string | null }; bytes: number | null };
+  const info = (await getJson(`${svc.url}/v1/model`)).body as {
+    md5: { expected: string; actual: string | null };
+    bytes: number | null;
+  };
   t.deepEqual(info.md5, { expected: wrong, actual: BUNDLED_MD5 });
   t.is(info.bytes, 938_013);
   const metrics = await (await fetch(`${svc.url}/metrics`)).text();
-  const failures = Number(/^fasttext_model_download_failures_total\{reason="md5_mismatch"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+  const failures = Number(
+    /^fasttext_model_download_failures_total\{reason="md5_mismatch"\} (\d+)$/m.exec(metrics)?.[1] ?? 0,
+  );
   t.true(failures >= 3, `${failures} failures counted`);
   // No egress loop: 2 full GETs (the second in case of damage in transit), then HEADs only for a while.
   t.is(gets, 2);
@@ -129,7 +140,10 @@ test('a connection dropped mid-download: the model still arrives intact (resumed
   t.teardown(() => svc.stop());
   await svc.waitReady(20_000);
   t.true(proxy.faults >= 1, 'the fault fired');
-  t.true(proxy.requests.some((r) => r.method === 'GET' && /bytes=\d+-/.test(r.headers.range ?? '')), 'resumed with a Range request');
+  t.true(
+    proxy.requests.some((r) => r.method === 'GET' && /bytes=\d+-/.test(r.headers.range ?? '')),
+    'resumed with a Range request',
+  );
   const info = (await getJson(`${svc.url}/v1/model`)).body as { md5: { actual: string } };
   t.is(info.md5.actual, BUNDLED_MD5);
   t.is((await postJson(`${svc.url}/v1/classify`, { text: FRENCH })).status, 200);

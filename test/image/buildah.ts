@@ -40,9 +40,17 @@ export interface ImageInfo {
 
 export async function inspectImage(name: string): Promise<ImageInfo> {
   const { stdout } = await buildah(['inspect', '--type', 'image', name], { timeoutMs: 30_000 });
-  const doc = JSON.parse(stdout) as { OCIv1: { config?: ImageConfig }; Docker?: { config?: { Healthcheck?: { Test?: string[] } } }; Manifest: string };
+  const doc = JSON.parse(stdout) as {
+    OCIv1: { config?: ImageConfig };
+    Docker?: { config?: { Healthcheck?: { Test?: string[] } } };
+    Manifest: string;
+  };
   const manifest = JSON.parse(doc.Manifest) as { layers?: { size: number }[] };
-  return { config: doc.OCIv1.config ?? {}, healthcheck: doc.Docker?.config?.Healthcheck, layers: (manifest.layers ?? []).map((l) => l.size) };
+  return {
+    config: doc.OCIv1.config ?? {},
+    healthcheck: doc.Docker?.config?.Healthcheck,
+    layers: (manifest.layers ?? []).map((l) => l.size),
+  };
 }
 
 /** Removes containers and images by name, ignoring the ones already gone. */

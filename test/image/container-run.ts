@@ -74,7 +74,9 @@ export class ContainerRun {
       const found = this.logs.find(match);
       if (found !== undefined) return found;
       if (this.proc.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`no matching log line within ${timeoutMs} ms (exit ${this.proc.exitCode});\n${this.transcript()}`);
+        throw new Error(
+          `no matching log line within ${timeoutMs} ms (exit ${this.proc.exitCode});\n${this.transcript()}`,
+        );
       }
       await sleep(50);
     }
@@ -89,7 +91,8 @@ export class ContainerRun {
       // By its command line: Node 24 names its main thread, and so the process's comm, "MainThread".
       const service = all.find((p) => p.cmdline.split(' ')[0]?.split('/').at(-1) === 'node');
       if (service !== undefined) return { service, children: all.filter((p) => p.ppid === service.pid) };
-      if (Date.now() > deadline) throw new Error(`no node process under buildah run (pid ${this.buildahPid}) within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`no node process under buildah run (pid ${this.buildahPid}) within ${timeoutMs} ms`);
       await sleep(50);
     }
   }

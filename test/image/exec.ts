@@ -33,7 +33,11 @@ export function exec(command: string, args: readonly string[], options: ExecOpti
   const started = performance.now();
   const shown = `${command} ${args.join(' ')}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let partial = '';
@@ -67,8 +71,18 @@ export function exec(command: string, args: readonly string[], options: ExecOpti
       clearTimeout(timer);
       if (partial !== '') options.onLine?.(partial);
       const ms = performance.now() - started;
-      if (timedOut) reject(new CommandError(`${shown}: no result within ${options.timeoutMs} ms; killed\n${tail(stderr || stdout)}`, stdout, stderr));
-      else if (code !== 0) reject(new CommandError(`${shown}: ${signal ?? `exit status ${code}`}\n${tail(stderr || stdout)}`, stdout, stderr));
+      if (timedOut)
+        reject(
+          new CommandError(
+            `${shown}: no result within ${options.timeoutMs} ms; killed\n${tail(stderr || stdout)}`,
+            stdout,
+            stderr,
+          ),
+        );
+      else if (code !== 0)
+        reject(
+          new CommandError(`${shown}: ${signal ?? `exit status ${code}`}\n${tail(stderr || stdout)}`, stdout, stderr),
+        );
       else resolve({ stdout, stderr, ms });
     });
   });

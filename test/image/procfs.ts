@@ -20,7 +20,8 @@ async function info(pid: number): Promise<ProcessInfo | undefined> {
     const comm = stat.slice(stat.indexOf('(') + 1, close);
     const ppid = Number(stat.slice(close + 2).split(' ')[1]);
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const ids = (key: string): number[] => (new RegExp(`^${key}:\\s+(.*)$`, 'm').exec(status)?.[1] ?? '').trim().split(/\s+/).map(Number);
+    const ids = (key: string): number[] =>
+      (new RegExp(`^${key}:\\s+(.*)$`, 'm').exec(status)?.[1] ?? '').trim().split(/\s+/).map(Number);
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean).join(' ');
     return { pid, ppid, comm, uids: ids('Uid'), gids: ids('Gid'), cmdline };
   } catch {

@@ -42,7 +42,8 @@ export async function entries(root: string): Promise<Entry[]> {
   return all;
 }
 
-const under = (p: string, prefixes: readonly string[]): boolean => prefixes.some((x) => p === x || p.startsWith(`${x}/`));
+const under = (p: string, prefixes: readonly string[]): boolean =>
+  prefixes.some((x) => p === x || p.startsWith(`${x}/`));
 
 /** path -> signature, leaving out the subtrees named (and everything under them). */
 export async function snapshot(root: string, exclude: readonly string[]): Promise<Map<string, string>> {

@@ -41,7 +41,20 @@ async function copyFileAs(rootfs: string, hostPath: string, imagePath = hostPath
 export async function buildStandInBase(name: string, fastTextBinary: string): Promise<StandInBase> {
   const rootfs = await mkdtemp(path.join(os.tmpdir(), 'standin-rootfs-'));
   try {
-    for (const dir of ['usr/bin', 'usr/sbin', 'usr/lib', 'usr/lib64', 'usr/local/bin', 'usr/local/lib/node_modules', 'etc', 'var/cache', 'var/lib', 'home/node', 'root', 'run']) {
+    for (const dir of [
+      'usr/bin',
+      'usr/sbin',
+      'usr/lib',
+      'usr/lib64',
+      'usr/local/bin',
+      'usr/local/lib/node_modules',
+      'etc',
+      'var/cache',
+      'var/lib',
+      'home/node',
+      'root',
+      'run',
+    ]) {
       await mkdir(path.join(rootfs, dir), { recursive: true });
     }
     for (const link of ['bin', 'sbin', 'lib', 'lib64']) await symlink(`usr/${link}`, path.join(rootfs, link));
@@ -66,10 +79,14 @@ export async function buildStandInBase(name: string, fastTextBinary: string): Pr
     await symlink('../lib/node_modules/npm/bin/npx-cli.js', path.join(rootfs, 'usr/local/bin/npx'));
 
     const libraries = new Set<string>();
-    for (const binary of [node, fastTextBinary, shell, env]) for (const lib of await sharedLibraries(binary)) libraries.add(lib);
+    for (const binary of [node, fastTextBinary, shell, env])
+      for (const lib of await sharedLibraries(binary)) libraries.add(lib);
     for (const lib of libraries) await copyFileAs(rootfs, lib);
 
-    await writeFile(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000::/home/node:/bin/sh\n');
+    await writeFile(
+      path.join(rootfs, 'etc/passwd'),
+      'root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000::/home/node:/bin/sh\n',
+    );
     await writeFile(path.join(rootfs, 'etc/group'), 'root:x:0:\nnode:x:1000:\n');
 
     const nodeVersion = process.version;
@@ -80,10 +97,14 @@ export async function buildStandInBase(name: string, fastTextBinary: string): Pr
       await buildah(
         [
           'config',
-          '--env', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-          '--env', `NODE_VERSION=${nodeVersion.replace(/^v/, '')}`,
-          '--cmd', 'node',
-          '--label', `org.opencontainers.image.description=offline stand-in for node:24-bookworm-slim: Node ${nodeVersion} from the test machine`,
+          '--env',
+          'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+          '--env',
+          `NODE_VERSION=${nodeVersion.replace(/^v/, '')}`,
+          '--cmd',
+          'node',
+          '--label',
+          `org.opencontainers.image.description=offline stand-in for node:24-bookworm-slim: Node ${nodeVersion} from the test machine`,
           container,
         ],
         { timeoutMs: 30_000 },

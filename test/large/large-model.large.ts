@@ -17,7 +17,11 @@ import { ensureLargeModel, GIB, type LargeModel } from '../../scripts/bench/larg
 import { descendants, treeRssKb } from '../../scripts/bench/procfs.js';
 import { postJson, ROOT, startService, type LogLine, type RunningService } from '../helpers/service.js';
 
-const TEXTS = ['How do I keep bread from going stale?', 'What temperature should I bake chicken at?', 'Can I freeze cooked rice safely?'];
+const TEXTS = [
+  'How do I keep bread from going stale?',
+  'What temperature should I bake chicken at?',
+  'Can I freeze cooked rice safely?',
+];
 
 interface ChartShape {
   readonly poolSize: number;
@@ -73,8 +77,14 @@ let shared: Shared | undefined;
 
 const isReadyLine = (l: LogLine): boolean => l.msg === 'fastText process ready';
 /** Log lines of an MD5 pass over the file: at start, a download, or the store's recheck finding a moved identity. */
-const HASH_MESSAGES = new Set(['model cache hit, MD5 verified', 'model downloaded and verified', 'model file touched but unchanged: re-hash matches', 'verified model file changed; removed']);
-const hashLines = (logs: readonly LogLine[]): LogLine[] => logs.filter((l) => HASH_MESSAGES.has(String(l.msg)) || (l.event === 'model_phase' && l.phase === 'verifying'));
+const HASH_MESSAGES = new Set([
+  'model cache hit, MD5 verified',
+  'model downloaded and verified',
+  'model file touched but unchanged: re-hash matches',
+  'verified model file changed; removed',
+]);
+const hashLines = (logs: readonly LogLine[]): LogLine[] =>
+  logs.filter((l) => HASH_MESSAGES.has(String(l.msg)) || (l.event === 'model_phase' && l.phase === 'verifying'));
 
 let sent = 0;
 
@@ -83,7 +93,11 @@ async function classify(url: string, k: number): Promise<{ k: number; status: nu
   const started = performance.now();
   sent += 1;
   try {
-    const answer = await postJson(`${url}/v1/classify`, { texts: TEXTS.map((text) => `${text} ${sent}`), k }, { timeoutMs: 30_000 });
+    const answer = await postJson(
+      `${url}/v1/classify`,
+      { texts: TEXTS.map((text) => `${text} ${sent}`), k },
+      { timeoutMs: 30_000 },
+    );
     return { k, status: answer.status, ms: performance.now() - started, body: answer.body };
   } catch (error) {
     return { k, status: 0, ms: performance.now() - started, body: String(error) };
@@ -94,7 +108,10 @@ async function pollReady(service: RunningService, timeoutMs: number): Promise<vo
   const until = performance.now() + timeoutMs;
   while (performance.now() < until) {
     if (service.proc.exitCode !== null) throw new Error(`service exited before ready: ${service.stderr.join('')}`);
-    const status = await fetch(`${service.managementUrl}/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status, () => 0);
+    const status = await fetch(`${service.managementUrl}/ready`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return;
     await sleep(5);
   }
@@ -102,12 +119,18 @@ async function pollReady(service: RunningService, timeoutMs: number): Promise<vo
 }
 
 /** Every tier has its children loaded, from their own "ready" log lines since `from`. */
-async function waitTiersLoaded(service: RunningService, from: number, expected: Map<number, number>, timeoutMs: number): Promise<void> {
+async function waitTiersLoaded(
+  service: RunningService,
+  from: number,
+  expected: Map<number, number>,
+  timeoutMs: number,
+): Promise<void> {
   const until = performance.now() + timeoutMs;
   for (;;) {
     const loaded = service.logs.slice(from).filter(isReadyLine);
     if ([...expected].every(([k, n]) => loaded.filter((l) => l.k === k).length >= n)) return;
-    if (performance.now() > until) throw new Error(`tiers not loaded within ${timeoutMs} ms: ${JSON.stringify(loaded.map((l) => l.k))}`);
+    if (performance.now() > until)
+      throw new Error(`tiers not loaded within ${timeoutMs} ms: ${JSON.stringify(loaded.map((l) => l.k))}`);
     await sleep(100);
   }
 }
@@ -115,7 +138,10 @@ async function waitTiersLoaded(service: RunningService, from: number, expected: 
 function expectedChildren(chart: ChartShape, labels: number): Map<number, number> {
   const widest = Math.min(chart.maxK, labels);
   const wide = new Set([...chart.kTiers.filter((k) => k > 1).map((k) => Math.min(k, widest)), widest]);
-  return new Map<number, number>([[1, chart.poolSize], ...[...wide].map((k) => [k, chart.widePoolSize] as [number, number])]);
+  return new Map<number, number>([
+    [1, chart.poolSize],
+    ...[...wide].map((k) => [k, chart.widePoolSize] as [number, number]),
+  ]);
 }
 
 test.before(async () => {
@@ -157,7 +183,9 @@ test.after.always(async () => {
 test.serial('a >= 1 GiB model: ready, and the first request of every k tier right after ready answers 200', (t) => {
   const s = shared as Shared;
   t.true(s.model.bytes >= GIB, `${s.model.bytes} bytes`);
-  t.log(`model ${s.model.bytes} bytes, ${s.model.labels} labels; listening to ready ${(s.readyMs / 1000).toFixed(2)} s`);
+  t.log(
+    `model ${s.model.bytes} bytes, ${s.model.labels} labels; listening to ready ${(s.readyMs / 1000).toFixed(2)} s`,
+  );
   t.log(s.tierAnswers.map((a) => `k=${a.k}: ${a.status} in ${(a.ms / 1000).toFixed(2)} s`).join('; '));
   t.true(s.tierAnswers.length >= 3, 'k=1, the configured tier and the widest');
   for (const a of s.tierAnswers) {
@@ -174,40 +202,55 @@ test.serial("resident memory of the service and its children fits the chart's si
   const expected = expectedChildren(s.chart, s.model.labels);
   await waitTiersLoaded(s.service, 0, expected, 180_000);
   // Traffic on every tier, so the Node heap holds what serving puts there.
-  for (let round = 0; round < 5; round++) await Promise.all([...expected.keys()].map((k) => classify(s.service.url, k)));
+  for (let round = 0; round < 5; round++)
+    await Promise.all([...expected.keys()].map((k) => classify(s.service.url, k)));
   await sleep(1000);
   const children = descendants(s.service.pid).length;
   const treeBytes = (treeRssKb(s.service.pid) ?? 0) * 1024;
   const copies = chartCopies(s.chart);
   const formula = copies * (s.model.bytes + s.chart.childOverhead) + s.chart.processOverhead + s.chart.cacheBytes;
-  t.log(`RSS ${(treeBytes / GIB).toFixed(2)} GiB with ${children} children; chart formula ${copies} x (bytes + ${s.chart.childOverhead / 2 ** 20} Mi) + ${s.chart.processOverhead / 2 ** 20} Mi + ${s.chart.cacheBytes / 2 ** 20} Mi cache = ${(formula / GIB).toFixed(2)} GiB`);
-  t.is(children, [...expected.values()].reduce((a, b) => a + b, 0), 'every tier has its children');
-  t.is(children, copies, "the chart counts the copies the service runs (a model with more labels than MAX_K)");
+  t.log(
+    `RSS ${(treeBytes / GIB).toFixed(2)} GiB with ${children} children; chart formula ${copies} x (bytes + ${s.chart.childOverhead / 2 ** 20} Mi) + ${s.chart.processOverhead / 2 ** 20} Mi + ${s.chart.cacheBytes / 2 ** 20} Mi cache = ${(formula / GIB).toFixed(2)} GiB`,
+  );
+  t.is(
+    children,
+    [...expected.values()].reduce((a, b) => a + b, 0),
+    'every tier has its children',
+  );
+  t.is(children, copies, 'the chart counts the copies the service runs (a model with more labels than MAX_K)');
   t.true(treeBytes > copies * s.model.bytes * 0.9, 'every copy is resident (the measurement sees them)');
   t.true(treeBytes <= formula, `${treeBytes} bytes measured > ${formula} from the formula`);
 });
 
-test.serial('SIGKILL of every fastText child: the service serves again without hashing the unchanged file again', async (t) => {
-  const s = shared as Shared;
-  const expected = expectedChildren(s.chart, s.model.labels);
-  const hashesBefore = hashLines(s.service.logs).length;
-  const from = s.service.logs.length;
-  const killed = descendants(s.service.pid).map((d) => d.pid);
-  t.true(killed.length > 0);
-  const started = performance.now();
-  for (const pid of killed) process.kill(pid, 'SIGKILL');
-  let answer = await classify(s.service.url, 1);
-  while (answer.status !== 200 && performance.now() - started < 120_000) {
-    await sleep(50);
-    answer = await classify(s.service.url, 1);
-  }
-  const recoveredMs = performance.now() - started;
-  t.is(answer.status, 200, `k=1 after the kill: ${JSON.stringify(answer.body).slice(0, 300)}`);
-  await waitTiersLoaded(s.service, from, expected, 180_000);
-  const tiers = await Promise.all([...expected.keys()].map((k) => classify(s.service.url, k)));
-  const loads = s.service.logs.slice(from).filter(isReadyLine).map((l) => `k=${String(l.k)} ${String(l.loadMs)} ms`);
-  t.log(`killed ${killed.length} children; k=1 answered 200 again after ${(recoveredMs / 1000).toFixed(2)} s; child loads ${loads.join(', ')}`);
-  for (const a of tiers) t.is(a.status, 200, `k=${a.k} after the restart`);
-  // The file's identity is unchanged: no MD5 pass over it (a 1 GiB re-hash is seconds).
-  t.deepEqual(hashLines(s.service.logs).slice(hashesBefore), [], 'no re-hash after a crash restart');
-});
+test.serial(
+  'SIGKILL of every fastText child: the service serves again without hashing the unchanged file again',
+  async (t) => {
+    const s = shared as Shared;
+    const expected = expectedChildren(s.chart, s.model.labels);
+    const hashesBefore = hashLines(s.service.logs).length;
+    const from = s.service.logs.length;
+    const killed = descendants(s.service.pid).map((d) => d.pid);
+    t.true(killed.length > 0);
+    const started = performance.now();
+    for (const pid of killed) process.kill(pid, 'SIGKILL');
+    let answer = await classify(s.service.url, 1);
+    while (answer.status !== 200 && performance.now() - started < 120_000) {
+      await sleep(50);
+      answer = await classify(s.service.url, 1);
+    }
+    const recoveredMs = performance.now() - started;
+    t.is(answer.status, 200, `k=1 after the kill: ${JSON.stringify(answer.body).slice(0, 300)}`);
+    await waitTiersLoaded(s.service, from, expected, 180_000);
+    const tiers = await Promise.all([...expected.keys()].map((k) => classify(s.service.url, k)));
+    const loads = s.service.logs
+      .slice(from)
+      .filter(isReadyLine)
+      .map((l) => `k=${String(l.k)} ${String(l.loadMs)} ms`);
+    t.log(
+      `killed ${killed.length} children; k=1 answered 200 again after ${(recoveredMs / 1000).toFixed(2)} s; child loads ${loads.join(', ')}`,
+    );
+    for (const a of tiers) t.is(a.status, 200, `k=${a.k} after the restart`);
+    // The file's identity is unchanged: no MD5 pass over it (a 1 GiB re-hash is seconds).
+    t.deepEqual(hashLines(s.service.logs).slice(hashesBefore), [], 'no re-hash after a crash restart');
+  },
+);

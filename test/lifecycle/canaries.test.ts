@@ -57,7 +57,11 @@ async function bothChildrenReady(url: string): Promise<void> {
   });
 }
 
-const lockCanaries = (JSON.parse(readFileSync(path.join(ROOT, 'model.lock.json'), 'utf8')) as { canaries: Array<{ text: string; label: string; score: number }> }).canaries;
+const lockCanaries = (
+  JSON.parse(readFileSync(path.join(ROOT, 'model.lock.json'), 'utf8')) as {
+    canaries: Array<{ text: string; label: string; score: number }>;
+  }
+).canaries;
 
 test('the bundled lock carries canaries in several languages', (t) => {
   t.true(new Set(lockCanaries.map((c) => c.label)).size >= 5);
@@ -65,7 +69,14 @@ test('the bundled lock carries canaries in several languages', (t) => {
 
 test('a canary that expects the wrong label: never ready, /ready says canary_failed with index, expected and got; clients get 503', async (t) => {
   const wrong = [lockCanaries[0]!, { ...lockCanaries[1]!, label: 'de' }];
-  const svc = await startService({ env: { MODEL_CACHE_DIR: tempDir(t), MODEL_CANARIES: JSON.stringify(wrong), MODEL_RETRY_BASE_MS: '50', MODEL_RETRY_MAX_MS: '300' } });
+  const svc = await startService({
+    env: {
+      MODEL_CACHE_DIR: tempDir(t),
+      MODEL_CANARIES: JSON.stringify(wrong),
+      MODEL_RETRY_BASE_MS: '50',
+      MODEL_RETRY_MAX_MS: '300',
+    },
+  });
   t.teardown(() => svc.stop());
   const logged = await svc.waitForLog((l) => l.event === 'canary_failed', 15_000);
   t.like(logged, { index: 1, expected: { label: 'de' }, got: { label: 'fr' } });
@@ -87,7 +98,13 @@ test('a canary that expects the wrong label: never ready, /ready says canary_fai
 test('a child SIGSTOPped while the service is idle is replaced within about one canary interval, with no client request', async (t) => {
   const intervalMs = 1000;
   const svc = await startService({
-    env: { MODEL_CACHE_DIR: tempDir(t), ENGINE_POOL_SIZE: '2', CANARY_INTERVAL_MS: String(intervalMs), ENGINE_STALL_MS: '300', ENGINE_RESTART_BASE_MS: '50' },
+    env: {
+      MODEL_CACHE_DIR: tempDir(t),
+      ENGINE_POOL_SIZE: '2',
+      CANARY_INTERVAL_MS: String(intervalMs),
+      ENGINE_STALL_MS: '300',
+      ENGINE_RESTART_BASE_MS: '50',
+    },
   });
   const held: { pid?: number } = {};
   t.teardown(async () => {
@@ -106,7 +123,9 @@ test('a child SIGSTOPped while the service is idle is replaced within about one 
     const now = childPids(svc.pid);
     return Promise.resolve(!now.includes(stopped) && now.length === 2 ? now : undefined);
   }).catch((error: Error) => {
-    throw new Error(`${error.message}; children ${childPids(svc.pid).join(',')}; logs: ${JSON.stringify(svc.logs.slice(-8))}`);
+    throw new Error(
+      `${error.message}; children ${childPids(svc.pid).join(',')}; logs: ${JSON.stringify(svc.logs.slice(-8))}`,
+    );
   });
   const tookMs = Date.now() - at;
   t.log(`stopped child replaced after ${tookMs} ms (canary interval ${intervalMs} ms, stall ${300} ms)`);
@@ -118,7 +137,10 @@ test('a child SIGSTOPped while the service is idle is replaced within about one 
   t.is((await getJson(`${svc.url}/health`)).status, 200);
   const metrics = await (await fetch(`${svc.url}/metrics`)).text();
   t.regex(metrics, /fasttext_canary_runs_total [1-9]/);
-  t.false(/fasttext_http_requests_total\{[^}]*route="\/v1\/classify"/.test(metrics), 'canaries are not client requests');
+  t.false(
+    /fasttext_http_requests_total\{[^}]*route="\/v1\/classify"/.test(metrics),
+    'canaries are not client requests',
+  );
 });
 
 test('the cache file replaced by another model while serving: the next canary run catches it and the service recovers on the verified model', async (t) => {
@@ -126,10 +148,41 @@ test('the cache file replaced by another model while serving: the next canary ru
   const work = tempDir(t);
   // Another model: a tiny one trained here on two made-up labels.
   const train = path.join(work, 'train.txt');
-  writeFileSync(train, Array.from({ length: 40 }, (_, i) => (i % 2 ? '__label__alpha one two three\n' : '__label__beta four five six\n')).join(''));
-  execFileSync(defaultFastTextBinary(), ['supervised', '-input', train, '-output', path.join(work, 'other'), '-epoch', '5', '-dim', '8', '-minCount', '1', '-thread', '1'], { stdio: 'ignore', timeout: 60_000 });
+  writeFileSync(
+    train,
+    Array.from({ length: 40 }, (_, i) =>
+      i % 2 ? '__label__alpha one two three\n' : '__label__beta four five six\n',
+    ).join(''),
+  );
+  execFileSync(
+    defaultFastTextBinary(),
+    [
+      'supervised',
+      '-input',
+      train,
+      '-output',
+      path.join(work, 'other'),
+      '-epoch',
+      '5',
+      '-dim',
+      '8',
+      '-minCount',
+      '1',
+      '-thread',
+      '1',
+    ],
+    { stdio: 'ignore', timeout: 60_000 },
+  );
   const svc = await startService({
-    env: { MODEL_CACHE_DIR: cacheDir, ENGINE_POOL_SIZE: '2', CANARY_INTERVAL_MS: '60000', ENGINE_RESTART_BASE_MS: '50', MODEL_RETRY_BASE_MS: '50', MODEL_RETRY_MAX_MS: '300', CACHE_ENABLED: 'false' },
+    env: {
+      MODEL_CACHE_DIR: cacheDir,
+      ENGINE_POOL_SIZE: '2',
+      CANARY_INTERVAL_MS: '60000',
+      ENGINE_RESTART_BASE_MS: '50',
+      MODEL_RETRY_BASE_MS: '50',
+      MODEL_RETRY_MAX_MS: '300',
+      CACHE_ENABLED: 'false',
+    },
   });
   t.teardown(() => svc.stop());
   await svc.waitReady(20_000);

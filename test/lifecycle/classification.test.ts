@@ -12,7 +12,12 @@ import { PredictionCache } from '../../app/prediction-cache.js';
 import { NotReadyError } from '../../app/readiness.js';
 
 const answerFor = (text: string, k: number, threshold: number): Prediction[] =>
-  [{ label: `l${text.length % 7}`, score: 0.5 + (text.charCodeAt(0) || 0) / 1000 }, { label: 'z', score: 0.01 }].filter((p) => p.score >= threshold).slice(0, k);
+  [
+    { label: `l${text.length % 7}`, score: 0.5 + (text.charCodeAt(0) || 0) / 1000 },
+    { label: 'z', score: 0.01 },
+  ]
+    .filter((p) => p.score >= threshold)
+    .slice(0, k);
 
 function fakeEngine(): { engine: Classifier; sent: string[][] } {
   const sent: string[][] = [];
@@ -46,7 +51,10 @@ test('cache merge: every text gets its own answer in order; the engine gets exac
         for (const { texts, k, threshold } of batches) {
           const before = sent.length;
           const results = await path.classify(texts, k, threshold, performance.now() + 1000);
-          t.deepEqual(results, texts.map((x) => answerFor(x, k, threshold)));
+          t.deepEqual(
+            results,
+            texts.map((x) => answerFor(x, k, threshold)),
+          );
           const misses = texts.filter((x) => !seen.has(`${k}|${threshold}|${x}`));
           t.deepEqual(sent.slice(before).flat(), misses);
           for (const x of texts) seen.add(`${k}|${threshold}|${x}`);
@@ -66,7 +74,10 @@ test('not ready: a failure reason fails at once; a waitable one waits for the ne
   const gate: ServingGate = { admit: () => admitted, nextChange: () => new Promise((r) => (change = r)) };
   const cache = new PredictionCache({ enabled: false, maxKeys: 1, ttlSeconds: 1, maxBytes: 1024 });
   const path = new ClassificationPath(gate, cache, createMetrics(), { md5: 'm'.repeat(32) });
-  await t.throwsAsync(path.classify(['x'], 1, 0, performance.now() + 5000), { instanceOf: NotReadyError, message: /md5_mismatch/ });
+  await t.throwsAsync(path.classify(['x'], 1, 0, performance.now() + 5000), {
+    instanceOf: NotReadyError,
+    message: /md5_mismatch/,
+  });
   admitted = { reason: 'downloading', waitable: true };
   const waiting = path.classify(['x'], 1, 0, performance.now() + 5000);
   await new Promise((r) => setImmediate(r));
@@ -75,6 +86,9 @@ test('not ready: a failure reason fails at once; a waitable one waits for the ne
   t.deepEqual(await waiting, [answerFor('x', 1, 0)]);
   admitted = { reason: 'downloading', waitable: true };
   const started = performance.now();
-  await t.throwsAsync(path.classify(['x'], 1, 0, performance.now() + 100), { instanceOf: NotReadyError, message: /downloading/ });
+  await t.throwsAsync(path.classify(['x'], 1, 0, performance.now() + 100), {
+    instanceOf: NotReadyError,
+    message: /downloading/,
+  });
   t.true(performance.now() - started < 2000, 'the wait ends at the deadline');
 });

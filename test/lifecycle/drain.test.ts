@@ -57,7 +57,8 @@ test('drain is final: in every order of download, engine start and SIGTERM, read
         const afterTerm = seen.filter((s) => s.afterTerm);
         t.true(afterTerm.length > 0);
         for (const s of afterTerm) {
-          if (s.ready || s.reason !== 'draining') t.fail(`order ${order.join(',')} (${load}): /ready said ${JSON.stringify(s)} after SIGTERM`);
+          if (s.ready || s.reason !== 'draining')
+            t.fail(`order ${order.join(',')} (${load}): /ready said ${JSON.stringify(s)} after SIGTERM`);
         }
         t.is(lifecycle.state, 'draining');
         const termAt = order.indexOf('term');
@@ -65,7 +66,10 @@ test('drain is final: in every order of download, engine start and SIGTERM, read
           t.true(provider.aborted >= 1 || provider.calls.length === 0, 'the download in progress was aborted');
           t.is(h.engines.length, 0, 'no engine was started for a draining process');
         } else if (!readyBeforeTerm) {
-          t.true(h.engines.every((e) => e.stopped && !e.running), 'an engine start in progress was aborted');
+          t.true(
+            h.engines.every((e) => e.stopped && !e.running),
+            'an engine start in progress was aborted',
+          );
         } else {
           t.false(h.engines[0]?.stopped, 'a loaded engine keeps serving the drain');
           t.is((await lifecycle.classify(['hello'], 1, 0, performance.now() + 1000))[0]?.[0]?.label, 'en');

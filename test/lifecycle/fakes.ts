@@ -5,7 +5,13 @@
 // in test/http/*.test.ts; here every step is a latch the test opens.
 import { performance } from 'node:perf_hooks';
 import { loadConfig, type Config } from '../../app/config.js';
-import { EngineError, type Classifier, type EngineStats, type Prediction, type TierStats } from '../../app/engine/classifier.js';
+import {
+  EngineError,
+  type Classifier,
+  type EngineStats,
+  type Prediction,
+  type TierStats,
+} from '../../app/engine/classifier.js';
 import { Lifecycle, type EngineHooks, type ModelProvider } from '../../app/lifecycle.js';
 import { createLogger } from '../../app/logger.js';
 import { createMetrics, type Metrics } from '../../app/metrics.js';
@@ -36,7 +42,15 @@ export class Latch<T = void> {
 export const MD5 = '340156704bb8c8e50c4abf35a7ec2569';
 
 export function verified(path = `/cache/${MD5}.bin`): VerifiedModel {
-  return { path, md5: MD5, bytes: 1000, fromCache: true, bytesTransferred: 0, durationMs: 1, identity: { dev: 1, ino: 1, size: 1000, mtimeMs: 0, ctimeMs: 0 } };
+  return {
+    path,
+    md5: MD5,
+    bytes: 1000,
+    fromCache: true,
+    bytesTransferred: 0,
+    durationMs: 1,
+    identity: { dev: 1, ino: 1, size: 1000, mtimeMs: 0, ctimeMs: 0 },
+  };
 }
 
 /** ensure() waits for `gate`, then for each call's own latch if `perCall` is set. */
@@ -47,7 +61,10 @@ export class FakeProvider implements ModelProvider {
   rechecks = 0;
   recheckFails: string | undefined;
 
-  async ensure(_lock: ModelLock, options: { signal?: AbortSignal; onProgress?: (p: ModelProgress) => void }): Promise<VerifiedModel> {
+  async ensure(
+    _lock: ModelLock,
+    options: { signal?: AbortSignal; onProgress?: (p: ModelProgress) => void },
+  ): Promise<VerifiedModel> {
     this.calls.push({ signal: options.signal, onProgress: options.onProgress });
     options.onProgress?.({ phase: 'downloading', bytesDone: 0 });
     const signal = options.signal;
@@ -112,10 +129,13 @@ export class FakeEngine implements Classifier {
       return new Promise((_resolve, reject) => {
         const entry = { deadline: deadlineMs, reject };
         this.hung.add(entry);
-        setTimeout(() => {
-          this.hung.delete(entry);
-          reject(new EngineError('deadline_exceeded', 'no answer within the deadline'));
-        }, Math.max(0, deadlineMs - performance.now()));
+        setTimeout(
+          () => {
+            this.hung.delete(entry);
+            reject(new EngineError('deadline_exceeded', 'no answer within the deadline'));
+          },
+          Math.max(0, deadlineMs - performance.now()),
+        );
       });
     }
     return Promise.resolve(answers as Prediction[][]);
@@ -126,8 +146,17 @@ export class FakeEngine implements Classifier {
   }
 
   stats(): EngineStats {
-    const tiers: TierStats[] = [{ k: 1, state: this.running ? 'ready' : 'idle', children: this.running ? this.live : 0 }, { k: 3, state: this.wideTier, children: this.wideTier === 'ready' ? 1 : 0 }];
-    return { liveChildren: this.running ? this.live : 0, pending: this.hung.size, restarts: 0, lastProgressAt: performance.now(), tiers };
+    const tiers: TierStats[] = [
+      { k: 1, state: this.running ? 'ready' : 'idle', children: this.running ? this.live : 0 },
+      { k: 3, state: this.wideTier, children: this.wideTier === 'ready' ? 1 : 0 },
+    ];
+    return {
+      liveChildren: this.running ? this.live : 0,
+      pending: this.hung.size,
+      restarts: 0,
+      lastProgressAt: performance.now(),
+      tiers,
+    };
   }
 
   /** The k=3 tier's state, as the pool reports it. */
@@ -167,7 +196,13 @@ export interface Harness {
 }
 
 export function harness(env: Record<string, string> = {}, canaries: readonly Canary[] = CANARIES): Harness {
-  const config = loadConfig({ MODEL_RETRY_BASE_MS: '5', MODEL_RETRY_MAX_MS: '20', CANARY_INTERVAL_MS: '60000', ENGINE_CALL_TIMEOUT_MS: '200', ...env });
+  const config = loadConfig({
+    MODEL_RETRY_BASE_MS: '5',
+    MODEL_RETRY_MAX_MS: '20',
+    CANARY_INTERVAL_MS: '60000',
+    ENGINE_CALL_TIMEOUT_MS: '200',
+    ...env,
+  });
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger('info', {
     write(chunk: string) {

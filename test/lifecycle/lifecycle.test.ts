@@ -24,7 +24,11 @@ test('eager: ready once the model is verified, the engine started and every cana
   await until('ready', () => h.lifecycle.state === 'ready');
   t.true(h.lifecycle.readiness().ready);
   const engine = h.engines[0]!;
-  t.deepEqual(engine.predictCalls.map((c) => c.texts[0]).sort(), CANARIES.map((c) => c.text).sort(), 'each canary went to the engine on its own');
+  t.deepEqual(
+    engine.predictCalls.map((c) => c.texts[0]).sort(),
+    CANARIES.map((c) => c.text).sort(),
+    'each canary went to the engine on its own',
+  );
   t.is(await counter(h, 'fasttext_texts_classified_total'), 0, 'canary texts are not client texts');
   t.is(await counter(h, 'fasttext_canary_runs_total'), 1);
   t.true((await counter(h, 'fasttext_canary_last_success_timestamp_seconds')) > 0);
@@ -45,8 +49,18 @@ test('the classification path merges cache hits and engine answers in order, and
   const before = engine.predictCalls.length;
   await h.lifecycle.classify(['a1', 'x2'], 1, 0, far());
   const merged = await h.lifecycle.classify(['x2', 'a3', 'a1', 'x4'], 1, 0, far());
-  t.deepEqual(merged.map((p) => p[0]?.label), ['de', 'en', 'en', 'de']);
-  t.deepEqual(engine.predictCalls.slice(before).map((c) => c.texts), [['a1', 'x2'], ['a3', 'x4']], 'only the misses reached the engine');
+  t.deepEqual(
+    merged.map((p) => p[0]?.label),
+    ['de', 'en', 'en', 'de'],
+  );
+  t.deepEqual(
+    engine.predictCalls.slice(before).map((c) => c.texts),
+    [
+      ['a1', 'x2'],
+      ['a3', 'x4'],
+    ],
+    'only the misses reached the engine',
+  );
   const calls = engine.predictCalls.length;
   t.deepEqual((await h.lifecycle.classify(['a1'], 1, 0, far()))[0], [{ label: 'en', score: 0.7 }]);
   t.is(engine.predictCalls.length, calls, 'a fully cached request never reaches the engine');
@@ -68,7 +82,10 @@ test('a canary answered with the wrong label: never ready, reason canary_failed 
   await until('condemned engines stopped', () => h.engines.slice(0, -1).every((e) => e.stopped));
   const logged = h.logs.find((l) => l.event === 'canary_failed');
   t.like(logged, { index: 1, expected: { label: 'fr', score: 0.8 }, got: { label: 'de', score: 0.9 } });
-  await t.throwsAsync(h.lifecycle.classify(['x'], 1, 0, far()), { instanceOf: NotReadyError, message: /canary_failed/ });
+  await t.throwsAsync(h.lifecycle.classify(['x'], 1, 0, far()), {
+    instanceOf: NotReadyError,
+    message: /canary_failed/,
+  });
   await h.lifecycle.stop();
 });
 
@@ -134,9 +151,14 @@ test('canaries cover every tier with a ready child, and skip one still loading',
   engine.wideTier = 'loading';
   const before = engine.predictCalls.length;
   await until('two more runs', () => engine.predictCalls.length >= before + 2 * CANARIES.length);
-  t.false(engine.predictCalls.some((c) => c.k === 3), 'no canary waits on a loading tier');
+  t.false(
+    engine.predictCalls.some((c) => c.k === 3),
+    'no canary waits on a loading tier',
+  );
   engine.wideTier = 'ready';
-  await until('a canary on the k=3 tier', () => engine.predictCalls.some((c) => c.k === 3 && c.texts[0] === CANARIES[0]!.text));
+  await until('a canary on the k=3 tier', () =>
+    engine.predictCalls.some((c) => c.k === 3 && c.texts[0] === CANARIES[0]!.text),
+  );
   await h.lifecycle.stop();
 });
 

@@ -17,16 +17,23 @@ function tempDir(t: import('ava').ExecutionContext): string {
 }
 
 test('SIGQUIT during traffic drains like SIGTERM: a log line, /ready 503, in-flight requests complete, exit 0', async (t) => {
-  const svc = await startService({ env: { MODEL_CACHE_DIR: tempDir(t), SHUTDOWN_DELAY_MS: '1000', CACHE_ENABLED: 'false' } });
+  const svc = await startService({
+    env: { MODEL_CACHE_DIR: tempDir(t), SHUTDOWN_DELAY_MS: '1000', CACHE_ENABLED: 'false' },
+  });
   t.teardown(() => svc.stop());
   await svc.waitReady(20_000);
-  const inFlight = Array.from({ length: 4 }, () => postJson(`${svc.url}/v1/classify`, { texts }, { timeoutMs: 20_000 }));
+  const inFlight = Array.from({ length: 4 }, () =>
+    postJson(`${svc.url}/v1/classify`, { texts }, { timeoutMs: 20_000 }),
+  );
   await new Promise((r) => setTimeout(r, 30));
   svc.proc.kill('SIGQUIT');
   const line = await svc.waitForLog((l) => l.event === 'shutdown', 2000);
   t.is(line.signal, 'SIGQUIT');
   t.is((await getJson(`${svc.url}/ready`)).status, 503);
-  t.deepEqual((await Promise.all(inFlight)).map((r) => r.status), [200, 200, 200, 200]);
+  t.deepEqual(
+    (await Promise.all(inFlight)).map((r) => r.status),
+    [200, 200, 200, 200],
+  );
   const { code, signal } = await svc.exited;
   t.is(signal, null, 'not killed by the signal');
   t.is(code, 0);
@@ -36,12 +43,17 @@ test('SIGHUP during traffic is logged and ignored: in-flight requests complete a
   const svc = await startService({ env: { MODEL_CACHE_DIR: tempDir(t), CACHE_ENABLED: 'false' } });
   t.teardown(() => svc.stop());
   await svc.waitReady(20_000);
-  const inFlight = Array.from({ length: 4 }, () => postJson(`${svc.url}/v1/classify`, { texts }, { timeoutMs: 20_000 }));
+  const inFlight = Array.from({ length: 4 }, () =>
+    postJson(`${svc.url}/v1/classify`, { texts }, { timeoutMs: 20_000 }),
+  );
   await new Promise((r) => setTimeout(r, 30));
   svc.proc.kill('SIGHUP');
   const line = await svc.waitForLog((l) => l.event === 'signal_ignored', 2000);
   t.is(line.signal, 'SIGHUP');
-  t.deepEqual((await Promise.all(inFlight)).map((r) => r.status), [200, 200, 200, 200]);
+  t.deepEqual(
+    (await Promise.all(inFlight)).map((r) => r.status),
+    [200, 200, 200, 200],
+  );
   t.is((await getJson(`${svc.url}/ready`)).status, 200);
   t.is(svc.proc.exitCode, null, 'still running');
   const { code } = await svc.stop();

@@ -32,8 +32,21 @@ async function smallDisk(t: ExecutionContext): Promise<string> {
 }
 
 function storeOn(t: ExecutionContext, cacheDir: string, progressIntervalMs?: number) {
-  const sources = new SourceFactory({ region: 'us-east-1', endpoint: undefined, forcePathStyle: true, checksums: 'when_required' });
-  const store = new ModelStore({ cacheDir, sources, logger: recordingLogger(), retryBaseMs: 50, retryMaxMs: 200, stallTimeoutMs: 2000, progressIntervalMs });
+  const sources = new SourceFactory({
+    region: 'us-east-1',
+    endpoint: undefined,
+    forcePathStyle: true,
+    checksums: 'when_required',
+  });
+  const store = new ModelStore({
+    cacheDir,
+    sources,
+    logger: recordingLogger(),
+    retryBaseMs: 50,
+    retryMaxMs: 200,
+    stallTimeoutMs: 2000,
+    progressIntervalMs,
+  });
   t.teardown(async () => {
     await store.close();
     sources.close();

@@ -29,7 +29,10 @@ test.after.always(async () => {
 
 /** Runs a store against `endpoint` until the first failure, and returns it. */
 async function firstFailure(t: ExecutionContext, endpoint: string, uri: string): Promise<ModelProgress> {
-  const sources = new SourceFactory({ region: 'us-east-1', endpoint, forcePathStyle: true, checksums: 'when_required' }, { maxAttempts: 1, connectTimeoutMs: 1000, idleTimeoutMs: 2000 });
+  const sources = new SourceFactory(
+    { region: 'us-east-1', endpoint, forcePathStyle: true, checksums: 'when_required' },
+    { maxAttempts: 1, connectTimeoutMs: 1000, idleTimeoutMs: 2000 },
+  );
   const cacheDir = path.join(await tempDir('failures'), 'models');
   const store = new ModelStore({ cacheDir, sources, logger: recordingLogger(), stallTimeoutMs: 2000, ...RETRY });
   const abort = new AbortController();
@@ -39,7 +42,10 @@ async function firstFailure(t: ExecutionContext, endpoint: string, uri: string):
     sources.close();
   });
   const progress: ModelProgress[] = [];
-  const pending = store.ensure({ uri, md5: BUNDLED_MD5 }, { signal: abort.signal, onProgress: (p) => progress.push(p) });
+  const pending = store.ensure(
+    { uri, md5: BUNDLED_MD5 },
+    { signal: abort.signal, onProgress: (p) => progress.push(p) },
+  );
   pending.catch(() => undefined);
   await waitFor('a failure', () => progress.some((p) => p.nextRetryMs !== undefined));
   const failure = progress.find((p) => p.nextRetryMs !== undefined);
@@ -49,15 +55,27 @@ async function firstFailure(t: ExecutionContext, endpoint: string, uri: string):
 
 function assertPermanent(t: ExecutionContext, failure: ModelProgress, phase: ModelFailurePhase): void {
   t.is(failure.phase, phase, failure.detail);
-  t.true((failure.nextRetryMs ?? 0) >= RETRY.retryMaxMs / 2, `a permanent failure waits near the cap (${failure.nextRetryMs} ms)`);
+  t.true(
+    (failure.nextRetryMs ?? 0) >= RETRY.retryMaxMs / 2,
+    `a permanent failure waits near the cap (${failure.nextRetryMs} ms)`,
+  );
   t.false(failure.detail?.includes(S3RVER_CREDENTIALS.secretAccessKey) ?? false);
 }
 
 /** An HTTP server on 127.0.0.1 that answers every request with one status, headers and XML error code. */
-async function answering(t: ExecutionContext, status: number, headers: Record<string, string>, code: string): Promise<string> {
+async function answering(
+  t: ExecutionContext,
+  status: number,
+  headers: Record<string, string>,
+  code: string,
+): Promise<string> {
   const server = http.createServer((req, res) => {
     res.writeHead(status, { 'content-type': 'application/xml', ...headers });
-    res.end(req.method === 'HEAD' ? undefined : `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code}</Message></Error>`);
+    res.end(
+      req.method === 'HEAD'
+        ? undefined
+        : `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code}</Message></Error>`,
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   t.teardown(() => {

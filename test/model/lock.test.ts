@@ -28,14 +28,24 @@ test('the committed lock names the bundled model, and its md5 and size are the r
 });
 
 test('a relative uri in a lock resolves against the lock file, not the working directory', (t) => {
-  const lock = parseLock({ uri: './models/x.ftz', md5: BUNDLED_MD5.toUpperCase(), bytes: 10 }, '/srv/app/model.lock.json');
+  const lock = parseLock(
+    { uri: './models/x.ftz', md5: BUNDLED_MD5.toUpperCase(), bytes: 10 },
+    '/srv/app/model.lock.json',
+  );
   t.is(lock.uri, 'file:///srv/app/models/x.ftz');
   t.is(lock.md5, BUNDLED_MD5, 'md5 normalised to lower case');
-  t.is(parseLock({ uri: '../m/y.bin', md5: BUNDLED_MD5, bytes: 1 }, '/srv/app/model.lock.json').uri, 'file:///srv/m/y.bin');
+  t.is(
+    parseLock({ uri: '../m/y.bin', md5: BUNDLED_MD5, bytes: 1 }, '/srv/app/model.lock.json').uri,
+    'file:///srv/m/y.bin',
+  );
 });
 
 test('accepted and rejected model URIs', (t) => {
-  t.like(parseModelUri('s3://models-bucket/team/lid.176.ftz'), { kind: 's3', bucket: 'models-bucket', key: 'team/lid.176.ftz' });
+  t.like(parseModelUri('s3://models-bucket/team/lid.176.ftz'), {
+    kind: 's3',
+    bucket: 'models-bucket',
+    key: 'team/lid.176.ftz',
+  });
   t.like(parseModelUri('file:///opt/m.bin'), { kind: 'file', path: '/opt/m.bin' });
   t.like(parseModelUri('file://localhost/opt/m.bin'), { kind: 'file', path: '/opt/m.bin' });
   t.throws(() => parseModelUri('file://./m.bin'), { message: /would be a host/ });
@@ -49,7 +59,13 @@ test('an invalid lock lists every problem, by field', (t) => {
   const err = t.throws(() => parseLock({ uri: '', md5: 'abc', bytes: -1, name: 'bad name', extra: 1 }, 'x.json'), {
     instanceOf: LockError,
   });
-  for (const part of ['unknown field "extra"', '"uri" must be', '"md5" must be 32 hexadecimal', '"bytes" must be a positive integer', '"name" must match']) {
+  for (const part of [
+    'unknown field "extra"',
+    '"uri" must be',
+    '"md5" must be 32 hexadecimal',
+    '"bytes" must be a positive integer',
+    '"name" must match',
+  ]) {
     t.true(err.message.includes(part), `message mentions ${part}: ${err.message}`);
   }
   t.throws(() => parseLock([], 'x.json'), { message: /expected a JSON object/ });
@@ -73,7 +89,9 @@ test('MODEL_MD5 alone replaces the md5 and forgets the locked size', (t) => {
 
 test('MODEL_URI elsewhere without MODEL_MD5 is refused: no model without its expected md5', (t) => {
   const lock = parseLock({ uri: 's3://b1/m.bin', md5: BUNDLED_MD5, bytes: 5 }, '/x/l.json');
-  const err = t.throws(() => applyOverrides(lock, '/x/l.json', { uri: 's3://b1/other.bin' }), { instanceOf: LockError });
+  const err = t.throws(() => applyOverrides(lock, '/x/l.json', { uri: 's3://b1/other.bin' }), {
+    instanceOf: LockError,
+  });
   t.regex(err.message, /MODEL_URI=s3:\/\/b1\/other\.bin is not the locked model .*MODEL_MD5 is not set/);
 });
 
@@ -91,7 +109,9 @@ test('MODEL_URI + MODEL_MD5 serve another model, named after its file unless MOD
   t.is(applyOverrides(lock, '/x/l.json', { uri: 's3://b2/n.ftz', md5: OTHER_MD5, name: 'news' }).name, 'news');
   t.throws(() => applyOverrides(lock, '/x/l.json', { name: '../etc' }), { message: /MODEL_NAME="..\/etc" must match/ });
   t.throws(() => applyOverrides(lock, '/x/l.json', { md5: 'nope' }), { message: /MODEL_MD5="nope"/ });
-  t.throws(() => applyOverrides(lock, '/x/l.json', { uri: 'file://./rel.bin', md5: OTHER_MD5 }), { message: /MODEL_URI: .*would be a host/ });
+  t.throws(() => applyOverrides(lock, '/x/l.json', { uri: 'file://./rel.bin', md5: OTHER_MD5 }), {
+    message: /MODEL_URI: .*would be a host/,
+  });
 });
 
 test('without a lock file, MODEL_URI and MODEL_MD5 together suffice; one alone does not', async (t) => {
@@ -129,12 +149,28 @@ test('MODEL_SHA256 overrides the lock; the lock sha256 never follows another md5
   t.deepEqual(overridden.overridden, ['sha256']);
   // Another MD5 is another object: the lock's sha256 (which describes the locked bytes) goes.
   t.is(applyOverrides(lock, '/srv/model.lock.json', { ...noOverrides, md5: OTHER_MD5 }).sha256, undefined);
-  t.is(applyOverrides(lock, '/srv/model.lock.json', { ...noOverrides, uri: 's3://bucket/k', md5: OTHER_MD5, sha256: OTHER_SHA }).sha256, OTHER_SHA);
-  t.throws(() => applyOverrides(lock, '/srv/model.lock.json', { ...noOverrides, sha256: 'nope' }), { message: /MODEL_SHA256="nope" is not 64 hexadecimal/ });
+  t.is(
+    applyOverrides(lock, '/srv/model.lock.json', {
+      ...noOverrides,
+      uri: 's3://bucket/k',
+      md5: OTHER_MD5,
+      sha256: OTHER_SHA,
+    }).sha256,
+    OTHER_SHA,
+  );
+  t.throws(() => applyOverrides(lock, '/srv/model.lock.json', { ...noOverrides, sha256: 'nope' }), {
+    message: /MODEL_SHA256="nope" is not 64 hexadecimal/,
+  });
 });
 
 test('formatLock writes sha256 when there is one, and what it writes parses back', (t) => {
   const text = formatLock({ uri: './m.ftz', md5: BUNDLED_MD5, bytes: 10, sha256: SHA, name: 'm' });
-  t.deepEqual(parseLock(JSON.parse(text), '/srv/model.lock.json'), { uri: 'file:///srv/m.ftz', md5: BUNDLED_MD5, bytes: 10, sha256: SHA, name: 'm' });
+  t.deepEqual(parseLock(JSON.parse(text), '/srv/model.lock.json'), {
+    uri: 'file:///srv/m.ftz',
+    md5: BUNDLED_MD5,
+    bytes: 10,
+    sha256: SHA,
+    name: 'm',
+  });
   t.false(formatLock({ uri: './m.ftz', md5: BUNDLED_MD5, bytes: 10 }).includes('sha256'));
 });

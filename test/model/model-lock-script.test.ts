@@ -67,7 +67,13 @@ test('file: an absolute path gives a file:// lock with the md5 and size of the b
   const run = await runScript([BUNDLED_MODEL, '--out', out, '--name', 'lid176']);
   t.is(run.code, 0, run.stderr);
   const written = JSON.parse(await readFile(out, 'utf8')) as Record<string, unknown>;
-  t.deepEqual(written, { uri: pathToFileURL(BUNDLED_MODEL).href, md5: BUNDLED_MD5, sha256: BUNDLED_SHA256, bytes: BUNDLED_BYTES, name: 'lid176' });
+  t.deepEqual(written, {
+    uri: pathToFileURL(BUNDLED_MODEL).href,
+    md5: BUNDLED_MD5,
+    sha256: BUNDLED_SHA256,
+    bytes: BUNDLED_BYTES,
+    name: 'lid176',
+  });
   t.deepEqual(JSON.parse(run.stdout), written);
 });
 
@@ -90,7 +96,13 @@ test('s3: md5 and size are computed from the bytes read, never taken from the ET
   const out = path.join(await tempDir('lockout'), 'model.lock.json');
   const run = await runScript(['s3://locks/team/lid.ftz', '--out', out, '--name', 'lid']);
   t.is(run.code, 0, run.stderr);
-  t.deepEqual(JSON.parse(await readFile(out, 'utf8')), { uri: 's3://locks/team/lid.ftz', md5: BUNDLED_MD5, sha256: BUNDLED_SHA256, bytes: BUNDLED_BYTES, name: 'lid' });
+  t.deepEqual(JSON.parse(await readFile(out, 'utf8')), {
+    uri: 's3://locks/team/lid.ftz',
+    md5: BUNDLED_MD5,
+    sha256: BUNDLED_SHA256,
+    bytes: BUNDLED_BYTES,
+    name: 'lid',
+  });
 
   // s3rver's ETag is the MD5 of what it stores, so agreement above proves little. Flip one
   // body byte in transit: the server still announces the original ETag, and the lock
@@ -98,7 +110,11 @@ test('s3: md5 and size are computed from the bytes read, never taken from the ET
   const proxy = await startTcpProxy(s3.port);
   t.teardown(() => proxy.close());
   await proxy.setMode({ kind: 'corrupt', atByte: 200_000 });
-  const viaProxy = await runScript(['s3://locks/team/lid.ftz', '--out', out, '--name', 'lid'], projectRoot(), proxy.url);
+  const viaProxy = await runScript(
+    ['s3://locks/team/lid.ftz', '--out', out, '--name', 'lid'],
+    projectRoot(),
+    proxy.url,
+  );
   t.is(viaProxy.code, 0, viaProxy.stderr);
   t.is(proxy.faults, 1);
   const lock = JSON.parse(await readFile(out, 'utf8')) as { md5: string; bytes: number };

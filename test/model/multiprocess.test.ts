@@ -51,7 +51,9 @@ function runStore(env: Record<string, string>): Promise<ChildResult> {
         try {
           resolve(JSON.parse(line) as ChildResult);
         } catch {
-          reject(new Error(`store child failed: ${err instanceof Error ? err.message : JSON.stringify(err)}\n${stderr}`));
+          reject(
+            new Error(`store child failed: ${err instanceof Error ? err.message : JSON.stringify(err)}\n${stderr}`),
+          );
         }
       },
     );
@@ -66,22 +68,40 @@ test('three processes on one cache dir: all end with the verified file, one down
   // 10 s of its stall timeout, then resumes. The two others start meanwhile.
   await proxy.setMode({ kind: 'stall', afterBytes: 300_000 }, { times: 1 });
   proxy.resetCounters();
-  const env = { STALL_MS: '10000', CACHE_DIR: cacheDir, S3_ENDPOINT: proxy.url, MODEL_URI: `s3://shared/${key}`, MODEL_MD5: BUNDLED_MD5, MODEL_BYTES: String(model.length) };
+  const env = {
+    STALL_MS: '10000',
+    CACHE_DIR: cacheDir,
+    S3_ENDPOINT: proxy.url,
+    MODEL_URI: `s3://shared/${key}`,
+    MODEL_MD5: BUNDLED_MD5,
+    MODEL_BYTES: String(model.length),
+  };
   const first = runStore(env);
-  await waitFor('the first download to be under way', async () => {
-    const parts = (await readdir(cacheDir).catch(() => [])).filter((f) => f.endsWith('.part'));
-    return parts.length === 1 && proxy.faults === 1;
-  }, 20_000);
+  await waitFor(
+    'the first download to be under way',
+    async () => {
+      const parts = (await readdir(cacheDir).catch(() => [])).filter((f) => f.endsWith('.part'));
+      return parts.length === 1 && proxy.faults === 1;
+    },
+    20_000,
+  );
   const results = await Promise.all([first, runStore(env), runStore(env)]);
   for (const r of results) t.true(r.ok, r.error);
   const models = results.map((r) => r.model);
   t.is(new Set(models.map((m) => m?.path)).size, 1);
-  t.deepEqual(models.map((m) => m?.bytesTransferred), [model.length, 0, 0], 'one download, reused by the two others');
+  t.deepEqual(
+    models.map((m) => m?.bytesTransferred),
+    [model.length, 0, 0],
+    'one download, reused by the two others',
+  );
   const gets = s3.requests.filter((r) => r.method === 'GET' && r.url.startsWith(`/shared/${key}?`));
   t.is(gets.length, 2, 'the first GET and its resumption, nothing else');
   t.regex(gets[1]?.range ?? '', /^bytes=\d+-$/);
   for (const r of results.slice(1)) {
-    t.true(r.messages.includes('another process is downloading this model; waiting for it'), 'it waited for the download in progress');
+    t.true(
+      r.messages.includes('another process is downloading this model; waiting for it'),
+      'it waited for the download in progress',
+    );
   }
   t.is(md5Of(await readFile(path.join(cacheDir, `${BUNDLED_MD5}.bin`))), BUNDLED_MD5);
   t.deepEqual((await readdir(cacheDir)).sort(), [`${BUNDLED_MD5}.bin`], 'no .part, no lock left behind');
@@ -99,14 +119,28 @@ test('a lock left by a dead process is taken over once stale; its stale .part fi
   const key = 'mp/stale.ftz';
   await s3.put('shared', key, model);
   const logger = recordingLogger();
-  const sources = new SourceFactory({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, checksums: 'when_required' }, { maxAttempts: 1 });
-  const store = new ModelStore({ cacheDir, sources, logger, retryBaseMs: 20, retryMaxMs: 100, stallTimeoutMs: 2000, lockStaleMs: 5000 });
+  const sources = new SourceFactory(
+    { region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, checksums: 'when_required' },
+    { maxAttempts: 1 },
+  );
+  const store = new ModelStore({
+    cacheDir,
+    sources,
+    logger,
+    retryBaseMs: 20,
+    retryMaxMs: 100,
+    stallTimeoutMs: 2000,
+    lockStaleMs: 5000,
+  });
   t.teardown(async () => {
     await store.close();
     sources.close();
   });
   const started = Date.now();
-  const verified = await store.ensure({ uri: `s3://shared/${key}`, md5: BUNDLED_MD5, bytes: model.length }, { signal: AbortSignal.timeout(10_000) });
+  const verified = await store.ensure(
+    { uri: `s3://shared/${key}`, md5: BUNDLED_MD5, bytes: model.length },
+    { signal: AbortSignal.timeout(10_000) },
+  );
   t.true(Date.now() - started < 5000, 'a lock stale for a minute is taken over at once');
   t.is(md5Of(await readFile(verified.path)), BUNDLED_MD5);
   t.deepEqual((await readdir(cacheDir)).sort(), [`${BUNDLED_MD5}.bin`]);
@@ -117,12 +151,34 @@ test('a process waiting on a live lock takes the holder file once it appears, wi
   const cacheDir = path.join(await tempDir('multiprocess'), 'models');
   await mkdir(cacheDir, { recursive: true });
   // Another "process" (this one, through proper-lockfile directly) holds the lock...
-  const release = await lockfile.lock(path.join(cacheDir, `${BUNDLED_MD5}.bin`), { realpath: false, lockfilePath: path.join(cacheDir, `${BUNDLED_MD5}.lock`) });
-  const noDownload = { for: () => ({ uri: 's3://x/y', head: () => Promise.resolve({ bytes: model.length, etag: '"e"' }), open: (): never => { throw new Error('must not download'); } }) };
+  const release = await lockfile.lock(path.join(cacheDir, `${BUNDLED_MD5}.bin`), {
+    realpath: false,
+    lockfilePath: path.join(cacheDir, `${BUNDLED_MD5}.lock`),
+  });
+  const noDownload = {
+    for: () => ({
+      uri: 's3://x/y',
+      head: () => Promise.resolve({ bytes: model.length, etag: '"e"' }),
+      open: (): never => {
+        throw new Error('must not download');
+      },
+    }),
+  };
   const logger = recordingLogger();
-  const store = new ModelStore({ cacheDir, sources: noDownload, logger, retryBaseMs: 20, retryMaxMs: 100, stallTimeoutMs: 2000, lockPollMs: 20 });
+  const store = new ModelStore({
+    cacheDir,
+    sources: noDownload,
+    logger,
+    retryBaseMs: 20,
+    retryMaxMs: 100,
+    stallTimeoutMs: 2000,
+    lockPollMs: 20,
+  });
   t.teardown(() => store.close());
-  const pending = store.ensure({ uri: 's3://x/y', md5: BUNDLED_MD5, bytes: model.length }, { signal: AbortSignal.timeout(10_000) });
+  const pending = store.ensure(
+    { uri: 's3://x/y', md5: BUNDLED_MD5, bytes: model.length },
+    { signal: AbortSignal.timeout(10_000) },
+  );
   await new Promise((r) => setTimeout(r, 300));
   // ...and publishes its verified file (atomically, as the store does), then lets go.
   await writeFile(path.join(cacheDir, 'holder.tmp'), model);
@@ -139,8 +195,20 @@ test('a download whose lock was taken over meanwhile publishes nothing, and star
   const cacheDir = path.join(await tempDir('multiprocess'), 'models');
   const logger = recordingLogger();
   const stalling = await startTcpProxy(s3.port);
-  const sources = new SourceFactory({ region: 'us-east-1', endpoint: stalling.url, forcePathStyle: true, checksums: 'when_required' }, { maxAttempts: 1, idleTimeoutMs: 10_000 });
-  const store = new ModelStore({ cacheDir, sources, logger, retryBaseMs: 20, retryMaxMs: 100, stallTimeoutMs: 3000, lockStaleMs: 5000, lockPollMs: 50 });
+  const sources = new SourceFactory(
+    { region: 'us-east-1', endpoint: stalling.url, forcePathStyle: true, checksums: 'when_required' },
+    { maxAttempts: 1, idleTimeoutMs: 10_000 },
+  );
+  const store = new ModelStore({
+    cacheDir,
+    sources,
+    logger,
+    retryBaseMs: 20,
+    retryMaxMs: 100,
+    stallTimeoutMs: 3000,
+    lockStaleMs: 5000,
+    lockPollMs: 50,
+  });
   t.teardown(async () => {
     await store.close();
     sources.close();
@@ -148,7 +216,10 @@ test('a download whose lock was taken over meanwhile publishes nothing, and star
   });
   await stalling.setMode({ kind: 'stall', afterBytes: 300_000 }, { times: 1 });
   const progress: string[] = [];
-  const pending = store.ensure({ uri: `s3://shared/${key}`, md5: BUNDLED_MD5, bytes: model.length }, { signal: AbortSignal.timeout(20_000), onProgress: (p) => progress.push(p.detail ?? p.phase) });
+  const pending = store.ensure(
+    { uri: `s3://shared/${key}`, md5: BUNDLED_MD5, bytes: model.length },
+    { signal: AbortSignal.timeout(20_000), onProgress: (p) => progress.push(p.detail ?? p.phase) },
+  );
   await waitFor('the download to stall', () => stalling.faults === 1);
   // Another process takes the lock over, as it would after this one looked dead for too long.
   const lockDir = path.join(cacheDir, `${BUNDLED_MD5}.lock`);
@@ -156,7 +227,13 @@ test('a download whose lock was taken over meanwhile publishes nothing, and star
   await mkdir(lockDir);
   const verified = await pending;
   t.is(md5Of(await readFile(verified.path)), BUNDLED_MD5);
-  t.true(progress.some((p) => /lost the cache lock to another process/.test(p)), 'the first download was not published');
-  t.true(progress.includes('waiting for another process downloading into the same cache directory'), 'then it waited for the new holder');
+  t.true(
+    progress.some((p) => /lost the cache lock to another process/.test(p)),
+    'the first download was not published',
+  );
+  t.true(
+    progress.includes('waiting for another process downloading into the same cache directory'),
+    'then it waited for the new holder',
+  );
   t.deepEqual((await readdir(cacheDir)).sort(), [`${BUNDLED_MD5}.bin`]);
 });

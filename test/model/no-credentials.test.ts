@@ -22,8 +22,18 @@ test('no credentials anywhere: no_credentials, permanent, and no request reaches
   t.teardown(() => s3.close());
   await s3.put('present', 'model.ftz', BUNDLED_MODEL);
   const before = s3.requests.length;
-  const sources = new SourceFactory({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, checksums: 'when_required' }, { maxAttempts: 1 });
-  const store = new ModelStore({ cacheDir: await tempDir('nocreds'), sources, logger: recordingLogger(), retryBaseMs: 20, retryMaxMs: 400, stallTimeoutMs: 2000 });
+  const sources = new SourceFactory(
+    { region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, checksums: 'when_required' },
+    { maxAttempts: 1 },
+  );
+  const store = new ModelStore({
+    cacheDir: await tempDir('nocreds'),
+    sources,
+    logger: recordingLogger(),
+    retryBaseMs: 20,
+    retryMaxMs: 400,
+    stallTimeoutMs: 2000,
+  });
   const abort = new AbortController();
   t.teardown(async () => {
     abort.abort();
@@ -31,7 +41,12 @@ test('no credentials anywhere: no_credentials, permanent, and no request reaches
     sources.close();
   });
   const progress: ModelProgress[] = [];
-  store.ensure({ uri: 's3://present/model.ftz', md5: BUNDLED_MD5 }, { signal: abort.signal, onProgress: (p) => progress.push(p) }).catch(() => undefined);
+  store
+    .ensure(
+      { uri: 's3://present/model.ftz', md5: BUNDLED_MD5 },
+      { signal: abort.signal, onProgress: (p) => progress.push(p) },
+    )
+    .catch(() => undefined);
   await waitFor('a failure', () => progress.some((p) => p.nextRetryMs !== undefined), 15_000);
   const failure = progress.find((p) => p.nextRetryMs !== undefined);
   t.is(failure?.phase, 'no_credentials', failure?.detail);

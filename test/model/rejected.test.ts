@@ -6,7 +6,8 @@ import { ModelStoreError } from '../../app/model/errors.js';
 import { RejectedVersions } from '../../app/model/rejected.js';
 
 const info = { bytes: 10, etag: '"v1"' };
-const bad = (md5: string): ModelStoreError => new ModelStoreError('md5_mismatch', 'x hashes to md5 ...', true, { md5, bytes: 10 });
+const bad = (md5: string): ModelStoreError =>
+  new ModelStoreError('md5_mismatch', 'x hashes to md5 ...', true, { md5, bytes: 10 });
 
 test('refused only after two identical results, for a cool-off that doubles, until the version changes', (t) => {
   let now = 0;

@@ -82,9 +82,15 @@ test('s3 source on a real S3 server: HEAD size and ETag, GET whole and ranged', 
 test('s3 source: missing key and missing bucket are not_found', async (t) => {
   const factory = new SourceFactory(settings(s3.endpoint));
   t.teardown(() => factory.close());
-  t.like(await t.throwsAsync(factory.for('s3://src/absent.bin').head(), { instanceOf: SourceError }), { kind: 'not_found' });
-  t.like(await t.throwsAsync(factory.for('s3://src/absent.bin').open(0), { instanceOf: SourceError }), { kind: 'not_found' });
-  t.like(await t.throwsAsync(factory.for('s3://no-such-bucket/k').open(0), { instanceOf: SourceError }), { kind: 'not_found' });
+  t.like(await t.throwsAsync(factory.for('s3://src/absent.bin').head(), { instanceOf: SourceError }), {
+    kind: 'not_found',
+  });
+  t.like(await t.throwsAsync(factory.for('s3://src/absent.bin').open(0), { instanceOf: SourceError }), {
+    kind: 'not_found',
+  });
+  t.like(await t.throwsAsync(factory.for('s3://no-such-bucket/k').open(0), { instanceOf: SourceError }), {
+    kind: 'not_found',
+  });
 });
 
 test('s3 source: the object replaced between head() and open() is reported as changed', async (t) => {

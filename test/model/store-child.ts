@@ -29,7 +29,9 @@ try {
   );
   process.stdout.write(`${JSON.stringify({ ok: true, model, messages: logger.entries.map((e) => e.msg) })}\n`);
 } catch (err) {
-  process.stdout.write(`${JSON.stringify({ ok: false, error: String(err), messages: logger.entries.map((e) => e.msg) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ok: false, error: String(err), messages: logger.entries.map((e) => e.msg) })}\n`,
+  );
   process.exitCode = 1;
 } finally {
   await store.close();

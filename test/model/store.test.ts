@@ -42,7 +42,10 @@ interface Harness {
 let keys = 0;
 
 /** A fresh object in S3, a proxy in front of S3, an empty cache dir, and a store using them. */
-async function harness(t: ExecutionContext, opts: { md5?: string; bytes?: number; store?: Partial<StoreOptions> } = {}): Promise<Harness> {
+async function harness(
+  t: ExecutionContext,
+  opts: { md5?: string; bytes?: number; store?: Partial<StoreOptions> } = {},
+): Promise<Harness> {
   const key = `m${++keys}/lid.176.ftz`;
   await s3.put(BUCKET, key, model);
   const proxy = await startTcpProxy(s3.port);
@@ -75,7 +78,12 @@ async function harness(t: ExecutionContext, opts: { md5?: string; bytes?: number
     logger,
     progress,
     key,
-    lock: { uri: `s3://${BUCKET}/${key}`, md5: opts.md5 ?? BUNDLED_MD5, bytes: opts.bytes ?? model.length, name: 'lid' },
+    lock: {
+      uri: `s3://${BUCKET}/${key}`,
+      md5: opts.md5 ?? BUNDLED_MD5,
+      bytes: opts.bytes ?? model.length,
+      name: 'lid',
+    },
     onProgress: (p) => progress.push(p),
     phases: () => progress.map((p) => p.phase),
   };
@@ -127,7 +135,10 @@ test('wrong MD5: md5_mismatch, retried, and nothing left in the cache', async (t
   // copy was damaged in transit), then only HEADs until its ETag changes.
   t.is(gets, 2);
   t.true(s3.count('HEAD', BUCKET, h.key) >= 4);
-  t.regex(h.progress.filter((p) => p.phase === 'md5_mismatch').at(-1)?.detail ?? '', /unchanged since, ETag .*not downloaded again/);
+  t.regex(
+    h.progress.filter((p) => p.phase === 'md5_mismatch').at(-1)?.detail ?? '',
+    /unchanged since, ETag .*not downloaded again/,
+  );
   t.deepEqual(await cacheFiles(h.cacheDir), [], 'neither a verified file nor a temp file');
 });
 
@@ -206,7 +217,10 @@ test('an object of another size than the lock says: size_mismatch, no GET', asyn
   await waitFor('a size mismatch', () => h.phases().includes('size_mismatch'));
   abort.abort();
   await t.throwsAsync(pending);
-  t.regex(h.progress.find((p) => p.phase === 'size_mismatch')?.detail ?? '', /is 938013 bytes, the lock expects 938014/);
+  t.regex(
+    h.progress.find((p) => p.phase === 'size_mismatch')?.detail ?? '',
+    /is 938013 bytes, the lock expects 938014/,
+  );
   t.is(s3.count('GET', BUCKET, h.key), 0);
   t.deepEqual(await cacheFiles(h.cacheDir), []);
 });
@@ -223,11 +237,21 @@ test('a verified cached file is reused without any connection to S3', async (t) 
       throw new Error('a cache hit must not open a source');
     },
   };
-  const again = new ModelStore({ cacheDir: h.cacheDir, sources: noSource, logger: h.logger, retryBaseMs: 20, retryMaxMs: 100, stallTimeoutMs: 2000 });
+  const again = new ModelStore({
+    cacheDir: h.cacheDir,
+    sources: noSource,
+    logger: h.logger,
+    retryBaseMs: 20,
+    retryMaxMs: 100,
+    stallTimeoutMs: 2000,
+  });
   const progress: ModelProgress[] = [];
   const verified = await again.ensure(h.lock, { onProgress: (p) => progress.push(p) });
   t.like(verified, { fromCache: true, md5: BUNDLED_MD5, bytes: model.length, bytesTransferred: 0 });
-  t.deepEqual(progress.map((p) => p.phase), ['verifying', 'verified']);
+  t.deepEqual(
+    progress.map((p) => p.phase),
+    ['verifying', 'verified'],
+  );
   t.is(h.proxy.connections, 0, 'no connection to S3 at all');
   t.is(toS3(), requestsBefore, 'no HEAD, no GET');
   // And through the real source factory too: still nothing on the wire.
@@ -276,7 +300,9 @@ test('the last waiter giving up stops the download and removes its temp file', a
   const abort = new AbortController();
   const pending = h.store.ensure(h.lock, { signal: abort.signal, onProgress: h.onProgress });
   await waitFor('the download to start', () => h.proxy.count('GET') === 1);
-  await waitFor('bytes in the temp file', async () => (await cacheFiles(h.cacheDir)).some((f) => f.startsWith(`${BUNDLED_MD5}.`) && f.endsWith('.part')));
+  await waitFor('bytes in the temp file', async () =>
+    (await cacheFiles(h.cacheDir)).some((f) => f.startsWith(`${BUNDLED_MD5}.`) && f.endsWith('.part')),
+  );
   abort.abort();
   await t.throwsAsync(pending, { name: 'AbortError' });
   // The shared download settles after the waiter left: its temp file goes then.
@@ -290,7 +316,10 @@ test('the last waiter giving up stops the download and removes its temp file', a
 
 test('a file:// model is copied into the cache and verified like any other', async (t) => {
   const h = await harness(t);
-  const verified = await h.store.ensure({ uri: pathToFileURL(BUNDLED_MODEL).href, md5: BUNDLED_MD5, bytes: model.length }, { onProgress: h.onProgress });
+  const verified = await h.store.ensure(
+    { uri: pathToFileURL(BUNDLED_MODEL).href, md5: BUNDLED_MD5, bytes: model.length },
+    { onProgress: h.onProgress },
+  );
   t.like(verified, { fromCache: false, bytes: model.length });
   t.true((await readFile(verified.path)).equals(model));
   t.is(h.proxy.connections, 0);

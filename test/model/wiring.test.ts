@@ -45,7 +45,9 @@ test('MODEL_URI + MODEL_MD5 + S3_ENDPOINT: the model comes from S3', async (t) =
 });
 
 test('MODEL_SHA256: validated at start, carried through the lock, checked by the store', async (t) => {
-  t.throws(() => loadConfig({ MODEL_SHA256: 'abc' }), { message: /MODEL_SHA256="abc" is not 64 hexadecimal characters/ });
+  t.throws(() => loadConfig({ MODEL_SHA256: 'abc' }), {
+    message: /MODEL_SHA256="abc" is not 64 hexadecimal characters/,
+  });
   const config = loadConfig({ MODEL_CACHE_DIR: await tempDir('wiring'), MODEL_SHA256: BUNDLED_SHA256.toUpperCase() });
   const lock = await resolveLock(config.model);
   t.is(lock.sha256, BUNDLED_SHA256);

@@ -22,7 +22,12 @@ const scale = timeScaleFromEnv();
 const BYTES_PER_SECOND = 150_000;
 const MODEL_BYTES = 938_013;
 /** The bad startup probe: /ready, 5 x 2 s = a 10 s window. */
-const BAD_STARTUP = { httpGet: { path: '/ready', port: 'management' }, periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 5 };
+const BAD_STARTUP = {
+  httpGet: { path: '/ready', port: 'management' },
+  periodSeconds: 2,
+  timeoutSeconds: 1,
+  failureThreshold: 5,
+};
 const OBSERVE_MS = 20_000;
 
 let s3: S3Fixture;
@@ -36,15 +41,24 @@ test.after.always(async () => {
 test('bad config: a startup window shorter than the download shows the restart loop Kubernetes would show', async (t) => {
   const downloadMs = Math.round((MODEL_BYTES / BYTES_PER_SECOND) * 1000);
   const windowSeconds = BAD_STARTUP.failureThreshold * BAD_STARTUP.periodSeconds;
-  const report = new ScenarioReport(t, 'bad config: startup window < download', `customStartupProbe /ready ${windowSeconds} s window, S3 at ${BYTES_PER_SECOND / 1000} kB/s (prod)`);
+  const report = new ScenarioReport(
+    t,
+    'bad config: startup window < download',
+    `customStartupProbe /ready ${windowSeconds} s window, S3 at ${BYTES_PER_SECOND / 1000} kB/s (prod)`,
+  );
   const slow = await startHttpFaultProxy(s3.port);
   slow.throttle(BYTES_PER_SECOND);
   let pod: Pod | undefined;
   let error: unknown;
   try {
-    const template = await renderFor('prod', slow.url, ['--set-json', `customStartupProbe=${JSON.stringify(BAD_STARTUP)}`]);
+    const template = await renderFor('prod', slow.url, [
+      '--set-json',
+      `customStartupProbe=${JSON.stringify(BAD_STARTUP)}`,
+    ]);
     for (const l of [machine(), ...describeTemplate(template, scale)]) t.log(l);
-    t.log(`startup window ${windowSeconds} s (${scale.ms(windowSeconds)} ms here); the download takes about ${downloadMs} ms here (${Math.round(downloadMs / 1000 / scale.factor)} s at cluster scale)`);
+    t.log(
+      `startup window ${windowSeconds} s (${scale.ms(windowSeconds)} ms here); the download takes about ${downloadMs} ms here (${Math.round(downloadMs / 1000 / scale.factor)} s at cluster scale)`,
+    );
     const gets = modelGets(s3);
     pod = await Pod.create({ name: 'bad-startup', template, scale });
     pod.start();
@@ -57,10 +71,22 @@ test('bad config: a startup window shorter than the download shows the restart l
     const verified = pod.runs.reduce((n, c) => n + c.find((l) => l.event === 'ready').length, 0);
     t.log(pod.timeline());
 
-    report.check('restart loop', pod.restarts >= 3 && unhealthy.every((e) => e.detail?.startsWith('startup probe failed') === true), `${pod.restarts} restarts in ${OBSERVE_MS} ms, each after the startup probe failed (${unhealthy.length}x)`);
-    report.check('back-off grows as the kubelet\'s does', backoffs.length >= 2, backoffs.join('; '));
-    report.check('never ready', !pod.events.some((e) => e.type === 'Ready') && verified === 0, `Ready events ${pod.events.filter((e) => e.type === 'Ready').length}, models verified ${verified}`);
-    report.check('every restart downloads again from zero', downloadsStarted >= starts.length - 1 && modelGets(s3) - gets >= 2, `${downloadsStarted} downloads started in ${starts.length} containers; model GETs at s3rver ${modelGets(s3) - gets} (none finished)`);
+    report.check(
+      'restart loop',
+      pod.restarts >= 3 && unhealthy.every((e) => e.detail?.startsWith('startup probe failed') === true),
+      `${pod.restarts} restarts in ${OBSERVE_MS} ms, each after the startup probe failed (${unhealthy.length}x)`,
+    );
+    report.check("back-off grows as the kubelet's does", backoffs.length >= 2, backoffs.join('; '));
+    report.check(
+      'never ready',
+      !pod.events.some((e) => e.type === 'Ready') && verified === 0,
+      `Ready events ${pod.events.filter((e) => e.type === 'Ready').length}, models verified ${verified}`,
+    );
+    report.check(
+      'every restart downloads again from zero',
+      downloadsStarted >= starts.length - 1 && modelGets(s3) - gets >= 2,
+      `${downloadsStarted} downloads started in ${starts.length} containers; model GETs at s3rver ${modelGets(s3) - gets} (none finished)`,
+    );
   } catch (e) {
     error = e;
     throw e;
@@ -72,7 +98,11 @@ test('bad config: a startup window shorter than the download shows the restart l
 });
 
 test("the chart's own probes ride out the same slow download: no restart, ready when it ends", async (t) => {
-  const report = new ScenarioReport(t, 'slow S3, chart probes', `S3 at ${BYTES_PER_SECOND / 1000} kB/s, prod probes as rendered`);
+  const report = new ScenarioReport(
+    t,
+    'slow S3, chart probes',
+    `S3 at ${BYTES_PER_SECOND / 1000} kB/s, prod probes as rendered`,
+  );
   const slow = await startHttpFaultProxy(s3.port);
   slow.throttle(BYTES_PER_SECOND);
   let pod: Pod | undefined;
@@ -88,10 +118,20 @@ test("the chart's own probes ride out the same slow download: no restart, ready 
     await sampler.stop();
     const startedAt = pod.events[0]?.at ?? 0;
     const readyAt = pod.events.find((e) => e.type === 'Ready')?.at ?? 0;
-    const reasons = [...new Set(sampler.samples.filter((s) => s.status !== 200).map((s) => s.reason ?? String(s.status)))];
+    const reasons = [
+      ...new Set(sampler.samples.filter((s) => s.status !== 200).map((s) => s.reason ?? String(s.status))),
+    ];
     t.log(pod.timeline());
-    report.check('no restart', pod.restarts === 0 && pod.probesOf('liveness').every((p) => p.ok), `restarts ${pod.restarts}; liveness ${pod.probesOf('liveness').length} probes, all ok: ${String(pod.probesOf('liveness').every((p) => p.ok))}`);
-    report.check('the download showed in /ready only', reasons.includes('downloading'), `/ready said ${reasons.join(', ')} until ready at +${readyAt - startedAt} ms`);
+    report.check(
+      'no restart',
+      pod.restarts === 0 && pod.probesOf('liveness').every((p) => p.ok),
+      `restarts ${pod.restarts}; liveness ${pod.probesOf('liveness').length} probes, all ok: ${String(pod.probesOf('liveness').every((p) => p.ok))}`,
+    );
+    report.check(
+      'the download showed in /ready only',
+      reasons.includes('downloading'),
+      `/ready said ${reasons.join(', ')} until ready at +${readyAt - startedAt} ms`,
+    );
   } catch (e) {
     error = e;
     throw e;
@@ -111,8 +151,16 @@ test('the chart documents how to size the startup window', async (t) => {
     const startup = template.probes.startup;
     if (startup === undefined) throw new Error('the prod overlay renders no startup probe');
     const formula = `${startup.failureThreshold} x ${startup.periodSeconds} s`;
-    report.check('README sizes the startup window', /Sizing the startup window/.test(readme) && /failureThreshold x periodSeconds/.test(readme), 'a "Sizing the startup window" paragraph and the failureThreshold x periodSeconds rule');
-    report.check('the sizing matches the rendered prod probe', readme.includes(formula), `README states ${formula} = ${startup.failureThreshold * startup.periodSeconds} s, as helm renders it`);
+    report.check(
+      'README sizes the startup window',
+      /Sizing the startup window/.test(readme) && /failureThreshold x periodSeconds/.test(readme),
+      'a "Sizing the startup window" paragraph and the failureThreshold x periodSeconds rule',
+    );
+    report.check(
+      'the sizing matches the rendered prod probe',
+      readme.includes(formula),
+      `README states ${formula} = ${startup.failureThreshold * startup.periodSeconds} s, as helm renders it`,
+    );
   } catch (e) {
     error = e;
     throw e;

@@ -13,8 +13,18 @@ test('prod: env from the ConfigMap and the Secret, probes, preStop, grace, HPA r
   t.is(pod.env.AWS_ACCESS_KEY_ID, 'S3RVER', 'from the Secret named by s3.existingSecret');
   t.is(pod.env.MANAGEMENT_PORT, '9090', 'from the ConfigMap (envFrom)');
   t.is(pod.env.SHUTDOWN_DRAIN_TIMEOUT_MS, '15000');
-  t.deepEqual(pod.ports, [{ name: 'http', containerPort: 8080 }, { name: 'management', containerPort: 9090 }]);
-  t.deepEqual(pod.probes.liveness, { action: { type: 'httpGet', path: '/health', port: 'management' }, initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 3, successThreshold: 1, failureThreshold: 3 });
+  t.deepEqual(pod.ports, [
+    { name: 'http', containerPort: 8080 },
+    { name: 'management', containerPort: 9090 },
+  ]);
+  t.deepEqual(pod.probes.liveness, {
+    action: { type: 'httpGet', path: '/health', port: 'management' },
+    initialDelaySeconds: 0,
+    periodSeconds: 10,
+    timeoutSeconds: 3,
+    successThreshold: 1,
+    failureThreshold: 3,
+  });
   t.is(pod.probes.startup?.failureThreshold, 60);
   t.is(pod.probes.readiness?.action.type === 'httpGet' ? pod.probes.readiness.action.path : '', '/ready');
   t.is(pod.preStopSleepSeconds, 10);
@@ -33,7 +43,9 @@ test('dev: no startup probe, no preStop hook, one replica', async (t) => {
 });
 
 test('a Secret the chart references must be supplied', async (t) => {
-  await t.throwsAsync(renderPodTemplate({ overlay: 'default', args: ['--set', 's3.existingSecret=missing'] }), { message: /Secret missing is referenced/ });
+  await t.throwsAsync(renderPodTemplate({ overlay: 'default', args: ['--set', 's3.existingSecret=missing'] }), {
+    message: /Secret missing is referenced/,
+  });
 });
 
 test('local remaps: loopback, free ports, the emptyDir as a temp dir, each stated', async (t) => {

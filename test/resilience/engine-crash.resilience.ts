@@ -19,7 +19,11 @@ const BATCH = 10;
 const READY_WITHIN_MS = 2_000;
 
 test('engine crash under load: every request answered, no container restart, ready again within 2 s of each kill', async (t) => {
-  const report = new ScenarioReport(t, 'engine crash under load', `SIGKILL of every fastText child x${KILLS}, ${RATE} req/s (prod)`);
+  const report = new ScenarioReport(
+    t,
+    'engine crash under load',
+    `SIGKILL of every fastText child x${KILLS}, ${RATE} req/s (prod)`,
+  );
   const s3 = await startModelBucket();
   let pod: Pod | undefined;
   let error: unknown;
@@ -32,7 +36,8 @@ test('engine crash under load: every request answered, no container restart, rea
     await pod.waitFor(() => pod?.ready === true, 30_000, 'ready');
     const container = pod.container;
     const port = pod.endpointPort;
-    if (container === undefined || port === undefined || container.managementPort === undefined) throw new Error('no container');
+    if (container === undefined || port === undefined || container.managementPort === undefined)
+      throw new Error('no container');
 
     const durationMs = FIRST_KILL_MS + KILLS * KILL_EVERY_MS;
     const sampler = sampleReadiness(`http://127.0.0.1:${container.managementPort}/ready`);
@@ -64,18 +69,34 @@ test('engine crash under load: every request answered, no container restart, rea
       const window = sampler.samples.filter((s) => s.at >= k.at && s.at < end);
       const lastBad = window.reduce((m, s) => (s.status !== 200 ? Math.max(m, s.at) : m), -Infinity);
       if (lastBad === -Infinity) return 0;
-      const back = window.find((s) => s.at > lastBad && s.status === 200) ?? sampler.samples.find((s) => s.at > lastBad && s.status === 200);
+      const back =
+        window.find((s) => s.at > lastBad && s.status === 200) ??
+        sampler.samples.find((s) => s.at > lastBad && s.status === 200);
       return back === undefined ? Infinity : back.at - k.at;
     });
     const all = summarize(run);
     const engineRestarts = container.find((l) => l.event === 'engine_restart').length;
     const livenessFailed = pod.probesOf('liveness').filter((p) => !p.ok);
     totals = { restarts: pod.restarts, sent: all.sent, failed: all.failed, p99Ms: all.p99Ms };
-    t.log(`requests: sent ${all.sent}, ok ${all.ok}, 503 ${all.shed}, 504 ${all.deadline}, failed ${all.failed}; codes ${JSON.stringify(run.errorCodes)}; p50 ${all.p50Ms} ms, p99 ${all.p99Ms} ms, max ${all.maxMs} ms`);
+    t.log(
+      `requests: sent ${all.sent}, ok ${all.ok}, 503 ${all.shed}, 504 ${all.deadline}, failed ${all.failed}; codes ${JSON.stringify(run.errorCodes)}; p50 ${all.p50Ms} ms, p99 ${all.p99Ms} ms, max ${all.maxMs} ms`,
+    );
 
-    report.check('every kill hit live children', kills.every((k) => k.pids.length > 0) && engineRestarts >= kills.reduce((n, k) => n + k.pids.length, 0), `children killed per round ${kills.map((k) => k.pids.length).join(', ')}; engine restarts logged ${engineRestarts}`);
-    report.check('no hung request', all.failed === 0, `failed ${all.failed} of ${all.sent}: client timeouts ${all.clientTimeouts}, connection errors ${all.connectionErrors}${run.samples.length ? `; ${run.samples.join(' | ')}` : ''}; answered 503 ${all.shed} (JSON, Retry-After), 504 ${all.deadline}`);
-    report.check('no container restart', pod.restarts === 0 && livenessFailed.length === 0, `restarts ${pod.restarts}, failed liveness probes ${livenessFailed.length}`);
+    report.check(
+      'every kill hit live children',
+      kills.every((k) => k.pids.length > 0) && engineRestarts >= kills.reduce((n, k) => n + k.pids.length, 0),
+      `children killed per round ${kills.map((k) => k.pids.length).join(', ')}; engine restarts logged ${engineRestarts}`,
+    );
+    report.check(
+      'no hung request',
+      all.failed === 0,
+      `failed ${all.failed} of ${all.sent}: client timeouts ${all.clientTimeouts}, connection errors ${all.connectionErrors}${run.samples.length ? `; ${run.samples.join(' | ')}` : ''}; answered 503 ${all.shed} (JSON, Retry-After), 504 ${all.deadline}`,
+    );
+    report.check(
+      'no container restart',
+      pod.restarts === 0 && livenessFailed.length === 0,
+      `restarts ${pod.restarts}, failed liveness probes ${livenessFailed.length}`,
+    );
     report.check(
       `ready again within ${READY_WITHIN_MS} ms of each kill`,
       recoveries.every((r) => r <= READY_WITHIN_MS),

@@ -20,7 +20,11 @@ const OBSERVE_MS = 12_000;
 const REPLACE_SLACK_MS = 2_000;
 
 test('engine hang under load: frozen children are replaced, every request answered, no container restart', async (t) => {
-  const report = new ScenarioReport(t, 'engine hang under load', `SIGSTOP of every fastText child, ${RATE} req/s (prod)`);
+  const report = new ScenarioReport(
+    t,
+    'engine hang under load',
+    `SIGSTOP of every fastText child, ${RATE} req/s (prod)`,
+  );
   const s3 = await startModelBucket();
   let pod: Pod | undefined;
   let load: LoadRun | undefined;
@@ -31,13 +35,16 @@ test('engine hang under load: frozen children are replaced, every request answer
     for (const l of [machine(), ...describeTemplate(template, scale)]) t.log(l);
     const stallMs = Number(template.env.ENGINE_STALL_MS);
     const livenessStallMs = Number(template.env.LIVENESS_ENGINE_STALL_MS);
-    t.log(`ENGINE_STALL_MS ${stallMs}: a child owing answers this long is killed and replaced; LIVENESS_ENGINE_STALL_MS ${livenessStallMs}: /health fails only past this`);
+    t.log(
+      `ENGINE_STALL_MS ${stallMs}: a child owing answers this long is killed and replaced; LIVENESS_ENGINE_STALL_MS ${livenessStallMs}: /health fails only past this`,
+    );
     pod = await Pod.create({ name: 'hang', template, scale });
     pod.start();
     await pod.waitFor(() => pod?.ready === true, 30_000, 'ready');
     const container = pod.container;
     const port = pod.endpointPort;
-    if (container === undefined || port === undefined || container.managementPort === undefined) throw new Error('no container');
+    if (container === undefined || port === undefined || container.managementPort === undefined)
+      throw new Error('no container');
 
     const sampler = sampleReadiness(`http://127.0.0.1:${container.managementPort}/ready`);
     load = startLoad({
@@ -62,25 +69,40 @@ test('engine hang under load: frozen children are replaced, every request answer
     const after = await container.childPids();
     const firstBad = sampler.samples.find((s) => s.at >= frozenAt && s.status !== 200);
     const lastBad = [...sampler.samples].reverse().find((s) => s.status !== 200);
-    const backAt = lastBad === undefined ? undefined : sampler.samples.find((s) => s.at > lastBad.at && s.status === 200)?.at;
+    const backAt =
+      lastBad === undefined ? undefined : sampler.samples.find((s) => s.at > lastBad.at && s.status === 200)?.at;
     const all = summarize(run);
     const hangWindow = summarize(run, { from: frozenAt - 1_000, to: frozenAt + stallMs + REPLACE_SLACK_MS });
     const livenessFailed = pod.probesOf('liveness').filter((p) => !p.ok);
     totals = { restarts: pod.restarts, sent: all.sent, failed: all.failed, p99Ms: all.p99Ms };
-    t.log(`requests: sent ${all.sent}, ok ${all.ok}, 503 ${all.shed}, 504 ${all.deadline}, failed ${all.failed}; codes ${JSON.stringify(run.errorCodes)}; p50 ${all.p50Ms} ms, p99 ${all.p99Ms} ms, max ${all.maxMs} ms`);
-    t.log(`around the hang: sent ${hangWindow.sent}, ok ${hangWindow.ok}, 503 ${hangWindow.shed}, 504 ${hangWindow.deadline}, max ${hangWindow.maxMs} ms`);
+    t.log(
+      `requests: sent ${all.sent}, ok ${all.ok}, 503 ${all.shed}, 504 ${all.deadline}, failed ${all.failed}; codes ${JSON.stringify(run.errorCodes)}; p50 ${all.p50Ms} ms, p99 ${all.p99Ms} ms, max ${all.maxMs} ms`,
+    );
+    t.log(
+      `around the hang: sent ${hangWindow.sent}, ok ${hangWindow.ok}, 503 ${hangWindow.shed}, 504 ${hangWindow.deadline}, max ${hangWindow.maxMs} ms`,
+    );
 
     report.check(
       'frozen children replaced by the stall check',
       stalled.length >= frozen.length && frozen.every((pid) => !after.includes(pid)),
       `${stalled.length} stall restarts logged (${JSON.stringify(stalled[0]?.reason ?? '')}); children ${frozen.join(', ')} -> ${after.join(', ')}`,
     );
-    report.check('no hung request', all.failed === 0, `failed ${all.failed} of ${all.sent}: client timeouts ${all.clientTimeouts}, connection errors ${all.connectionErrors}; slowest answer ${all.maxMs} ms (request deadline ${template.env.REQUEST_TIMEOUT_MS} ms)`);
-    report.check('no container restart', pod.restarts === 0 && livenessFailed.length === 0, `restarts ${pod.restarts}, failed liveness probes ${livenessFailed.length}`);
+    report.check(
+      'no hung request',
+      all.failed === 0,
+      `failed ${all.failed} of ${all.sent}: client timeouts ${all.clientTimeouts}, connection errors ${all.connectionErrors}; slowest answer ${all.maxMs} ms (request deadline ${template.env.REQUEST_TIMEOUT_MS} ms)`,
+    );
+    report.check(
+      'no container restart',
+      pod.restarts === 0 && livenessFailed.length === 0,
+      `restarts ${pod.restarts}, failed liveness probes ${livenessFailed.length}`,
+    );
     report.check(
       'ready again soon after the stall limit',
       backAt === undefined || backAt - frozenAt <= stallMs + REPLACE_SLACK_MS,
-      firstBad === undefined ? '/ready never dropped' : `/ready ${firstBad.reason ?? firstBad.status} from +${firstBad.at - frozenAt} ms, back at +${backAt === undefined ? '?' : backAt - frozenAt} ms after SIGSTOP (bound ${stallMs} + ${REPLACE_SLACK_MS} ms)`,
+      firstBad === undefined
+        ? '/ready never dropped'
+        : `/ready ${firstBad.reason ?? firstBad.status} from +${firstBad.at - frozenAt} ms, back at +${backAt === undefined ? '?' : backAt - frozenAt} ms after SIGSTOP (bound ${stallMs} + ${REPLACE_SLACK_MS} ms)`,
     );
   } catch (e) {
     error = e;

@@ -41,7 +41,14 @@ test('overload: 10x capacity is shed with fast answers; liveness holds, goodput 
   let totals = { restarts: 0, sent: 0, failed: 0, p99Ms: 0 };
   try {
     const template = await renderFor('prod', s3.endpoint);
-    for (const l of [machine(), ...describeTemplate(template, scale), PINNED ? `pod pinned to CPU ${String(POD_CPUS)}, load generator to CPU ${String(CLIENT_CPUS)} (taskset)` : 'one core: no pinning']) t.log(l);
+    for (const l of [
+      machine(),
+      ...describeTemplate(template, scale),
+      PINNED
+        ? `pod pinned to CPU ${String(POD_CPUS)}, load generator to CPU ${String(CLIENT_CPUS)} (taskset)`
+        : 'one core: no pinning',
+    ])
+      t.log(l);
     pod = await Pod.create({ name: 'overload', template, scale, ...(POD_CPUS ? { cpus: POD_CPUS } : {}) });
     pod.start();
     await pod.waitFor(() => pod?.ready === true, 30_000, 'ready');
@@ -53,22 +60,38 @@ test('overload: 10x capacity is shed with fast answers; liveness holds, goodput 
 
     // Capacity: a closed loop exactly at the admission limit (every slot busy, nothing queued or shed), after a warm-up.
     const concurrency = Number(template.env.ADMISSION_MAX_IN_FLIGHT ?? 64);
-    const capacityPlan: LoadPlan = { ...base, phases: [{ name: 'warm-up', mode: 'closed', concurrency, durationMs: 1_000 }, { name: 'capacity', mode: 'closed', concurrency, durationMs: 4_000 }] };
+    const capacityPlan: LoadPlan = {
+      ...base,
+      phases: [
+        { name: 'warm-up', mode: 'closed', concurrency, durationMs: 1_000 },
+        { name: 'capacity', mode: 'closed', concurrency, durationMs: 4_000 },
+      ],
+    };
     const capacityRun = await runLoad(capacityPlan, CLIENT_CPUS ? { cpus: CLIENT_CPUS } : {});
     const capacity = summarize(capacityRun, { phase: 1 }, 4_000);
     t.log(line('capacity (closed loop)', capacity));
     if (capacity.ok === 0) throw new Error('the pod served nothing while measuring capacity');
     const rate = Math.round(capacity.okPerSecond * 10);
-    t.log(`offering ${rate} req/s (${rate * BATCH} texts/s) for ${SURGE_MS} ms, then ${Math.round(capacity.okPerSecond / 2)} req/s for ${AFTER_MS} ms`);
+    t.log(
+      `offering ${rate} req/s (${rate * BATCH} texts/s) for ${SURGE_MS} ms, then ${Math.round(capacity.okPerSecond / 2)} req/s for ${AFTER_MS} ms`,
+    );
 
     const probesFrom = pod.probes.length;
-    const run = await runLoad({
-      ...base,
-      phases: [
-        { name: 'surge', mode: 'open', rate, durationMs: SURGE_MS },
-        { name: 'after', mode: 'open', rate: Math.max(1, Math.round(capacity.okPerSecond / 2)), durationMs: AFTER_MS },
-      ],
-    }, CLIENT_CPUS ? { cpus: CLIENT_CPUS } : {});
+    const run = await runLoad(
+      {
+        ...base,
+        phases: [
+          { name: 'surge', mode: 'open', rate, durationMs: SURGE_MS },
+          {
+            name: 'after',
+            mode: 'open',
+            rate: Math.max(1, Math.round(capacity.okPerSecond / 2)),
+            durationMs: AFTER_MS,
+          },
+        ],
+      },
+      CLIENT_CPUS ? { cpus: CLIENT_CPUS } : {},
+    );
     const [surgePhase, afterPhase] = run.phases;
     if (surgePhase === undefined || afterPhase === undefined) throw new Error('the generator reported no phases');
     const surge = summarize(run, { phase: 0 }, surgePhase.endedAt - surgePhase.startedAt);
@@ -77,20 +100,51 @@ test('overload: 10x capacity is shed with fast answers; liveness holds, goodput 
     const all = summarize(run);
     t.log(line('surge', surge));
     t.log(line('after the surge', after));
-    t.log(`503/504 codes: ${JSON.stringify(run.errorCodes)}; peak sockets ${run.peakSockets}${run.samples.length > 0 ? `; unexpected: ${run.samples.join(' | ')}` : ''}`);
+    t.log(
+      `503/504 codes: ${JSON.stringify(run.errorCodes)}; peak sockets ${run.peakSockets}${run.samples.length > 0 ? `; unexpected: ${run.samples.join(' | ')}` : ''}`,
+    );
     const offered = (surgePhase.scheduled * 1000) / (surgePhase.endedAt - surgePhase.startedAt);
     const probes = pod.probes.slice(probesFrom);
     const slowest = probes.reduce((m, p) => Math.max(m, p.ms), 0);
     const timedOut = probes.filter((p) => p.error === 'timeout');
     const livenessFailed = probes.filter((p) => p.kind === 'liveness' && !p.ok);
-    totals = { restarts: pod.restarts, sent: capacity.sent + all.sent, failed: capacity.failed + all.failed, p99Ms: all.p99Ms };
+    totals = {
+      restarts: pod.restarts,
+      sent: capacity.sent + all.sent,
+      failed: capacity.failed + all.failed,
+      p99Ms: all.p99Ms,
+    };
 
-    report.check('the generator offered 10x', offered >= rate * 0.9, `${offered.toFixed(0)} req/s offered of ${rate} asked (10 x ${capacity.okPerSecond.toFixed(0)}); worst lag behind schedule ${surgePhase.maxLagMs.toFixed(0)} ms`);
-    report.check('no restart, liveness never failed', pod.restarts === 0 && livenessFailed.length === 0, `restarts ${pod.restarts}, failed liveness probes ${livenessFailed.length}`);
-    report.check('every probe answered within its timeout', timedOut.length === 0, `${probes.length} probes, ${timedOut.length} timed out, slowest ${slowest} ms (timeouts ${[...new Set(probes.map((p) => `${p.kind} ${p.timeoutMs} ms`))].join(', ')})`);
-    report.check('every request answered', all.failed === 0 && capacity.failed === 0, `failed ${all.failed}: connection errors ${all.connectionErrors}, client timeouts ${all.clientTimeouts}, other ${all.failed - all.connectionErrors - all.clientTimeouts}`);
-    report.check('goodput >= 80% of capacity', surge.okPerSecond >= 0.8 * capacity.okPerSecond, `${surge.okPerSecond.toFixed(0)} ok/s under 10x vs ${capacity.okPerSecond.toFixed(0)} capacity (${((100 * surge.okPerSecond) / capacity.okPerSecond).toFixed(0)}%)`);
-    report.check('100% success 2 s after the surge', recovered.sent > 0 && recovered.ok === recovered.sent, `${recovered.ok}/${recovered.sent} ok from ${RECOVERY_MS} ms after the surge (p99 ${recovered.p99Ms} ms)`);
+    report.check(
+      'the generator offered 10x',
+      offered >= rate * 0.9,
+      `${offered.toFixed(0)} req/s offered of ${rate} asked (10 x ${capacity.okPerSecond.toFixed(0)}); worst lag behind schedule ${surgePhase.maxLagMs.toFixed(0)} ms`,
+    );
+    report.check(
+      'no restart, liveness never failed',
+      pod.restarts === 0 && livenessFailed.length === 0,
+      `restarts ${pod.restarts}, failed liveness probes ${livenessFailed.length}`,
+    );
+    report.check(
+      'every probe answered within its timeout',
+      timedOut.length === 0,
+      `${probes.length} probes, ${timedOut.length} timed out, slowest ${slowest} ms (timeouts ${[...new Set(probes.map((p) => `${p.kind} ${p.timeoutMs} ms`))].join(', ')})`,
+    );
+    report.check(
+      'every request answered',
+      all.failed === 0 && capacity.failed === 0,
+      `failed ${all.failed}: connection errors ${all.connectionErrors}, client timeouts ${all.clientTimeouts}, other ${all.failed - all.connectionErrors - all.clientTimeouts}`,
+    );
+    report.check(
+      'goodput >= 80% of capacity',
+      surge.okPerSecond >= 0.8 * capacity.okPerSecond,
+      `${surge.okPerSecond.toFixed(0)} ok/s under 10x vs ${capacity.okPerSecond.toFixed(0)} capacity (${((100 * surge.okPerSecond) / capacity.okPerSecond).toFixed(0)}%)`,
+    );
+    report.check(
+      '100% success 2 s after the surge',
+      recovered.sent > 0 && recovered.ok === recovered.sent,
+      `${recovered.ok}/${recovered.sent} ok from ${RECOVERY_MS} ms after the surge (p99 ${recovered.p99Ms} ms)`,
+    );
   } catch (e) {
     error = e;
     throw e;

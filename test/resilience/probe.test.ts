@@ -90,7 +90,13 @@ test('httpGet and tcpSocket: a closed port fails with ECONNREFUSED; tcpSocket su
 });
 
 /** A worker at scale 0.02 (a 5 s period is 100 ms here), with what it reported. */
-function worker(server: Server, kind: ProbeKind, spec: Partial<ProbeSpec>, isStarted: () => boolean = () => true, onResult?: (result: 'success' | 'failure') => void) {
+function worker(
+  server: Server,
+  kind: ProbeKind,
+  spec: Partial<ProbeSpec>,
+  isStarted: () => boolean = () => true,
+  onResult?: (result: 'success' | 'failure') => void,
+) {
   const results: { result: 'success' | 'failure'; at: number; probes: number }[] = [];
   const records: ProbeRecord[] = [];
   const full: ProbeSpec = {
@@ -129,50 +135,82 @@ async function until(done: () => boolean, what: string): Promise<void> {
   }
 }
 
-test.serial('liveness: fewer than failureThreshold failures in a row change nothing; failureThreshold of them fail it and put the worker on hold', async (t) => {
-  const server = await startServer();
-  const { w, results, records } = worker(server, 'liveness', { failureThreshold: 3 });
-  try {
-    await until(() => records.length >= 2, 'two probes');
-    t.deepEqual(results.map((r) => r.result), ['success']);
-    server.status = 503;
-    const before = records.length;
-    await until(() => records.length >= before + 2, 'two failures');
-    server.status = 200;
-    await until(() => records.length >= before + 3, 'one more probe');
-    t.deepEqual(records.slice(before).map((r) => r.ok), [false, false, true]);
-    t.deepEqual(results.map((r) => r.result), ['success'], 'two failures then a success: still live');
-    server.status = 503;
-    await until(() => results.length === 2, 'failed');
-    t.deepEqual(results.map((r) => r.result), ['success', 'failure']);
-    t.deepEqual(records.slice(-3).map((r) => r.ok), [false, false, false]);
-    const probes = records.length;
-    await sleep(300);
-    t.is(records.length, probes, 'no probe after the third consecutive failure (on hold)');
-  } finally {
-    w.stop();
-    await server.close();
-  }
-});
+test.serial(
+  'liveness: fewer than failureThreshold failures in a row change nothing; failureThreshold of them fail it and put the worker on hold',
+  async (t) => {
+    const server = await startServer();
+    const { w, results, records } = worker(server, 'liveness', { failureThreshold: 3 });
+    try {
+      await until(() => records.length >= 2, 'two probes');
+      t.deepEqual(
+        results.map((r) => r.result),
+        ['success'],
+      );
+      server.status = 503;
+      const before = records.length;
+      await until(() => records.length >= before + 2, 'two failures');
+      server.status = 200;
+      await until(() => records.length >= before + 3, 'one more probe');
+      t.deepEqual(
+        records.slice(before).map((r) => r.ok),
+        [false, false, true],
+      );
+      t.deepEqual(
+        results.map((r) => r.result),
+        ['success'],
+        'two failures then a success: still live',
+      );
+      server.status = 503;
+      await until(() => results.length === 2, 'failed');
+      t.deepEqual(
+        results.map((r) => r.result),
+        ['success', 'failure'],
+      );
+      t.deepEqual(
+        records.slice(-3).map((r) => r.ok),
+        [false, false, false],
+      );
+      const probes = records.length;
+      await sleep(300);
+      t.is(records.length, probes, 'no probe after the third consecutive failure (on hold)');
+    } finally {
+      w.stop();
+      await server.close();
+    }
+  },
+);
 
-test.serial('readiness: successThreshold consecutive successes before success, and it keeps probing after failures', async (t) => {
-  const server = await startServer();
-  server.status = 503;
-  const { w, results, records } = worker(server, 'readiness', { successThreshold: 3, failureThreshold: 1 });
-  try {
-    await until(() => results.length === 1, 'failed');
-    t.is(results[0]?.result, 'failure');
-    const failedAt = records.length;
-    server.status = 200;
-    await until(() => results.length === 2, 'ready again');
-    t.is(results[1]?.result, 'success');
-    t.deepEqual(records.slice(failedAt, results[1]?.probes).map((r) => r.ok).slice(-3), [true, true, true]);
-    t.is(records.slice(failedAt, results[1]?.probes).filter((r) => r.ok).length, 3, 'exactly three successes before the change');
-  } finally {
-    w.stop();
-    await server.close();
-  }
-});
+test.serial(
+  'readiness: successThreshold consecutive successes before success, and it keeps probing after failures',
+  async (t) => {
+    const server = await startServer();
+    server.status = 503;
+    const { w, results, records } = worker(server, 'readiness', { successThreshold: 3, failureThreshold: 1 });
+    try {
+      await until(() => results.length === 1, 'failed');
+      t.is(results[0]?.result, 'failure');
+      const failedAt = records.length;
+      server.status = 200;
+      await until(() => results.length === 2, 'ready again');
+      t.is(results[1]?.result, 'success');
+      t.deepEqual(
+        records
+          .slice(failedAt, results[1]?.probes)
+          .map((r) => r.ok)
+          .slice(-3),
+        [true, true, true],
+      );
+      t.is(
+        records.slice(failedAt, results[1]?.probes).filter((r) => r.ok).length,
+        3,
+        'exactly three successes before the change',
+      );
+    } finally {
+      w.stop();
+      await server.close();
+    }
+  },
+);
 
 test.serial('initialDelaySeconds: no probe before it', async (t) => {
   const server = await startServer();
@@ -186,45 +224,64 @@ test.serial('initialDelaySeconds: no probe before it', async (t) => {
   }
 });
 
-test.serial('startup gating: liveness does not probe until the startup probe has succeeded; startup stops once it has', async (t) => {
-  const server = await startServer();
-  let started = false;
-  const liveness = worker(server, 'liveness', {}, () => started);
-  // As the pod does: the startup probe's success is what lets the others run.
-  const startup = worker(server, 'startup', { failureThreshold: 30 }, () => started, (result) => (started = result === 'success'));
-  try {
-    server.status = 503;
-    await until(() => startup.records.length >= 3, 'three startup probes');
-    t.is(liveness.records.length, 0, 'liveness held back');
-    t.deepEqual(startup.results, [], 'startup failures below the threshold change nothing');
-    server.status = 200;
-    await until(() => started, 'started');
-    const startupProbes = startup.records.length;
-    await until(() => liveness.records.length >= 2, 'liveness probing');
-    t.is(startup.records.length, startupProbes, 'no startup probe after success');
-  } finally {
-    liveness.w.stop();
-    startup.w.stop();
+test.serial(
+  'startup gating: liveness does not probe until the startup probe has succeeded; startup stops once it has',
+  async (t) => {
+    const server = await startServer();
+    let started = false;
+    const liveness = worker(server, 'liveness', {}, () => started);
+    // As the pod does: the startup probe's success is what lets the others run.
+    const startup = worker(
+      server,
+      'startup',
+      { failureThreshold: 30 },
+      () => started,
+      (result) => (started = result === 'success'),
+    );
+    try {
+      server.status = 503;
+      await until(() => startup.records.length >= 3, 'three startup probes');
+      t.is(liveness.records.length, 0, 'liveness held back');
+      t.deepEqual(startup.results, [], 'startup failures below the threshold change nothing');
+      server.status = 200;
+      await until(() => started, 'started');
+      const startupProbes = startup.records.length;
+      await until(() => liveness.records.length >= 2, 'liveness probing');
+      t.is(startup.records.length, startupProbes, 'no startup probe after success');
+    } finally {
+      liveness.w.stop();
+      startup.w.stop();
+      await server.close();
+    }
+  },
+);
+
+test.serial(
+  'periods: probes follow a fixed-rate ticker; a probe slower than its period is followed at once (Go ticker)',
+  async (t) => {
+    const server = await startServer();
+    const steady = worker(server, 'readiness', { periodSeconds: 10 }); // 200 ms here
+    await sleep(1_100);
+    steady.w.stop();
+    // Probes sit on the ticker's schedule (start + k x 200 ms), one per tick: no drift, no bursts.
+    const ticks = steady.records.map((r) => Math.round((r.at - steady.startedAt) / 200));
+    t.true(steady.records.length >= 5 && steady.records.length <= 6, `${steady.records.length} probes in 1.1 s`);
+    t.deepEqual(
+      ticks,
+      ticks.map((_, i) => i),
+      `probes at ticks ${ticks.join(', ')}`,
+    );
+
+    server.delayMs = 150; // slower than the 20 ms period, inside the 1 s timeout
+    const slow = worker(server, 'readiness', { periodSeconds: 1, timeoutSeconds: 50 });
+    await sleep(700);
+    slow.w.stop();
+    const gaps = slow.records.slice(1).map((r, i) => r.at - (slow.records[i]?.at ?? 0));
+    t.true(gaps.length >= 2);
+    t.true(
+      gaps.every((g) => g >= 145 && g <= 350),
+      `back to back, no waiting for a tick: ${gaps.join(', ')} ms`,
+    );
     await server.close();
-  }
-});
-
-test.serial('periods: probes follow a fixed-rate ticker; a probe slower than its period is followed at once (Go ticker)', async (t) => {
-  const server = await startServer();
-  const steady = worker(server, 'readiness', { periodSeconds: 10 }); // 200 ms here
-  await sleep(1_100);
-  steady.w.stop();
-  // Probes sit on the ticker's schedule (start + k x 200 ms), one per tick: no drift, no bursts.
-  const ticks = steady.records.map((r) => Math.round((r.at - steady.startedAt) / 200));
-  t.true(steady.records.length >= 5 && steady.records.length <= 6, `${steady.records.length} probes in 1.1 s`);
-  t.deepEqual(ticks, ticks.map((_, i) => i), `probes at ticks ${ticks.join(', ')}`);
-
-  server.delayMs = 150; // slower than the 20 ms period, inside the 1 s timeout
-  const slow = worker(server, 'readiness', { periodSeconds: 1, timeoutSeconds: 50 });
-  await sleep(700);
-  slow.w.stop();
-  const gaps = slow.records.slice(1).map((r, i) => r.at - (slow.records[i]?.at ?? 0));
-  t.true(gaps.length >= 2);
-  t.true(gaps.every((g) => g >= 145 && g <= 350), `back to back, no waiting for a tick: ${gaps.join(', ')} ms`);
-  await server.close();
-});
+  },
+);

@@ -9,7 +9,11 @@ import { RATE, runRollingUpdate, terminations, type RolloutOutcome } from './rol
 const scale = timeScaleFromEnv();
 
 test('rolling update (prod): one pod at a time, preStop before SIGTERM, zero failed client requests', async (t) => {
-  const report = new ScenarioReport(t, 'rolling update', `prod rollout of 3 pods to a new config, ${RATE} req/s through the Service`);
+  const report = new ScenarioReport(
+    t,
+    'rolling update',
+    `prod rollout of 3 pods to a new config, ${RATE} req/s through the Service`,
+  );
   let outcome: RolloutOutcome | undefined;
   let error: unknown;
   try {
@@ -23,7 +27,8 @@ test('rolling update (prod): one pod at a time, preStop before SIGTERM, zero fai
     );
     report.check(
       'surge and availability as the strategy says',
-      outcome.maxLive <= template.replicas + outcome.maxSurge && outcome.minAvailable >= template.replicas - outcome.maxUnavailable,
+      outcome.maxLive <= template.replicas + outcome.maxSurge &&
+        outcome.minAvailable >= template.replicas - outcome.maxUnavailable,
       `live pods at most ${outcome.maxLive} (replicas ${template.replicas} + maxSurge ${outcome.maxSurge}), available at least ${outcome.minAvailable} (replicas - maxUnavailable = ${template.replicas - outcome.maxUnavailable}); endpoints at least ${outcome.minEndpoints}`,
     );
     const actions = outcome.steps.map((s) => s.action);
@@ -43,13 +48,29 @@ test('rolling update (prod): one pod at a time, preStop before SIGTERM, zero fai
       ends.every((g) => g.preStopMs >= scale.ms(template.preStopSleepSeconds) && g.exit === '0'),
       ends.map((g) => `${g.pod} SIGTERM after ${g.preStopMs} ms, exit ${g.exit}`).join('; '),
     );
-    report.check('no container restarts', outcome.restarts === 0, `restarts ${outcome.restarts}; rollout took ${outcome.rolloutMs} ms`);
-    report.check('traffic moved to the new pods', newPods.every((p) => (routed.get(p.name) ?? 0) > 0), newPods.map((p) => `${p.name} ${routed.get(p.name) ?? 0}`).join(', '));
+    report.check(
+      'no container restarts',
+      outcome.restarts === 0,
+      `restarts ${outcome.restarts}; rollout took ${outcome.rolloutMs} ms`,
+    );
+    report.check(
+      'traffic moved to the new pods',
+      newPods.every((p) => (routed.get(p.name) ?? 0) > 0),
+      newPods.map((p) => `${p.name} ${routed.get(p.name) ?? 0}`).join(', '),
+    );
   } catch (e) {
     error = e;
     throw e;
   } finally {
     const all = outcome?.all;
-    report.finish({ restarts: outcome?.restarts ?? 0, sent: all?.sent ?? 0, failed: all ? all.sent - all.ok : 0, p99Ms: all?.p99Ms ?? 0 }, error);
+    report.finish(
+      {
+        restarts: outcome?.restarts ?? 0,
+        sent: all?.sent ?? 0,
+        failed: all ? all.sent - all.ok : 0,
+        p99Ms: all?.p99Ms ?? 0,
+      },
+      error,
+    );
   }
 });

@@ -7,7 +7,13 @@ import type { ExecutionContext } from 'ava';
 import { resolveRollingUpdate, type PodTemplate } from './harness/chart-pod.js';
 import { Deployment, type RolloutStep } from './harness/deployment.js';
 import { Endpoints, startProxy, type Proxy } from './harness/endpoints.js';
-import { ENDPOINT_PROPAGATION_SECONDS, describeTemplate, machine, renderFor, startModelBucket } from './harness/fixture.js';
+import {
+  ENDPOINT_PROPAGATION_SECONDS,
+  describeTemplate,
+  machine,
+  renderFor,
+  startModelBucket,
+} from './harness/fixture.js';
 import { startLoad, summarize, type LoadRun, type LoadSummary } from './harness/load.js';
 import type { Pod } from './harness/pod.js';
 import type { TimeScale } from './harness/scale.js';
@@ -35,7 +41,11 @@ export interface RolloutOutcome {
 }
 
 /** Renders prod (plus `extraArgs`), brings up revision 1, rolls to revision 2 under traffic, and tears everything down. */
-export async function runRollingUpdate(t: ExecutionContext, scale: TimeScale, extraArgs: readonly string[]): Promise<RolloutOutcome> {
+export async function runRollingUpdate(
+  t: ExecutionContext,
+  scale: TimeScale,
+  extraArgs: readonly string[],
+): Promise<RolloutOutcome> {
   const s3 = await startModelBucket();
   const endpoints = new Endpoints(scale.ms(ENDPOINT_PROPAGATION_SECONDS));
   let proxy: Proxy | undefined;
@@ -45,8 +55,14 @@ export async function runRollingUpdate(t: ExecutionContext, scale: TimeScale, ex
     const v1 = await renderFor('prod', s3.endpoint, extraArgs);
     // Revision 2: a changed service setting, which changes the pod template's checksum/config annotation.
     const v2 = await renderFor('prod', s3.endpoint, [...extraArgs, '--set', 'cache.ttlSeconds=300']);
-    for (const l of [machine(), ...describeTemplate(v1, scale), `endpoint changes reach the proxy ${ENDPOINT_PROPAGATION_SECONDS} s (${scale.ms(ENDPOINT_PROPAGATION_SECONDS)} ms here) after the kubelet reports them`]) t.log(l);
-    if (v2.env.CACHE_TTL_SECONDS === v1.env.CACHE_TTL_SECONDS) throw new Error('revision 2 renders the same environment');
+    for (const l of [
+      machine(),
+      ...describeTemplate(v1, scale),
+      `endpoint changes reach the proxy ${ENDPOINT_PROPAGATION_SECONDS} s (${scale.ms(ENDPOINT_PROPAGATION_SECONDS)} ms here) after the kubelet reports them`,
+    ])
+      t.log(l);
+    if (v2.env.CACHE_TTL_SECONDS === v1.env.CACHE_TTL_SECONDS)
+      throw new Error('revision 2 renders the same environment');
     const { maxSurge, maxUnavailable } = resolveRollingUpdate(v1.strategy.rollingUpdate, v1.replicas);
 
     await deployment.rollout(v1, 60_000);
@@ -87,8 +103,12 @@ export async function runRollingUpdate(t: ExecutionContext, scale: TimeScale, ex
     load.stop();
     const run = await load.report;
     const steps = deployment.steps.filter((s) => s.at >= rolloutStarted);
-    t.log(`steps: ${steps.map((s) => `+${((s.at - rolloutStarted) / 1000).toFixed(1)}s ${s.action} ${s.pod}`).join(', ')}`);
-    t.log(`routed: ${[...proxy.routed].map(([pod, n]) => `${pod} ${n}`).join(', ')}; proxy failures ${JSON.stringify(Object.fromEntries(proxy.failures))}`);
+    t.log(
+      `steps: ${steps.map((s) => `+${((s.at - rolloutStarted) / 1000).toFixed(1)}s ${s.action} ${s.pod}`).join(', ')}`,
+    );
+    t.log(
+      `routed: ${[...proxy.routed].map(([pod, n]) => `${pod} ${n}`).join(', ')}; proxy failures ${JSON.stringify(Object.fromEntries(proxy.failures))}`,
+    );
     return {
       template: v1,
       all: summarize(run),
@@ -116,11 +136,17 @@ export async function runRollingUpdate(t: ExecutionContext, scale: TimeScale, ex
 }
 
 /** For each old pod: how long after Killing its SIGTERM came, and how it exited. */
-export function terminations(pods: readonly Pod[]): { readonly pod: string; readonly preStopMs: number; readonly exit: string }[] {
+export function terminations(
+  pods: readonly Pod[],
+): { readonly pod: string; readonly preStopMs: number; readonly exit: string }[] {
   return pods.map((p) => {
     const killing = p.events.find((e) => e.type === 'Killing')?.at;
     const term = p.events.find((e) => e.type === 'SIGTERM')?.at;
     const exit = p.runs.at(-1)?.exit;
-    return { pod: p.name, preStopMs: killing !== undefined && term !== undefined ? term - killing : -1, exit: exit?.signal ?? String(exit?.code) };
+    return {
+      pod: p.name,
+      preStopMs: killing !== undefined && term !== undefined ? term - killing : -1,
+      exit: exit?.signal ?? String(exit?.code),
+    };
   });
 }

@@ -15,11 +15,15 @@ const results = path.join(dir, 'results.jsonl');
 const started = Date.now();
 const machineBefore = machine();
 const ava = path.join(ROOT, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
-const child = spawn(process.execPath, [ava, '--config', path.join('test', 'resilience', 'ava.config.mjs'), ...process.argv.slice(2)], {
-  cwd: ROOT,
-  stdio: 'inherit',
-  env: { ...process.env, RESILIENCE_RESULTS: results },
-});
+const child = spawn(
+  process.execPath,
+  [ava, '--config', path.join('test', 'resilience', 'ava.config.mjs'), ...process.argv.slice(2)],
+  {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, RESILIENCE_RESULTS: results },
+  },
+);
 const forward = (signal: NodeJS.Signals): void => {
   child.kill(signal);
 };

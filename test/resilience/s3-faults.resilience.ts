@@ -58,20 +58,35 @@ async function tcpFault(mode: ProxyMode): Promise<Fault> {
     heal: () => proxy.setMode({ kind: 'pass' }, { keepExisting: true }),
     evidence: () => {
       const rangeGets = proxy.requests.filter((r) => r.method === 'GET' && r.headers.range !== undefined).length;
-      return { fired: proxy.faults, rangeGets, detail: `${proxy.faults} faults over ${proxy.connections} connections; GETs ${proxy.count('GET')}, with Range ${rangeGets}` };
+      return {
+        fired: proxy.faults,
+        rangeGets,
+        detail: `${proxy.faults} faults over ${proxy.connections} connections; GETs ${proxy.count('GET')}, with Range ${rangeGets}`,
+      };
     },
     close: () => proxy.close(),
   };
 }
 
-async function runFault(t: ExecutionContext, name: string, injected: string, expectation: Expectation, makeFault: () => Promise<Fault>): Promise<void> {
+async function runFault(
+  t: ExecutionContext,
+  name: string,
+  injected: string,
+  expectation: Expectation,
+  makeFault: () => Promise<Fault>,
+): Promise<void> {
   const report = new ScenarioReport(t, `S3 ${name}`, `${injected}, healed after ${FAULT_MS / 1000} s (prod)`);
   const fault = await makeFault();
   let pod: Pod | undefined;
   let error: unknown;
   try {
     const template = await renderFor('prod', fault.endpoint, ['--set', `model.retry.maxMs=${RETRY_MAX_MS}`]);
-    for (const l of [machine(), ...describeTemplate(template, scale), `model.retry.maxMs ${RETRY_MAX_MS} (prod: 30000) so a retry after healing fits the time budget`]) t.log(l);
+    for (const l of [
+      machine(),
+      ...describeTemplate(template, scale),
+      `model.retry.maxMs ${RETRY_MAX_MS} (prod: 30000) so a retry after healing fits the time budget`,
+    ])
+      t.log(l);
     pod = await Pod.create({ name: `s3-${name.replace(/\W+/g, '-')}`, template, scale });
     pod.start();
     await pod.waitFor(() => pod?.container?.managementPort !== undefined, 15_000, 'listening');
@@ -82,7 +97,9 @@ async function runFault(t: ExecutionContext, name: string, injected: string, exp
     await new Promise((r) => setTimeout(r, FAULT_MS));
     const healedAt = Date.now();
     await fault.heal();
-    t.log(`healed; /ready reasons during the fault: ${[...new Set(sampler.samples.map((s) => s.reason ?? String(s.status)))].join(', ')}`);
+    t.log(
+      `healed; /ready reasons during the fault: ${[...new Set(sampler.samples.map((s) => s.reason ?? String(s.status)))].join(', ')}`,
+    );
     await pod.waitFor(() => pod?.ready === true, READY_AFTER_HEAL_MS + 10_000, 'ready after S3 healed');
     const readyAt = pod.events.find((e) => e.type === 'Ready')?.at ?? Date.now();
     await sampler.stop();
@@ -93,20 +110,35 @@ async function runFault(t: ExecutionContext, name: string, injected: string, exp
     const cached = path.join(pod.cacheDir, `${MODEL_MD5}.bin`);
     const cachedMd5 = await md5Of(cached);
     const partLeft = (await readdir(pod.cacheDir)).some((f) => f.endsWith('.part')); // <md5>.<pid>.<random>.part
-    const info = (await (await fetch(`http://127.0.0.1:${String(pod.endpointPort)}/v1/model`, { signal: AbortSignal.timeout(2_000) })).json()) as { md5?: { actual?: string } };
+    const info = (await (
+      await fetch(`http://127.0.0.1:${String(pod.endpointPort)}/v1/model`, { signal: AbortSignal.timeout(2_000) })
+    ).json()) as { md5?: { actual?: string } };
     const livenessFailed = pod.probesOf('liveness').filter((p) => !p.ok);
     const evidence = fault.evidence();
-    const reasons = [...new Set(sampler.samples.filter((s) => s.status !== 200).map((s) => s.reason ?? `status ${s.status}`))];
+    const reasons = [
+      ...new Set(sampler.samples.filter((s) => s.status !== 200).map((s) => s.reason ?? `status ${s.status}`)),
+    ];
 
     const startedAt = pod.events[0]?.at ?? 0;
     report.check('the fault fired', evidence.fired > 0, evidence.detail);
-    report.check(expectation.name, expectation.holds(reasons, evidence), `/ready said: ${reasons.join(', ')}; Range GETs ${evidence.rangeGets}`);
+    report.check(
+      expectation.name,
+      expectation.holds(reasons, evidence),
+      `/ready said: ${reasons.join(', ')}; Range GETs ${evidence.rangeGets}`,
+    );
     report.check(
       'never ready with a bad model',
-      firstOk !== undefined && verifiedAt !== undefined && firstOk.answeredAt >= new Date(verifiedAt).getTime() && info.md5?.actual === MODEL_MD5,
+      firstOk !== undefined &&
+        verifiedAt !== undefined &&
+        firstOk.answeredAt >= new Date(verifiedAt).getTime() &&
+        info.md5?.actual === MODEL_MD5,
       `first /ready 200 answered at +${firstOk ? firstOk.answeredAt - startedAt : '?'} ms (S3 healed at +${healedAt - startedAt} ms), after the service logged the verified model (at +${verifiedAt === undefined ? '?' : new Date(verifiedAt).getTime() - startedAt} ms); /v1/model md5.actual ${info.md5?.actual ?? '?'}`,
     );
-    report.check('liveness never failed, no restart', livenessFailed.length === 0 && pod.restarts === 0, `failed liveness probes ${livenessFailed.length} of ${pod.probesOf('liveness').length}, restarts ${pod.restarts}`);
+    report.check(
+      'liveness never failed, no restart',
+      livenessFailed.length === 0 && pod.restarts === 0,
+      `failed liveness probes ${livenessFailed.length} of ${pod.probesOf('liveness').length}, restarts ${pod.restarts}`,
+    );
     report.check(
       'ready once S3 healed',
       readyAt - healedAt <= READY_AFTER_HEAL_MS,
@@ -114,7 +146,11 @@ async function runFault(t: ExecutionContext, name: string, injected: string, exp
         ? `ready at +${readyAt - startedAt} ms, before S3 healed (+${healedAt - startedAt} ms): the store got through the fault`
         : `ready ${readyAt - healedAt} ms after S3 healed (bound ${READY_AFTER_HEAL_MS} ms)`,
     );
-    report.check('the cached file is the verified one', cachedMd5 === MODEL_MD5 && !partLeft, `${path.basename(cached)} hashes to ${cachedMd5}; .part left: ${String(partLeft)}`);
+    report.check(
+      'the cached file is the verified one',
+      cachedMd5 === MODEL_MD5 && !partLeft,
+      `${path.basename(cached)} hashes to ${cachedMd5}; .part left: ${String(partLeft)}`,
+    );
   } catch (e) {
     error = e;
     throw e;
@@ -136,23 +172,36 @@ test('S3 slow first byte: not ready while waiting, no restart, ready with the ve
   ));
 
 test('S3 500s: not ready while S3 answers 500, no restart, ready once it heals', (t) =>
-  runFault(t, '500 InternalError', 'every S3 request answered 500 InternalError', { name: 'reported download_failed', holds: (reasons) => reasons.includes('download_failed') }, async () => {
-    const proxy = await startHttpFaultProxy(s3.port);
-    proxy.failWith(500);
-    return {
-      endpoint: proxy.url,
-      heal: () => Promise.resolve(proxy.heal()),
-      evidence: () => ({ fired: proxy.count('HEAD', true) + proxy.count('GET', true), rangeGets: 0, detail: `500s answered: HEAD ${proxy.count('HEAD', true)}, GET ${proxy.count('GET', true)}; passed after healing: HEAD ${proxy.count('HEAD', false)}, GET ${proxy.count('GET', false)}` }),
-      close: () => proxy.close(),
-    };
-  }));
+  runFault(
+    t,
+    '500 InternalError',
+    'every S3 request answered 500 InternalError',
+    { name: 'reported download_failed', holds: (reasons) => reasons.includes('download_failed') },
+    async () => {
+      const proxy = await startHttpFaultProxy(s3.port);
+      proxy.failWith(500);
+      return {
+        endpoint: proxy.url,
+        heal: () => Promise.resolve(proxy.heal()),
+        evidence: () => ({
+          fired: proxy.count('HEAD', true) + proxy.count('GET', true),
+          rangeGets: 0,
+          detail: `500s answered: HEAD ${proxy.count('HEAD', true)}, GET ${proxy.count('GET', true)}; passed after healing: HEAD ${proxy.count('HEAD', false)}, GET ${proxy.count('GET', false)}`,
+        }),
+        close: () => proxy.close(),
+      };
+    },
+  ));
 
 test('S3 connection reset mid-body: resumed, never ready with a partial file, no restart', (t) =>
   runFault(
     t,
     'reset mid-body',
     'every S3 connection reset after 300 kB',
-    { name: 'resumed with Range', holds: (reasons, evidence) => reasons.includes('download_failed') && evidence.rangeGets > 0 },
+    {
+      name: 'resumed with Range',
+      holds: (reasons, evidence) => reasons.includes('download_failed') && evidence.rangeGets > 0,
+    },
     () => tcpFault({ kind: 'drop', afterBytes: 300_000 }),
   ));
 
@@ -161,7 +210,10 @@ test('S3 truncated body: never ready with a short file, no restart, ready once i
     t,
     'truncated body',
     'every S3 connection ended cleanly after 300 kB',
-    { name: 'resumed with Range', holds: (reasons, evidence) => reasons.includes('download_failed') && evidence.rangeGets > 0 },
+    {
+      name: 'resumed with Range',
+      holds: (reasons, evidence) => reasons.includes('download_failed') && evidence.rangeGets > 0,
+    },
     () => tcpFault({ kind: 'truncate', afterBytes: 300_000 }),
   ));
 

@@ -31,9 +31,14 @@ test('wedge: a frozen service fails liveness, is restarted, and is ready again f
     const stoppedAt = Date.now();
     first.signal('SIGSTOP');
     t.log(`SIGSTOP pid ${first.pid}`);
-    const detectMs = scale.ms(liveness.failureThreshold * liveness.periodSeconds) + scale.timeoutMs(liveness.timeoutSeconds);
+    const detectMs =
+      scale.ms(liveness.failureThreshold * liveness.periodSeconds) + scale.timeoutMs(liveness.timeoutSeconds);
     const graceMs = scale.ms(template.terminationGracePeriodSeconds);
-    await pod.waitFor(() => pod !== undefined && pod.runs.length >= 2 && pod.ready, detectMs + graceMs + 30_000, 'restarted and ready');
+    await pod.waitFor(
+      () => pod !== undefined && pod.runs.length >= 2 && pod.ready,
+      detectMs + graceMs + 30_000,
+      'restarted and ready',
+    );
     const readyAt = Date.now();
 
     const unhealthy = pod.events.find((e) => e.type === 'Unhealthy');
@@ -47,10 +52,17 @@ test('wedge: a frozen service fails liveness, is restarted, and is ready again f
       `liveness failure seen ${unhealthy ? unhealthy.at - stoppedAt : 'never'} ms after SIGSTOP; bound failureThreshold x period + timeout = ${detectMs} ms (${unhealthy?.detail ?? ''})`,
     );
     const failures = pod.probesOf('liveness').filter((p) => p.run === 0 && !p.ok);
-    report.check('liveness failures were timeouts', failures.length > 0 && failures.every((p) => p.error === 'timeout'), `${failures.map((p) => p.error).join(', ')}`);
+    report.check(
+      'liveness failures were timeouts',
+      failures.length > 0 && failures.every((p) => p.error === 'timeout'),
+      `${failures.map((p) => p.error).join(', ')}`,
+    );
     report.check(
       'restarted once, within the grace period after the failure',
-      pod.restarts === 1 && restartedAt !== undefined && unhealthy !== undefined && restartedAt - unhealthy.at <= graceMs + slackMs,
+      pod.restarts === 1 &&
+        restartedAt !== undefined &&
+        unhealthy !== undefined &&
+        restartedAt - unhealthy.at <= graceMs + slackMs,
       `restarts ${pod.restarts}; new container ${restartedAt !== undefined && unhealthy ? restartedAt - unhealthy.at : '?'} ms after the failure (grace ${graceMs} ms: a frozen process cannot act on SIGTERM; killed by ${first.exit?.signal ?? '?'})`,
     );
     const hit = second?.find((l) => l.msg === 'model cache hit, MD5 verified') ?? [];

@@ -13,7 +13,10 @@ test('the shipped SMS dataset reads as Latin-1 TSV with every line an example', 
   const data = parseDataset(bytes);
   t.is(data.format, 'tsv');
   t.is(data.encoding, 'latin1');
-  const lines = bytes.toString('latin1').split('\n').filter((l) => l.trim() !== '').length;
+  const lines = bytes
+    .toString('latin1')
+    .split('\n')
+    .filter((l) => l.trim() !== '').length;
   t.is(data.examples.length, lines);
   t.deepEqual(Object.keys(labelCounts(data.examples)).sort(), ['ham', 'spam']);
   // The pound sign (0xA3 in Latin-1) survives as a character, not a replacement mark.
@@ -37,16 +40,27 @@ test('fastText-format lines keep all their labels; a line without a label is an 
     { labels: ['c'], text: 'one' },
   ]);
   t.is(toFastTextLine(data.examples[0]!), '__label__a __label__b two labels\n');
-  const err = t.throws(() => parseDataset(Buffer.from('__label__a fine\nno label here\n')), { instanceOf: DatasetError });
+  const err = t.throws(() => parseDataset(Buffer.from('__label__a fine\nno label here\n')), {
+    instanceOf: DatasetError,
+  });
   t.regex(err.message, /line 2/);
 });
 
 test('TSV errors name the line; blank texts are counted, not trained on', (t) => {
-  t.regex(t.throws(() => parseDataset(Buffer.from('spam\tok\nno tab here\n'), 'tsv'))?.message ?? '', /line 2: expected "label<TAB>text"/);
-  t.regex(t.throws(() => parseDataset(Buffer.from('two words\ttext\n'), 'tsv'))?.message ?? '', /line 1: the label "two words"/);
+  t.regex(
+    t.throws(() => parseDataset(Buffer.from('spam\tok\nno tab here\n'), 'tsv'))?.message ?? '',
+    /line 2: expected "label<TAB>text"/,
+  );
+  t.regex(
+    t.throws(() => parseDataset(Buffer.from('two words\ttext\n'), 'tsv'))?.message ?? '',
+    /line 1: the label "two words"/,
+  );
   const data = parseDataset(Buffer.from('spam\tbuy now\nham\t   \nham\t"quoted ""text"""\n'));
   t.is(data.skipped, 1);
-  t.deepEqual(data.examples.map((e) => e.text), ['buy now', 'quoted "text"']);
+  t.deepEqual(
+    data.examples.map((e) => e.text),
+    ['buy now', 'quoted "text"'],
+  );
 });
 
 test('the split is stratified, disjoint, complete, and the same for the same seed', async (t) => {

@@ -27,13 +27,19 @@ test('the model labels fall back to the committed lock, the one baked without MO
   const lock = JSON.parse(await read('model.lock.json')) as { uri: string; md5: string };
   t.true(dockerfile.includes(`fasttext-edge.model.uri="\${MODEL_URI:-${lock.uri}}"`));
   t.true(dockerfile.includes(`fasttext-edge.model.md5="\${MODEL_MD5:-${lock.md5}}"`));
-  for (const label of ['source', 'revision', 'version', 'created']) t.regex(dockerfile, new RegExp(`org\\.opencontainers\\.image\\.${label}="\\$\\{`), label);
+  for (const label of ['source', 'revision', 'version', 'created'])
+    t.regex(dockerfile, new RegExp(`org\\.opencontainers\\.image\\.${label}="\\$\\{`), label);
 });
 
-test('both ports are exposed: the traffic port and the chart\'s management port, which the image listens on', async (t) => {
+test("both ports are exposed: the traffic port and the chart's management port, which the image listens on", async (t) => {
   const dockerfile = await read('Dockerfile');
-  const values = YAML.parse(await read('chart/values.yaml')) as { containerPorts: { http: number; management: number } };
-  t.deepEqual(/^EXPOSE (.+)$/m.exec(dockerfile)?.[1]?.split(/\s+/).map(Number).sort(), [values.containerPorts.http, values.containerPorts.management].sort());
+  const values = YAML.parse(await read('chart/values.yaml')) as {
+    containerPorts: { http: number; management: number };
+  };
+  t.deepEqual(
+    /^EXPOSE (.+)$/m.exec(dockerfile)?.[1]?.split(/\s+/).map(Number).sort(),
+    [values.containerPorts.http, values.containerPorts.management].sort(),
+  );
   t.regex(dockerfile, new RegExp(`MANAGEMENT_PORT=${values.containerPorts.management}\\b`));
   t.regex(dockerfile, /^HEALTHCHECK .*\\\n\s+CMD \["node", "-e", ".*\/health/m);
 });

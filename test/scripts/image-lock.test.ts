@@ -36,7 +36,12 @@ test('without MODEL_URI the committed lock stays, checked', async (t) => {
 
 test('MODEL_URI, MODEL_MD5, MODEL_BYTES and MODEL_NAME become the lock', async (t) => {
   const lock = await committedLockCopy('args.json');
-  const env = { MODEL_URI: 's3://models/spam/sms.ftz', MODEL_MD5: MD5.toUpperCase(), MODEL_BYTES: '231182', MODEL_NAME: 'sms-spam' };
+  const env = {
+    MODEL_URI: 's3://models/spam/sms.ftz',
+    MODEL_MD5: MD5.toUpperCase(),
+    MODEL_BYTES: '231182',
+    MODEL_NAME: 'sms-spam',
+  };
   const run = await runScript('image-lock.ts', [lock], { env, timeoutMs: DEADLINE_MS });
   t.is(run.code, 0, run.stderr);
   t.deepEqual(await readLockFile(lock), { uri: 's3://models/spam/sms.ftz', md5: MD5, bytes: 231182, name: 'sms-spam' });
@@ -48,7 +53,10 @@ test('a partial or invalid set of build arguments fails and leaves the lock alon
   const cases: [Record<string, string>, RegExp][] = [
     [{ MODEL_URI: 's3://models/x.ftz', MODEL_MD5: MD5 }, /MODEL_URI needs MODEL_MD5 and MODEL_BYTES too/],
     [{ MODEL_MD5: MD5 }, /MODEL_MD5 is set but MODEL_URI is not/],
-    [{ MODEL_URI: 's3://models/x.ftz', MODEL_MD5: 'not-an-md5', MODEL_BYTES: '10' }, /"md5" must be 32 hexadecimal characters/],
+    [
+      { MODEL_URI: 's3://models/x.ftz', MODEL_MD5: 'not-an-md5', MODEL_BYTES: '10' },
+      /"md5" must be 32 hexadecimal characters/,
+    ],
     [{ MODEL_URI: 's3://models/x.ftz', MODEL_MD5: MD5, MODEL_BYTES: '1e3' }, /"bytes" must be a positive integer/],
   ];
   for (const [env, message] of cases) {
@@ -59,16 +67,28 @@ test('a partial or invalid set of build arguments fails and leaves the lock alon
   t.is(await readFile(lock, 'utf8'), before);
 });
 
-test('MODEL_SHA256 and MODEL_CANARIES (the release lock\'s JSON array) go into the lock, validated', async (t) => {
+test("MODEL_SHA256 and MODEL_CANARIES (the release lock's JSON array) go into the lock, validated", async (t) => {
   const lock = await committedLockCopy('full.json');
   const canaries = [{ text: 'WIN a prize', label: 'spam', score: 0.99 }];
-  const env = { MODEL_URI: 's3://models/spam/sms.ftz', MODEL_MD5: MD5, MODEL_BYTES: '231182', MODEL_SHA256: 'AB'.repeat(32), MODEL_CANARIES: JSON.stringify(canaries) };
+  const env = {
+    MODEL_URI: 's3://models/spam/sms.ftz',
+    MODEL_MD5: MD5,
+    MODEL_BYTES: '231182',
+    MODEL_SHA256: 'AB'.repeat(32),
+    MODEL_CANARIES: JSON.stringify(canaries),
+  };
   const run = await runScript('image-lock.ts', [lock], { env, timeoutMs: DEADLINE_MS });
   t.is(run.code, 0, run.stderr);
   t.like(await readLockFile(lock), { sha256: 'ab'.repeat(32), canaries });
-  const bad = await runScript('image-lock.ts', [lock], { env: { ...env, MODEL_CANARIES: '[{"text": "x"}]' }, timeoutMs: DEADLINE_MS });
+  const bad = await runScript('image-lock.ts', [lock], {
+    env: { ...env, MODEL_CANARIES: '[{"text": "x"}]' },
+    timeoutMs: DEADLINE_MS,
+  });
   t.is(bad.code, 1);
   t.regex(bad.stderr, /"canaries" \[0\] must be/);
-  const notJson = await runScript('image-lock.ts', [lock], { env: { ...env, MODEL_CANARIES: '[' }, timeoutMs: DEADLINE_MS });
+  const notJson = await runScript('image-lock.ts', [lock], {
+    env: { ...env, MODEL_CANARIES: '[' },
+    timeoutMs: DEADLINE_MS,
+  });
   t.regex(notJson.stderr, /MODEL_CANARIES is not JSON/);
 });

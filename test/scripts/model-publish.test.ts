@@ -36,10 +36,15 @@ test.after.always(async () => {
 async function storedMd5(bucket: string, key: string): Promise<{ md5: string; sha256: string; bytes: number }> {
   const out = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const body = Buffer.from(await out.Body!.transformToByteArray());
-  return { md5: createHash('md5').update(body).digest('hex'), sha256: createHash('sha256').update(body).digest('hex'), bytes: body.length };
+  return {
+    md5: createHash('md5').update(body).digest('hex'),
+    sha256: createHash('sha256').update(body).digest('hex'),
+    bytes: body.length,
+  };
 }
 
-const publish = (args: string[]) => runScript('model-publish.ts', args, { env: s3rverEnv(s3.endpoint), timeoutMs: DEADLINE_MS });
+const publish = (args: string[]) =>
+  runScript('model-publish.ts', args, { env: s3rverEnv(s3.endpoint), timeoutMs: DEADLINE_MS });
 
 test.serial('a small model goes up in one request and the lock names its bytes', async (t) => {
   const lockFile = path.join(dir, 'single.lock.json');
@@ -50,17 +55,31 @@ test.serial('a small model goes up in one request and the lock names its bytes',
   const file = await digestFile(BUNDLED);
   t.deepEqual(await storedMd5('models', 'lang/lid176-v1.ftz'), file);
   const lock = await readLockFile(lockFile);
-  t.deepEqual(lock, { uri: 's3://models/lang/lid176-v1.ftz', md5: file.md5, sha256: file.sha256, bytes: file.bytes, name: 'lid176' });
+  t.deepEqual(lock, {
+    uri: 's3://models/lang/lid176-v1.ftz',
+    md5: file.md5,
+    sha256: file.sha256,
+    bytes: file.bytes,
+    name: 'lid176',
+  });
   t.is(run.stdout, await readFile(lockFile, 'utf8'));
   t.regex(run.stderr, /verified; wrote/);
   const head = await s3.client.send(new HeadObjectCommand({ Bucket: 'models', Key: 'lang/lid176-v1.ftz' }));
-  t.deepEqual(head.Metadata, { md5: file.md5, sha256: file.sha256 }, 'x-amz-meta-md5 and x-amz-meta-sha256 for release:verify');
+  t.deepEqual(
+    head.Metadata,
+    { md5: file.md5, sha256: file.sha256 },
+    'x-amz-meta-md5 and x-amz-meta-sha256 for release:verify',
+  );
 });
 
 test.serial('a model above the part size goes multipart, and the whole object still hashes to the file', async (t) => {
   // A real fastText model over 5 MiB: char n-grams put 30,000 hashed buckets in the .bin.
   const model = path.join(dir, 'sms-large.bin');
-  const train = await runScript('model-train.ts', ['--data', SMS, '--out', model, '--minn', '2', '--maxn', '4', '--bucket', '30000', '--epoch', '5'], { timeoutMs: DEADLINE_MS });
+  const train = await runScript(
+    'model-train.ts',
+    ['--data', SMS, '--out', model, '--minn', '2', '--maxn', '4', '--bucket', '30000', '--epoch', '5'],
+    { timeoutMs: DEADLINE_MS },
+  );
   t.is(train.code, 0, train.stderr);
   const file = await digestFile(model);
   t.true(file.bytes > 5 * 1024 * 1024, `${file.bytes} bytes`);
@@ -68,10 +87,17 @@ test.serial('a model above the part size goes multipart, and the whole object st
   const lockFile = path.join(dir, 'multi.lock.json');
   const run = await publish([model, 's3://models/sms/large.bin', '--lock', lockFile, '--part-size', '5']);
   t.is(run.code, 0, run.stderr);
-  const parts = s3.requests.filter((r) => r.method === 'PUT' && r.url.startsWith('/models/sms/large.bin?') && r.url.includes('partNumber=')).length;
+  const parts = s3.requests.filter(
+    (r) => r.method === 'PUT' && r.url.startsWith('/models/sms/large.bin?') && r.url.includes('partNumber='),
+  ).length;
   t.is(parts, Math.ceil(file.bytes / (5 * 1024 * 1024)));
   t.deepEqual(await storedMd5('models', 'sms/large.bin'), file);
-  t.like(await readLockFile(lockFile), { uri: 's3://models/sms/large.bin', md5: file.md5, bytes: file.bytes, name: 'large' });
+  t.like(await readLockFile(lockFile), {
+    uri: 's3://models/sms/large.bin',
+    md5: file.md5,
+    bytes: file.bytes,
+    name: 'large',
+  });
 });
 
 test.serial('a file that is not a fastText model is refused before any upload', async (t) => {
@@ -103,7 +129,10 @@ test.serial('an unreachable endpoint fails with exit 1, naming the endpoint and 
   await new Promise((resolve) => server.close(resolve));
   const lockFile = path.join(dir, 'unreachable.lock.json');
   const env = { ...s3rverEnv(`http://user:secret@127.0.0.1:${port}/?token=x`) };
-  const run = await runScript('model-publish.ts', [BUNDLED, 's3://models/x.ftz', '--lock', lockFile], { env, timeoutMs: DEADLINE_MS });
+  const run = await runScript('model-publish.ts', [BUNDLED, 's3://models/x.ftz', '--lock', lockFile], {
+    env,
+    timeoutMs: DEADLINE_MS,
+  });
   t.is(run.code, 1, run.stderr);
   t.regex(run.stderr, new RegExp(`http://127\\.0\\.0\\.1:${port} unreachable \\(ECONNREFUSED\\)`));
   t.false(/secret|token/.test(run.stderr));
@@ -119,54 +148,80 @@ test.serial('usage errors exit 2', async (t) => {
   t.regex(small.stderr, /--part-size 1: expected a number of MiB >= 5/);
 });
 
-test.serial('without --lock the lock goes to releases/<name>.lock.json where the command runs; model.lock.json stays', async (t) => {
-  const committed = await readFile(path.join(projectRoot(), 'model.lock.json'), 'utf8');
-  const cwd = await mkdtemp(path.join(dir, 'operator-'));
-  const run = await runScript('model-publish.ts', [BUNDLED, 's3://models/lang/lid176-default.ftz', '--name', 'lid-default'], {
-    env: s3rverEnv(s3.endpoint),
-    cwd,
-    timeoutMs: DEADLINE_MS,
-  });
-  t.is(run.code, 0, run.stderr);
-  const written = path.join(cwd, 'releases', 'lid-default.lock.json');
-  t.like(await readLockFile(written), { uri: 's3://models/lang/lid176-default.ftz', name: 'lid-default' });
-  t.true(run.stderr.includes(`wrote ${written}`), run.stderr);
-  t.is(await readFile(path.join(projectRoot(), 'model.lock.json'), 'utf8'), committed, 'the bundled default lock is untouched');
-});
+test.serial(
+  'without --lock the lock goes to releases/<name>.lock.json where the command runs; model.lock.json stays',
+  async (t) => {
+    const committed = await readFile(path.join(projectRoot(), 'model.lock.json'), 'utf8');
+    const cwd = await mkdtemp(path.join(dir, 'operator-'));
+    const run = await runScript(
+      'model-publish.ts',
+      [BUNDLED, 's3://models/lang/lid176-default.ftz', '--name', 'lid-default'],
+      {
+        env: s3rverEnv(s3.endpoint),
+        cwd,
+        timeoutMs: DEADLINE_MS,
+      },
+    );
+    t.is(run.code, 0, run.stderr);
+    const written = path.join(cwd, 'releases', 'lid-default.lock.json');
+    t.like(await readLockFile(written), { uri: 's3://models/lang/lid176-default.ftz', name: 'lid-default' });
+    t.true(run.stderr.includes(`wrote ${written}`), run.stderr);
+    t.is(
+      await readFile(path.join(projectRoot(), 'model.lock.json'), 'utf8'),
+      committed,
+      'the bundled default lock is untouched',
+    );
+  },
+);
 
-test.serial('a key already holding the same bytes is not uploaded again; other bytes are refused unless --force', async (t) => {
-  const key = 'lang/immutable.ftz';
-  const first = await publish([BUNDLED, `s3://models/${key}`, '--lock', path.join(dir, 'imm-1.json')]);
-  t.is(first.code, 0, first.stderr);
-  const puts = s3.count('PUT', 'models', key);
+test.serial(
+  'a key already holding the same bytes is not uploaded again; other bytes are refused unless --force',
+  async (t) => {
+    const key = 'lang/immutable.ftz';
+    const first = await publish([BUNDLED, `s3://models/${key}`, '--lock', path.join(dir, 'imm-1.json')]);
+    t.is(first.code, 0, first.stderr);
+    const puts = s3.count('PUT', 'models', key);
 
-  const again = await publish([BUNDLED, `s3://models/${key}`, '--lock', path.join(dir, 'imm-2.json')]);
-  t.is(again.code, 0, again.stderr);
-  t.regex(again.stderr, /already holds these bytes .*: not uploaded again/);
-  t.is(s3.count('PUT', 'models', key), puts, 'no second upload');
-  t.is(await readFile(path.join(dir, 'imm-2.json'), 'utf8'), await readFile(path.join(dir, 'imm-1.json'), 'utf8'));
+    const again = await publish([BUNDLED, `s3://models/${key}`, '--lock', path.join(dir, 'imm-2.json')]);
+    t.is(again.code, 0, again.stderr);
+    t.regex(again.stderr, /already holds these bytes .*: not uploaded again/);
+    t.is(s3.count('PUT', 'models', key), puts, 'no second upload');
+    t.is(await readFile(path.join(dir, 'imm-2.json'), 'utf8'), await readFile(path.join(dir, 'imm-1.json'), 'utf8'));
 
-  // Another model (trained here) under the same key.
-  const other = path.join(dir, 'other.ftz');
-  const train = await runScript('model-train.ts', ['--data', SMS, '--out', other, '--label', 'spam', '--epoch', '5'], { timeoutMs: DEADLINE_MS });
-  t.is(train.code, 0, train.stderr);
-  const otherDigest = await digestFile(other);
-  const bundled = await digestFile(BUNDLED);
-  const lockFile = path.join(dir, 'imm-3.json');
-  const refused = await publish([other, `s3://models/${key}`, '--lock', lockFile]);
-  t.is(refused.code, 1);
-  t.true(refused.stderr.includes(`already holds a different object (${bundled.bytes} bytes, md5 ${bundled.md5}, sha256 ${bundled.sha256})`), refused.stderr);
-  t.true(refused.stderr.includes(`(${otherDigest.bytes} bytes, md5 ${otherDigest.md5}, sha256 ${otherDigest.sha256})`), refused.stderr);
-  t.regex(refused.stderr, /publish under a new key, or pass --force/);
-  t.is(s3.count('PUT', 'models', key), puts, 'nothing uploaded');
-  t.deepEqual(await storedMd5('models', key), bundled, 'the published object is untouched');
-  await t.throwsAsync(readFile(lockFile), { code: 'ENOENT' });
+    // Another model (trained here) under the same key.
+    const other = path.join(dir, 'other.ftz');
+    const train = await runScript(
+      'model-train.ts',
+      ['--data', SMS, '--out', other, '--label', 'spam', '--epoch', '5'],
+      { timeoutMs: DEADLINE_MS },
+    );
+    t.is(train.code, 0, train.stderr);
+    const otherDigest = await digestFile(other);
+    const bundled = await digestFile(BUNDLED);
+    const lockFile = path.join(dir, 'imm-3.json');
+    const refused = await publish([other, `s3://models/${key}`, '--lock', lockFile]);
+    t.is(refused.code, 1);
+    t.true(
+      refused.stderr.includes(
+        `already holds a different object (${bundled.bytes} bytes, md5 ${bundled.md5}, sha256 ${bundled.sha256})`,
+      ),
+      refused.stderr,
+    );
+    t.true(
+      refused.stderr.includes(`(${otherDigest.bytes} bytes, md5 ${otherDigest.md5}, sha256 ${otherDigest.sha256})`),
+      refused.stderr,
+    );
+    t.regex(refused.stderr, /publish under a new key, or pass --force/);
+    t.is(s3.count('PUT', 'models', key), puts, 'nothing uploaded');
+    t.deepEqual(await storedMd5('models', key), bundled, 'the published object is untouched');
+    await t.throwsAsync(readFile(lockFile), { code: 'ENOENT' });
 
-  const forced = await publish([other, `s3://models/${key}`, '--lock', lockFile, '--force']);
-  t.is(forced.code, 0, forced.stderr);
-  t.regex(forced.stderr, /--force: overwriting .*md5: stored [0-9a-f]{32}, expected [0-9a-f]{32}/);
-  t.deepEqual(await storedMd5('models', key), otherDigest);
-});
+    const forced = await publish([other, `s3://models/${key}`, '--lock', lockFile, '--force']);
+    t.is(forced.code, 0, forced.stderr);
+    t.regex(forced.stderr, /--force: overwriting .*md5: stored [0-9a-f]{32}, expected [0-9a-f]{32}/);
+    t.deepEqual(await storedMd5('models', key), otherDigest);
+  },
+);
 
 test.serial('an object without checksum metadata (uploaded by other means) counts as different bytes', async (t) => {
   await s3.put('models', 'lang/foreign.ftz', BUNDLED);
@@ -175,17 +230,36 @@ test.serial('an object without checksum metadata (uploaded by other means) count
   t.regex(run.stderr, /already holds a different object \(938013 bytes, md5 unknown\)/);
 });
 
-test.serial('--canary records the model\'s own top label and score into the lock', async (t) => {
+test.serial("--canary records the model's own top label and score into the lock", async (t) => {
   const lockFile = path.join(dir, 'canaries.json');
-  const run = await publish([BUNDLED, 's3://models/lang/canaries.ftz', '--lock', lockFile, '--canary', 'Bonjour tout le monde', '--canary', 'Guten Morgen, wie geht es dir?']);
+  const run = await publish([
+    BUNDLED,
+    's3://models/lang/canaries.ftz',
+    '--lock',
+    lockFile,
+    '--canary',
+    'Bonjour tout le monde',
+    '--canary',
+    'Guten Morgen, wie geht es dir?',
+  ]);
   t.is(run.code, 0, run.stderr);
   const lock = await readLockFile(lockFile);
   t.is(lock.canaries?.length, 2);
   t.like(lock.canaries?.[0], { text: 'Bonjour tout le monde', label: 'fr' });
   t.like(lock.canaries?.[1], { text: 'Guten Morgen, wie geht es dir?', label: 'de' });
   t.true((lock.canaries?.[0]?.score ?? 0) > 0.5);
-  t.true((lock.canaries ?? []).every((c) => c.score <= 1), 'a probability, at most 1');
-  const blank = await publish([BUNDLED, 's3://models/lang/canaries2.ftz', '--lock', path.join(dir, 'c2.json'), '--canary', '   ']);
+  t.true(
+    (lock.canaries ?? []).every((c) => c.score <= 1),
+    'a probability, at most 1',
+  );
+  const blank = await publish([
+    BUNDLED,
+    's3://models/lang/canaries2.ftz',
+    '--lock',
+    path.join(dir, 'c2.json'),
+    '--canary',
+    '   ',
+  ]);
   t.is(blank.code, 1);
   t.true(blank.stderr.includes(`canary "   ": a text without words`), blank.stderr);
 });
@@ -196,7 +270,9 @@ test.serial('--canary records the model\'s own top label and score into the lock
  * S3 does when the key exists; 501 refuses the header itself, as a store without the feature
  * may. A fake, and it says so: it stands in for store behaviour s3rver does not have.
  */
-async function conditionalProxy(mode: 412 | 501): Promise<{ endpoint: string; conditionalPuts: number; close(): Promise<void> }> {
+async function conditionalProxy(
+  mode: 412 | 501,
+): Promise<{ endpoint: string; conditionalPuts: number; close(): Promise<void> }> {
   const target = new URL(s3.endpoint);
   const state = { conditionalPuts: 0 };
   const server = http.createServer((req, res) => {
@@ -210,10 +286,13 @@ async function conditionalProxy(mode: 412 | 501): Promise<{ endpoint: string; co
         return;
       }
     }
-    const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
@@ -232,28 +311,38 @@ async function conditionalProxy(mode: 412 | 501): Promise<{ endpoint: string; co
   };
 }
 
-test.serial('a new key is written with If-None-Match: *; a 412 (someone else won the race) fails, a 501 falls back', async (t) => {
-  const refusing = await conditionalProxy(412);
-  try {
-    const lockFile = path.join(dir, 'race.json');
-    const run = await runScript('model-publish.ts', [BUNDLED, 's3://models/lang/race.ftz', '--lock', lockFile], { env: s3rverEnv(refusing.endpoint), timeoutMs: DEADLINE_MS });
-    t.is(run.code, 1);
-    t.regex(run.stderr, /the key was written by someone else during this upload \(HTTP 412 to If-None-Match: \*\)/);
-    t.is(refusing.conditionalPuts, 1);
-    await t.throwsAsync(readFile(lockFile), { code: 'ENOENT' });
-  } finally {
-    await refusing.close();
-  }
-  const unsupported = await conditionalProxy(501);
-  try {
-    const run = await runScript('model-publish.ts', [BUNDLED, 's3://models/lang/no-conditional.ftz', '--lock', path.join(dir, 'nc.json')], {
-      env: s3rverEnv(unsupported.endpoint),
-      timeoutMs: DEADLINE_MS,
-    });
-    t.is(run.code, 0, run.stderr);
-    t.is(unsupported.conditionalPuts, 1);
-    t.deepEqual(await storedMd5('models', 'lang/no-conditional.ftz'), await digestFile(BUNDLED));
-  } finally {
-    await unsupported.close();
-  }
-});
+test.serial(
+  'a new key is written with If-None-Match: *; a 412 (someone else won the race) fails, a 501 falls back',
+  async (t) => {
+    const refusing = await conditionalProxy(412);
+    try {
+      const lockFile = path.join(dir, 'race.json');
+      const run = await runScript('model-publish.ts', [BUNDLED, 's3://models/lang/race.ftz', '--lock', lockFile], {
+        env: s3rverEnv(refusing.endpoint),
+        timeoutMs: DEADLINE_MS,
+      });
+      t.is(run.code, 1);
+      t.regex(run.stderr, /the key was written by someone else during this upload \(HTTP 412 to If-None-Match: \*\)/);
+      t.is(refusing.conditionalPuts, 1);
+      await t.throwsAsync(readFile(lockFile), { code: 'ENOENT' });
+    } finally {
+      await refusing.close();
+    }
+    const unsupported = await conditionalProxy(501);
+    try {
+      const run = await runScript(
+        'model-publish.ts',
+        [BUNDLED, 's3://models/lang/no-conditional.ftz', '--lock', path.join(dir, 'nc.json')],
+        {
+          env: s3rverEnv(unsupported.endpoint),
+          timeoutMs: DEADLINE_MS,
+        },
+      );
+      t.is(run.code, 0, run.stderr);
+      t.is(unsupported.conditionalPuts, 1);
+      t.deepEqual(await storedMd5('models', 'lang/no-conditional.ftz'), await digestFile(BUNDLED));
+    } finally {
+      await unsupported.close();
+    }
+  },
+);

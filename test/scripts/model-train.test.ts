@@ -19,7 +19,10 @@ interface LabelScore {
 }
 interface Report {
   split: { seed: number; train: number; test: number };
-  evaluation: Record<'bin' | 'ftz', { accuracy: number; labels: Record<string, LabelScore>; fastText: { precisionAt1: number } } | undefined>;
+  evaluation: Record<
+    'bin' | 'ftz',
+    { accuracy: number; labels: Record<string, LabelScore>; fastText: { precisionAt1: number } } | undefined
+  >;
   gate: { passed: boolean } | null;
   model: { file: string; bytes: number; md5: string } | null;
 }
@@ -59,15 +62,23 @@ test('trains a quantized SMS spam model that passes precision >= 0.95 on the hel
   const ftz = report.evaluation.ftz;
   if (ftz === undefined) return t.fail('no .ftz evaluation in the report');
   const spam = ftz.labels.spam;
-  t.log(`SMS spam, seed ${report.split.seed}, ${report.split.test} held out: precision ${spam?.precision.toFixed(4)}, recall ${spam?.recall.toFixed(4)} (${run.ms.toFixed(0)} ms)`);
+  t.log(
+    `SMS spam, seed ${report.split.seed}, ${report.split.test} held out: precision ${spam?.precision.toFixed(4)}, recall ${spam?.recall.toFixed(4)} (${run.ms.toFixed(0)} ms)`,
+  );
   t.true((spam?.precision ?? 0) >= 0.95);
   t.is(spam?.support, Math.round(322 * 0.2));
   t.deepEqual(report.gate, { label: 'spam', minPrecision: 0.95, minRecall: null, passed: true });
   // Our per-example scoring agrees with `fasttext test` (which prints three decimals).
-  t.true(Math.abs(ftz.accuracy - ftz.fastText.precisionAt1) < 0.0006, `${ftz.accuracy} vs ${ftz.fastText.precisionAt1}`);
+  t.true(
+    Math.abs(ftz.accuracy - ftz.fastText.precisionAt1) < 0.0006,
+    `${ftz.accuracy} vs ${ftz.fastText.precisionAt1}`,
+  );
   // The file is what the report says, and it is a model fastText serves.
   t.deepEqual({ ...(await digestFile(out)), file: out }, report.model);
-  t.is(await predict(out, 'URGENT! You have WON a guaranteed £1000 cash prize. Call 09061701461 now to claim'), '__label__spam');
+  t.is(
+    await predict(out, 'URGENT! You have WON a guaranteed £1000 cash prize. Call 09061701461 now to claim'),
+    '__label__spam',
+  );
   t.is(await predict(out, 'Ok, I will be home for dinner around 7, see you then'), '__label__ham');
   t.regex(run.stderr, /training 100%/);
 });
@@ -76,9 +87,16 @@ test('a model below the gate is not written, and the exit status says so', async
   // Every text is the same, half labelled a, half b: whatever fastText predicts, label a's
   // held-out precision is at most 0.5, so a 0.6 gate cannot pass.
   const data = path.join(dir, 'indistinguishable.tsv');
-  await writeFile(data, Array.from({ length: 40 }, (_, i) => `${i % 2 === 0 ? 'a' : 'b'}\tthe very same words\n`).join(''));
+  await writeFile(
+    data,
+    Array.from({ length: 40 }, (_, i) => `${i % 2 === 0 ? 'a' : 'b'}\tthe very same words\n`).join(''),
+  );
   const out = path.join(dir, 'never.bin');
-  const run = await runScript('model-train.ts', ['--data', data, '--out', out, '--label', 'a', '--min-precision', '0.6', '--epoch', '5'], { timeoutMs: DEADLINE_MS });
+  const run = await runScript(
+    'model-train.ts',
+    ['--data', data, '--out', out, '--label', 'a', '--min-precision', '0.6', '--epoch', '5'],
+    { timeoutMs: DEADLINE_MS },
+  );
   t.is(run.code, 1, run.stderr);
   t.regex(run.stderr, /quality gate not met, nothing written: precision of a 0\.\d+ < 0\.6/);
   const report = JSON.parse(run.stdout) as Report;
@@ -91,10 +109,16 @@ test('bad arguments exit 2 with the usage; --help exits 0', async (t) => {
   const missing = await runScript('model-train.ts', ['--out', path.join(dir, 'x.bin')], { timeoutMs: DEADLINE_MS });
   t.is(missing.code, 2);
   t.regex(missing.stderr, /--data is required[\s\S]*Usage: npm run model:train/);
-  const ext = await runScript('model-train.ts', ['--data', SMS, '--out', path.join(dir, 'x.model')], { timeoutMs: DEADLINE_MS });
+  const ext = await runScript('model-train.ts', ['--data', SMS, '--out', path.join(dir, 'x.model')], {
+    timeoutMs: DEADLINE_MS,
+  });
   t.is(ext.code, 2);
   t.regex(ext.stderr, /must end in \.bin or \.ftz/);
-  const label = await runScript('model-train.ts', ['--data', SMS, '--out', path.join(dir, 'x.bin'), '--label', 'SPAM', '--min-precision', '0.9'], { timeoutMs: DEADLINE_MS });
+  const label = await runScript(
+    'model-train.ts',
+    ['--data', SMS, '--out', path.join(dir, 'x.bin'), '--label', 'SPAM', '--min-precision', '0.9'],
+    { timeoutMs: DEADLINE_MS },
+  );
   t.is(label.code, 2);
   t.regex(label.stderr, /--label SPAM: no such label in the data \(labels: spam, ham\)/);
   const help = await runScript('model-train.ts', ['--help'], { timeoutMs: DEADLINE_MS });

@@ -146,12 +146,16 @@ export function shellWords(line: string, env: Readonly<Record<string, string>>):
 /** `npm run --silent NAME -- ARGS` -> the script file package.json runs for NAME, and ARGS. */
 export async function npmScript(words: readonly string[]): Promise<{ script: string; args: string[] }> {
   if (words[0] !== 'npm' || words[1] !== 'run') throw new Error(`not an npm run command: ${words.join(' ')}`);
-  if (words[2] !== '--silent') throw new Error(`${words.join(' ')}: a README example whose stdout is read must use npm run --silent`);
+  if (words[2] !== '--silent')
+    throw new Error(`${words.join(' ')}: a README example whose stdout is read must use npm run --silent`);
   const name = words[3] ?? '';
-  const pkg = JSON.parse(await readFile(path.join(projectRoot(), 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const pkg = JSON.parse(await readFile(path.join(projectRoot(), 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
   const body = pkg.scripts[name];
   const m = body === undefined ? null : /^node --import tsx scripts\/(\S+\.ts)$/.exec(body);
-  if (m === null) throw new Error(`npm run ${name}: package.json runs ${JSON.stringify(body)}, not one scripts/*.ts file`);
+  if (m === null)
+    throw new Error(`npm run ${name}: package.json runs ${JSON.stringify(body)}, not one scripts/*.ts file`);
   const rest = words.slice(4);
   if (rest.length > 0 && rest[0] !== '--') throw new Error(`${words.join(' ')}: arguments must follow --`);
   return { script: m[1] ?? '', args: rest.slice(1) };

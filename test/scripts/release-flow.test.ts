@@ -54,7 +54,8 @@ test.after.always(async (t) => {
 
 function block(heading: string, lang = 'sh'): Block {
   const found = blocks.filter((b) => b.heading === heading && b.lang === lang);
-  if (found.length !== 1) throw new Error(`README "## Release": expected one ${lang} block under "### ${heading}", found ${found.length}`);
+  if (found.length !== 1)
+    throw new Error(`README "## Release": expected one ${lang} block under "### ${heading}", found ${found.length}`);
   return found[0] as Block;
 }
 
@@ -89,7 +90,12 @@ async function deploy(t: ExecutionContext, cmd: Command, major: HelmMajor): Prom
   const template = await renderPodTemplate({
     overlay: 'default',
     args: [...args, '--set', `s3.endpoint=${env.S3_ENDPOINT ?? ''}`, '--set', 's3.forcePathStyle=true'],
-    secrets: { [secretName ?? '']: { AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID ?? '', AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY ?? '' } },
+    secrets: {
+      [secretName ?? '']: {
+        AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID ?? '',
+        AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY ?? '',
+      },
+    },
     helmMajor: major,
   });
   t.is(template.env.AWS_ACCESS_KEY_ID, env.AWS_ACCESS_KEY_ID, 'the keys come from the Secret');
@@ -113,7 +119,11 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
 }
 
 async function topLabel(service: RunningService, text: string): Promise<string | undefined> {
-  const res = await fetch(`${service.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+  const res = await fetch(`${service.url}/v1/classify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ text }),
+  });
   const body = (await res.json()) as { predictions?: { label: string }[] };
   return body.predictions?.[0]?.label;
 }
@@ -126,7 +136,8 @@ interface ReleaseLock {
   name: string;
   canaries?: { text: string; label: string; score: number }[];
 }
-const readLock = async (name: string): Promise<ReleaseLock> => JSON.parse(await readFile(path.join(dir, 'releases', `${name}.lock.json`), 'utf8')) as ReleaseLock;
+const readLock = async (name: string): Promise<ReleaseLock> =>
+  JSON.parse(await readFile(path.join(dir, 'releases', `${name}.lock.json`), 'utf8')) as ReleaseLock;
 
 test.serial('rehearsal: an s3rver on 127.0.0.1 with the bucket, and the S3 settings every step reads', async (t) => {
   const cmds = commands(block('Rehearsing a release on one machine'), {});
@@ -144,59 +155,79 @@ test.serial('rehearsal: an s3rver on 127.0.0.1 with the bucket, and the S3 setti
   env.S3_ENDPOINT = s3.endpoint;
 });
 
-test.serial('steps: train, publish, values --verify, release:verify, render; the pods serve the published model', async (t) => {
-  t.timeout(STEP_MS * 2);
-  const skipped: string[] = [];
-  const helmLines: Command[] = [];
-  for (const cmd of commands(block('Steps'), env)) {
-    const [tool, sub] = cmd.words;
-    if (tool === 'npm') {
-      const run = await npm(t, cmd);
-      t.is(run.code, 0, `${cmd.line}\n${run.stderr}`);
-      if (sub === 'run' && cmd.words[3] === 'model:train') {
-        const report = JSON.parse(run.stdout) as { model: { md5: string } };
-        t.regex(report.model.md5, /^[0-9a-f]{32}$/, 'stdout is the JSON report, nothing before it');
+test.serial(
+  'steps: train, publish, values --verify, release:verify, render; the pods serve the published model',
+  async (t) => {
+    t.timeout(STEP_MS * 2);
+    const skipped: string[] = [];
+    const helmLines: Command[] = [];
+    for (const cmd of commands(block('Steps'), env)) {
+      const [tool, sub] = cmd.words;
+      if (tool === 'npm') {
+        const run = await npm(t, cmd);
+        t.is(run.code, 0, `${cmd.line}\n${run.stderr}`);
+        if (sub === 'run' && cmd.words[3] === 'model:train') {
+          const report = JSON.parse(run.stdout) as { model: { md5: string } };
+          t.regex(report.model.md5, /^[0-9a-f]{32}$/, 'stdout is the JSON report, nothing before it');
+        }
+      } else if (tool === 'git') {
+        // Checked, not run: what it adds is a release lock, never model.lock.json.
+        const added = cmd.words.slice(2);
+        if (sub === 'add')
+          for (const f of added) t.true(f.startsWith('releases/') && (await exists(path.join(dir, f))), `git add ${f}`);
+      } else if (tool === 'helm') {
+        helmLines.push(cmd);
+      } else if (tool === 'docker') {
+        skipped.push(cmd.line);
+      } else {
+        t.fail(`a README step this test does not know how to follow: ${cmd.line}`);
       }
-    } else if (tool === 'git') {
-      // Checked, not run: what it adds is a release lock, never model.lock.json.
-      const added = cmd.words.slice(2);
-      if (sub === 'add') for (const f of added) t.true(f.startsWith('releases/') && (await exists(path.join(dir, f))), `git add ${f}`);
-    } else if (tool === 'helm') {
-      helmLines.push(cmd);
-    } else if (tool === 'docker') {
-      skipped.push(cmd.line);
-    } else {
-      t.fail(`a README step this test does not know how to follow: ${cmd.line}`);
     }
-  }
-  t.is(skipped.length, 2, 'docker build and push: npm run test:image builds the image');
-  const lock = await readLock('sms-spam');
-  t.like(lock, { uri: 's3://my-models/spam/sms-spam-2026-11-28.ftz', name: 'sms-spam' });
-  t.regex(lock.sha256, /^[0-9a-f]{64}$/);
-  t.deepEqual(lock.canaries?.map((c) => c.label), ['spam', 'ham']);
-  const values = YAML.parse(await readFile(path.join(dir, 'release-prod.yaml'), 'utf8')) as { image: unknown; model: Record<string, unknown> };
-  t.deepEqual(values.image, { repository: 'registry.example.com/fasttext-edge', tag: '1.3.0' });
-  t.like(values.model, { uri: lock.uri, md5: lock.md5, name: 'sms-spam' });
+    t.is(skipped.length, 2, 'docker build and push: npm run test:image builds the image');
+    const lock = await readLock('sms-spam');
+    t.like(lock, { uri: 's3://my-models/spam/sms-spam-2026-11-28.ftz', name: 'sms-spam' });
+    t.regex(lock.sha256, /^[0-9a-f]{64}$/);
+    t.deepEqual(
+      lock.canaries?.map((c) => c.label),
+      ['spam', 'ham'],
+    );
+    const values = YAML.parse(await readFile(path.join(dir, 'release-prod.yaml'), 'utf8')) as {
+      image: unknown;
+      model: Record<string, unknown>;
+    };
+    t.deepEqual(values.image, { repository: 'registry.example.com/fasttext-edge', tag: '1.3.0' });
+    t.like(values.model, { uri: lock.uri, md5: lock.md5, name: 'sms-spam' });
 
-  t.is(helmLines.length, 1);
-  const deployLine = helmLines[0] as Command;
-  t.true(deployLine.words.includes('--rollback-on-failure') && deployLine.words.includes('--wait'));
-  t.regex(deployLine.line, /--timeout 16m/);
-  // The helm 3 variant the README gives in prose renders with helm 3.
-  const helm3 = { ...deployLine, words: deployLine.words.map((w) => (w === '--rollback-on-failure' ? '--atomic' : w)) };
-  const pod3 = await deploy(t, helm3, 3);
-  await pod3.stop();
-  const pod = await deploy(t, deployLine, 4);
-  try {
-    await pod.waitReady(60_000);
-    const model = await getJson(`${pod.url}/v1/model`);
-    t.like(model.body, { name: 'sms-spam', uri: lock.uri, md5: { expected: lock.md5, actual: lock.md5 }, state: 'ready' });
-    for (const c of lock.canaries ?? []) t.is(await topLabel(pod, c.text), c.label, `canary ${c.text}`);
-    outcomes.push(`deployed: /v1/model ${JSON.stringify(model.body.name)} md5 ${lock.md5}; canaries answer as recorded`);
-  } finally {
-    await pod.stop();
-  }
-});
+    t.is(helmLines.length, 1);
+    const deployLine = helmLines[0] as Command;
+    t.true(deployLine.words.includes('--rollback-on-failure') && deployLine.words.includes('--wait'));
+    t.regex(deployLine.line, /--timeout 16m/);
+    // The helm 3 variant the README gives in prose renders with helm 3.
+    const helm3 = {
+      ...deployLine,
+      words: deployLine.words.map((w) => (w === '--rollback-on-failure' ? '--atomic' : w)),
+    };
+    const pod3 = await deploy(t, helm3, 3);
+    await pod3.stop();
+    const pod = await deploy(t, deployLine, 4);
+    try {
+      await pod.waitReady(60_000);
+      const model = await getJson(`${pod.url}/v1/model`);
+      t.like(model.body, {
+        name: 'sms-spam',
+        uri: lock.uri,
+        md5: { expected: lock.md5, actual: lock.md5 },
+        state: 'ready',
+      });
+      for (const c of lock.canaries ?? []) t.is(await topLabel(pod, c.text), c.label, `canary ${c.text}`);
+      outcomes.push(
+        `deployed: /v1/model ${JSON.stringify(model.body.name)} md5 ${lock.md5}; canaries answer as recorded`,
+      );
+    } finally {
+      await pod.stop();
+    }
+  },
+);
 
 test.serial('a second model rolls with the same image: the email model, label SPAM', async (t) => {
   t.timeout(STEP_MS * 2);
@@ -212,69 +243,91 @@ test.serial('a second model rolls with the same image: the email model, label SP
   const pod = await deploy(t, deployLine, 4);
   try {
     await pod.waitReady(60_000);
-    t.like((await getJson(`${pod.url}/v1/model`)).body, { name: 'email-spam', md5: { expected: lock.md5 }, state: 'ready' });
-    t.is(await topLabel(pod, 'subject: cheap viagra , lowest prices , no prescription needed , click here to order now'), 'SPAM');
+    t.like((await getJson(`${pod.url}/v1/model`)).body, {
+      name: 'email-spam',
+      md5: { expected: lock.md5 },
+      state: 'ready',
+    });
+    t.is(
+      await topLabel(pod, 'subject: cheap viagra , lowest prices , no prescription needed , click here to order now'),
+      'SPAM',
+    );
     outcomes.push(`second model: /v1/model "email-spam" md5 ${lock.md5}`);
   } finally {
     await pod.stop();
   }
 });
 
-test.serial('a bad release: a released key is not overwritten, stale values fail release:verify, and deployed anyway they never turn ready', async (t) => {
-  t.timeout(STEP_MS);
-  const sms = await readLock('sms-spam');
-  const email = await readLock('email-spam');
-  // (a) Other bytes under the released key: refused, the object and its lock untouched.
-  const publish = commands(block('Steps'), env).find((c) => c.words[3] === 'model:publish') as Command;
-  const overwrite = { ...publish, words: publish.words.map((w) => (w === 'models/sms-spam.ftz' ? 'models/email-spam.ftz' : w)), line: `${publish.line} (with models/email-spam.ftz)` };
-  const refused = await npm(t, overwrite);
-  t.is(refused.code, 1);
-  t.true(refused.stderr.includes(`${sms.uri} already holds a different object (${sms.bytes} bytes, md5 ${sms.md5}, sha256 ${sms.sha256})`), refused.stderr);
-  t.regex(refused.stderr, /publish under a new key, or pass --force/);
-  t.deepEqual(await readLock('sms-spam'), sms);
+test.serial(
+  'a bad release: a released key is not overwritten, stale values fail release:verify, and deployed anyway they never turn ready',
+  async (t) => {
+    t.timeout(STEP_MS);
+    const sms = await readLock('sms-spam');
+    const email = await readLock('email-spam');
+    // (a) Other bytes under the released key: refused, the object and its lock untouched.
+    const publish = commands(block('Steps'), env).find((c) => c.words[3] === 'model:publish') as Command;
+    const overwrite = {
+      ...publish,
+      words: publish.words.map((w) => (w === 'models/sms-spam.ftz' ? 'models/email-spam.ftz' : w)),
+      line: `${publish.line} (with models/email-spam.ftz)`,
+    };
+    const refused = await npm(t, overwrite);
+    t.is(refused.code, 1);
+    t.true(
+      refused.stderr.includes(
+        `${sms.uri} already holds a different object (${sms.bytes} bytes, md5 ${sms.md5}, sha256 ${sms.sha256})`,
+      ),
+      refused.stderr,
+    );
+    t.regex(refused.stderr, /publish under a new key, or pass --force/);
+    t.deepEqual(await readLock('sms-spam'), sms);
 
-  // (b) Values naming the email key with the SMS model's MD5 (a stale copy-paste): the README's
-  // own release:verify line fails before the deploy, naming both.
-  const file = path.join(dir, 'release-prod.yaml');
-  const values = YAML.parse(await readFile(file, 'utf8')) as { model: Record<string, unknown> };
-  values.model.md5 = sms.md5;
-  delete values.model.sha256;
-  await writeFile(file, YAML.stringify(values));
-  const verifyLine = commands(block('Steps'), env).find((c) => c.words[3] === 'release:verify') as Command;
-  const verify = await npm(t, verifyLine);
-  t.is(verify.code, 1);
-  t.true(verify.stderr.includes(`md5: stored ${email.md5}, expected ${sms.md5}`), verify.stderr);
-  t.like(JSON.parse(verify.stdout), { verified: false });
+    // (b) Values naming the email key with the SMS model's MD5 (a stale copy-paste): the README's
+    // own release:verify line fails before the deploy, naming both.
+    const file = path.join(dir, 'release-prod.yaml');
+    const values = YAML.parse(await readFile(file, 'utf8')) as { model: Record<string, unknown> };
+    values.model.md5 = sms.md5;
+    delete values.model.sha256;
+    await writeFile(file, YAML.stringify(values));
+    const verifyLine = commands(block('Steps'), env).find((c) => c.words[3] === 'release:verify') as Command;
+    const verify = await npm(t, verifyLine);
+    t.is(verify.code, 1);
+    t.true(verify.stderr.includes(`md5: stored ${email.md5}, expected ${sms.md5}`), verify.stderr);
+    t.like(JSON.parse(verify.stdout), { verified: false });
 
-  // (c) Deployed anyway: never ready, and /ready names the cause.
-  const deployLine = commands(block('Steps'), env).find((c) => c.words[0] === 'helm') as Command;
-  const pod = await deploy(t, deployLine, 4);
-  try {
-    const deadline = performance.now() + 20_000;
-    let ready = await getJson(`${pod.managementUrl}/ready`);
-    while (ready.body.reason !== 'md5_mismatch' && performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      ready = await getJson(`${pod.managementUrl}/ready`);
+    // (c) Deployed anyway: never ready, and /ready names the cause.
+    const deployLine = commands(block('Steps'), env).find((c) => c.words[0] === 'helm') as Command;
+    const pod = await deploy(t, deployLine, 4);
+    try {
+      const deadline = performance.now() + 20_000;
+      let ready = await getJson(`${pod.managementUrl}/ready`);
+      while (ready.body.reason !== 'md5_mismatch' && performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        ready = await getJson(`${pod.managementUrl}/ready`);
+      }
+      t.is(ready.status, 503);
+      t.like(ready.body, { status: 'not_ready', reason: 'md5_mismatch' });
+      t.like((await getJson(`${pod.url}/v1/model`)).body, { md5: { expected: sms.md5 } });
+      outcomes.push(`bad release deployed anyway: /ready 503 ${JSON.stringify(ready.body)}`);
+    } finally {
+      await pod.stop();
     }
-    t.is(ready.status, 503);
-    t.like(ready.body, { status: 'not_ready', reason: 'md5_mismatch' });
-    t.like((await getJson(`${pod.url}/v1/model`)).body, { md5: { expected: sms.md5 } });
-    outcomes.push(`bad release deployed anyway: /ready 503 ${JSON.stringify(ready.body)}`);
-  } finally {
-    await pod.stop();
-  }
-});
+  },
+);
 
-test.serial('afterwards the project is as it was: model.lock.json untouched, nothing written, npm start serves the bundled model', async (t) => {
-  t.is(await readFile(path.join(ROOT, 'model.lock.json'), 'utf8'), before.lock);
-  for (const p of TREE_PATHS) t.is(await exists(path.join(ROOT, p)), before.existing.has(p), `${p} in the project`);
-  // `npm start` is `node dist/app/main.js` with no model settings: the bundled lock.
-  const service = await startService({ env: { SHUTDOWN_DELAY_MS: '0' } });
-  try {
-    await service.waitReady(30_000);
-    t.like((await getJson(`${service.url}/v1/model`)).body, { name: 'lid176', state: 'ready' });
-    t.is(await topLabel(service, 'Bonjour tout le monde'), 'fr');
-  } finally {
-    await service.stop();
-  }
-});
+test.serial(
+  'afterwards the project is as it was: model.lock.json untouched, nothing written, npm start serves the bundled model',
+  async (t) => {
+    t.is(await readFile(path.join(ROOT, 'model.lock.json'), 'utf8'), before.lock);
+    for (const p of TREE_PATHS) t.is(await exists(path.join(ROOT, p)), before.existing.has(p), `${p} in the project`);
+    // `npm start` is `node dist/app/main.js` with no model settings: the bundled lock.
+    const service = await startService({ env: { SHUTDOWN_DELAY_MS: '0' } });
+    try {
+      await service.waitReady(30_000);
+      t.like((await getJson(`${service.url}/v1/model`)).body, { name: 'lid176', state: 'ready' });
+      t.is(await topLabel(service, 'Bonjour tout le monde'), 'fr');
+    } finally {
+      await service.stop();
+    }
+  },
+);

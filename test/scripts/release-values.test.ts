@@ -46,10 +46,14 @@ async function writeLock(name: string, lock: object): Promise<string> {
 async function render(env: string, releaseFile: string): Promise<Manifest[]> {
   const helm = await helmBinary(3);
   const chart = path.join(projectRoot(), 'chart');
-  const { stdout } = await execFileAsync(helm, ['template', 'fasttext-edge', chart, '-f', path.join(chart, `values-${env}.yaml`), '-f', releaseFile], {
-    timeout: DEADLINE_MS,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const { stdout } = await execFileAsync(
+    helm,
+    ['template', 'fasttext-edge', chart, '-f', path.join(chart, `values-${env}.yaml`), '-f', releaseFile],
+    {
+      timeout: DEADLINE_MS,
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   return YAML.parseAllDocuments(stdout)
     .map((d) => d.toJS() as Manifest | null)
     .filter((m): m is Manifest => m !== null);
@@ -66,9 +70,20 @@ const envValue = (c: Container, name: string): string | undefined => c.env?.find
 
 test('the prod release file puts the image tag and the locked model into the pods', async (t) => {
   const canaries = [{ text: 'WIN a FREE prize now', label: 'spam', score: 0.98 }];
-  const lock = await writeLock('published.lock.json', { uri: 's3://models/spam/sms-v3.ftz', md5: MD5, bytes: 231182, name: 'sms-spam', sha256: SHA256, canaries });
+  const lock = await writeLock('published.lock.json', {
+    uri: 's3://models/spam/sms-v3.ftz',
+    md5: MD5,
+    bytes: 231182,
+    name: 'sms-spam',
+    sha256: SHA256,
+    canaries,
+  });
   const out = path.join(dir, 'release-prod.yaml');
-  const run = await runScript('release-values.ts', ['--env', 'prod', '--image-tag', '1.4.2', '--lock', lock, '--out', out], { timeoutMs: DEADLINE_MS });
+  const run = await runScript(
+    'release-values.ts',
+    ['--env', 'prod', '--image-tag', '1.4.2', '--lock', lock, '--out', out],
+    { timeoutMs: DEADLINE_MS },
+  );
   t.is(run.code, 0, run.stderr);
   const written = YAML.parse(await readFile(out, 'utf8')) as { image: unknown; model: Record<string, unknown> };
   t.deepEqual(written.image, { tag: '1.4.2' });
@@ -89,7 +104,9 @@ test('the prod release file puts the image tag and the locked model into the pod
 
 test('--no-model releases the image alone: the pods serve the lock baked into it', async (t) => {
   const digest = `sha256:${'ab'.repeat(32)}`;
-  const run = await runScript('release-values.ts', ['--env', 'staging', '--image-digest', digest, '--no-model'], { timeoutMs: DEADLINE_MS });
+  const run = await runScript('release-values.ts', ['--env', 'staging', '--image-digest', digest, '--no-model'], {
+    timeoutMs: DEADLINE_MS,
+  });
   t.is(run.code, 0, run.stderr);
   t.deepEqual(YAML.parse(run.stdout), { image: { digest } });
   const out = path.join(dir, 'release-staging.yaml');
@@ -102,19 +119,30 @@ test('--no-model releases the image alone: the pods serve the lock baked into it
 
 test('a lock that names a file inside the project is refused with the way out', async (t) => {
   const lock = await writeLock('bundled.lock.json', { uri: './lid.176.ftz', md5: MD5, bytes: 938013 });
-  const run = await runScript('release-values.ts', ['--env', 'prod', '--image-tag', '1.0.0', '--lock', lock], { timeoutMs: DEADLINE_MS });
+  const run = await runScript('release-values.ts', ['--env', 'prod', '--image-tag', '1.0.0', '--lock', lock], {
+    timeoutMs: DEADLINE_MS,
+  });
   t.is(run.code, 2);
-  t.regex(run.stderr, /a file relative to the lock, which a pod cannot reach: publish the model first .* or pass --no-model/);
+  t.regex(
+    run.stderr,
+    /a file relative to the lock, which a pod cannot reach: publish the model first .* or pass --no-model/,
+  );
   t.is(run.stdout, '');
 });
 
 test('an unknown environment, a bad tag or no image are usage errors', async (t) => {
-  const env = await runScript('release-values.ts', ['--env', 'qa', '--image-tag', '1.0.0', '--no-model'], { timeoutMs: DEADLINE_MS });
+  const env = await runScript('release-values.ts', ['--env', 'qa', '--image-tag', '1.0.0', '--no-model'], {
+    timeoutMs: DEADLINE_MS,
+  });
   t.is(env.code, 2);
-  const envs = (await readdir(path.join(projectRoot(), 'chart'))).flatMap((f) => /^values-(.+)\.yaml$/.exec(f)?.[1] ?? []).sort();
+  const envs = (await readdir(path.join(projectRoot(), 'chart')))
+    .flatMap((f) => /^values-(.+)\.yaml$/.exec(f)?.[1] ?? [])
+    .sort();
   t.true(envs.includes('prod'));
   t.true(env.stderr.includes(`--env qa: no chart/values-qa.yaml (environments: ${envs.join(', ')})`), env.stderr);
-  const tag = await runScript('release-values.ts', ['--env', 'dev', '--image-tag', 'v1:bad', '--no-model'], { timeoutMs: DEADLINE_MS });
+  const tag = await runScript('release-values.ts', ['--env', 'dev', '--image-tag', 'v1:bad', '--no-model'], {
+    timeoutMs: DEADLINE_MS,
+  });
   t.is(tag.code, 2);
   t.regex(tag.stderr, /is not a valid image tag/);
   const none = await runScript('release-values.ts', ['--env', 'dev'], { timeoutMs: DEADLINE_MS });
@@ -123,19 +151,43 @@ test('an unknown environment, a bad tag or no image are usage errors', async (t)
 });
 
 test('a model release needs the release lock: model.lock.json (the bundled default) is not one', async (t) => {
-  const run = await runScript('release-values.ts', ['--env', 'prod', '--image-tag', '1.0.0'], { timeoutMs: DEADLINE_MS });
+  const run = await runScript('release-values.ts', ['--env', 'prod', '--image-tag', '1.0.0'], {
+    timeoutMs: DEADLINE_MS,
+  });
   t.is(run.code, 2);
   t.regex(run.stderr, /--lock FILE is required: the release lock model:publish wrote \(releases\/<name>\.lock\.json\)/);
   t.is(run.stdout, '');
 });
 
 test('modelValues carries every lock field the chart declares, and names the rest', (t) => {
-  const lock = { uri: 's3://b/k.ftz', md5: MD5, bytes: 10, name: 'n', sha256: SHA256, canaries: [{ text: 'x', label: 'y', score: 0.5 }] };
+  const lock = {
+    uri: 's3://b/k.ftz',
+    md5: MD5,
+    bytes: 10,
+    name: 'n',
+    sha256: SHA256,
+    canaries: [{ text: 'x', label: 'y', score: 0.5 }],
+  };
   t.deepEqual(modelValues(lock, new Set(['uri', 'md5', 'name', 'bytes', 'sha256', 'canaries'])), {
-    values: { uri: 's3://b/k.ftz', md5: MD5, name: 'n', bytes: 10, sha256: SHA256, canaries: [{ text: 'x', label: 'y', score: 0.5 }] },
+    values: {
+      uri: 's3://b/k.ftz',
+      md5: MD5,
+      name: 'n',
+      bytes: 10,
+      sha256: SHA256,
+      canaries: [{ text: 'x', label: 'y', score: 0.5 }],
+    },
     omitted: [],
   });
-  t.deepEqual(modelValues(lock, new Set(['uri', 'md5', 'name'])).omitted, ['model.bytes', 'model.sha256', 'model.canaries']);
+  t.deepEqual(modelValues(lock, new Set(['uri', 'md5', 'name'])).omitted, [
+    'model.bytes',
+    'model.sha256',
+    'model.canaries',
+  ]);
   const certain = { ...lock, canaries: [{ text: 'x', label: 'y', score: 1.00001 }] };
-  t.deepEqual(modelValues(certain, new Set(['canaries'])).values.canaries, [{ text: 'x', label: 'y', score: 1 }], "fastText's printed 1.00001 is a probability of 1");
+  t.deepEqual(
+    modelValues(certain, new Set(['canaries'])).values.canaries,
+    [{ text: 'x', label: 'y', score: 1 }],
+    "fastText's printed 1.00001 is a probability of 1",
+  );
 });

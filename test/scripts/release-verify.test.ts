@@ -26,7 +26,10 @@ test.before(async () => {
   await s3.put('models', 'placeholder', Buffer.from('creates the bucket'));
   dir = await mkdtemp(path.join(os.tmpdir(), 'release-verify-test-'));
   lockFile = path.join(dir, 'lid176.lock.json');
-  const run = await runScript('model-publish.ts', [BUNDLED, URI, '--lock', lockFile], { env: s3rverEnv(s3.endpoint), timeoutMs: DEADLINE_MS });
+  const run = await runScript('model-publish.ts', [BUNDLED, URI, '--lock', lockFile], {
+    env: s3rverEnv(s3.endpoint),
+    timeoutMs: DEADLINE_MS,
+  });
   if (run.code !== 0) throw new Error(run.stderr);
   file = await digestFile(BUNDLED);
 });
@@ -35,7 +38,8 @@ test.after.always(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const verify = (args: string[]) => runScript('release-verify.ts', args, { env: s3rverEnv(s3.endpoint), timeoutMs: DEADLINE_MS });
+const verify = (args: string[]) =>
+  runScript('release-verify.ts', args, { env: s3rverEnv(s3.endpoint), timeoutMs: DEADLINE_MS });
 
 async function values(name: string, model: Record<string, unknown>): Promise<string> {
   const out = path.join(dir, name);
@@ -49,7 +53,13 @@ test.serial('values matching the published object verify, with one HEAD and no d
   const v = await values('good.yaml', { uri: URI, md5: file.md5, bytes: file.bytes, sha256: file.sha256 });
   const run = await verify([v]);
   t.is(run.code, 0, run.stderr);
-  t.deepEqual(JSON.parse(run.stdout), { verified: true, uri: URI, bytes: file.bytes, md5: file.md5, sha256: file.sha256 });
+  t.deepEqual(JSON.parse(run.stdout), {
+    verified: true,
+    uri: URI,
+    bytes: file.bytes,
+    md5: file.md5,
+    sha256: file.sha256,
+  });
   t.is(s3.count('GET', 'models', 'lang/lid176-2026-11-30.ftz'), gets, 'no download');
   t.is(s3.count('HEAD', 'models', 'lang/lid176-2026-11-30.ftz'), heads + 1);
   const fromLock = await verify(['--lock', lockFile]);
@@ -103,17 +113,25 @@ test('release:values --verify refuses a lock whose object changed, and writes no
   const lock = JSON.parse(await readFile(lockFile, 'utf8')) as Record<string, unknown>;
   await writeFile(stale, JSON.stringify({ ...lock, md5: 'e'.repeat(32) }));
   const out = path.join(dir, 'release-stale.yaml');
-  const run = await runScript('release-values.ts', ['--env', 'prod', '--image-tag', '1.0.0', '--lock', stale, '--verify', '--out', out], {
-    env: s3rverEnv(s3.endpoint),
-    timeoutMs: DEADLINE_MS,
-  });
+  const run = await runScript(
+    'release-values.ts',
+    ['--env', 'prod', '--image-tag', '1.0.0', '--lock', stale, '--verify', '--out', out],
+    {
+      env: s3rverEnv(s3.endpoint),
+      timeoutMs: DEADLINE_MS,
+    },
+  );
   t.is(run.code, 1);
   t.true(run.stderr.includes(`md5: stored ${file.md5}, expected ${'e'.repeat(32)}`), run.stderr);
   await t.throwsAsync(readFile(out), { code: 'ENOENT' });
-  const good = await runScript('release-values.ts', ['--env', 'prod', '--image-tag', '1.0.0', '--lock', lockFile, '--verify', '--out', out], {
-    env: s3rverEnv(s3.endpoint),
-    timeoutMs: DEADLINE_MS,
-  });
+  const good = await runScript(
+    'release-values.ts',
+    ['--env', 'prod', '--image-tag', '1.0.0', '--lock', lockFile, '--verify', '--out', out],
+    {
+      env: s3rverEnv(s3.endpoint),
+      timeoutMs: DEADLINE_MS,
+    },
+  );
   t.is(good.code, 0, good.stderr);
   t.regex(good.stderr, /verified: s3:\/\/models\/lang\/lid176-2026-11-30\.ftz holds 938013 bytes/);
   t.like(YAML.parse(await readFile(out, 'utf8')), { model: { uri: URI, md5: file.md5 } });

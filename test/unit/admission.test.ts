@@ -5,7 +5,10 @@ import { ApiError } from '../../app/http/errors.js';
 
 function admission(maxInFlight: number, maxQueue: number) {
   const shed: string[] = [];
-  const a = new Admission({ maxInFlight, maxQueue, retryAfterSeconds: 3 }, { onShed: (r) => shed.push(r), onChange: () => {} });
+  const a = new Admission(
+    { maxInFlight, maxQueue, retryAfterSeconds: 3 },
+    { onShed: (r) => shed.push(r), onChange: () => {} },
+  );
   return { a, shed };
 }
 
@@ -62,7 +65,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function codel(target: number, interval: number, maxQueue = 100, maxQueueBytes = Infinity) {
   const shed: string[] = [];
-  const a = new Admission({ maxInFlight: 1, maxQueue, retryAfterSeconds: 2, queueDelayTargetMs: target, queueDelayIntervalMs: interval, maxQueueBytes }, { onShed: (r) => shed.push(r), onChange: () => {} });
+  const a = new Admission(
+    {
+      maxInFlight: 1,
+      maxQueue,
+      retryAfterSeconds: 2,
+      queueDelayTargetMs: target,
+      queueDelayIntervalMs: interval,
+      maxQueueBytes,
+    },
+    { onShed: (r) => shed.push(r), onChange: () => {} },
+  );
   return { a, shed };
 }
 
@@ -70,7 +83,9 @@ test('queue delay under the target: every waiter is served, oldest first', async
   const { a, shed } = codel(500, 2000);
   let release = a.acquire(far()) as Release;
   const order: number[] = [];
-  const waiters = Array.from({ length: 5 }, (_, i) => (a.acquire(far()) as Promise<Release>).then((r) => (order.push(i), r)));
+  const waiters = Array.from({ length: 5 }, (_, i) =>
+    (a.acquire(far()) as Promise<Release>).then((r) => (order.push(i), r)),
+  );
   for (let i = 0; i < 5; i++) {
     await sleep(5);
     release();
@@ -110,7 +125,11 @@ test('a standing queue (shortest delay above the target for an interval): newest
   release(); // one slot, in the same tick: adaptive LIFO gives it to the newest waiter
   await sleep(250);
   t.is(outcomes[0], 'granted 3', JSON.stringify(outcomes));
-  t.deepEqual(outcomes.slice(1).sort(), ['503 overloaded 2 0', '503 overloaded 2 1', '503 overloaded 2 2'], 'the rest waited past the target: refused');
+  t.deepEqual(
+    outcomes.slice(1).sort(),
+    ['503 overloaded 2 0', '503 overloaded 2 1', '503 overloaded 2 2'],
+    'the rest waited past the target: refused',
+  );
   t.true(shed.filter((s) => s === 'queue_delay').length >= 3);
   const last = (await waiters[3]) as Release;
   last();

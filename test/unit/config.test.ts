@@ -17,12 +17,21 @@ test('defaults are what the README says', (t) => {
 
 test('every bad value is reported at once, by name', (t) => {
   const error = t.throws(
-    () => loadConfig({ PORT: '70000', MODEL_MD5: 'xyz', MODEL_URI: 'http://x/y', CACHE_ENABLED: 'maybe', MODEL_LOAD: 'soon', S3_ENDPOINT: 'localhost:9000' }),
+    () =>
+      loadConfig({
+        PORT: '70000',
+        MODEL_MD5: 'xyz',
+        MODEL_URI: 'http://x/y',
+        CACHE_ENABLED: 'maybe',
+        MODEL_LOAD: 'soon',
+        S3_ENDPOINT: 'localhost:9000',
+      }),
     { instanceOf: ConfigError },
   );
   const text = error?.message ?? '';
-  for (const name of ['PORT=70000', 'MODEL_MD5', 'MODEL_URI', 'CACHE_ENABLED', 'MODEL_LOAD', 'S3_ENDPOINT']) t.true(text.includes(name), name);
-  t.is((error).problems.length, 6);
+  for (const name of ['PORT=70000', 'MODEL_MD5', 'MODEL_URI', 'CACHE_ENABLED', 'MODEL_LOAD', 'S3_ENDPOINT'])
+    t.true(text.includes(name), name);
+  t.is(error.problems.length, 6);
 });
 
 test('the SDK endpoint variables are honoured; S3_ENDPOINT wins', (t) => {

@@ -16,7 +16,10 @@ import { createMetrics } from '../../app/metrics.js';
 import { rawRequest } from '../helpers/raw-http.js';
 
 test('while admission is full: 503 overloaded + Retry-After without reading the body; probes and other routes pass', async (t) => {
-  const admission = new Admission({ maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 7 }, { onShed: () => {}, onChange: () => {} });
+  const admission = new Admission(
+    { maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 7 },
+    { onShed: () => {}, onChange: () => {} },
+  );
   const metrics = createMetrics();
   const gate = overloadGate(admission, metrics, 7);
   const server = http.createServer((req, res) => {
@@ -26,9 +29,19 @@ test('while admission is full: 503 overloaded + Retry-After without reading the 
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => server.close());
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const post = (path: string, body: string) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5000) });
+  const post = (path: string, body: string) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(5000),
+    });
 
-  t.is(await (await post('/v1/classify', '{not json')).text(), 'passed POST /v1/classify', 'not full: through to the app');
+  t.is(
+    await (await post('/v1/classify', '{not json')).text(),
+    'passed POST /v1/classify',
+    'not full: through to the app',
+  );
 
   const slot = admission.acquire(performance.now() + 10_000) as Release;
   const shed = await post('/v1/classify', '{not json at all');
@@ -48,7 +61,10 @@ test('while admission is full: 503 overloaded + Retry-After without reading the 
 });
 
 test('a held refusal arrives after the hold, still 503 overloaded; the hold is bounded', async (t) => {
-  const admission = new Admission({ maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 1 }, { onShed: () => {}, onChange: () => {} });
+  const admission = new Admission(
+    { maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 1 },
+    { onShed: () => {}, onChange: () => {} },
+  );
   const gate = overloadGate(admission, createMetrics(), 1, 300);
   const server = http.createServer((req, res) => {
     if (gate(req, res)) return;
@@ -60,7 +76,14 @@ test('a held refusal arrives after the hold, still 503 overloaded; the hold is b
   const slot = admission.acquire(performance.now() + 10_000) as Release;
   const started = performance.now();
   const answers = await Promise.all(
-    Array.from({ length: 20 }, () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(5000) })),
+    Array.from({ length: 20 }, () =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+        signal: AbortSignal.timeout(5000),
+      }),
+    ),
   );
   const elapsed = performance.now() - started;
   t.true(answers.every((a) => a.status === 503));
@@ -73,14 +96,25 @@ test('the gate refuses every spelling the router routes to a classification, and
   // The real routers over a stand-in lifecycle (only its name and md5 are read when routes are
   // built; no handler runs): in-process routing logic, no model needed.
   const lifecycle = { name: 'lid176', md5: 'x' } as unknown as Lifecycle;
-  const deps = { lifecycle, admission: new Admission({ maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 1 }, { onShed: () => {}, onChange: () => {} }), limits: loadConfig({}).limits, requestTimeoutMs: 1000 };
+  const deps = {
+    lifecycle,
+    admission: new Admission(
+      { maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 1 },
+      { onShed: () => {}, onChange: () => {} },
+    ),
+    limits: loadConfig({}).limits,
+    requestTimeoutMs: 1000,
+  };
   const routers = [classifyRouter(deps as ClassifyDeps), oipRouter(deps as ClassifyDeps, '0')];
   const koa = new Koa();
   koa.use((ctx) => {
     ctx.body = { routed: routers.some((r) => r.match(ctx.path, 'POST').route) };
   });
   const route = koa.callback();
-  const full = new Admission({ maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 1 }, { onShed: () => {}, onChange: () => {} });
+  const full = new Admission(
+    { maxInFlight: 1, maxQueue: 0, retryAfterSeconds: 1 },
+    { onShed: () => {}, onChange: () => {} },
+  );
   void full.acquire(performance.now() + 60_000);
   const gate = overloadGate(full, createMetrics(), 1);
   const server = http.createServer((req, res) => {
@@ -91,26 +125,56 @@ test('the gate refuses every spelling the router routes to a classification, and
   t.teardown(() => server.close());
   const port = (server.address() as AddressInfo).port;
 
-  const segment = fc.constantFrom('v1', 'V1', 'classify', 'CLASSIFY', 'Classify', 'v2', 'V2', 'models', 'Models', 'lid176', 'other', 'infer', 'INFER', 'versions', '3', '', '%63lassify');
+  const segment = fc.constantFrom(
+    'v1',
+    'V1',
+    'classify',
+    'CLASSIFY',
+    'Classify',
+    'v2',
+    'V2',
+    'models',
+    'Models',
+    'lid176',
+    'other',
+    'infer',
+    'INFER',
+    'versions',
+    '3',
+    '',
+    '%63lassify',
+  );
   const target = fc.record({
     prefix: fc.constantFrom('', 'http://h', 'HTTP://h:80'),
     segments: fc.oneof(
       fc.array(segment, { minLength: 1, maxLength: 7 }),
-      fc.constantFrom(['v1', 'classify'], ['v2', 'models', 'lid176', 'infer'], ['v2', 'models', 'lid176', 'versions', '3', 'infer']),
+      fc.constantFrom(
+        ['v1', 'classify'],
+        ['v2', 'models', 'lid176', 'infer'],
+        ['v2', 'models', 'lid176', 'versions', '3', 'infer'],
+      ),
     ),
     trailing: fc.constantFrom('', '/', '//'),
     query: fc.constantFrom('', '?a=/v1/classify', '?'),
   });
   const ask = async (p: string): Promise<{ status: number; routed?: boolean }> => {
-    const r = await rawRequest(port, `POST ${p} HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
-    return r.status === 503 ? { status: 503 } : { status: r.status, routed: (JSON.parse(r.body) as { routed: boolean }).routed };
+    const r = await rawRequest(
+      port,
+      `POST ${p} HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
+    );
+    return r.status === 503
+      ? { status: 503 }
+      : { status: r.status, routed: (JSON.parse(r.body) as { routed: boolean }).routed };
   };
   const plain = http.createServer((req, res) => void route(req, res));
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
   t.teardown(() => plain.close());
   const plainPort = (plain.address() as AddressInfo).port;
   const routedByKoa = async (p: string): Promise<boolean> => {
-    const r = await rawRequest(plainPort, `POST ${p} HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
+    const r = await rawRequest(
+      plainPort,
+      `POST ${p} HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
+    );
     return r.status === 200 && (JSON.parse(r.body) as { routed: boolean }).routed;
   };
   let routedSeen = 0;
@@ -128,7 +192,14 @@ test('the gate refuses every spelling the router routes to a classification, and
     { numRuns: 400 },
   );
   t.true(routedSeen > 20, `the search reached routed spellings ${routedSeen} times`);
-  for (const p of ['/V1/CLASSIFY', '/v1/classify/', 'http://h/v1/classify?x', '/v2/models/lid176/infer/', '/V2/MODELS/lid176/INFER', '/v2/models/lid176/versions/3/infer']) {
+  for (const p of [
+    '/V1/CLASSIFY',
+    '/v1/classify/',
+    'http://h/v1/classify?x',
+    '/v2/models/lid176/infer/',
+    '/V2/MODELS/lid176/INFER',
+    '/v2/models/lid176/versions/3/infer',
+  ]) {
     t.is((await ask(p)).status, 503, p);
   }
 });

@@ -6,8 +6,10 @@ import vm from 'node:vm';
 import { PredictionCache } from '../../app/prediction-cache.js';
 
 const MD5 = '340156704bb8c8e50c4abf35a7ec2569';
-const text = (i: number, chars = 2000): string => `${i} ${'lorem ipsum dolor sit amet '.repeat(Math.ceil(chars / 27))}`.slice(0, chars);
-const cache = (maxBytes: number, maxKeys = 1_000_000): PredictionCache => new PredictionCache({ enabled: true, maxKeys, maxBytes, ttlSeconds: 600 });
+const text = (i: number, chars = 2000): string =>
+  `${i} ${'lorem ipsum dolor sit amet '.repeat(Math.ceil(chars / 27))}`.slice(0, chars);
+const cache = (maxBytes: number, maxKeys = 1_000_000): PredictionCache =>
+  new PredictionCache({ enabled: true, maxKeys, maxBytes, ttlSeconds: 600 });
 
 test('bounded in bytes: distinct 2,000-character texts never take more than maxBytes, and the newest are kept', (t) => {
   const c = cache(1024 * 1024);
@@ -26,7 +28,11 @@ test('when full, new keys still go in: least recently used entries make room, re
   for (let i = 0; i < 10; i++) t.truthy(c.get(MD5, 1, 0, `t${i}`)); // the 10 oldest are read again
   for (let i = 100; i < 150; i++) c.set(MD5, 1, 0, `t${i}`, [{ label: 'en', score: i }]);
   t.is(c.size(), 100);
-  t.deepEqual(c.get(MD5, 1, 0, 't149'), [{ label: 'en', score: 149 }], 'a new key is cached although the cache was full');
+  t.deepEqual(
+    c.get(MD5, 1, 0, 't149'),
+    [{ label: 'en', score: 149 }],
+    'a new key is cached although the cache was full',
+  );
   for (let i = 0; i < 10; i++) t.truthy(c.get(MD5, 1, 0, `t${i}`), `recently read t${i} kept`);
   for (let i = 10; i < 60; i++) t.is(c.get(MD5, 1, 0, `t${i}`), undefined, `unread t${i} evicted`);
 });
@@ -52,7 +58,10 @@ test.serial('the byte estimate is within 25% of the heap the entries really take
     gc();
     const before = process.memoryUsage().heapUsed;
     const c = cache(1e12);
-    for (let i = 0; i < 10_000; i++) c.set(MD5, 1, 0, wide ? `${text(i, 1000)}é€` : text(i), [{ label: String.fromCharCode(97 + (i % 26), 110), score: i }]);
+    for (let i = 0; i < 10_000; i++)
+      c.set(MD5, 1, 0, wide ? `${text(i, 1000)}é€` : text(i), [
+        { label: String.fromCharCode(97 + (i % 26), 110), score: i },
+      ]);
     gc();
     const real = process.memoryUsage().heapUsed - before;
     c.close();
@@ -61,7 +70,9 @@ test.serial('the byte estimate is within 25% of the heap the entries really take
   for (const wide of [false, true]) {
     const { estimate, real } = measure(wide);
     const ratio = estimate / real;
-    t.log(`${wide ? 'two-byte' : 'one-byte'} texts: estimate ${Math.round(estimate / 10_000)} B/entry, heap ${Math.round(real / 10_000)} B/entry`);
+    t.log(
+      `${wide ? 'two-byte' : 'one-byte'} texts: estimate ${Math.round(estimate / 10_000)} B/entry, heap ${Math.round(real / 10_000)} B/entry`,
+    );
     t.true(ratio > 0.75 && ratio < 1.25, `estimate/heap = ${ratio.toFixed(2)}`);
   }
 });
@@ -93,6 +104,9 @@ test('the eviction order stays bounded when keys are replaced without any evicti
   const preds = [{ label: 'en', score: 0.9 }];
   for (let i = 0; i < 200_000; i++) cache.set('m', 1, 0, `text ${i % 500}`, preds);
   t.is(cache.size(), 500);
-  t.true(cache.orderLength() <= 2 * cache.size() + 4096 + 1, `order holds ${cache.orderLength()} slots for ${cache.size()} entries`);
+  t.true(
+    cache.orderLength() <= 2 * cache.size() + 4096 + 1,
+    `order holds ${cache.orderLength()} slots for ${cache.size()} entries`,
+  );
   cache.close();
 });

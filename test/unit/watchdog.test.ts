@@ -7,7 +7,10 @@ const idleEngine = (): EngineStats => ({ liveChildren: 2, pending: 0, restarts: 
 
 test('a blocked event loop fails liveness; it recovers once the loop runs on time', async (t) => {
   // Bounds generous against a busy machine: a 1 s block against a 400 ms limit; waits poll.
-  const w = new Watchdog({ maxEventLoopDelayMs: 400, engineStallMs: 10_000, sampleMs: 20 }, { engineStats: idleEngine });
+  const w = new Watchdog(
+    { maxEventLoopDelayMs: 400, engineStallMs: 10_000, sampleMs: 20 },
+    { engineStats: idleEngine },
+  );
   w.start();
   t.teardown(() => w.stop());
   const liveWithin = async (ms: number): Promise<boolean> => {
@@ -45,7 +48,10 @@ test('no engine yet (model still loading): liveness holds', (t) => {
 });
 
 test('slots held with no request finishing for longer than a request can live fails liveness (a leak turns into a restart, not a zombie)', (t) => {
-  const w = new Watchdog({ maxEventLoopDelayMs: 1000, engineStallMs: 1000, requestStallMs: 2000 }, { engineStats: idleEngine, requestProgress: () => progress });
+  const w = new Watchdog(
+    { maxEventLoopDelayMs: 1000, engineStallMs: 1000, requestStallMs: 2000 },
+    { engineStats: idleEngine, requestProgress: () => progress },
+  );
   let progress = { active: 3, lastReleaseAt: performance.now() - 5000 };
   const stuck = w.report();
   t.false(stuck.live);
@@ -58,7 +64,10 @@ test('slots held with no request finishing for longer than a request can live fa
 
 test('a canary left unanswered counts as engine progress lost, though nothing is pending any more', (t) => {
   let since: number | undefined = performance.now() - 5000;
-  const w = new Watchdog({ maxEventLoopDelayMs: 1000, engineStallMs: 1000 }, { engineStats: idleEngine, canaryUnansweredSince: () => since });
+  const w = new Watchdog(
+    { maxEventLoopDelayMs: 1000, engineStallMs: 1000 },
+    { engineStats: idleEngine, canaryUnansweredSince: () => since },
+  );
   const lost = w.report();
   t.false(lost.live);
   t.is(lost.reason, 'engine_stalled');

@@ -18,11 +18,19 @@ export function splitBody(body: Buffer, headerLength: string | string[] | undefi
   if (headerLength === undefined) return { json: body, tail: Buffer.alloc(0) };
   const value = Array.isArray(headerLength) ? headerLength.join(',') : headerLength.trim();
   if (!/^\d{1,15}$/.test(value)) {
-    throw new ApiError(400, 'invalid_request', `${HEADER_LENGTH} must be a non-negative integer, got ${JSON.stringify(value)}`);
+    throw new ApiError(
+      400,
+      'invalid_request',
+      `${HEADER_LENGTH} must be a non-negative integer, got ${JSON.stringify(value)}`,
+    );
   }
   const length = Number(value);
   if (length > body.length) {
-    throw new ApiError(400, 'invalid_request', `${HEADER_LENGTH} is ${length} but the body holds only ${body.length} bytes`);
+    throw new ApiError(
+      400,
+      'invalid_request',
+      `${HEADER_LENGTH} is ${length} but the body holds only ${body.length} bytes`,
+    );
   }
   return { json: body.subarray(0, length), tail: body.subarray(length) };
 }
@@ -34,11 +42,16 @@ export function decodeBytesElements(bytes: Buffer, field: string): string[] {
   const texts: string[] = [];
   let at = 0;
   while (at < bytes.length) {
-    if (bytes.length - at < 4) throw new ApiError(400, 'invalid_request', `${field}: element ${texts.length} is cut short in its 4-byte length`);
+    if (bytes.length - at < 4)
+      throw new ApiError(400, 'invalid_request', `${field}: element ${texts.length} is cut short in its 4-byte length`);
     const length = bytes.readUInt32LE(at);
     at += 4;
     if (length > bytes.length - at) {
-      throw new ApiError(400, 'invalid_request', `${field}: element ${texts.length} declares ${length} bytes but only ${bytes.length - at} remain`);
+      throw new ApiError(
+        400,
+        'invalid_request',
+        `${field}: element ${texts.length} declares ${length} bytes but only ${bytes.length - at} remain`,
+      );
     }
     try {
       texts.push(utf8.decode(bytes.subarray(at, at + length)));

@@ -26,7 +26,12 @@ export async function compressResponse(ctx: Context, next: Next): Promise<void> 
   let raw: Buffer;
   if (Buffer.isBuffer(body)) raw = body;
   else if (typeof body === 'string') raw = Buffer.from(body, 'utf8');
-  else if (typeof body === 'object' && !(body instanceof Uint8Array) && typeof (body as { pipe?: unknown }).pipe !== 'function') raw = Buffer.from(JSON.stringify(body), 'utf8');
+  else if (
+    typeof body === 'object' &&
+    !(body instanceof Uint8Array) &&
+    typeof (body as { pipe?: unknown }).pipe !== 'function'
+  )
+    raw = Buffer.from(JSON.stringify(body), 'utf8');
   else return;
   // Koa keeps the Content-Type already set when the body turns into a Buffer.
   ctx.body = encoding === 'gzip' ? await gzip(raw) : await deflate(raw);

@@ -11,14 +11,18 @@ export function oipHealthRouter(lifecycle: Lifecycle): Router {
     const report = lifecycle.liveness();
     ctx.status = report.live ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = report.live ? { live: true } : { live: false, error: `not_live: ${report.reason ?? 'the process is not making progress'}` };
+    ctx.body = report.live
+      ? { live: true }
+      : { live: false, error: `not_live: ${report.reason ?? 'the process is not making progress'}` };
   });
 
   router.get('/v2/health/ready', (ctx) => {
     const readiness = lifecycle.readiness();
     ctx.status = readiness.ready ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = readiness.ready ? { ready: true } : { ready: false, error: `not_ready: ${readiness.reason ?? readiness.state}` };
+    ctx.body = readiness.ready
+      ? { ready: true }
+      : { ready: false, error: `not_ready: ${readiness.reason ?? readiness.state}` };
   });
 
   return router;

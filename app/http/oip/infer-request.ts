@@ -40,7 +40,8 @@ function parametersOf(value: unknown, field: string): Record<string, unknown> {
     // Shared memory and Triton's classification extension are not offered (GET /v2 lists
     // what is); ignoring them would answer something other than what was asked.
     if (key.startsWith('shared_memory_')) throw bad(`${field}.${key}: the shared-memory extension is not supported`);
-    if (key === 'classification') throw bad(`${field}.${key}: the classification extension is not supported; use the label and score outputs`);
+    if (key === 'classification')
+      throw bad(`${field}.${key}: the classification extension is not supported; use the label and score outputs`);
   }
   return value;
 }
@@ -59,7 +60,8 @@ function checkShape(shape: unknown): number[] {
 function flatten(data: unknown[], shape: readonly number[]): unknown[] {
   const count = shape.reduce((a, b) => a * b, 1);
   if (!data.some(Array.isArray)) {
-    if (data.length !== count) throw bad(`inputs[0].data holds ${data.length} elements but shape ${JSON.stringify(shape)} needs ${count}`);
+    if (data.length !== count)
+      throw bad(`inputs[0].data holds ${data.length} elements but shape ${JSON.stringify(shape)} needs ${count}`);
     return data;
   }
   const out: unknown[] = [];
@@ -80,27 +82,39 @@ function flatten(data: unknown[], shape: readonly number[]): unknown[] {
 
 function readInput(input: unknown, tail: Buffer, limits: Limits): string[] {
   if (!isRecord(input)) throw bad('inputs[0] must be an object');
-  if (input.name !== INPUT_NAME) throw bad(`unknown input ${JSON.stringify(input.name)}: this model has one input, ${JSON.stringify(INPUT_NAME)}`);
-  if (input.datatype !== 'BYTES') throw bad(`input ${INPUT_NAME} has datatype BYTES, got ${JSON.stringify(input.datatype)}`);
+  if (input.name !== INPUT_NAME)
+    throw bad(`unknown input ${JSON.stringify(input.name)}: this model has one input, ${JSON.stringify(INPUT_NAME)}`);
+  if (input.datatype !== 'BYTES')
+    throw bad(`input ${INPUT_NAME} has datatype BYTES, got ${JSON.stringify(input.datatype)}`);
   const shape = checkShape(input.shape);
   const count = shape.reduce((a, b) => a * b, 1);
   if (count > limits.maxBatch) {
-    throw new ApiError(422, 'batch_too_large', `inputs[0] holds ${count} texts; at most ${limits.maxBatch} are allowed`);
+    throw new ApiError(
+      422,
+      'batch_too_large',
+      `inputs[0] holds ${count} texts; at most ${limits.maxBatch} are allowed`,
+    );
   }
   const params = parametersOf(input.parameters, 'inputs[0].parameters');
   let elements: unknown[];
   if (params.binary_data_size !== undefined) {
     const size = params.binary_data_size;
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw bad('inputs[0].parameters.binary_data_size must be a non-negative integer');
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+      throw bad('inputs[0].parameters.binary_data_size must be a non-negative integer');
     if (input.data !== undefined) throw bad('inputs[0] has both `data` and binary_data_size; send one');
     if (size !== tail.length) {
       throw bad(`inputs[0].parameters.binary_data_size is ${size} but ${tail.length} bytes follow the JSON header`);
     }
     elements = decodeBytesElements(tail, 'inputs[0] binary data');
-    if (elements.length !== count) throw bad(`inputs[0] binary data holds ${elements.length} elements but shape ${JSON.stringify(shape)} needs ${count}`);
+    if (elements.length !== count)
+      throw bad(
+        `inputs[0] binary data holds ${elements.length} elements but shape ${JSON.stringify(shape)} needs ${count}`,
+      );
   } else {
-    if (tail.length > 0) throw bad(`${tail.length} bytes follow the JSON header but no input declares binary_data_size`);
-    if (!Array.isArray(input.data)) throw bad('inputs[0].data must be an array of strings (or send binary data with binary_data_size)');
+    if (tail.length > 0)
+      throw bad(`${tail.length} bytes follow the JSON header but no input declares binary_data_size`);
+    if (!Array.isArray(input.data))
+      throw bad('inputs[0].data must be an array of strings (or send binary data with binary_data_size)');
     elements = flatten(input.data, shape);
   }
   return checkTexts(elements, 'inputs[0].data', limits);
@@ -112,10 +126,13 @@ function readOutputs(outputs: unknown, binaryByDefault: boolean): RequestedOutpu
   if (outputs.length === 0) return OUTPUT_NAMES.map((name) => ({ name, binary: binaryByDefault }));
   const seen = new Set<string>();
   return outputs.map((output: unknown, i) => {
-    if (!isRecord(output) || typeof output.name !== 'string') throw bad(`outputs[${i}] must be an object with a string \`name\``);
+    if (!isRecord(output) || typeof output.name !== 'string')
+      throw bad(`outputs[${i}] must be an object with a string \`name\``);
     const name = output.name;
     if (!(OUTPUT_NAMES as readonly string[]).includes(name)) {
-      throw bad(`unknown output ${JSON.stringify(name)}: this model's outputs are ${OUTPUT_NAMES.map((n) => JSON.stringify(n)).join(' and ')}`);
+      throw bad(
+        `unknown output ${JSON.stringify(name)}: this model's outputs are ${OUTPUT_NAMES.map((n) => JSON.stringify(n)).join(' and ')}`,
+      );
     }
     if (seen.has(name)) throw bad(`output ${JSON.stringify(name)} is requested twice`);
     seen.add(name);
@@ -132,7 +149,8 @@ export function readInferRequest(body: unknown, tail: Buffer, limits: Limits): I
   const { k, threshold } = parseParams(params.k, params.threshold, limits);
   const binaryByDefault = optionalBool(params.binary_data_output, 'parameters.binary_data_output') ?? false;
   const inputs = body.inputs;
-  if (!Array.isArray(inputs) || inputs.length !== 1) throw bad(`\`inputs\` must hold exactly one tensor, ${JSON.stringify(INPUT_NAME)}`);
+  if (!Array.isArray(inputs) || inputs.length !== 1)
+    throw bad(`\`inputs\` must hold exactly one tensor, ${JSON.stringify(INPUT_NAME)}`);
   const outputs = readOutputs(body.outputs, binaryByDefault);
   const texts = readInput(inputs[0], tail, limits);
   return { id: body.id, texts, k, threshold, outputs };

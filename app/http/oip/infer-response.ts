@@ -29,7 +29,8 @@ export function inferReply(plan: InferPlan, results: readonly (readonly Predicti
   const tensors: Buffer[] = [];
   const outputs = plan.outputs.map((requested) => {
     const datatype = requested.name === 'label' ? 'BYTES' : 'FP32';
-    if (!requested.binary) return { name: requested.name, datatype, shape, data: requested.name === 'label' ? labels : scores };
+    if (!requested.binary)
+      return { name: requested.name, datatype, shape, data: requested.name === 'label' ? labels : scores };
     const bytes = requested.name === 'label' ? encodeBytesElements(labels) : encodeFp32(scores);
     tensors.push(bytes);
     return { name: requested.name, datatype, shape, parameters: { binary_data_size: bytes.length } };

@@ -17,7 +17,11 @@ export function requestEncoding(header: string | undefined): BodyEncoding {
   if (value === '' || value === 'identity') return 'identity';
   if (value === 'gzip' || value === 'x-gzip') return 'gzip';
   if (value === 'deflate') return 'deflate';
-  throw new ApiError(415, 'unsupported_media_type', `Content-Encoding ${JSON.stringify(header)} is not supported (gzip, deflate or identity)`);
+  throw new ApiError(
+    415,
+    'unsupported_media_type',
+    `Content-Encoding ${JSON.stringify(header)} is not supported (gzip, deflate or identity)`,
+  );
 }
 
 /**
@@ -35,7 +39,11 @@ function inflaterFor(first: Buffer): zlib.Inflate | zlib.InflateRaw {
 function tooLarge(ctx: Context, maxBytes: number, decompressed: boolean): ApiError {
   // Stop reading; the response still goes out and the connection is closed after it.
   ctx.set('Connection', 'close');
-  return new ApiError(413, 'payload_too_large', `the body is larger than ${maxBytes} bytes${decompressed ? ' once decompressed' : ''}`);
+  return new ApiError(
+    413,
+    'payload_too_large',
+    `the body is larger than ${maxBytes} bytes${decompressed ? ' once decompressed' : ''}`,
+  );
 }
 
 export async function readBodyBytes(ctx: Context, maxBytes: number, deadlineMs: number): Promise<Buffer> {
@@ -81,7 +89,11 @@ export async function readBodyBytes(ctx: Context, maxBytes: number, deadlineMs: 
       inflater = encoding === 'gzip' ? zlib.createGunzip() : inflaterFor(first);
       inflater.on('data', onOutput);
       inflater.on('end', () => finish(undefined, Buffer.concat(out, produced)));
-      inflater.on('error', (error: Error) => finish(new ApiError(400, 'invalid_request', `the ${encoding} body could not be decompressed: ${error.message}`)));
+      inflater.on('error', (error: Error) =>
+        finish(
+          new ApiError(400, 'invalid_request', `the ${encoding} body could not be decompressed: ${error.message}`),
+        ),
+      );
     };
     const onData = (chunk: Buffer): void => {
       received += chunk.length;
@@ -101,17 +113,22 @@ export async function readBodyBytes(ctx: Context, maxBytes: number, deadlineMs: 
       // The request is complete: its 'close' that follows is not an abort.
       detachRequest();
       if (encoding === 'identity') finish(undefined, out.length === 1 ? out[0] : Buffer.concat(out, produced));
-      else if (!inflater) finish(new ApiError(400, 'invalid_request', `the body is empty but declares Content-Encoding ${encoding}`));
+      else if (!inflater)
+        finish(new ApiError(400, 'invalid_request', `the body is empty but declares Content-Encoding ${encoding}`));
       else inflater.end(); // 'end' or 'error' of the inflater settles
     };
-    const onError = (error: Error): void => finish(new ApiError(400, 'invalid_request', `the body could not be read: ${error.message}`));
+    const onError = (error: Error): void =>
+      finish(new ApiError(400, 'invalid_request', `the body could not be read: ${error.message}`));
     // 'close' before 'end' is a connection that went away mid-body.
     const onAborted = (): void => finish(new ApiError(400, 'invalid_request', 'the client aborted the request'));
     // A body that has not arrived (or inflated) by the request's deadline is not waited for.
-    const timer = setTimeout(() => {
-      ctx.set('Connection', 'close');
-      finish(new ApiError(408, 'request_timeout', 'the request body did not arrive before the request deadline'));
-    }, Math.max(0, deadlineMs - performance.now()));
+    const timer = setTimeout(
+      () => {
+        ctx.set('Connection', 'close');
+        finish(new ApiError(408, 'request_timeout', 'the request body did not arrive before the request deadline'));
+      },
+      Math.max(0, deadlineMs - performance.now()),
+    );
     function detachRequest(): void {
       req.off('data', onData);
       req.off('end', onEnd);

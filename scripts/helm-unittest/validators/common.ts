@@ -33,7 +33,13 @@ export function trimChars(text: string, cutset: string): string {
 }
 
 /** Upstream's setFailFormat: the Path/Expected/Actual/Diff skeleton of a failure. */
-export function failFormat(not: boolean, withPath: boolean, withActual: boolean, withDiff: boolean, what: string): string {
+export function failFormat(
+  not: boolean,
+  withPath: boolean,
+  withActual: boolean,
+  withDiff: boolean,
+  what: string,
+): string {
   let format = `\nExpected${not ? ' NOT' : ''}${what}:\n%s\n`;
   if (withPath) format = `Path:%s${format}`;
   if (withActual) format += 'Actual:\n%s\n';
@@ -44,7 +50,12 @@ export function failFormat(not: boolean, withPath: boolean, withActual: boolean,
 export const ERROR_FORMAT = '\nError:\n%s\n';
 
 /** Upstream's splitInfof: fills `%s` slots with tab-indented values, adds the index lines. */
-export function splitInfo(format: string, documentIndex: number, valuesIndex: number, ...replacements: string[]): string[] {
+export function splitInfo(
+  format: string,
+  documentIndex: number,
+  valuesIndex: number,
+  ...replacements: string[]
+): string[] {
   let i = 0;
   const filled = trimChars(format, '\t\n ').replace(/%s/g, () => {
     const value = replacements[i] ?? '';

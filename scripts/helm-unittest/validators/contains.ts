@@ -1,7 +1,15 @@
 // contains / notContains: the value at a path must be a list holding `content` (deep-equal, or
 // with `any: true` a map whose listed keys match), optionally exactly `count` times.
 import { deepEqual, hasKey, isMap, toYamlText, type YamlMap, type YamlValue } from '../yaml-data.js';
-import { errorInfo, failFormat, overDocuments, splitInfo, type ValidateContext, type Validator, type Verdict } from './common.js';
+import {
+  errorInfo,
+  failFormat,
+  overDocuments,
+  splitInfo,
+  type ValidateContext,
+  type Validator,
+  type Verdict,
+} from './common.js';
 import { overPathValues } from './path-values.js';
 
 /** Each top-level key of `subset` deep-equals the same key of `actual` (a missing key is null). */
@@ -18,7 +26,14 @@ export class ContainsValidator implements Validator {
   ) {}
 
   private info(actual: YamlValue, documentIndex: number, valueIndex: number, not: boolean): string[] {
-    return splitInfo(failFormat(not, true, true, false, ' to contain'), documentIndex, valueIndex, this.path, toYamlText([this.content]), toYamlText(actual));
+    return splitInfo(
+      failFormat(not, true, true, false, ' to contain'),
+      documentIndex,
+      valueIndex,
+      this.path,
+      toYamlText([this.content]),
+      toYamlText(actual),
+    );
   }
 
   private matches(list: readonly YamlValue[]): number {
@@ -36,7 +51,8 @@ export class ContainsValidator implements Validator {
   private single(list: YamlValue[], documentIndex: number, valueIndex: number, context: ValidateContext): Verdict {
     const found = this.matches(list);
     if (this.count === undefined) {
-      if (found > 0 === context.negative) return { passed: false, info: this.info(list, documentIndex, valueIndex, context.negative) };
+      if (found > 0 === context.negative)
+        return { passed: false, info: this.info(list, documentIndex, valueIndex, context.negative) };
       return { passed: true, info: [] };
     }
     if ((found > 0 && found === this.count) === context.negative) {
@@ -53,7 +69,14 @@ export class ContainsValidator implements Validator {
       (doc, documentIndex) =>
         overPathValues(doc, documentIndex, this.path, context, (actual, valueIndex) => {
           if (Array.isArray(actual)) return this.single(actual, documentIndex, valueIndex, context);
-          return { passed: false, info: errorInfo(`expect '${this.path}' to be an array, got:\n${toYamlText(actual)}`, documentIndex, valueIndex) };
+          return {
+            passed: false,
+            info: errorInfo(
+              `expect '${this.path}' to be an array, got:\n${toYamlText(actual)}`,
+              documentIndex,
+              valueIndex,
+            ),
+          };
         }),
       () => this.info('no manifest found', 0, -1, context.negative),
     );

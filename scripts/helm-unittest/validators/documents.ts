@@ -1,6 +1,14 @@
 // Assertions about whole documents: containsDocument, isKind, isAPIVersion, hasDocuments.
 import { toYamlText, type YamlMap, type YamlValue } from '../yaml-data.js';
-import { andSoFar, failFormat, overDocuments, splitInfo, type ValidateContext, type Validator, type Verdict } from './common.js';
+import {
+  andSoFar,
+  failFormat,
+  overDocuments,
+  splitInfo,
+  type ValidateContext,
+  type Validator,
+  type Verdict,
+} from './common.js';
 import { lookup } from './path-values.js';
 
 export interface DocumentIdentity {
@@ -35,7 +43,9 @@ export class ContainsDocumentValidator implements Validator {
     // A document without kind/apiVersion is not ruled out by them (upstream compares present strings only).
     if (typeof doc.kind === 'string' && doc.kind !== this.want.kind) return false;
     if (typeof doc.apiVersion === 'string' && doc.apiVersion !== this.want.apiVersion) return false;
-    return this.metadataMatches(doc, 'name', this.want.name) && this.metadataMatches(doc, 'namespace', this.want.namespace);
+    return (
+      this.metadataMatches(doc, 'name', this.want.name) && this.metadataMatches(doc, 'namespace', this.want.namespace)
+    );
   }
 
   validate(context: ValidateContext): Verdict {
@@ -70,7 +80,10 @@ export class ContainsDocumentValidator implements Validator {
 
 /** isKind / isAPIVersion: a top-level string field equals `of`. */
 export class FieldIsValidator implements Validator {
-  constructor(private readonly field: 'kind' | 'apiVersion', private readonly of: string) {}
+  constructor(
+    private readonly field: 'kind' | 'apiVersion',
+    private readonly of: string,
+  ) {}
 
   private info(actual: YamlValue, documentIndex: number, not: boolean): string[] {
     const what = this.field === 'kind' ? ' to be kind' : ' to be apiVersion';
@@ -94,7 +107,10 @@ export class FieldIsValidator implements Validator {
 }
 
 export class HasDocumentsValidator implements Validator {
-  constructor(private readonly count: number, private readonly filterAware: boolean) {}
+  constructor(
+    private readonly count: number,
+    private readonly filterAware: boolean,
+  ) {}
 
   validate(context: ValidateContext): Verdict {
     const actual = this.filterAware ? context.selected.length : context.docs.length;

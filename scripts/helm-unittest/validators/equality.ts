@@ -1,7 +1,17 @@
 // equal / notEqual and equalRaw / notEqualRaw: Go DeepEqual of the value at a path (strings
 // normalised and optionally base64-decoded first), or of a template's whole raw text.
 import { deepEqual, toYamlText, type YamlValue } from '../yaml-data.js';
-import { errorInfo, failFormat, overDocuments, rawOf, splitInfo, uniformContent, type ValidateContext, type Validator, type Verdict } from './common.js';
+import {
+  errorInfo,
+  failFormat,
+  overDocuments,
+  rawOf,
+  splitInfo,
+  uniformContent,
+  type ValidateContext,
+  type Validator,
+  type Verdict,
+} from './common.js';
 import { overPathValues } from './path-values.js';
 import { unifiedDiff } from './unified-diff.js';
 
@@ -12,11 +22,25 @@ export function decodeBase64(text: string): string | undefined {
   return Buffer.from(text, 'base64').toString('utf8');
 }
 
-function equalityInfo(path: string | undefined, expected: YamlValue, actual: YamlValue, documentIndex: number, valueIndex: number, not: boolean): string[] {
+function equalityInfo(
+  path: string | undefined,
+  expected: YamlValue,
+  actual: YamlValue,
+  documentIndex: number,
+  valueIndex: number,
+  not: boolean,
+): string[] {
   const expectedYaml = toYamlText(expected);
   const withPath = path !== undefined;
   const head = withPath ? [path] : [];
-  if (not) return splitInfo(failFormat(not, withPath, false, false, ' to equal'), documentIndex, valueIndex, ...head, expectedYaml);
+  if (not)
+    return splitInfo(
+      failFormat(not, withPath, false, false, ' to equal'),
+      documentIndex,
+      valueIndex,
+      ...head,
+      expectedYaml,
+    );
   const actualYaml = toYamlText(actual);
   return splitInfo(
     failFormat(not, withPath, true, true, ' to equal'),
@@ -30,7 +54,11 @@ function equalityInfo(path: string | undefined, expected: YamlValue, actual: Yam
 }
 
 export class EqualValidator implements Validator {
-  constructor(private readonly path: string, private readonly value: YamlValue, private readonly base64: boolean) {}
+  constructor(
+    private readonly path: string,
+    private readonly value: YamlValue,
+    private readonly base64: boolean,
+  ) {}
 
   private single(actual: YamlValue, documentIndex: number, valueIndex: number, context: ValidateContext): Verdict {
     let compared = actual;
@@ -38,13 +66,20 @@ export class EqualValidator implements Validator {
       let text = actual;
       if (this.base64) {
         const decoded = decodeBase64(text);
-        if (decoded === undefined) return { passed: false, info: errorInfo(`unable to decode base64 expected content ${actual}`, documentIndex, valueIndex) };
+        if (decoded === undefined)
+          return {
+            passed: false,
+            info: errorInfo(`unable to decode base64 expected content ${actual}`, documentIndex, valueIndex),
+          };
         text = decoded;
       }
       compared = uniformContent(text);
     }
     if (deepEqual(this.value, compared) === context.negative) {
-      return { passed: false, info: equalityInfo(this.path, this.value, compared, documentIndex, valueIndex, context.negative) };
+      return {
+        passed: false,
+        info: equalityInfo(this.path, this.value, compared, documentIndex, valueIndex, context.negative),
+      };
     }
     return { passed: true, info: [] };
   }
@@ -52,7 +87,10 @@ export class EqualValidator implements Validator {
   validate(context: ValidateContext): Verdict {
     return overDocuments(
       context,
-      (doc, index) => overPathValues(doc, index, this.path, context, (actual, valueIndex) => this.single(actual, index, valueIndex, context)),
+      (doc, index) =>
+        overPathValues(doc, index, this.path, context, (actual, valueIndex) =>
+          this.single(actual, index, valueIndex, context),
+        ),
       () => equalityInfo(this.path, this.value, 'no manifest found', -1, -1, context.negative),
     );
   }

@@ -2,7 +2,15 @@
 // (exact), `errorPattern` (RE2 search, literal fallback) or any message (`{}`). An error that
 // could not be tied to a template (schema, values) is matched whole.
 import { goRegExp } from '../go-regexp.js';
-import { andSoFar, errorInfo, failFormat, splitInfo, type ValidateContext, type Validator, type Verdict } from './common.js';
+import {
+  andSoFar,
+  errorInfo,
+  failFormat,
+  splitInfo,
+  type ValidateContext,
+  type Validator,
+  type Verdict,
+} from './common.js';
 
 const META = /[\\.+*?()|[\]{}^$]/;
 
@@ -11,7 +19,10 @@ function escapeRegExp(text: string): string {
 }
 
 export class FailedTemplateValidator implements Validator {
-  constructor(private readonly errorMessage: string, private readonly errorPattern: string) {}
+  constructor(
+    private readonly errorMessage: string,
+    private readonly errorPattern: string,
+  ) {}
 
   private info(actual: string | undefined, documentIndex: number, not: boolean): string[] {
     const what = this.errorPattern !== '' ? ' to match' : ' to equal';
@@ -28,20 +39,25 @@ export class FailedTemplateValidator implements Validator {
       regex = new RegExp(escapeRegExp(this.errorPattern));
     }
     if (actual !== undefined && regex.test(actual) === negative) {
-      if (META.test(this.errorPattern) && new RegExp(escapeRegExp(this.errorPattern)).test(actual) !== negative) return { passed: true, info: [] };
+      if (META.test(this.errorPattern) && new RegExp(escapeRegExp(this.errorPattern)).test(actual) !== negative)
+        return { passed: true, info: [] };
       return { passed: false, info: this.info(actual, documentIndex, negative) };
     }
     return { passed: true, info: [] };
   }
 
   private byMessage(actual: string | undefined, documentIndex: number, negative: boolean): Verdict {
-    if ((actual !== undefined && actual === this.errorMessage) === negative) return { passed: false, info: this.info(actual, documentIndex, negative) };
+    if ((actual !== undefined && actual === this.errorMessage) === negative)
+      return { passed: false, info: this.info(actual, documentIndex, negative) };
     return { passed: true, info: [] };
   }
 
   validate(context: ValidateContext): Verdict {
     if (this.errorMessage !== '' && this.errorPattern !== '') {
-      return { passed: false, info: errorInfo("single attribute 'errorMessage' or 'errorPattern' supported at the same time") };
+      return {
+        passed: false,
+        info: errorInfo("single attribute 'errorMessage' or 'errorPattern' supported at the same time"),
+      };
     }
     if (context.renderError !== undefined) {
       if (this.errorPattern !== '') return this.byPattern(context.renderError, -1, context.negative);

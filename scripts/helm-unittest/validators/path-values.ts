@@ -4,7 +4,8 @@ import { YamlPathError, valuesAtPath } from '../yaml-path.js';
 import type { YamlMap, YamlValue } from '../yaml-data.js';
 import { andSoFar, errorInfo, type ValidateContext, type Verdict } from './common.js';
 
-export type PathLookup = { readonly ok: true; readonly values: YamlValue[] } | { readonly ok: false; readonly verdict: Verdict };
+export type PathLookup =
+  { readonly ok: true; readonly values: YamlValue[] } | { readonly ok: false; readonly verdict: Verdict };
 
 export function lookup(doc: YamlMap, path: string, documentIndex: number): PathLookup {
   try {
@@ -25,7 +26,8 @@ export function overPathValues(
 ): Verdict {
   const found = lookup(doc, path, documentIndex);
   if (!found.ok) return found.verdict;
-  if (found.values.length === 0 && !context.negative) return { passed: false, info: errorInfo(unknownPath, documentIndex) };
+  if (found.values.length === 0 && !context.negative)
+    return { passed: false, info: errorInfo(unknownPath, documentIndex) };
   let passed = found.values.length === 0 && context.negative;
   const info: string[] = [];
   for (const [valueIndex, value] of found.values.entries()) {

@@ -3,7 +3,18 @@
 // searched unanchored.
 import { goRegExp } from '../go-regexp.js';
 import { toYamlText } from '../yaml-data.js';
-import { andSoFar, errorInfo, failFormat, overDocuments, rawOf, splitInfo, uniformContent, type ValidateContext, type Validator, type Verdict } from './common.js';
+import {
+  andSoFar,
+  errorInfo,
+  failFormat,
+  overDocuments,
+  rawOf,
+  splitInfo,
+  uniformContent,
+  type ValidateContext,
+  type Validator,
+  type Verdict,
+} from './common.js';
 import { decodeBase64 } from './equality.js';
 import { lookup } from './path-values.js';
 
@@ -18,10 +29,21 @@ function compile(pattern: string): RegExp | string {
 const PATTERN_REQUIRED = "expected field 'pattern' to be filled";
 
 export class MatchRegexValidator implements Validator {
-  constructor(private readonly path: string, private readonly pattern: string, private readonly base64: boolean) {}
+  constructor(
+    private readonly path: string,
+    private readonly pattern: string,
+    private readonly base64: boolean,
+  ) {}
 
   private info(actual: string, documentIndex: number, valueIndex: number, not: boolean): string[] {
-    return splitInfo(failFormat(not, true, true, false, ' to match'), documentIndex, valueIndex, this.path, this.pattern, actual);
+    return splitInfo(
+      failFormat(not, true, true, false, ' to match'),
+      documentIndex,
+      valueIndex,
+      this.path,
+      this.pattern,
+      actual,
+    );
   }
 
   validate(context: ValidateContext): Verdict {
@@ -33,7 +55,8 @@ export class MatchRegexValidator implements Validator {
         if (!found.ok) return found.verdict;
         const regex = compile(this.pattern);
         if (typeof regex === 'string') return { passed: false, info: errorInfo(regex) };
-        if (found.values.length === 0 && !context.negative) return { passed: false, info: errorInfo(`unknown path ${this.path}`, documentIndex) };
+        if (found.values.length === 0 && !context.negative)
+          return { passed: false, info: errorInfo(`unknown path ${this.path}`, documentIndex) };
         let passed = found.values.length === 0 && context.negative;
         const info: string[] = [];
         for (const [valueIndex, actual] of found.values.entries()) {
@@ -49,7 +72,13 @@ export class MatchRegexValidator implements Validator {
             }
           } else {
             ok = false;
-            info.push(...errorInfo(`expect '${this.path}' to be a string, got:\n${toYamlText(actual)}`, documentIndex, valueIndex));
+            info.push(
+              ...errorInfo(
+                `expect '${this.path}' to be a string, got:\n${toYamlText(actual)}`,
+                documentIndex,
+                valueIndex,
+              ),
+            );
           }
           passed = andSoFar(valueIndex, passed, ok);
           if (!passed && context.failFast) break;
@@ -77,7 +106,8 @@ export class MatchRegexRawValidator implements Validator {
       (doc) => {
         if (typeof regex === 'string') return { passed: false, info: errorInfo(regex) };
         const actual = uniformContent(rawOf(doc));
-        if (regex.test(actual) === context.negative) return { passed: false, info: this.info(actual, context.negative) };
+        if (regex.test(actual) === context.negative)
+          return { passed: false, info: this.info(actual, context.negative) };
         return { passed: true, info: [] };
       },
       () => this.info('no manifest found', context.negative),

@@ -34,7 +34,9 @@ export class Params {
   }
 
   private wrong(name: string, want: string, value: YamlValue): never {
-    throw new AssertionParamsError(`'${name}' expected type '${want}', got unconvertible type '${goTypeOf(value)}', value: '${goFormat(value)}'`);
+    throw new AssertionParamsError(
+      `'${name}' expected type '${want}', got unconvertible type '${goTypeOf(value)}', value: '${goFormat(value)}'`,
+    );
   }
 
   any(name: string): YamlValue {
@@ -86,7 +88,9 @@ const unsupported: AssertionKind = {
   antonym: false,
   requireRenderSuccess: true,
   supported: false,
-  create: () => ({ validate: () => ({ passed: false, info: ['Error:', '\tsnapshot assertions are not supported by this runner'] }) }),
+  create: () => ({
+    validate: () => ({ passed: false, info: ['Error:', '\tsnapshot assertions are not supported by this runner'] }),
+  }),
 };
 
 const equal = (p: Params): Validator => new EqualValidator(p.string('path'), p.any('value'), p.bool('decodeBase64'));
@@ -94,13 +98,17 @@ const greater = (p: Params): Validator => new CompareValidator(p.string('path'),
 const less = (p: Params): Validator => new CompareValidator(p.string('path'), p.any('value'), 'less');
 const equalRaw = (p: Params): Validator => new EqualRawValidator(p.string('value'));
 const exists = (p: Params): Validator => new ExistsValidator(p.string('path'));
-const matchRegex = (p: Params): Validator => new MatchRegexValidator(p.string('path'), p.string('pattern'), p.bool('decodeBase64'));
+const matchRegex = (p: Params): Validator =>
+  new MatchRegexValidator(p.string('path'), p.string('pattern'), p.bool('decodeBase64'));
 const matchRegexRaw = (p: Params): Validator => new MatchRegexRawValidator(p.string('pattern'));
-const contains = (p: Params): Validator => new ContainsValidator(p.string('path'), p.any('content'), p.int('count'), p.bool('any'));
+const contains = (p: Params): Validator =>
+  new ContainsValidator(p.string('path'), p.any('content'), p.int('count'), p.bool('any'));
 const nullOrEmpty = (p: Params): Validator => new NullOrEmptyValidator(p.string('path'));
 const subset = (p: Params): Validator => new IsSubsetValidator(p.string('path'), p.any('content'));
-const failed = (p: Params): Validator => new FailedTemplateValidator(p.string('errorMessage'), p.string('errorPattern'));
-const lengthEqual = (p: Params): Validator => new LengthEqualValidator(p.string('path'), p.strings('paths'), p.int('count'));
+const failed = (p: Params): Validator =>
+  new FailedTemplateValidator(p.string('errorMessage'), p.string('errorPattern'));
+const lengthEqual = (p: Params): Validator =>
+  new LengthEqualValidator(p.string('path'), p.strings('paths'), p.int('count'));
 const isType = (p: Params): Validator => new IsTypeValidator(p.string('path'), p.string('type'));
 
 export const ASSERTION_KINDS: ReadonlyMap<string, AssertionKind> = new Map<string, AssertionKind>([
@@ -153,4 +161,3 @@ export const ASSERTION_KINDS: ReadonlyMap<string, AssertionKind> = new Map<strin
   ['isType', kind(isType)],
   ['isNotType', kind(isType, true)],
 ]);
-

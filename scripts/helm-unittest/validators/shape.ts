@@ -1,7 +1,15 @@
 // Assertions about what sits at a path: exists / notExists (isNotNull / isNull test for the key,
 // not for null), isNullOrEmpty / isEmpty and their negations, isType, isSubset / isNotSubset.
 import { goTypeName, isMap, toYamlText, type YamlValue } from '../yaml-data.js';
-import { errorInfo, failFormat, overDocuments, splitInfo, type ValidateContext, type Validator, type Verdict } from './common.js';
+import {
+  errorInfo,
+  failFormat,
+  overDocuments,
+  splitInfo,
+  type ValidateContext,
+  type Validator,
+  type Verdict,
+} from './common.js';
 import { isSubsetOf } from './contains.js';
 import { lookup, overPathValues } from './path-values.js';
 
@@ -18,7 +26,8 @@ export class ExistsValidator implements Validator {
       (doc, index) => {
         const found = lookup(doc, this.path, index);
         if (!found.ok) return found.verdict;
-        if (found.values.length > 0 === context.negative) return { passed: false, info: this.info(index, context.negative) };
+        if (found.values.length > 0 === context.negative)
+          return { passed: false, info: this.info(index, context.negative) };
         return { passed: true, info: [] };
       },
       () => this.info(-1, context.negative),
@@ -37,7 +46,13 @@ export class NullOrEmptyValidator implements Validator {
   constructor(private readonly path: string) {}
 
   private info(actual: YamlValue, documentIndex: number, valueIndex: number, not: boolean): string[] {
-    return splitInfo(failFormat(not, true, false, false, ' to be null or empty, got'), documentIndex, valueIndex, this.path, toYamlText(actual));
+    return splitInfo(
+      failFormat(not, true, false, false, ' to be null or empty, got'),
+      documentIndex,
+      valueIndex,
+      this.path,
+      toYamlText(actual),
+    );
   }
 
   validate(context: ValidateContext): Verdict {
@@ -45,7 +60,8 @@ export class NullOrEmptyValidator implements Validator {
       context,
       (doc, index) =>
         overPathValues(doc, index, this.path, context, (actual, valueIndex) => {
-          if (isEmptyValue(actual) === context.negative) return { passed: false, info: this.info(actual, index, valueIndex, context.negative) };
+          if (isEmptyValue(actual) === context.negative)
+            return { passed: false, info: this.info(actual, index, valueIndex, context.negative) };
           return { passed: true, info: [] };
         }),
       () => this.info('no manifest found', -1, -1, context.negative),
@@ -54,10 +70,20 @@ export class NullOrEmptyValidator implements Validator {
 }
 
 export class IsTypeValidator implements Validator {
-  constructor(private readonly path: string, private readonly type: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly type: string,
+  ) {}
 
   private info(actualType: string, documentIndex: number, valueIndex: number, not: boolean): string[] {
-    return splitInfo(failFormat(not, true, true, false, ' to be of type'), documentIndex, valueIndex, this.path, this.type, actualType);
+    return splitInfo(
+      failFormat(not, true, true, false, ' to be of type'),
+      documentIndex,
+      valueIndex,
+      this.path,
+      this.type,
+      actualType,
+    );
   }
 
   validate(context: ValidateContext): Verdict {
@@ -66,7 +92,8 @@ export class IsTypeValidator implements Validator {
       (doc, index) =>
         overPathValues(doc, index, this.path, context, (actual, valueIndex) => {
           const actualType = goTypeName(actual);
-          if ((actualType === this.type) === context.negative) return { passed: false, info: this.info(actualType, index, valueIndex, context.negative) };
+          if ((actualType === this.type) === context.negative)
+            return { passed: false, info: this.info(actualType, index, valueIndex, context.negative) };
           return { passed: true, info: [] };
         }),
       () => this.info('no manifest found', -1, -1, context.negative),
@@ -75,10 +102,20 @@ export class IsTypeValidator implements Validator {
 }
 
 export class IsSubsetValidator implements Validator {
-  constructor(private readonly path: string, private readonly content: YamlValue) {}
+  constructor(
+    private readonly path: string,
+    private readonly content: YamlValue,
+  ) {}
 
   private info(actual: YamlValue, documentIndex: number, valueIndex: number, not: boolean): string[] {
-    return splitInfo(failFormat(not, true, true, false, ' to contain'), documentIndex, valueIndex, this.path, toYamlText(this.content), toYamlText(actual));
+    return splitInfo(
+      failFormat(not, true, true, false, ' to contain'),
+      documentIndex,
+      valueIndex,
+      this.path,
+      toYamlText(this.content),
+      toYamlText(actual),
+    );
   }
 
   validate(context: ValidateContext): Verdict {
@@ -88,10 +125,14 @@ export class IsSubsetValidator implements Validator {
         overPathValues(doc, index, this.path, context, (actual, valueIndex) => {
           if (isMap(actual) && isMap(this.content)) {
             const found = isSubsetOf(actual, this.content);
-            if (found === context.negative) return { passed: false, info: this.info(actual, index, valueIndex, context.negative) };
+            if (found === context.negative)
+              return { passed: false, info: this.info(actual, index, valueIndex, context.negative) };
             return { passed: true, info: [] };
           }
-          return { passed: false, info: errorInfo(`expect '${this.path}' to be an object, got:\n${toYamlText(actual)}`, index, valueIndex) };
+          return {
+            passed: false,
+            info: errorInfo(`expect '${this.path}' to be an object, got:\n${toYamlText(actual)}`, index, valueIndex),
+          };
         }),
       () => this.info('no manifest found', -1, -1, context.negative),
     );

@@ -46,7 +46,8 @@ function opcodes(a: readonly string[], b: readonly string[]): OpCode[] {
 }
 
 function groupCodes(codes: OpCode[], context: number): OpCode[][] {
-  const list = codes.length === 0 ? [{ tag: 'equal' as Tag, i1: 0, i2: 1, j1: 0, j2: 1 }] : codes.map((c) => ({ ...c }));
+  const list =
+    codes.length === 0 ? [{ tag: 'equal' as Tag, i1: 0, i2: 1, j1: 0, j2: 1 }] : codes.map((c) => ({ ...c }));
   const first = list[0];
   if (first !== undefined && first.tag === 'equal') {
     first.i1 = Math.max(first.i1, first.i2 - context);
@@ -93,8 +94,10 @@ export function unifiedDiff(expected: string, actual: string): string {
     out += `@@ -${range(first.i1, last.i2)} +${range(first.j1, last.j2)} @@\n`;
     for (const code of group) {
       if (code.tag === 'equal') for (const line of a.slice(code.i1, code.i2)) out += ` ${line}`;
-      if (code.tag === 'delete' || code.tag === 'replace') for (const line of a.slice(code.i1, code.i2)) out += `-${line}`;
-      if (code.tag === 'insert' || code.tag === 'replace') for (const line of b.slice(code.j1, code.j2)) out += `+${line}`;
+      if (code.tag === 'delete' || code.tag === 'replace')
+        for (const line of a.slice(code.i1, code.i2)) out += `-${line}`;
+      if (code.tag === 'insert' || code.tag === 'replace')
+        for (const line of b.slice(code.j1, code.j2)) out += `+${line}`;
     }
   }
   return out;

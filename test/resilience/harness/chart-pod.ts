@@ -65,7 +65,8 @@ function probeSpec(raw: unknown, kind: ProbeKind): ProbeSpec | undefined {
   let action: ProbeAction;
   if (p.httpGet !== undefined) {
     const h = obj(p.httpGet, `${kind}Probe.httpGet`);
-    if (h.scheme !== undefined && h.scheme !== 'HTTP') throw new Error(`${kind}Probe: only HTTP probes are supported here, got ${JSON.stringify(h.scheme)}`);
+    if (h.scheme !== undefined && h.scheme !== 'HTTP')
+      throw new Error(`${kind}Probe: only HTTP probes are supported here, got ${JSON.stringify(h.scheme)}`);
     action = { type: 'httpGet', path: typeof h.path === 'string' ? h.path : '/', port: h.port as number | string };
   } else if (p.tcpSocket !== undefined) {
     action = { type: 'tcpSocket', port: obj(p.tcpSocket, `${kind}Probe.tcpSocket`).port as number | string };
@@ -80,29 +81,39 @@ function probeSpec(raw: unknown, kind: ProbeKind): ProbeSpec | undefined {
     successThreshold: int(p.successThreshold, 1),
     failureThreshold: int(p.failureThreshold, 3),
   };
-  return typeof p.terminationGracePeriodSeconds === 'number' ? { ...spec, terminationGracePeriodSeconds: p.terminationGracePeriodSeconds } : spec;
+  return typeof p.terminationGracePeriodSeconds === 'number'
+    ? { ...spec, terminationGracePeriodSeconds: p.terminationGracePeriodSeconds }
+    : spec;
 }
 
-function resolveEnv(container: Doc, manifests: readonly Manifest[], secrets: RenderOptions['secrets']): Record<string, string> {
+function resolveEnv(
+  container: Doc,
+  manifests: readonly Manifest[],
+  secrets: RenderOptions['secrets'],
+): Record<string, string> {
   const configMap = (name: string): Record<string, string> => {
-    const found = manifests.find((m) => m.doc.kind === 'ConfigMap' && (m.doc.metadata as Doc | undefined)?.name === name);
+    const found = manifests.find(
+      (m) => m.doc.kind === 'ConfigMap' && (m.doc.metadata as Doc | undefined)?.name === name,
+    );
     if (found === undefined) throw new Error(`ConfigMap ${name} is referenced but not rendered by the chart`);
     return (found.doc.data ?? {}) as Record<string, string>;
   };
   const secret = (name: string): Readonly<Record<string, string>> => {
     const found = secrets?.[name];
-    if (found === undefined) throw new Error(`Secret ${name} is referenced by the chart; pass it in RenderOptions.secrets`);
+    if (found === undefined)
+      throw new Error(`Secret ${name} is referenced by the chart; pass it in RenderOptions.secrets`);
     return found;
   };
   const env: Record<string, string> = {};
   // envFrom first, then env entries, which win (the kubelet's order).
   for (const source of list(container.envFrom)) {
     const prefix = typeof source.prefix === 'string' ? source.prefix : '';
-    const data = source.configMapRef !== undefined
-      ? configMap(String(obj(source.configMapRef, 'configMapRef').name))
-      : source.secretRef !== undefined
-        ? secret(String(obj(source.secretRef, 'secretRef').name))
-        : {};
+    const data =
+      source.configMapRef !== undefined
+        ? configMap(String(obj(source.configMapRef, 'configMapRef').name))
+        : source.secretRef !== undefined
+          ? secret(String(obj(source.secretRef, 'secretRef').name))
+          : {};
     for (const [k, v] of Object.entries(data)) env[prefix + k] = String(v);
   }
   for (const entry of list(container.env)) {
@@ -148,11 +159,13 @@ export async function renderPodTemplate(options: RenderOptions): Promise<PodTemp
     if (p !== undefined) probes[kind] = p;
   }
   const preStop = (container.lifecycle as Doc | undefined)?.preStop as Doc | undefined;
-  if (preStop !== undefined && preStop.sleep === undefined) throw new Error('only the preStop sleep action is supported here');
+  if (preStop !== undefined && preStop.sleep === undefined)
+    throw new Error('only the preStop sleep action is supported here');
   const preStopSleepSeconds = preStop === undefined ? 0 : int(obj(preStop.sleep, 'preStop.sleep').seconds, 0);
 
   const hpa = manifests.find((m) => m.doc.kind === 'HorizontalPodAutoscaler');
-  const replicas = typeof spec.replicas === 'number' ? spec.replicas : int((hpa?.doc.spec as Doc | undefined)?.minReplicas, 1);
+  const replicas =
+    typeof spec.replicas === 'number' ? spec.replicas : int((hpa?.doc.spec as Doc | undefined)?.minReplicas, 1);
   const strategy = obj(spec.strategy ?? { type: 'RollingUpdate' }, 'strategy');
   const rolling = (strategy.rollingUpdate ?? {}) as Doc;
 
@@ -161,14 +174,21 @@ export async function renderPodTemplate(options: RenderOptions): Promise<PodTemp
     helmMajor,
     helmArgs,
     env: resolveEnv(container, manifests, options.secrets),
-    ports: list(container.ports).map((p) => (typeof p.name === 'string' ? { name: p.name, containerPort: int(p.containerPort, 0) } : { containerPort: int(p.containerPort, 0) })),
+    ports: list(container.ports).map((p) =>
+      typeof p.name === 'string'
+        ? { name: p.name, containerPort: int(p.containerPort, 0) }
+        : { containerPort: int(p.containerPort, 0) },
+    ),
     probes,
     terminationGracePeriodSeconds: int(podSpec.terminationGracePeriodSeconds, 30),
     preStopSleepSeconds,
     replicas,
     strategy: {
       type: typeof strategy.type === 'string' ? strategy.type : 'RollingUpdate',
-      rollingUpdate: { maxSurge: (rolling.maxSurge as number | string | undefined) ?? '25%', maxUnavailable: (rolling.maxUnavailable as number | string | undefined) ?? '25%' },
+      rollingUpdate: {
+        maxSurge: (rolling.maxSurge as number | string | undefined) ?? '25%',
+        maxUnavailable: (rolling.maxUnavailable as number | string | undefined) ?? '25%',
+      },
     },
     minReadySeconds: int(spec.minReadySeconds, 0),
   };
@@ -198,12 +218,20 @@ export function localEnv(template: PodTemplate, dirs: { readonly cacheDir: strin
     // 0 turns the management listener off, so each container run gets a port that was free a moment before.
     set('MANAGEMENT_PORT', '<a free port per container run>', 'a local port; the named container port resolves to it');
   }
-  if (env.MODEL_CACHE_DIR !== undefined) set('MODEL_CACHE_DIR', dirs.cacheDir, "the pod's emptyDir: a temp dir that outlives container restarts and goes with the pod");
+  if (env.MODEL_CACHE_DIR !== undefined)
+    set(
+      'MODEL_CACHE_DIR',
+      dirs.cacheDir,
+      "the pod's emptyDir: a temp dir that outlives container restarts and goes with the pod",
+    );
   return { env, remaps };
 }
 
 /** Kubernetes' rounding of rolling-update values: surge rounds up, unavailable rounds down. */
-export function resolveRollingUpdate(rolling: RollingUpdate, replicas: number): { readonly maxSurge: number; readonly maxUnavailable: number } {
+export function resolveRollingUpdate(
+  rolling: RollingUpdate,
+  replicas: number,
+): { readonly maxSurge: number; readonly maxUnavailable: number } {
   const resolve = (v: number | string, roundUp: boolean): number => {
     if (typeof v === 'number') return v;
     const m = /^(\d+)%$/.exec(v);

@@ -41,7 +41,8 @@ export class Container {
   constructor(env: Readonly<Record<string, string>>, cpus?: string) {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
     // taskset execs node in place, so the pid we get is the service's.
-    const [command, args] = cpus === undefined ? [process.execPath, [MAIN]] : ['taskset', ['-c', cpus, process.execPath, MAIN]];
+    const [command, args] =
+      cpus === undefined ? [process.execPath, [MAIN]] : ['taskset', ['-c', cpus, process.execPath, MAIN]];
     this.proc = spawn(command, args, {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -79,7 +79,9 @@ export class Deployment {
       const old = live.filter((p) => this.revisionOf.get(p) !== this.revision);
       if (old.length === 0 && current.length === replicas && current.every((p) => p.availableFor(minReady))) break;
       if (Date.now() > deadline) {
-        throw new Error(`rollout to revision ${this.revision} not complete within ${timeoutMs} ms:\n${this.pods.map((p) => p.timeline()).join('\n')}`);
+        throw new Error(
+          `rollout to revision ${this.revision} not complete within ${timeoutMs} ms:\n${this.pods.map((p) => p.timeline()).join('\n')}`,
+        );
       }
       // Scale up the new ReplicaSet within the surge.
       const room = Math.min(replicas + maxSurge - live.length, replicas - current.length);
@@ -88,7 +90,9 @@ export class Deployment {
       // available pods, counting the new pods that are not available yet; unavailable old pods first.
       const minAvailable = replicas - maxUnavailable;
       const all = this.live;
-      const newUnavailable = all.filter((p) => this.revisionOf.get(p) === this.revision && !p.availableFor(minReady)).length;
+      const newUnavailable = all.filter(
+        (p) => this.revisionOf.get(p) === this.revision && !p.availableFor(minReady),
+      ).length;
       let maxScaledDown = all.length - minAvailable - newUnavailable;
       if (maxScaledDown > 0) {
         for (const pod of old.filter((p) => !p.availableFor(minReady))) {

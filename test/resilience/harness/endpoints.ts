@@ -104,7 +104,9 @@ export async function startProxy(endpoints: Endpoints): Promise<Proxy> {
         up.once('error', () => fail(res, 'upstream_reset', `${target.pod.name} broke the response`));
       },
     );
-    upstream.once('error', (error: NodeJS.ErrnoException) => fail(res, 'bad_gateway', `${target.pod.name}: ${error.code ?? error.message}`));
+    upstream.once('error', (error: NodeJS.ErrnoException) =>
+      fail(res, 'bad_gateway', `${target.pod.name}: ${error.code ?? error.message}`),
+    );
     req.pipe(upstream);
   });
   server.keepAliveTimeout = 30_000;

@@ -15,7 +15,12 @@ export const KEY = 'lid/lid.176.ftz';
 export const MODEL_URI = `s3://${BUCKET}/${KEY}`;
 export const MODEL_MD5 = BUNDLED_MD5;
 const SECRET = 's3-credentials';
-const SECRETS = { [SECRET]: { AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey } };
+const SECRETS = {
+  [SECRET]: {
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+  },
+};
 
 /** How far endpoint changes take to reach the proxy, in cluster seconds (scaled like the rest). */
 export const ENDPOINT_PROPAGATION_SECONDS = 5;
@@ -32,15 +37,24 @@ export function modelGets(s3: S3Fixture): number {
 }
 
 /** `helm template` for `overlay` as a pipeline would run it against this S3 endpoint. */
-export function renderFor(overlay: Overlay, s3Endpoint: string, extraArgs: readonly string[] = []): Promise<PodTemplate> {
+export function renderFor(
+  overlay: Overlay,
+  s3Endpoint: string,
+  extraArgs: readonly string[] = [],
+): Promise<PodTemplate> {
   return renderPodTemplate({
     overlay,
     args: [
-      '--set', `model.uri=${MODEL_URI}`,
-      '--set-string', `model.md5=${MODEL_MD5}`,
-      '--set', `s3.endpoint=${s3Endpoint}`,
-      '--set', 's3.forcePathStyle=true',
-      '--set', `s3.existingSecret=${SECRET}`,
+      '--set',
+      `model.uri=${MODEL_URI}`,
+      '--set-string',
+      `model.md5=${MODEL_MD5}`,
+      '--set',
+      `s3.endpoint=${s3Endpoint}`,
+      '--set',
+      's3.forcePathStyle=true',
+      '--set',
+      `s3.existingSecret=${SECRET}`,
       ...extraArgs,
     ],
     secrets: SECRETS,
@@ -53,17 +67,30 @@ export function describeTemplate(template: PodTemplate, scale: TimeScale): strin
   const timeout = (seconds: number): string => `${seconds} s (${scale.timeoutMs(seconds)} ms here)`;
   const lines = [`chart: helm ${template.helmMajor} template, overlay ${template.overlay}; ${scale.describe()}`];
   for (const [kind, p] of Object.entries(template.probes)) {
-    const where = p.action.type === 'httpGet' ? `GET ${p.action.path} on port ${String(p.action.port)}` : `tcp port ${String(p.action.port)}`;
-    lines.push(`${kind}: ${where}, delay ${s(p.initialDelaySeconds)}, period ${s(p.periodSeconds)}, timeout ${timeout(p.timeoutSeconds)}, success ${p.successThreshold}, failure ${p.failureThreshold}`);
+    const where =
+      p.action.type === 'httpGet'
+        ? `GET ${p.action.path} on port ${String(p.action.port)}`
+        : `tcp port ${String(p.action.port)}`;
+    lines.push(
+      `${kind}: ${where}, delay ${s(p.initialDelaySeconds)}, period ${s(p.periodSeconds)}, timeout ${timeout(p.timeoutSeconds)}, success ${p.successThreshold}, failure ${p.failureThreshold}`,
+    );
   }
-  lines.push(`terminationGracePeriodSeconds ${s(template.terminationGracePeriodSeconds)}, preStop sleep ${s(template.preStopSleepSeconds)}`);
-  lines.push(`replicas ${template.replicas}, ${template.strategy.type} maxSurge ${template.strategy.rollingUpdate.maxSurge} maxUnavailable ${template.strategy.rollingUpdate.maxUnavailable}, minReadySeconds ${s(template.minReadySeconds)}`);
-  lines.push(`service settings run unscaled: REQUEST_TIMEOUT_MS ${template.env.REQUEST_TIMEOUT_MS}, SHUTDOWN_DRAIN_TIMEOUT_MS ${template.env.SHUTDOWN_DRAIN_TIMEOUT_MS}, LIVENESS_MAX_EVENT_LOOP_DELAY_MS ${template.env.LIVENESS_MAX_EVENT_LOOP_DELAY_MS}, ENGINE_POOL_SIZE ${template.env.ENGINE_POOL_SIZE}`);
+  lines.push(
+    `terminationGracePeriodSeconds ${s(template.terminationGracePeriodSeconds)}, preStop sleep ${s(template.preStopSleepSeconds)}`,
+  );
+  lines.push(
+    `replicas ${template.replicas}, ${template.strategy.type} maxSurge ${template.strategy.rollingUpdate.maxSurge} maxUnavailable ${template.strategy.rollingUpdate.maxUnavailable}, minReadySeconds ${s(template.minReadySeconds)}`,
+  );
+  lines.push(
+    `service settings run unscaled: REQUEST_TIMEOUT_MS ${template.env.REQUEST_TIMEOUT_MS}, SHUTDOWN_DRAIN_TIMEOUT_MS ${template.env.SHUTDOWN_DRAIN_TIMEOUT_MS}, LIVENESS_MAX_EVENT_LOOP_DELAY_MS ${template.env.LIVENESS_MAX_EVENT_LOOP_DELAY_MS}, ENGINE_POOL_SIZE ${template.env.ENGINE_POOL_SIZE}`,
+  );
   return lines;
 }
 
 export async function md5Of(file: string): Promise<string> {
-  return createHash('md5').update(await readFile(file)).digest('hex');
+  return createHash('md5')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 export function machine(): string {

@@ -19,7 +19,15 @@ export interface LoadPlan {
 }
 
 /** How one request ended. */
-export const OUTCOMES = ['ok', 'shed', 'deadline', 'bad_status', 'bad_body', 'connection_error', 'client_timeout'] as const;
+export const OUTCOMES = [
+  'ok',
+  'shed',
+  'deadline',
+  'bad_status',
+  'bad_body',
+  'connection_error',
+  'client_timeout',
+] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /**
@@ -53,4 +61,7 @@ export interface LoadReport {
   readonly peakSockets: number;
 }
 
-export type WorkerMessage = { readonly type: 'started' } | { readonly type: 'done'; readonly report: LoadReport } | { readonly type: 'failed'; readonly error: string };
+export type WorkerMessage =
+  | { readonly type: 'started' }
+  | { readonly type: 'done'; readonly report: LoadReport }
+  | { readonly type: 'failed'; readonly error: string };

@@ -6,7 +6,16 @@
 // it answers (an open loop), with latency counted from the scheduled send time.
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OUTCOMES, type LoadPhase, type LoadPlan, type LoadReport, type Outcome, type PhaseReport, type RequestLog, type WorkerMessage } from './load-plan.js';
+import {
+  OUTCOMES,
+  type LoadPhase,
+  type LoadPlan,
+  type LoadReport,
+  type Outcome,
+  type PhaseReport,
+  type RequestLog,
+  type WorkerMessage,
+} from './load-plan.js';
 import { textNumber } from './texts.js';
 
 const outcomeIndex = (o: Outcome): number => OUTCOMES.indexOf(o);
@@ -18,7 +27,12 @@ let stopRequested = false;
 
 async function run(plan: LoadPlan): Promise<LoadReport> {
   const target = new URL(plan.url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: plan.maxSockets, maxFreeSockets: plan.maxSockets, scheduling: 'fifo' });
+  const agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: plan.maxSockets,
+    maxFreeSockets: plan.maxSockets,
+    scheduling: 'fifo',
+  });
   const log: RequestLog = { at: [], ms: [], outcome: [], status: [], phase: [] };
   const errorCodes: Record<string, number> = {};
   const samples: string[] = [];
@@ -96,11 +110,16 @@ async function run(plan: LoadPlan): Promise<LoadReport> {
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => finish(judge(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')), res.statusCode ?? 0));
+          res.on('end', () =>
+            finish(judge(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')), res.statusCode ?? 0),
+          );
           res.on('error', () => finish('connection_error', res.statusCode ?? 0));
         },
       );
-      const timer = setTimeout(() => req.destroy(new ClientTimeout()), Math.max(1, at + plan.clientTimeoutMs - Date.now()));
+      const timer = setTimeout(
+        () => req.destroy(new ClientTimeout()),
+        Math.max(1, at + plan.clientTimeoutMs - Date.now()),
+      );
       req.on('error', (error) => {
         if (error instanceof ClientTimeout) finish('client_timeout', 0);
         else {

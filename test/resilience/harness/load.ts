@@ -18,7 +18,10 @@ export interface LoadRun {
 }
 
 /** Starts the generator; the run is killed (and its report rejected) past `deadlineMs`. */
-export function startLoad(plan: LoadPlan, options: { readonly deadlineMs?: number; readonly cpus?: string } = {}): LoadRun {
+export function startLoad(
+  plan: LoadPlan,
+  options: { readonly deadlineMs?: number; readonly cpus?: string } = {},
+): LoadRun {
   const planned = plan.phases.reduce((ms, p) => ms + p.durationMs, 0);
   const limit = options.deadlineMs ?? planned + plan.clientTimeoutMs + 30_000;
   const node = [process.execPath, '--import', 'tsx', WORKER];
@@ -26,7 +29,8 @@ export function startLoad(plan: LoadPlan, options: { readonly deadlineMs?: numbe
   const [command, ...args] = options.cpus === undefined ? node : ['taskset', '-c', options.cpus, ...node];
   const child = spawn(command as string, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const kill = (): void => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+      process.kill(child.pid, 'SIGKILL');
   };
   let markStarted: () => void = () => undefined;
   const started = new Promise<void>((resolve) => (markStarted = resolve));
@@ -53,7 +57,10 @@ export function startLoad(plan: LoadPlan, options: { readonly deadlineMs?: numbe
   return { started, report, stop, kill };
 }
 
-export async function runLoad(plan: LoadPlan, options: { readonly deadlineMs?: number; readonly cpus?: string } = {}): Promise<LoadReport> {
+export async function runLoad(
+  plan: LoadPlan,
+  options: { readonly deadlineMs?: number; readonly cpus?: string } = {},
+): Promise<LoadReport> {
   return startLoad(plan, options).report;
 }
 

@@ -159,11 +159,16 @@ export class Pod {
   }
 
   private launch(): void {
-    this.startContainer().catch((error: unknown) => this.event('Exited', `could not start: ${error instanceof Error ? error.message : String(error)}`));
+    this.startContainer().catch((error: unknown) =>
+      this.event('Exited', `could not start: ${error instanceof Error ? error.message : String(error)}`),
+    );
   }
 
   private event(type: PodEventType, detail?: string): void {
-    const event: PodEvent = detail === undefined ? { at: Date.now(), pod: this.name, type, restarts: this.restarts } : { at: Date.now(), pod: this.name, type, restarts: this.restarts, detail };
+    const event: PodEvent =
+      detail === undefined
+        ? { at: Date.now(), pod: this.name, type, restarts: this.restarts }
+        : { at: Date.now(), pod: this.name, type, restarts: this.restarts, detail };
     this.events.push(event);
     this.options.onEvent?.(event);
   }
@@ -266,7 +271,10 @@ export class Pod {
     let deadline = start + scale.ms(graceSeconds);
     if (template.preStopSleepSeconds > 0 && c.running) {
       this.event('PreStop', `sleep ${template.preStopSleepSeconds} s`);
-      await Promise.race([c.exited, sleepUntil(start + Math.min(scale.ms(template.preStopSleepSeconds), deadline - start))]);
+      await Promise.race([
+        c.exited,
+        sleepUntil(start + Math.min(scale.ms(template.preStopSleepSeconds), deadline - start)),
+      ]);
       if (Date.now() >= deadline) deadline = Date.now() + scale.ms(MIN_GRACE_AFTER_PRESTOP_S);
     }
     if (c.running) {
@@ -304,14 +312,17 @@ export class Pod {
   async waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {
-      if (Date.now() >= deadline) throw new Error(`${this.name}: not ${what} within ${timeoutMs} ms\n${this.timeline()}`);
+      if (Date.now() >= deadline)
+        throw new Error(`${this.name}: not ${what} within ${timeoutMs} ms\n${this.timeline()}`);
       await sleep(50);
     }
   }
 
   /** The events, one a line, relative to the first. */
   timeline(since = this.events[0]?.at ?? Date.now()): string {
-    return this.events.map((e) => `  +${((e.at - since) / 1000).toFixed(2)}s ${e.pod} ${e.type}${e.detail ? ` ${e.detail}` : ''}`).join('\n');
+    return this.events
+      .map((e) => `  +${((e.at - since) / 1000).toFixed(2)}s ${e.pod} ${e.type}${e.detail ? ` ${e.detail}` : ''}`)
+      .join('\n');
   }
 
   probesOf(kind: ProbeKind): PodProbeRecord[] {

@@ -77,13 +77,25 @@ export function probeOnce(action: ProbeAction, port: number, timeoutMs: number):
     }
 
     const req = http.get(
-      { host: '127.0.0.1', port, path: action.path, agent: false, headers: { 'user-agent': 'kube-probe/1.30', accept: '*/*', connection: 'close' } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: action.path,
+        agent: false,
+        headers: { 'user-agent': 'kube-probe/1.30', accept: '*/*', connection: 'close' },
+      },
       (res) => {
         const status = res.statusCode ?? 0;
         // The kubelet reads (at most 10 KiB of) the body before judging; so do we.
         res.resume();
-        res.once('end', () => finish(status >= 200 && status < 400 ? { ok: true, status } : { ok: false, status, error: `status ${status}` }));
-        res.once('error', (error: NodeJS.ErrnoException) => finish({ ok: false, status, error: error.code ?? error.message }));
+        res.once('end', () =>
+          finish(
+            status >= 200 && status < 400 ? { ok: true, status } : { ok: false, status, error: `status ${status}` },
+          ),
+        );
+        res.once('error', (error: NodeJS.ErrnoException) =>
+          finish({ ok: false, status, error: error.code ?? error.message }),
+        );
       },
     );
     destroy = () => req.destroy();
@@ -175,7 +187,9 @@ export class ProbeWorker {
     const at = Date.now();
     const port = this.options.resolvePort(spec.action.port);
     const attempt: ProbeAttempt =
-      port === undefined ? { ok: false, error: 'ECONNREFUSED (not listening yet)', ms: 0 } : await probeOnce(spec.action, port, timeoutMs);
+      port === undefined
+        ? { ok: false, error: 'ECONNREFUSED (not listening yet)', ms: 0 }
+        : await probeOnce(spec.action, port, timeoutMs);
     if (this.stopped) return;
     const record: ProbeRecord = { ...attempt, kind, at, timeoutMs };
     this.records.push(record);

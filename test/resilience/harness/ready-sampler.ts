@@ -26,7 +26,11 @@ export function sampleReadiness(url: string, everyMs = 50): ReadySampler {
         const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
         const body = (await res.json().catch(() => ({}))) as { reason?: unknown };
         const answeredAt = Date.now();
-        samples.push(typeof body.reason === 'string' ? { at, answeredAt, status: res.status, reason: body.reason } : { at, answeredAt, status: res.status });
+        samples.push(
+          typeof body.reason === 'string'
+            ? { at, answeredAt, status: res.status, reason: body.reason }
+            : { at, answeredAt, status: res.status },
+        );
       } catch {
         samples.push({ at, answeredAt: Date.now(), status: 0 });
       }

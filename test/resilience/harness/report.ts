@@ -57,8 +57,16 @@ export class ScenarioReport {
    * Appends the row, then asserts every check. Call it once, last, in a finally block: a
    * thrown error still leaves a FAIL row (and propagates; the checks are not asserted then).
    */
-  finish(traffic: { readonly restarts: number; readonly sent: number; readonly failed: number; readonly p99Ms: number }, error?: unknown): Row {
-    if (error !== undefined) this.checks.push({ name: 'completed', ok: false, detail: error instanceof Error ? error.message.split('\n')[0] ?? '' : JSON.stringify(error) });
+  finish(
+    traffic: { readonly restarts: number; readonly sent: number; readonly failed: number; readonly p99Ms: number },
+    error?: unknown,
+  ): Row {
+    if (error !== undefined)
+      this.checks.push({
+        name: 'completed',
+        ok: false,
+        detail: error instanceof Error ? (error.message.split('\n')[0] ?? '') : JSON.stringify(error),
+      });
     const row: Row = {
       scenario: this.scenario,
       injected: this.injected,
@@ -74,7 +82,11 @@ export class ScenarioReport {
     if (error === undefined) {
       const failed = this.checks.filter((c) => !c.ok);
       this.t.true(this.checks.length > 0, 'a scenario without checks proves nothing');
-      this.t.deepEqual(failed.map((c) => `${c.name}: ${c.detail}`), [], 'every check holds');
+      this.t.deepEqual(
+        failed.map((c) => `${c.name}: ${c.detail}`),
+        [],
+        'every check holds',
+      );
     }
     return row;
   }
@@ -96,7 +108,16 @@ export function readRows(file: string): Row[] {
 /** A plain-text table (also valid Markdown). */
 export function formatTable(rows: readonly Row[]): string {
   const header = ['scenario', 'injected', 'restarts', 'requests sent', 'failed', 'p99', 'verdict', 'time'];
-  const body = rows.map((r) => [r.scenario, r.injected, String(r.restarts), String(r.sent), String(r.failed), r.sent > 0 ? `${r.p99Ms} ms` : '-', r.verdict, `${r.seconds} s`]);
+  const body = rows.map((r) => [
+    r.scenario,
+    r.injected,
+    String(r.restarts),
+    String(r.sent),
+    String(r.failed),
+    r.sent > 0 ? `${r.p99Ms} ms` : '-',
+    r.verdict,
+    `${r.seconds} s`,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
@@ -105,6 +126,12 @@ export function formatTable(rows: readonly Row[]): string {
 /** The checks of every row, for the lines under the table. */
 export function formatChecks(rows: readonly Row[]): string {
   return rows
-    .map((r) => [`${r.scenario} (${r.verdict}):`, ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`), ...r.notes.map((n) => `  note: ${n}`)].join('\n'))
+    .map((r) =>
+      [
+        `${r.scenario} (${r.verdict}):`,
+        ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
+        ...r.notes.map((n) => `  note: ${n}`),
+      ].join('\n'),
+    )
     .join('\n');
 }

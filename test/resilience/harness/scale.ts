@@ -30,12 +30,16 @@ export function timeScale(factor: number, options: { readonly realTimeouts?: boo
     scalesTimeouts,
     ms,
     timeoutMs: (seconds) => (scalesTimeouts ? ms(seconds) : seconds * 1000),
-    describe: () => `time scale ${factor}: every probe and rollout second x ${factor}${scalesTimeouts ? '' : ', except probe timeouts (real seconds)'}`,
+    describe: () =>
+      `time scale ${factor}: every probe and rollout second x ${factor}${scalesTimeouts ? '' : ', except probe timeouts (real seconds)'}`,
   };
 }
 
 /** RESILIENCE_SCALE from the environment, else DEFAULT_SCALE. */
-export function timeScaleFromEnv(options: { readonly realTimeouts?: boolean } = {}, env: NodeJS.ProcessEnv = process.env): TimeScale {
+export function timeScaleFromEnv(
+  options: { readonly realTimeouts?: boolean } = {},
+  env: NodeJS.ProcessEnv = process.env,
+): TimeScale {
   const raw = env.RESILIENCE_SCALE?.trim();
   return timeScale(raw === undefined || raw === '' ? DEFAULT_SCALE : Number(raw), options);
 }
