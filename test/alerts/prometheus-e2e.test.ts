@@ -16,6 +16,7 @@ import path from 'node:path';
 import { BUNDLED_MODEL, getJson, postJson, startService, type RunningService } from '../helpers/service.js';
 import { promBinary, renderPrometheusRule, ruleGroups, writeRuleFile, SELECTOR_LABELS } from './prom-tools.js';
 import { startPrometheus, type ActiveAlert, type PrometheusServer } from './prometheus-server.js';
+import { sleep } from '../helpers/fixtures.js';
 
 const SHORT_RULES = [
   '--set',
@@ -55,8 +56,6 @@ interface Transition {
   readonly firingAfterMs: number;
   readonly alert: ActiveAlert;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function childPids(pid: number): number[] {
   try {

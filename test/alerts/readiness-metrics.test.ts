@@ -6,8 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BUNDLED_MODEL, getJson, startService, type RunningService } from '../helpers/service.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/fixtures.js';
 
 async function start(t: import('ava').ExecutionContext, env: Record<string, string>): Promise<RunningService> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fte-readiness-'));

@@ -5,11 +5,11 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startService, type RunningService } from '../helpers/service.js';
 import { findOne, renderChart, RELEASE } from './chart-helm.js';
+import { freePort } from '../helpers/fixtures.js';
 
 interface EnvEntry {
   name: string;
@@ -17,15 +17,6 @@ interface EnvEntry {
 }
 interface TestPod {
   spec: { containers: { command: string[]; env: EnvEntry[] }[] };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 interface Rendered {

@@ -7,7 +7,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FastTextPool } from '../../app/engine/process-pool.js';
 import type { FastTextPoolOptions } from '../../app/engine/pool-options.js';
@@ -68,14 +67,7 @@ export function inMs(ms: number): number {
   return performance.now() + ms;
 }
 
-/** Polls `check` until it returns true; throws after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean, timeoutMs: number, everyMs = 10): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+export { waitFor } from '../helpers/fixtures.js';
 
 export function pidAlive(pid: number): boolean {
   try {

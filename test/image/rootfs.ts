@@ -1,10 +1,9 @@
 // Looks at a container's root filesystem from the host (the directory `buildah mount`
 // returns): a metadata snapshot to prove a run wrote nothing there, ownership queries, and a
 // search for a file by size and MD5.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
+import { md5OfFile } from '../helpers/fixtures.js';
 
 export interface Entry {
   /** Path inside the image, starting with '/'. */
@@ -62,12 +61,6 @@ export function differences(before: Map<string, string>, after: Map<string, stri
   }
   for (const p of before.keys()) if (!after.has(p)) out.push(`- ${p}`);
   return out;
-}
-
-export async function md5OfFile(file: string): Promise<string> {
-  const hash = createHash('md5');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Image paths of regular files with exactly this size and MD5. */

@@ -6,6 +6,7 @@ import test from 'ava';
 import { freePort } from '../helpers/service.js';
 import { probeOnce, ProbeWorker, type ProbeKind, type ProbeRecord, type ProbeSpec } from './harness/probe.js';
 import { timeScale } from './harness/scale.js';
+import { sleep } from '../helpers/fixtures.js';
 
 interface Server {
   readonly port: number;
@@ -43,8 +44,6 @@ async function startServer(): Promise<Server> {
     },
   });
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('httpGet: 200-399 succeed, everything else fails, with the status', async (t) => {
   const server = await startServer();

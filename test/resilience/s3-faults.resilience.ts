@@ -9,7 +9,8 @@ import test, { type ExecutionContext } from 'ava';
 import { startHttpFaultProxy } from '../helpers/http-fault-proxy.js';
 import type { S3Fixture } from '../helpers/s3.js';
 import { startTcpProxy, type ProxyMode } from '../helpers/tcp-proxy.js';
-import { MODEL_MD5, describeTemplate, machine, md5Of, renderFor, startModelBucket } from './harness/fixture.js';
+import { MODEL_MD5, describeTemplate, machine, renderFor, startModelBucket } from './harness/fixture.js';
+import { md5OfFile } from '../helpers/fixtures.js';
 import { Pod } from './harness/pod.js';
 import { sampleReadiness } from './harness/ready-sampler.js';
 import { ScenarioReport } from './harness/report.js';
@@ -108,7 +109,7 @@ async function runFault(
     const verifiedAt = typeof readyTime === 'string' || typeof readyTime === 'number' ? readyTime : undefined;
     const firstOk = sampler.samples.find((s) => s.status === 200);
     const cached = path.join(pod.cacheDir, `${MODEL_MD5}.bin`);
-    const cachedMd5 = await md5Of(cached);
+    const cachedMd5 = await md5OfFile(cached);
     const partLeft = (await readdir(pod.cacheDir)).some((f) => f.endsWith('.part')); // <md5>.<pid>.<random>.part
     const info = (await (
       await fetch(`http://127.0.0.1:${String(pod.endpointPort)}/v1/model`, { signal: AbortSignal.timeout(2_000) })

@@ -6,7 +6,6 @@
 // checks what the operator sees; at the end, that the project is as it was: model.lock.json
 // untouched, nothing written into the tree, and the quick start still serving the bundled model.
 import { access, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
@@ -18,6 +17,7 @@ import { startS3, type S3Fixture } from '../helpers/s3.js';
 import { startService, type RunningService } from '../helpers/service.js';
 import { commands, npmScript, readmeSection, type Block, type Command } from './readme-commands.js';
 import { runScript, type ScriptRun } from './run-script.js';
+import { freePort } from '../helpers/fixtures.js';
 
 const STEP_MS = 240_000;
 const ROOT = projectRoot();
@@ -65,14 +65,6 @@ async function npm(t: ExecutionContext, cmd: Command): Promise<ScriptRun> {
   outcomes.push(`$ ${cmd.line}\n  -> exit ${run.code}; ${run.stderr.trim().split('\n').at(-1) ?? ''}`);
   t.log(`${cmd.words.slice(0, 4).join(' ')}: exit ${run.code} (${Math.round(run.ms)} ms)`);
   return run;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**

@@ -2,6 +2,7 @@ import test from 'ava';
 import { performance } from 'node:perf_hooks';
 import { Admission, type Release } from '../../app/http/admission.js';
 import { ApiError } from '../../app/http/errors.js';
+import { sleep } from '../helpers/fixtures.js';
 
 function admission(maxInFlight: number, maxQueue: number) {
   const shed: string[] = [];
@@ -60,8 +61,6 @@ test('a queued request whose deadline passes gets 504 deadline_exceeded and leav
   r();
   t.is(a.active, 0);
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function codel(target: number, interval: number, maxQueue = 100, maxQueueBytes = Infinity) {
   const shed: string[] = [];

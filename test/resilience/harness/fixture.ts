@@ -2,8 +2,6 @@
 // the chart renders for it: the model.uri/md5 a pipeline passes, the S3 endpoint, and the
 // access keys through the chart's own s3.existingSecret path (the Secret is resolved here as
 // the kubelet would resolve it).
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { S3RVER_CREDENTIALS, startS3, type S3Fixture } from '../../helpers/s3.js';
 import { BUNDLED_MD5, BUNDLED_MODEL } from '../../helpers/service.js';
@@ -85,12 +83,6 @@ export function describeTemplate(template: PodTemplate, scale: TimeScale): strin
     `service settings run unscaled: REQUEST_TIMEOUT_MS ${template.env.REQUEST_TIMEOUT_MS}, SHUTDOWN_DRAIN_TIMEOUT_MS ${template.env.SHUTDOWN_DRAIN_TIMEOUT_MS}, LIVENESS_MAX_EVENT_LOOP_DELAY_MS ${template.env.LIVENESS_MAX_EVENT_LOOP_DELAY_MS}, ENGINE_POOL_SIZE ${template.env.ENGINE_POOL_SIZE}`,
   );
   return lines;
-}
-
-export async function md5Of(file: string): Promise<string> {
-  return createHash('md5')
-    .update(await readFile(file))
-    .digest('hex');
 }
 
 export function machine(): string {
