@@ -9,43 +9,23 @@
 // - failure: retried until aborted, with the service's backoff; failures that waiting
 //   will not fix (404, denied, a bad MD5...) wait near the cap, and an object that
 //   failed its check is not downloaded again until HEAD shows a new version.
-import { mkdir, unlink } from 'node:fs/promises';
-import path from 'node:path';
+// This module is the retry loop and the public face; one attempt is fetcher.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { retryDelayMs } from '../backoff.js';
-import { checkFreeSpace, hashFile, inspect, publish, removeStaleParts } from './cache-file.js';
-import { acquireDownloadLock, type HeldLock } from './cache-lock.js';
-import { digestMismatch } from './digests.js';
-import { discard, openPart, receive, RestartError, type PartialDownload } from './download.js';
-import { classifyFailure, ModelAbortError, ModelStoreError } from './errors.js';
-import { Rechecker } from './recheck.js';
-import { RejectedVersions } from './rejected.js';
+import { RestartError } from './download.js';
+import { classifyFailure, ModelAbortError } from './errors.js';
+import { ModelFetcher, type FetcherOptions, type Run } from './fetcher.js';
 import { SingleFlight } from './flight.js';
-import type { ModelSource } from './source-types.js';
-import type { FetchedObject, ModelFailure, ModelLock, ModelLogger, ModelProgress, VerifiedModel } from './types.js';
+import { Rechecker } from './recheck.js';
+import type { FetchedObject, ModelLock, ModelProgress, VerifiedModel } from './types.js';
 
 export { ModelAbortError, ModelStoreError } from './errors.js';
+export type { SourceProvider } from './fetcher.js';
 
-export interface SourceProvider {
-  for(uri: string): ModelSource;
-}
-
-export interface StoreOptions {
-  readonly cacheDir: string;
-  readonly sources: SourceProvider;
-  readonly logger: ModelLogger;
+export interface StoreOptions extends FetcherOptions {
   readonly retryBaseMs: number;
-  readonly retryMaxMs: number;
-  /** A download that receives no byte for this long is dropped and resumed. */
-  readonly stallTimeoutMs: number;
-  /** How often a running download logs its progress (and reports it). Default 5000. */
-  readonly progressIntervalMs?: number;
   /** Source of randomness for jitter, in [0, 1). Default Math.random. */
   readonly random?: () => number;
-  /** A download lock its holder stopped refreshing this long ago is taken over. Default 10000. */
-  readonly lockStaleMs?: number;
-  /** How often a process waiting for another's download looks again. Default 500. */
-  readonly lockPollMs?: number;
 }
 
 export interface EnsureOptions {
@@ -55,21 +35,6 @@ export interface EnsureOptions {
   readonly onProgress?: ((progress: ModelProgress) => void) | undefined;
 }
 
-/** The state of one ensure() run across its attempts. */
-interface Run {
-  readonly lock: ModelLock;
-  readonly key: string;
-  readonly signal: AbortSignal;
-  readonly emit: (progress: ModelProgress) => void;
-  readonly started: number;
-  readonly transfer: { bytes: number };
-  partial: PartialDownload | undefined;
-  held: HeldLock | undefined;
-  attempt: number;
-  lastFailure: ModelFailure | undefined;
-  cacheChecked: boolean;
-}
-
 function keyOf(lock: Pick<ModelLock, 'md5' | 'sha256'>): string {
   return lock.sha256 === undefined ? lock.md5 : `${lock.md5}:${lock.sha256}`;
 }
@@ -77,26 +42,23 @@ function keyOf(lock: Pick<ModelLock, 'md5' | 'sha256'>): string {
 export class ModelStore {
   private readonly flights = new SingleFlight<VerifiedModel, ModelProgress>();
   private readonly rechecker: Rechecker;
-  private readonly rejected: RejectedVersions;
-  private readonly fetched = new Map<string, FetchedObject>();
-  private readonly progressIntervalMs: number;
+  private readonly fetcher: ModelFetcher;
   private readonly random: () => number;
 
   constructor(private readonly options: StoreOptions) {
-    this.progressIntervalMs = options.progressIntervalMs ?? 5000;
     this.random = options.random ?? Math.random;
     this.rechecker = new Rechecker(options.logger);
-    this.rejected = new RejectedVersions(2 * options.retryMaxMs);
+    this.fetcher = new ModelFetcher(options);
   }
 
   /** Where the verified file for this MD5 lives (whether or not it exists yet). */
   cachePath(md5: string): string {
-    return path.join(this.options.cacheDir, `${md5}.bin`);
+    return this.fetcher.cachePath(md5);
   }
 
   /** What the last complete download for this lock hashed to, matching or not (for /v1/model). */
   lastFetched(lock: Pick<ModelLock, 'md5' | 'sha256'>): FetchedObject | undefined {
-    return this.fetched.get(keyOf(lock));
+    return this.fetcher.lastFetched(keyOf(lock));
   }
 
   /** Resolves with a verified local copy of the locked model; retries until it has one or is aborted. */
@@ -140,13 +102,15 @@ export class ModelStore {
         run.attempt = failures + 1;
         const offsetBefore = run.partial?.offset ?? 0;
         try {
-          const model = { ...(await this.attempt(run)), durationMs: Math.round(performance.now() - run.started) };
+          const verified = await this.fetcher.attempt(run);
+          const model = { ...verified, durationMs: Math.round(performance.now() - run.started) };
           this.rechecker.remember(model);
           return model;
         } catch (err) {
           if (signal.aborted) throw new ModelAbortError(signal.reason);
           const failure = classifyFailure(err);
-          if (err instanceof RestartError || failure.permanent || run.partial === undefined) await this.drop(run);
+          const startOver = err instanceof RestartError || failure.permanent || run.partial === undefined;
+          if (startOver) await this.fetcher.drop(run);
           // A failure after progress (a dropped connection mid-download) resumes promptly.
           failures = (run.partial?.offset ?? 0) > offsetBefore ? 1 : failures + 1;
           const backoff = { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs };
@@ -180,246 +144,7 @@ export class ModelStore {
         }
       }
     } finally {
-      await this.drop(run);
+      await this.fetcher.drop(run);
     }
-  }
-
-  /** Abandons the partial download (its file is removed) and frees the download lock. */
-  private async drop(run: Run): Promise<void> {
-    const { partial, held } = run;
-    run.partial = undefined;
-    run.held = undefined;
-    if (partial !== undefined) await discard(partial);
-    if (held !== undefined) await held.release();
-  }
-
-  private async attempt(run: Run): Promise<Omit<VerifiedModel, 'durationMs'>> {
-    const { lock, signal, emit, attempt } = run;
-    const { cacheDir, logger: log } = this.options;
-    await mkdir(cacheDir, { recursive: true });
-    if (!run.cacheChecked) {
-      const hit = await this.verifiedCache(lock, signal, emit);
-      run.cacheChecked = true;
-      if (hit !== undefined) return hit;
-    }
-    const source = this.options.sources.for(lock.uri);
-    emit({
-      phase: 'downloading',
-      bytesDone: run.partial?.offset ?? 0,
-      bytesTotal: run.partial?.total ?? lock.bytes,
-      attempt,
-      lastFailure: run.lastFailure,
-    });
-    const info = await source.head(signal);
-    if (lock.bytes !== undefined && info.bytes !== lock.bytes) {
-      throw new ModelStoreError(
-        'size_mismatch',
-        `${source.uri} is ${info.bytes} bytes, the lock expects ${lock.bytes}`,
-        true,
-      );
-    }
-    this.rejected.refuse(run.key, source.uri, info);
-    if (run.partial !== undefined && (run.partial.etag !== info.etag || run.partial.total !== info.bytes)) {
-      log.warn({ uri: source.uri }, 'model object changed since the download began; starting over');
-      await this.drop(run);
-    }
-    if (run.partial === undefined) {
-      const reused = await this.takeDownloadLock(run);
-      if (reused !== undefined) return reused;
-      const removed = await removeStaleParts(cacheDir, lock.md5);
-      if (removed.length > 0) log.info({ removed }, 'removed stale partial downloads');
-      await checkFreeSpace(cacheDir, info.bytes);
-      run.partial = await openPart(cacheDir, lock.md5, info, lock.sha256 !== undefined);
-      log.info({ uri: source.uri, md5: lock.md5, bytes: info.bytes }, 'model download started');
-    } else {
-      log.info(
-        { uri: source.uri, md5: lock.md5, bytes: info.bytes, from: run.partial.offset },
-        'model download resuming',
-      );
-    }
-    const current = run.partial;
-    if (current.offset < current.total) {
-      const stream = await source.open(current.offset, { signal, etag: current.etag });
-      await receive({
-        stream,
-        partial: current,
-        transfer: run.transfer,
-        signal,
-        uri: source.uri,
-        logger: log,
-        stallTimeoutMs: this.options.stallTimeoutMs,
-        progressIntervalMs: this.progressIntervalMs,
-        onProgress: (p) => emit({ phase: 'downloading', ...p, attempt, lastFailure: run.lastFailure }),
-      });
-    }
-    if (current.offset < current.total) {
-      throw new Error(`the connection ended at byte ${current.offset} of ${current.total}`);
-    }
-    emit({
-      phase: 'verifying',
-      bytesDone: current.offset,
-      bytesTotal: current.total,
-      attempt,
-      lastFailure: run.lastFailure,
-    });
-    return this.finish(run, current, source.uri);
-  }
-
-  /** Checks the digests of a complete download and publishes it into the cache. */
-  private async finish(run: Run, current: PartialDownload, uri: string): Promise<Omit<VerifiedModel, 'durationMs'>> {
-    const { lock, emit } = run;
-    const log = this.options.logger;
-    const finalPath = this.cachePath(lock.md5);
-    const actual = current.digests.digest();
-    run.partial = undefined; // the digests are final: whatever happens next starts over
-    try {
-      const fetched: FetchedObject = { ...actual, etag: current.etag };
-      this.fetched.set(run.key, fetched);
-      const mismatch = digestMismatch(actual, lock);
-      if (mismatch !== undefined) {
-        const [expected, got] =
-          mismatch === 'md5_mismatch'
-            ? [`md5 ${lock.md5}`, `md5 ${actual.md5}`]
-            : [`sha256 ${lock.sha256 ?? ''}`, `sha256 ${actual.sha256 ?? ''}`];
-        const error = new ModelStoreError(
-          mismatch,
-          `${uri} hashes to ${got}, expected ${expected}; not loaded`,
-          true,
-          fetched,
-        );
-        this.rejected.record(run.key, { bytes: current.total, etag: current.etag }, error);
-        throw error;
-      }
-      await current.handle.sync();
-      await current.handle.close();
-      if (run.held?.compromised.aborted === true) {
-        throw new ModelStoreError(
-          'download_failed',
-          'lost the cache lock to another process before publishing; starting over',
-          false,
-        );
-      }
-      if (!(await publish(current.path, finalPath))) {
-        const theirs = await this.verifiedCache(lock, run.signal, emit);
-        if (theirs !== undefined) return theirs;
-        throw new ModelStoreError(
-          'download_failed',
-          `another file appeared at ${finalPath} and failed its check; starting over`,
-          false,
-        );
-      }
-    } finally {
-      await discard(current); // the .part name only: a published file lives on under its final name
-    }
-    const entry = await inspect(finalPath);
-    if (entry.kind !== 'file' || entry.identity.size !== actual.bytes) {
-      throw new ModelStoreError(
-        'download_failed',
-        `${finalPath} changed right after it was published; starting over`,
-        false,
-      );
-    }
-    log.info(
-      {
-        uri,
-        md5: lock.md5,
-        sha256: actual.sha256,
-        bytes: actual.bytes,
-        bytesTransferred: run.transfer.bytes,
-        durationMs: Math.round(performance.now() - run.started),
-        attempts: run.attempt,
-      },
-      'model downloaded and verified',
-    );
-    emit({ phase: 'verified', bytesDone: actual.bytes, bytesTotal: actual.bytes, attempt: run.attempt });
-    return {
-      path: finalPath,
-      md5: lock.md5,
-      sha256: actual.sha256,
-      bytes: actual.bytes,
-      identity: entry.identity,
-      fromCache: false,
-      bytesTransferred: run.transfer.bytes,
-    };
-  }
-
-  /** Takes this MD5's download lock; returns the model instead when another process verified it meanwhile. */
-  private async takeDownloadLock(run: Run): Promise<Omit<VerifiedModel, 'durationMs'> | undefined> {
-    const { lock, signal, emit } = run;
-    const finalPath = this.cachePath(lock.md5);
-    for (;;) {
-      const held = await acquireDownloadLock(this.options.cacheDir, lock.md5, {
-        signal,
-        staleMs: this.options.lockStaleMs ?? 10_000,
-        pollMs: this.options.lockPollMs ?? 500,
-        onWait: () => {
-          this.options.logger.info(
-            { md5: lock.md5, cacheDir: this.options.cacheDir },
-            'another process is downloading this model; waiting for it',
-          );
-          emit({
-            phase: 'downloading',
-            detail: 'waiting for another process downloading into the same cache directory',
-            attempt: run.attempt,
-            lastFailure: run.lastFailure,
-          });
-        },
-        done: async () => (await inspect(finalPath)).kind !== 'absent',
-      });
-      if (held !== 'done') {
-        run.held = held;
-        // The holder before us may have finished between our cache check and now.
-        return (await inspect(finalPath)).kind === 'absent' ? undefined : this.verifiedCache(lock, signal, emit);
-      }
-      const theirs = await this.verifiedCache(lock, signal, emit);
-      if (theirs !== undefined) return theirs;
-    }
-  }
-
-  /** A verified cached copy, or undefined after removing whatever stood there unverified. */
-  private async verifiedCache(
-    lock: ModelLock,
-    signal: AbortSignal,
-    emit: (p: ModelProgress) => void,
-  ): Promise<Omit<VerifiedModel, 'durationMs'> | undefined> {
-    const log = this.options.logger;
-    const file = this.cachePath(lock.md5);
-    const entry = await inspect(file);
-    if (entry.kind === 'absent') return undefined;
-    if (entry.kind === 'symlink') {
-      log.warn({ path: file }, 'cached model is a symbolic link; removing the link, never following it');
-      await unlink(file);
-      return undefined;
-    }
-    if (lock.bytes !== undefined && entry.identity.size !== lock.bytes) {
-      log.warn(
-        { path: file, bytes: entry.identity.size, expected: lock.bytes },
-        'cached model has the wrong size; removing it',
-      );
-      await unlink(file);
-      return undefined;
-    }
-    emit({ phase: 'verifying', bytesDone: 0, bytesTotal: entry.identity.size });
-    const started = performance.now();
-    const hashed = await hashFile(file, lock.sha256 !== undefined, signal);
-    if (hashed === undefined || digestMismatch(hashed, lock) !== undefined) {
-      log.warn({ path: file, md5: hashed?.md5, expected: lock.md5 }, 'cached model failed its check; removing it');
-      await unlink(file).catch(() => undefined);
-      return undefined;
-    }
-    log.info(
-      { path: file, md5: hashed.md5, bytes: hashed.bytes, verifyMs: Math.round(performance.now() - started) },
-      'model cache hit, MD5 verified',
-    );
-    emit({ phase: 'verified', bytesDone: hashed.bytes, bytesTotal: hashed.bytes });
-    return {
-      path: file,
-      md5: lock.md5,
-      sha256: hashed.sha256,
-      bytes: hashed.bytes,
-      identity: hashed.identity,
-      fromCache: true,
-      bytesTransferred: 0,
-    };
   }
 }
