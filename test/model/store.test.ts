@@ -114,11 +114,13 @@ test('right MD5: the model lands in the cache, verified, byte for byte, with pro
 
 test('wrong MD5: md5_mismatch, retried, and nothing left in the cache', async (t) => {
   const wrong = 'ffffffffffffffffffffffffffffffff';
-  // Cap 300 ms: retries every 150-300 ms; an object seen bad twice is refused for 600 ms.
+  // Cap 300 ms: retries every 150-300 ms; an object seen bad twice is refused for 600 ms. The
+  // third mismatch (the first HEAD-only one) comes 150-300 ms after the second, inside that
+  // window even on a busy machine; a fourth could come after it, when a third GET is right.
   const h = await harness(t, { md5: wrong, store: { retryMaxMs: 300 } });
   const abort = new AbortController();
   const pending = h.store.ensure(h.lock, { signal: abort.signal, onProgress: h.onProgress });
-  await waitFor('four mismatches', () => h.phases().filter((p) => p === 'md5_mismatch').length >= 4);
+  await waitFor('three mismatches', () => h.phases().filter((p) => p === 'md5_mismatch').length >= 3);
   const gets = s3.count('GET', BUCKET, h.key);
   abort.abort();
   await t.throwsAsync(pending, { name: 'AbortError' });
@@ -134,7 +136,7 @@ test('wrong MD5: md5_mismatch, retried, and nothing left in the cache', async (t
   // No egress loop: the unchanged object is fetched twice (once more in case the first
   // copy was damaged in transit), then only HEADs until its ETag changes.
   t.is(gets, 2);
-  t.true(s3.count('HEAD', BUCKET, h.key) >= 4);
+  t.true(s3.count('HEAD', BUCKET, h.key) >= 3);
   t.regex(
     h.progress.filter((p) => p.phase === 'md5_mismatch').at(-1)?.detail ?? '',
     /unchanged since, ETag .*not downloaded again/,
