@@ -1,22 +1,17 @@
 // The service's states (starting -> loading -> ready -> draining -> stopped) and the load loop
 // that gets there: model, engine, canaries. Readiness and liveness are answered from state
-// kept here: a probe never downloads, hashes or calls S3. docs/architecture.md tells why.
+// kept here (lifecycle-status.ts records it, lifecycle-model.ts holds the model file): a probe
+// never downloads, hashes or calls S3. docs/architecture.md tells why.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CanaryMonitor, canaryTiers, runCanaries, type CanaryVerdict } from './canary.js';
 import { ClassificationPath, type ServingGate } from './classification.js';
 import type { Classifier, Prediction } from './engine/classifier.js';
-import { fetchVerified, type EngineHooks, type LifecycleDeps, type ModelInfo } from './lifecycle-deps.js';
-import { publishReadiness } from './metrics.js';
-import type { FetchedObject, VerifiedModel } from './model/types.js';
+import type { EngineHooks, LifecycleDeps, ModelInfo } from './lifecycle-deps.js';
+import { ModelSlot } from './lifecycle-model.js';
+import { LifecycleStatus } from './lifecycle-status.js';
 import { exponentialMs } from './backoff.js';
-import {
-  FAILED_REASONS,
-  LIFECYCLE_STATES,
-  type LifecycleState,
-  type NotReadyReason,
-  type Readiness,
-} from './readiness.js';
+import { FAILED_REASONS, type LifecycleState, type NotReadyReason, type Readiness } from './readiness.js';
 import { Watchdog, type LivenessReport } from './watchdog.js';
 
 export type { EngineHooks, LifecycleDeps, ModelInfo, ModelProvider } from './lifecycle-deps.js';
@@ -28,13 +23,6 @@ export {
   type Readiness,
 } from './readiness.js';
 
-/** Phases the model store and the engine pass through on the way to ready (not failures). */
-const PROGRESS_PHASES: ReadonlySet<NotReadyReason | 'verified'> = new Set([
-  'pending',
-  'downloading',
-  'verifying',
-  'engine_starting',
-]);
 /** After a child restart, the canaries run once the k=1 pool is whole again, checked this often. */
 const CANARY_AFTER_RESTART_MS = 1000;
 
@@ -45,35 +33,29 @@ export class Lifecycle implements ServingGate {
   readonly watchdog: Watchdog;
   private readonly path: ClassificationPath;
   private readonly canaries: CanaryMonitor;
-  private current: LifecycleState = 'starting';
-  private phase: NotReadyReason | 'verified' = 'starting';
-  private phaseDetail: string | undefined;
-  /** The failure that sent the loop round again; /ready keeps naming it while the loop recovers. */
-  private carried: { readonly reason: NotReadyReason; readonly detail: string | undefined } | undefined;
-  private model: VerifiedModel | undefined;
-  /** What the last complete download hashed to, when it was rejected: /v1/model shows it. */
-  private fetched: FetchedObject | undefined;
+  private readonly status: LifecycleStatus;
+  private readonly model: ModelSlot;
   private engine: Classifier | undefined;
   /** The engine that passed its canaries and serves clients; cleared when condemned. */
   private serving: Classifier | undefined;
   private loaded: { readonly at: Date; readonly seconds: number } | undefined;
   private loading: Promise<void> | undefined;
-  private rejected: string | undefined;
   private readonly abort = new AbortController();
-  private changeWaiters: Array<() => void> = [];
   private readonly hooks: EngineHooks;
 
   constructor(private readonly deps: LifecycleDeps) {
     const { config, metrics, logger } = deps;
     this.name = deps.lock.name;
     this.md5 = deps.lock.md5;
+    this.status = new LifecycleStatus(metrics, logger);
+    this.model = new ModelSlot(deps, this.abort.signal, (phase, detail) => this.status.setPhase(phase, detail));
     this.hooks = {
       onRestart: (reason) => {
         metrics.engineRestarts.inc();
         logger.warn({ event: 'engine_restart', reason }, 'fastText child restarted');
         this.canaries.childRestarted();
       },
-      beforeSpawn: (modelPath) => this.recheckModel(modelPath),
+      beforeSpawn: (modelPath) => this.model.recheck(modelPath),
       onModelRejected: (reason) => this.modelRejected(reason),
     };
     this.canaries = new CanaryMonitor(
@@ -97,24 +79,23 @@ export class Lifecycle implements ServingGate {
     );
     this.path = new ClassificationPath(this, deps.cache, metrics, { md5: this.md5 });
     metrics.modelInfo.set({ name: this.name, md5: this.md5 }, 1);
-    this.setState('starting');
+    this.status.setState('starting');
   }
 
   get state(): LifecycleState {
-    return this.current;
+    return this.status.state;
   }
 
   /** Boot: start the watchdog, and the download too when MODEL_LOAD=eager. */
   boot(): void {
     this.watchdog.start();
-    this.setState('loading');
-    this.phase = 'pending';
+    this.status.beginLoading();
     if (this.deps.config.model.load === 'eager') this.startLoading();
   }
 
   /** Starts the load loop unless it runs (lazy mode calls this on first demand); never once draining. */
   startLoading(): void {
-    if (this.loading || this.current !== 'loading') return;
+    if (this.loading || this.state !== 'loading') return;
     this.loading = this.loadLoop()
       .catch((error: unknown) =>
         this.deps.logger.error({ event: 'load_loop_crashed', err: error }, 'model load loop ended unexpectedly'),
@@ -136,45 +117,16 @@ export class Lifecycle implements ServingGate {
 
   admit(): { readonly engine: Classifier } | { readonly reason: NotReadyReason; readonly waitable: boolean } {
     // Draining keeps serving what still reaches it (endpoints are being updated) if a model is loaded.
-    if ((this.current === 'ready' || this.current === 'draining') && this.serving) return { engine: this.serving };
-    if (this.current === 'draining' || this.current === 'stopped' || this.current === 'starting')
-      return { reason: this.current, waitable: false };
+    if ((this.state === 'ready' || this.state === 'draining') && this.serving) return { engine: this.serving };
+    if (this.state === 'draining' || this.state === 'stopped' || this.state === 'starting')
+      return { reason: this.state, waitable: false };
     this.startLoading();
-    const reason = this.reason();
+    const reason = this.status.reason();
     return { reason, waitable: this.deps.config.model.load === 'lazy' && !FAILED_REASONS.has(reason) };
   }
 
   nextChange(): Promise<void> {
-    return new Promise((resolve) => this.changeWaiters.push(resolve));
-  }
-
-  private reason(): NotReadyReason {
-    return this.phase === 'verified' ? 'engine_starting' : this.phase;
-  }
-
-  private wake(): void {
-    for (const wake of this.changeWaiters.splice(0)) wake();
-  }
-
-  private setState(state: LifecycleState): void {
-    this.current = state;
-    for (const s of LIFECYCLE_STATES) this.deps.metrics.state.set({ state: s }, s === state ? 1 : 0);
-    publishReadiness(this.deps.metrics, state, this.phase);
-    this.wake();
-  }
-
-  private setPhase(phase: NotReadyReason | 'verified', detail?: string): void {
-    if (this.carried && PROGRESS_PHASES.has(phase)) ({ reason: phase, detail } = this.carried);
-    if (phase !== this.phase) this.deps.logger.info({ event: 'model_phase', phase, detail }, `model ${phase}`);
-    this.phase = phase;
-    this.phaseDetail = detail;
-    publishReadiness(this.deps.metrics, this.current, phase);
-    if (phase !== 'verified' && FAILED_REASONS.has(phase)) this.wake();
-  }
-
-  private fail(reason: NotReadyReason, detail: string): void {
-    this.carried = { reason, detail };
-    this.setPhase(reason, detail);
+    return this.status.nextChange();
   }
 
   private async loadLoop(): Promise<void> {
@@ -184,14 +136,14 @@ export class Lifecycle implements ServingGate {
     const backoff = (): Promise<void> =>
       this.sleep(exponentialMs({ baseMs: config.model.retryBaseMs, maxMs: config.model.retryMaxMs }, failures));
     while (!this.abort.signal.aborted) {
-      const model = await this.ensureModel();
+      const model = await this.model.ensure();
       if (model === undefined || this.abort.signal.aborted) continue;
-      this.rejected = undefined;
+      this.model.clearRejection();
       let engine = this.engine;
       if (engine === undefined) {
         engine = this.deps.createEngine(this.hooks);
         this.engine = engine;
-        this.setPhase('engine_starting');
+        this.status.setPhase('engine_starting');
         try {
           await engine.start(model.path);
         } catch (error) {
@@ -199,7 +151,8 @@ export class Lifecycle implements ServingGate {
           if (this.abort.signal.aborted) return;
           failures += 1;
           const detail = error instanceof Error ? error.message : String(error);
-          this.fail(this.rejected === undefined ? 'engine_failed' : 'model_changed', this.rejected ?? detail);
+          const rejected = this.model.rejected;
+          this.status.fail(rejected === undefined ? 'engine_failed' : 'model_changed', rejected ?? detail);
           logger.error(
             { event: 'engine_start_failed', detail, attempt: failures },
             'fastText failed to start on the verified model',
@@ -219,14 +172,12 @@ export class Lifecycle implements ServingGate {
         await backoff();
         continue;
       }
-      if (this.rejected !== undefined) continue; // the file changed while the canaries ran: fetch it again
-      if (this.current !== 'loading') return; // draining began: readiness is final
+      if (this.model.rejected !== undefined) continue; // the file changed while the canaries ran: fetch it again
+      if (this.state !== 'loading') return; // draining began: readiness is final
       this.loaded = { at: new Date(), seconds: (performance.now() - started) / 1000 };
       metrics.loadSeconds.set(this.loaded.seconds);
       this.serving = engine;
-      this.carried = undefined;
-      this.setPhase('verified');
-      this.setState('ready');
+      this.status.markReady();
       this.canaries.start();
       logger.info(
         {
@@ -243,26 +194,6 @@ export class Lifecycle implements ServingGate {
         'model verified, loaded and answering its canaries; ready',
       );
       return;
-    }
-  }
-
-  /** A verified model, or undefined after a failure and its backoff (or an abort). */
-  private async ensureModel(): Promise<VerifiedModel | undefined> {
-    this.setPhase('downloading');
-    try {
-      this.model = await fetchVerified(
-        this.deps,
-        this.abort.signal,
-        (phase, detail) => this.setPhase(phase, detail),
-        (fetched) => (this.fetched = fetched),
-      );
-      return this.model;
-    } catch (error) {
-      if (this.abort.signal.aborted) return undefined;
-      // The store retries on its own; an error escaping it is a bug or a fatal condition.
-      this.setPhase('download_failed', error instanceof Error ? error.message : String(error));
-      await this.sleep(this.deps.config.model.retryMaxMs);
-      return undefined;
     }
   }
 
@@ -286,11 +217,11 @@ export class Lifecycle implements ServingGate {
     if (engine) void engine.stop();
     const { kind, index, k, expected, got, detail } = verdict;
     this.deps.logger.error({ event: 'canary_failed', kind, index, k, expected, got }, detail);
-    this.fail(kind === 'wrong_answer' ? 'canary_failed' : 'engine_failed', detail);
+    this.status.fail(kind === 'wrong_answer' ? 'canary_failed' : 'engine_failed', detail);
   }
 
   private onCanaryVerdict(verdict: CanaryVerdict): void {
-    if (verdict.ok || this.current !== 'ready') return;
+    if (verdict.ok || this.state !== 'ready') return;
     if (verdict.kind !== 'wrong_answer') {
       // Liveness judges a canary left unanswered; an engine with no child says so in readiness.
       this.deps.logger.warn(
@@ -307,28 +238,19 @@ export class Lifecycle implements ServingGate {
   private reload(): void {
     this.canaries.stop();
     this.serving = undefined;
-    this.setState('loading');
+    this.status.setState('loading');
     this.startLoading();
-  }
-
-  private async recheckModel(modelPath: string): Promise<void> {
-    const model = this.model;
-    const recheck = this.deps.provider.recheck?.bind(this.deps.provider);
-    if (model === undefined || recheck === undefined) return;
-    if (modelPath !== model.path)
-      throw new Error(`asked to spawn on ${modelPath}, but the verified model is ${model.path}`);
-    this.model = await recheck(model);
   }
 
   /** The file changed under the engine: not ready until it is fetched and verified again. */
   private modelRejected(reason: string): void {
-    this.rejected = reason;
+    this.model.reject(reason);
     this.deps.logger.warn(
       { event: 'model_rejected', reason },
       'the model file is no longer the verified one; fetching it again',
     );
-    this.fail('model_changed', reason);
-    if (this.current !== 'ready') return;
+    this.status.fail('model_changed', reason);
+    if (this.state !== 'ready') return;
     // The running children loaded verified bytes: the engine stays; new ones spawn once the file is verified again.
     this.reload();
   }
@@ -339,20 +261,17 @@ export class Lifecycle implements ServingGate {
   }
 
   readiness(): Readiness {
-    if (this.current === 'ready') {
+    if (this.state === 'ready') {
       const stats = (this.serving as Classifier).stats();
       this.deps.metrics.engineLiveChildren.set(stats.liveChildren);
-      if (stats.liveChildren === 0) return { ready: false, state: this.current, reason: 'engine_unavailable' };
-      return { ready: true, state: this.current };
+      if (stats.liveChildren === 0) return { ready: false, state: this.state, reason: 'engine_unavailable' };
+      return { ready: true, state: this.state };
     }
-    if (this.current === 'draining' || this.current === 'stopped')
-      return { ready: false, state: this.current, reason: this.current };
+    if (this.state === 'draining' || this.state === 'stopped')
+      return { ready: false, state: this.state, reason: this.state };
     // Lazy mode: a readiness check is demand too, or an orchestrator gating traffic on it would wait forever.
     this.startLoading();
-    const reason = this.reason();
-    return this.phaseDetail === undefined
-      ? { ready: false, state: this.current, reason }
-      : { ready: false, state: this.current, reason, detail: this.phaseDetail };
+    return this.status.notReady();
   }
 
   liveness(): LivenessReport {
@@ -362,27 +281,26 @@ export class Lifecycle implements ServingGate {
   }
 
   modelInfo(): ModelInfo {
-    const { lock } = this.deps;
+    const { md5, bytes, fromCache } = this.model.info();
     return {
       name: this.name,
-      uri: lock.uri,
-      // Before a model is verified: what the last (rejected) download actually was.
-      md5: { expected: lock.md5, actual: this.model?.md5 ?? this.fetched?.md5 ?? null },
-      bytes: this.model?.bytes ?? this.fetched?.bytes ?? lock.bytes ?? null,
+      uri: this.deps.lock.uri,
+      md5,
+      bytes,
       labels: this.serving?.labels() ?? [],
       loadedAt: this.loaded?.at.toISOString() ?? null,
       loadSeconds: this.loaded?.seconds ?? null,
-      fromCache: this.model?.fromCache ?? null,
-      state: this.current,
-      phase: this.phase,
+      fromCache,
+      state: this.state,
+      phase: this.status.phase,
     };
   }
 
   /** SIGTERM: readiness 503 at once and for good; a loaded model serves until stop(), a load in progress is aborted. */
   beginDraining(): void {
-    if (this.current === 'draining' || this.current === 'stopped') return;
+    if (this.state === 'draining' || this.state === 'stopped') return;
     const loading = this.serving === undefined;
-    this.setState('draining');
+    this.status.setState('draining');
     this.canaries.stop();
     this.abort.abort();
     if (loading && this.engine) {
@@ -391,14 +309,14 @@ export class Lifecycle implements ServingGate {
       void engine.stop();
     }
     this.deps.logger.info(
-      { event: 'draining', aborted: loading ? this.phase : null },
+      { event: 'draining', aborted: loading ? this.status.phase : null },
       'draining: readiness is now 503',
     );
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
-    this.setState('stopped');
+    this.status.setState('stopped');
     this.watchdog.stop();
     this.canaries.stop();
     const engine = this.engine;

@@ -9,7 +9,8 @@ import { EngineError, type Classifier, type EngineStats, type Prediction } from 
 import { Deadlines } from './deadlines.js';
 import { readModelHeader } from './model-header.js';
 import type { FastTextPoolOptions } from './pool-options.js';
-import { Group, owedLines, Slot, wideTiers, type PoolChild } from './pool-group.js';
+import { owedLines, type Group, type PoolChild, type Slot } from './pool-group.js';
+import { PoolTiers } from './pool-tiers.js';
 import { checkModel } from './model-check.js';
 import { ChildLoadFailure, fillSlot, type SpawnContext } from './spawner.js';
 import { Supervisor, terminate } from './supervisor.js';
@@ -25,8 +26,7 @@ export class FastTextPool implements Classifier {
   private modelPath = '';
   private labelList: readonly string[] = [];
   private loadTimeoutMs = 0;
-  /** By increasing k; [0] is the k=1 group, started with the engine. */
-  private readonly groups: Group[];
+  private readonly tiers: PoolTiers;
   private readonly calls = new Deadlines<Call>((call) =>
     call.fail(new EngineError('deadline_exceeded', 'fastText did not answer within the deadline')),
   );
@@ -42,7 +42,7 @@ export class FastTextPool implements Classifier {
   constructor(private readonly opts: FastTextPoolOptions) {
     if (!(opts.poolSize >= 1)) throw new RangeError('poolSize must be >= 1');
     if (!(opts.maxK >= 1)) throw new RangeError('maxK must be >= 1');
-    this.groups = [this.makeGroup(1, opts.poolSize)];
+    this.tiers = new PoolTiers(this.eventsFor, opts.poolSize);
     this.onRestart = opts.onRestart;
   }
 
@@ -65,7 +65,7 @@ export class FastTextPool implements Classifier {
     if (this.state !== 'starting') throw new EngineError('engine_unavailable', 'engine stopped during start');
     this.loadTimeoutMs = this.opts.loadTimeoutMs ?? 10_000 + Math.ceil(bytes / 10_000);
     this.progress.at = performance.now();
-    this.supervisor = new Supervisor(this.groups, this.opts.stallMs, this.loadTimeoutMs);
+    this.supervisor = new Supervisor(this.tiers.groups, this.opts.stallMs, this.loadTimeoutMs);
 
     const firstReady = new Promise<void>((resolve, reject) => {
       this.startWaiter = { resolve, reject };
@@ -76,7 +76,7 @@ export class FastTextPool implements Classifier {
     const labels = checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(
       async () => (await readModelHeader(modelPath, signal)).labels,
     );
-    this.startGroup(this.groups[0] as Group);
+    this.startGroup(this.tiers.first);
     try {
       // A file the reader refuses is usually one the binary refuses too: its own reason
       // ("wrong file format", a load timeout) is the one to report, so wait for the child.
@@ -105,15 +105,14 @@ export class FastTextPool implements Classifier {
     }
     if (this.state !== 'starting') throw new EngineError('engine_unavailable', 'engine stopped during start');
     const size = this.opts.widePoolSize ?? Math.max(1, Math.floor(this.opts.poolSize / 2));
-    for (const k of wideTiers(this.opts.kTiers ?? [10], this.opts.maxK, this.labelList.length))
-      this.groups.push(this.makeGroup(k, size));
+    this.tiers.addWide(this.opts.kTiers ?? [10], this.opts.maxK, this.labelList.length, size);
     this.state = 'running';
     this.opts.log?.info(
       {
         model: modelPath,
         labels: this.labelList.length,
         poolSize: this.opts.poolSize,
-        kTiers: this.groups.map((g) => g.k),
+        kTiers: this.tiers.ks(),
       },
       'fastText engine ready',
     );
@@ -129,7 +128,7 @@ export class FastTextPool implements Classifier {
       return Promise.reject(new EngineError('deadline_exceeded', 'the deadline passed before the call started'));
     }
     const wanted = Number.isFinite(k) ? Math.max(1, Math.floor(k)) : 1;
-    const group = this.groupFor(wanted);
+    const group = this.tiers.forK(wanted);
     const callK = Math.min(wanted, group.k);
     return new Promise<Prediction[][]>((resolve, reject) => {
       const call = new Call(texts, callK, threshold, deadlineMs, resolve, reject, this.onSettled);
@@ -146,25 +145,14 @@ export class FastTextPool implements Classifier {
     return this.labelList;
   }
 
-  /**
-   * liveChildren counts the ready children of the k=1 group, the one most calls need (so
-   * readiness does not count a k>1 child while every k=1 call fails); pending and
-   * lastProgressAt cover every child.
-   */
+  /** liveChildren: the k=1 group's ready children (PoolTiers.stats); lastProgressAt covers every child. */
   stats(): EngineStats {
-    let pending = 0;
-    for (const group of this.groups) pending += group.pending();
-    const liveChildren = this.groups[0]?.ready().length ?? 0;
-    const tiers = this.groups.map((g) => ({ k: g.k, state: g.state(), children: g.ready().length }));
-    return { liveChildren, pending, restarts: this.restarts, lastProgressAt: this.progress.at, tiers };
+    return this.tiers.stats(this.restarts, this.progress.at);
   }
 
   /** Pids of the running fastText processes, all or those of the group serving k (tests, diagnostics). */
   childPids(k?: number): number[] {
-    const pids: number[] = [];
-    const only = k === undefined ? undefined : this.groupFor(k);
-    for (const g of this.groups) if (only === undefined || g === only) pids.push(...g.pids());
-    return pids;
+    return this.tiers.pids(k);
   }
 
   stop(): Promise<void> {
@@ -174,8 +162,7 @@ export class FastTextPool implements Classifier {
 
   /** Back to 'idle' after a failed start: no process, no timer, only the k=1 group. */
   private reset(): void {
-    this.groups.length = 1;
-    this.groups[0]?.reset();
+    this.tiers.truncate();
     this.generation++;
     this.labelList = [];
     this.state = 'idle';
@@ -191,19 +178,7 @@ export class FastTextPool implements Classifier {
 
   /** The k of each group: [1, ..., min(maxK, labels)] once started. */
   kTiers(): readonly number[] {
-    return this.groups.map((g) => g.k);
-  }
-
-  /** The smallest tier that prints at least k labels (the widest when none does). */
-  private groupFor(k: number): Group {
-    for (const group of this.groups) if (group.k >= k) return group;
-    return this.groups[this.groups.length - 1] as Group;
-  }
-
-  private makeGroup(k: number, size: number): Group {
-    const group = new Group(k);
-    for (let i = 0; i < size; i++) group.slots.push(new Slot(group, this.eventsFor));
-    return group;
+    return this.tiers.ks();
   }
 
   /**
@@ -249,15 +224,16 @@ export class FastTextPool implements Classifier {
    * have a ready child, until its deadline; the own tier is started if it was not.
    */
   private dispatch(group: Group, call: Call): void {
-    const from = this.groups.indexOf(group);
-    for (const g of this.groups.slice(from)) {
+    const { groups } = this.tiers;
+    const from = groups.indexOf(group);
+    for (const g of groups.slice(from)) {
       if (g.route(call)) {
         this.handedOver(call);
         if (!group.started) this.startGroup(group);
         return;
       }
     }
-    if (this.groups.slice(from).some((g) => (g === group || g.started) && g.expectsChildBefore(call.deadline))) {
+    if (groups.slice(from).some((g) => (g === group || g.started) && g.expectsChildBefore(call.deadline))) {
       group.waiting.push({ sink: call, lines: call.lines, start: 0, count: call.lines.length, answered: 0 });
       if (!group.started) this.startGroup(group);
     } else {
@@ -276,8 +252,7 @@ export class FastTextPool implements Classifier {
   /** Starts the widest tier not yet started (warmTiers): one tier loads at a time. */
   private warmNextTier(): void {
     if (this.state !== 'running' || this.opts.warmTiers === false) return;
-    if (this.groups.some((g) => g.started && g.state() === 'loading')) return;
-    const next = [...this.groups].reverse().find((g) => !g.started);
+    const next = this.tiers.nextToWarm();
     if (next !== undefined) this.startGroup(next);
   }
 
@@ -287,12 +262,12 @@ export class FastTextPool implements Classifier {
       { k: slot.group.k, pid: child.pid, loadMs: Math.round(child.readySince - child.spawnedAt) },
       'fastText process ready',
     );
-    if (this.startWaiter !== undefined && slot.group === this.groups[0]) this.startWaiter.resolve();
+    if (this.startWaiter !== undefined && slot.group === this.tiers.first) this.startWaiter.resolve();
     // The rest of a group started with its first child only.
     for (const other of slot.group.slots)
       if (other.child === undefined && !other.preparing && other.restartTimer === undefined) this.spawnInto(other);
     // Calls waiting for this tier or a narrower one: this child prints at least their k.
-    for (const g of this.groups) {
+    for (const g of this.tiers.groups) {
       if (g.k > slot.group.k) break;
       const waiting = g.waiting;
       g.waiting = [];
@@ -360,7 +335,7 @@ export class FastTextPool implements Classifier {
     this.calls.disarm();
     this.labelsAbort?.abort();
     this.startWaiter?.reject(new EngineError('engine_unavailable', `${why} during start`));
-    for (const group of this.groups) group.cancelRestarts();
+    for (const group of this.tiers.groups) group.cancelRestarts();
     for (const call of [...this.calls]) call.fail(new EngineError('engine_unavailable', why));
     const stuck = await terminate(this.processes, why, this.opts.stopTimeoutMs ?? 2000);
     if (stuck.length > 0) this.opts.log?.error({ pids: stuck }, 'fastText processes did not exit after SIGKILL');

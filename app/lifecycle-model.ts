@@ -1,0 +1,75 @@
+// The model file the lifecycle serves from: fetched and verified through the provider, rechecked
+// before every child spawn, and marked rejected when it is no longer the verified one. Kept apart
+// from lifecycle.ts so the file's integrity state has one owner; the lifecycle decides what a
+// rejection does to readiness and the engine.
+import { setTimeout as delay } from 'node:timers/promises';
+import { fetchVerified, type LifecycleDeps, type ModelInfo } from './lifecycle-deps.js';
+import type { FetchedObject, VerifiedModel } from './model/types.js';
+import type { NotReadyReason } from './readiness.js';
+
+export class ModelSlot {
+  /** The model as last verified or rechecked; undefined until a fetch first succeeds. */
+  private verified: VerifiedModel | undefined;
+  /** What the last complete download hashed to, when it was rejected: /v1/model shows it. */
+  private fetched: FetchedObject | undefined;
+  /** Why the file stopped being the verified one (a spawn's recheck failed); cleared by a new fetch. */
+  private rejection: string | undefined;
+
+  constructor(
+    private readonly deps: Pick<LifecycleDeps, 'config' | 'lock' | 'metrics' | 'provider'>,
+    /** Drain or stop: a fetch in progress ends, and so does the wait after a failed one. */
+    private readonly signal: AbortSignal,
+    private readonly onPhase: (phase: NotReadyReason, detail?: string) => void,
+  ) {}
+
+  get current(): VerifiedModel | undefined {
+    return this.verified;
+  }
+
+  get rejected(): string | undefined {
+    return this.rejection;
+  }
+
+  /** A verified model, or undefined after a failure and its backoff (or an abort). */
+  async ensure(): Promise<VerifiedModel | undefined> {
+    this.onPhase('downloading');
+    try {
+      this.verified = await fetchVerified(this.deps, this.signal, this.onPhase, (fetched) => (this.fetched = fetched));
+      return this.verified;
+    } catch (error) {
+      if (this.signal.aborted) return undefined;
+      // The store retries on its own; an error escaping it is a bug or a fatal condition.
+      this.onPhase('download_failed', error instanceof Error ? error.message : String(error));
+      await delay(this.deps.config.model.retryMaxMs, undefined, { signal: this.signal }).catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  /** The engine's beforeSpawn: throws when the file at modelPath is no longer the verified model. */
+  async recheck(modelPath: string): Promise<void> {
+    const model = this.verified;
+    const recheck = this.deps.provider.recheck?.bind(this.deps.provider);
+    if (model === undefined || recheck === undefined) return;
+    if (modelPath !== model.path)
+      throw new Error(`asked to spawn on ${modelPath}, but the verified model is ${model.path}`);
+    this.verified = await recheck(model);
+  }
+
+  reject(reason: string): void {
+    this.rejection = reason;
+  }
+
+  clearRejection(): void {
+    this.rejection = undefined;
+  }
+
+  /** The file's part of /v1/model; before a model is verified, what the last (rejected) download was. */
+  info(): Pick<ModelInfo, 'md5' | 'bytes' | 'fromCache'> {
+    const { lock } = this.deps;
+    return {
+      md5: { expected: lock.md5, actual: this.verified?.md5 ?? this.fetched?.md5 ?? null },
+      bytes: this.verified?.bytes ?? this.fetched?.bytes ?? lock.bytes ?? null,
+      fromCache: this.verified?.fromCache ?? null,
+    };
+  }
+}
