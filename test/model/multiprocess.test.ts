@@ -89,20 +89,26 @@ test('three processes on one cache dir: all end with the verified file, one down
   for (const r of results) t.true(r.ok, r.error);
   const models = results.map((r) => r.model);
   t.is(new Set(models.map((m) => m?.path)).size, 1);
+  // One process downloads; which one is timing: the first resumes after its stall, or, on a
+  // busy machine, its attempt ends at the stall timeout, it lets the lock go, and a waiting
+  // process takes the download over (fetching from the start). Either way: one download.
+  const transferred = models.map((m) => m?.bytesTransferred ?? -1);
   t.deepEqual(
-    models.map((m) => m?.bytesTransferred),
-    [model.length, 0, 0],
+    [...transferred].sort((a, b) => a - b),
+    [0, 0, model.length],
     'one download, reused by the two others',
   );
+  const downloader = transferred.indexOf(model.length);
   const gets = s3.requests.filter((r) => r.method === 'GET' && r.url.startsWith(`/shared/${key}?`));
-  t.is(gets.length, 2, 'the first GET and its resumption, nothing else');
-  t.regex(gets[1]?.range ?? '', /^bytes=\d+-$/);
-  for (const r of results.slice(1)) {
+  t.is(gets.length, 2, 'the stalled GET and the one that completed, nothing else');
+  if (downloader === 0) t.regex(gets[1]?.range ?? '', /^bytes=\d+-$/, 'the first process resumed where it stalled');
+  results.forEach((r, i) => {
+    if (i === 0 || i === downloader) return;
     t.true(
       r.messages.includes('another process is downloading this model; waiting for it'),
-      'it waited for the download in progress',
+      `process ${i} waited for the download in progress`,
     );
-  }
+  });
   t.is(md5Of(await readFile(path.join(cacheDir, `${BUNDLED_MD5}.bin`))), BUNDLED_MD5);
   t.deepEqual((await readdir(cacheDir)).sort(), [`${BUNDLED_MD5}.bin`], 'no .part, no lock left behind');
   await proxy.setMode({ kind: 'pass' });
