@@ -44,6 +44,8 @@ export class Admission {
   private lastReleaseAt = performance.now();
   private readonly queue: Waiter[] = [];
   private queuedBytes = 0;
+  /** Requests past the overload gate still reading their body (see full()). */
+  private arriving = 0;
   /** CoDel state: the shortest queue delay seen since `intervalStart`, and the verdict of the last interval. */
   private intervalStart = performance.now();
   private minDelayMs = 0;
@@ -73,8 +75,28 @@ export class Admission {
     return this.standing;
   }
 
-  /** True when a new request would be refused: every slot busy and the queue at its bound. */
+  /**
+   * True when the overload gate should refuse a new request: every slot busy, and the queue at its
+   * bound counting the requests already past the gate and still reading their body (each of them
+   * is on its way to a queue place). Without them the gate let requests through while bodies were
+   * in flight, and those were refused at acquire() after paying for the body read and its scan.
+   */
   full(): boolean {
+    return this.inFlight >= this.options.maxInFlight && this.queue.length + this.arriving >= this.options.maxQueue;
+  }
+
+  /** Marks a request past the gate that is reading its body before acquire(); call the result once it stops. */
+  arrive(): () => void {
+    this.arriving += 1;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.arriving -= 1;
+    };
+  }
+
+  private queueFull(): boolean {
     return this.inFlight >= this.options.maxInFlight && this.queue.length >= this.options.maxQueue;
   }
 
@@ -111,7 +133,7 @@ export class Admission {
       this.observer.onChange(this.inFlight, this.queue.length);
       return this.releaser();
     }
-    if (this.full() || this.queuedBytes + bytes > (this.options.maxQueueBytes ?? Infinity)) {
+    if (this.queueFull() || this.queuedBytes + bytes > (this.options.maxQueueBytes ?? Infinity)) {
       this.observer.onShed('overloaded');
       throw new ApiError(503, 'overloaded', 'the service is at capacity; retry later', this.options.retryAfterSeconds);
     }

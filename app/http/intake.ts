@@ -20,6 +20,12 @@ export async function admittedJson(
 ): Promise<void> {
   const startedAt = ctx.state.startedAt;
   const deadlineMs = startedAt + deps.requestTimeoutMs;
-  const bytes = await deps.bodies.read(ctx.req, startedAt, deadlineMs, () => ctx.set('Connection', 'close'));
+  const leave = deps.admission.arrive();
+  let bytes: Buffer;
+  try {
+    bytes = await deps.bodies.read(ctx.req, startedAt, deadlineMs, () => ctx.set('Connection', 'close'));
+  } finally {
+    leave();
+  }
   await admitted(deps.admission, deadlineMs, () => work(parseJsonBody(bytes), deadlineMs), bytes.length);
 }

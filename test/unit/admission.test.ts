@@ -147,3 +147,36 @@ test('the queue is bounded in body bytes as well as in requests', (t) => {
   release();
   return Promise.all([queued.then((r) => r()), small.then((r) => r())]).then(() => t.is(a.queued, 0));
 });
+
+// Requests past the overload gate that are still reading their body are on their way to a queue
+// place: the gate counts them, so it refuses cheaply (before the body) instead of letting them
+// read and scan their body only to be refused at acquire().
+test('the gate is full when in-flight is full and the queue plus the bodies being read reach maxQueue; acquire() counts only the queue', async (t) => {
+  const { a } = admission(1, 2);
+  const release = a.acquire(far()) as Release;
+  t.false(a.full());
+  const leave1 = a.arrive();
+  t.false(a.full(), 'one body in flight, one queue place still free');
+  const leave2 = a.arrive();
+  t.true(a.full(), 'two bodies in flight will fill the queue: the gate refuses new requests');
+  leave1();
+  leave1(); // leaving twice counts once
+  t.false(a.full());
+  leave2();
+  // The arrivals themselves are not refused by acquire(): it counts the queue alone.
+  const l3 = a.arrive();
+  const l4 = a.arrive();
+  t.true(a.full());
+  const q1 = a.acquire(far());
+  l3();
+  const q2 = a.acquire(far());
+  l4();
+  t.true(q1 instanceof Promise && q2 instanceof Promise, 'both arrivals got queue places');
+  t.true(a.full(), 'now the queue itself is full');
+  release();
+  const r1 = await q1;
+  r1();
+  const r2 = await q2;
+  r2();
+  t.false(a.full());
+});
