@@ -58,7 +58,7 @@ export class PredictionCache {
   /** Every entry by key. */
   private readonly ring = new Map<string, Entry>();
   /** Entries in the order the eviction hand visits them, from `head` on; may hold stale slots. */
-  private order: OrderSlot[] = [];
+  private order: Array<OrderSlot | undefined> = [];
   private head = 0;
   private heldBytes = 0;
 
@@ -122,8 +122,10 @@ export class PredictionCache {
     this.order.push({ key, entry });
     this.heldBytes += bytes;
     // Expired and replaced entries leave stale slots that no eviction may pass for a long time.
-    if (this.order.length - this.head > 2 * this.ring.size + COMPACT_AFTER) {
-      this.order = this.order.slice(this.head).filter((slot) => this.ring.get(slot.key) === slot.entry);
+    if (this.order.length - this.head > this.ring.size + COMPACT_AFTER) {
+      this.order = this.order
+        .slice(this.head)
+        .filter((slot) => slot !== undefined && this.ring.get(slot.key) === slot.entry);
       this.head = 0;
     }
   }
@@ -137,7 +139,9 @@ export class PredictionCache {
    */
   private evictOne(): void {
     while (this.head < this.order.length) {
-      const slot = this.order[this.head++] as OrderSlot;
+      const slot = this.order[this.head] as OrderSlot;
+      // A passed slot lets its key go at once, not at the next compaction.
+      this.order[this.head++] = undefined;
       // An entry expired (TTL) or replaced since it was queued is no longer in the ring.
       if (this.ring.get(slot.key) !== slot.entry) continue;
       if (slot.entry.used) {
