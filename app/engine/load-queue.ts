@@ -59,7 +59,7 @@ export class LoadQueue {
     const byK = (a: Slot, b: Slot): number => a.group.k - b.group.k;
     return (
       q.find((s) => s.group.k === 1 && noReady(s)) ??
-      [...q].sort(byK).find((s) => noReady(s) && s.group.waiting.length > 0) ??
+      [...q].sort(byK).find((s) => noReady(s) && s.group.waiting.some((w) => !w.sink.settled)) ??
       [...q].sort(byK).reverse().find(noReady) ??
       q.find((s) => s.group.k === 1) ??
       ([...q].sort(byK).reverse()[0] as Slot)
