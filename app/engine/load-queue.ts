@@ -16,12 +16,24 @@ export class LoadQueue {
     if (!(limit >= 1)) throw new RangeError('loadConcurrency must be >= 1');
   }
 
-  /** The slot wants a child: spawned now if fewer than `limit` load, else when its turn comes. */
-  request(slot: Slot): void {
+  private pumpSoon: NodeJS.Immediate | undefined;
+
+  /**
+   * The slot wants a child: spawned now if fewer than `limit` load, else when its turn comes.
+   * `together`: the turn is decided after this event-loop turn's other requests, so the
+   * restarts of children that died together start in priority order (k=1 first), not in
+   * the order their timers fired.
+   */
+  request(slot: Slot, together = false): void {
     if (slot.queued || slot.child !== undefined || slot.preparing) return;
     slot.queued = true;
     this.queued.push(slot);
-    this.pump();
+    if (!together) this.pump();
+    else
+      this.pumpSoon ??= setImmediate(() => {
+        this.pumpSoon = undefined;
+        this.pump();
+      });
   }
 
   /** A load ended (a child answered its probe, died, or could not be spawned): start the next ones. */
@@ -36,6 +48,8 @@ export class LoadQueue {
 
   /** Nobody waits any more (stop, reset). */
   clear(): void {
+    if (this.pumpSoon !== undefined) clearImmediate(this.pumpSoon);
+    this.pumpSoon = undefined;
     for (const slot of this.queued) slot.queued = false;
     this.queued.length = 0;
   }

@@ -327,7 +327,7 @@ export class FastTextPool implements Classifier {
       } catch (err) {
         this.opts.log?.error({ err }, 'onRestart callback threw');
       }
-      this.loads.request(slot);
+      this.loads.request(slot, true);
     }, delay);
     slot.group.pruneWaiting();
   }
