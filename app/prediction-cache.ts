@@ -1,8 +1,9 @@
-// Prediction cache (node-cache), keyed by model MD5, k, threshold and text (long texts by their SHA-256). Bounded in keys,
-// in bytes (an estimate kept beside node-cache) and by TTL. When full, the least recently used
-// entries make room, chosen by CLOCK (second chance): a hit only sets a flag on its entry, so
-// the hit path costs what node-cache's get costs; eviction moves recently used entries to the
-// back of the ring and drops the first one not used since it was last passed.
+// Prediction cache (node-cache), keyed by model MD5, k, threshold and text (long texts by
+// their SHA-256). Bounded in keys, in bytes (an estimate kept beside node-cache) and by TTL.
+// When full, the least recently used entries make room, chosen by CLOCK (second chance): a
+// hit only sets a flag on its entry, so the hit path costs what node-cache's get costs;
+// eviction moves recently used entries to the back of the ring and drops the first one not
+// used since it was last passed.
 import { hash } from 'node:crypto';
 import NodeCache from 'node-cache';
 import type { Prediction } from './engine/classifier.js';
