@@ -258,7 +258,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueue: r.int('ADMISSION_MAX_QUEUE', 2048, 0),
       requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 10_000, 1),
       retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 1, 0),
-      shedHoldMs: r.int('SHED_HOLD_MS', 50, 0, 5000),
+      shedHoldMs: r.int('SHED_HOLD_MS', 0, 0, 5000),
       queueDelayTargetMs: r.int('ADMISSION_QUEUE_DELAY_TARGET_MS', 500, 0, 60_000),
       queueDelayIntervalMs: r.int('ADMISSION_QUEUE_DELAY_INTERVAL_MS', 1000, 1, 600_000),
       maxQueueBytes: 64 * maxBodyBytes,

@@ -149,6 +149,12 @@ export class Pod {
     return c?.running ? this.resolvePort(c, 'http') : undefined;
   }
 
+  /** Where /metrics answers: the management listener when there is one, else the traffic port. */
+  get metricsPort(): number | undefined {
+    const c = this.container;
+    return c?.running ? (c.managementPort ?? c.trafficPort) : undefined;
+  }
+
   onReadyChange(listener: (ready: boolean) => void): () => void {
     this.readyListeners.add(listener);
     return () => this.readyListeners.delete(listener);
