@@ -1,0 +1,19 @@
+// Node's on-disk compile cache (V8 code cache of every module, keyed by file, source hash,
+// Node version and user id): where it lives, and turning it on. Why and the numbers:
+// docs/architecture.md (Start). Imports nothing of the service, so the entry can load it first.
+import nodeModule from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** `node_modules/.cache/fasttext-edge-compile` of the install (dist/app/ -> the project root). */
+export function compileCacheDir(): string {
+  return fileURLToPath(new URL('../../node_modules/.cache/fasttext-edge-compile', import.meta.url));
+}
+
+/**
+ * Turns the cache on. NODE_COMPILE_CACHE (another directory) and NODE_DISABLE_COMPILE_CACHE=1
+ * (off) are Node's own and win over this call. A directory that cannot be written (a read-only
+ * root filesystem) still serves what the image build put there; Node < 22.1 has no cache.
+ */
+export function enableCompileCache(): void {
+  (nodeModule as Partial<Pick<typeof nodeModule, 'enableCompileCache'>>).enableCompileCache?.(compileCacheDir());
+}
