@@ -14,6 +14,6 @@ export function compileCacheDir(): string {
  * (off) are Node's own and win over this call. A directory that cannot be written (a read-only
  * root filesystem) still serves what the image build put there; Node < 22.1 has no cache.
  */
-export function enableCompileCache(): void {
-  (nodeModule as Partial<Pick<typeof nodeModule, 'enableCompileCache'>>).enableCompileCache?.(compileCacheDir());
+export function enableCompileCache(dir: string = compileCacheDir()): void {
+  (nodeModule as Partial<Pick<typeof nodeModule, 'enableCompileCache'>>).enableCompileCache?.(dir);
 }

@@ -81,7 +81,7 @@ function bundledSection(results: BenchResults): string {
   ]);
   return `## Cold start against the peer, bundled model (issue 16)
 
-Each repeat starts, one at a time in a rotated order: the fasttext.js example server (peer), this service with its defaults on a **warm** model cache (the verified file is there: it is re-hashed, then loaded), and on an **empty** one (copied from the lock's file:// source and hashed). Spawn to the first 200 classification, ms; ratios within a repeat.
+Each repeat starts, one at a time in a rotated order: the fasttext.js example server (peer), this service with its defaults on a **warm** model cache (the verified file is there: it is re-hashed, then loaded), and on an **empty** one (copied from the lock's file:// source and hashed); Node's compile cache is warm in both (the run's first start writes it, as the image build does). Spawn to the first 200 classification, ms; ratios within a repeat.
 
 ${table(['repeat', 'order', 'peer', 'warm cache', 'warm vs peer', 'MD5 verified (warm)', 'empty cache', 'empty vs peer'], rows)}
 
