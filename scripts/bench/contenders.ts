@@ -67,6 +67,9 @@ export interface StartOptions {
   readonly deadlineMs?: number;
 }
 
+/** The canary contender's interval: 300x the default rate, so any cost canaries have shows above noise. */
+export const CANARY_STRESS_INTERVAL_MS = 100;
+
 export const CONTENDERS: Readonly<Record<ContenderId, Omit<ContenderInfo, 'command'>>> = {
   service: {
     id: 'service',
@@ -79,6 +82,11 @@ export const CONTENDERS: Readonly<Record<ContenderId, Omit<ContenderInfo, 'comma
     label: 'this service, cache on',
     description:
       'fasttext-edge with its default prediction cache (node-cache): after the first pass over the corpus every request is a cache hit',
+  },
+  'service-canaries': {
+    id: 'service-canaries',
+    label: 'this service, canaries every 100 ms',
+    description: `fasttext-edge with the prediction cache off and its known-answer canaries run every ${CANARY_STRESS_INTERVAL_MS} ms (300x the default 30 s): what canaries cost single-text throughput`,
   },
   bare: {
     id: 'bare',
@@ -171,6 +179,8 @@ export function serviceEnv(
 export function commandOf(id: ContenderId, paths: Paths): string {
   const rel = (p: string): string => path.relative(paths.root, p);
   switch (id) {
+    case 'service-canaries':
+      return `PORT=0 MANAGEMENT_PORT=<free port> CACHE_ENABLED=false CANARY_INTERVAL_MS=${CANARY_STRESS_INTERVAL_MS} SHUTDOWN_DELAY_MS=0 node dist/app/main.js (as "this service", canaries 300x as often)`;
     case 'service':
     case 'service-cached':
       return `PORT=0 MANAGEMENT_PORT=<free port> CACHE_ENABLED=${id === 'service' ? 'false' : 'true'} SHUTDOWN_DELAY_MS=0 node dist/app/main.js (from a copy of dist/ made at the start of the run; other settings default)`;
@@ -310,7 +320,10 @@ export async function startContender(
   const managementPort = await freePort();
   const proc = supervisor.start(id, process.execPath, [...prof, paths.serviceMain], {
     cwd: paths.root,
-    env: serviceEnv(paths, id === 'service-cached', managementPort, options.env),
+    env: serviceEnv(paths, id === 'service-cached', managementPort, {
+      ...(id === 'service-canaries' ? { CANARY_INTERVAL_MS: String(CANARY_STRESS_INTERVAL_MS) } : {}),
+      ...options.env,
+    }),
   });
   try {
     let port: number | undefined;

@@ -111,7 +111,7 @@ async function main(): Promise<number> {
   writeFileSync(corpusFile, JSON.stringify(corpus.texts));
   const md5 = createHash('md5').update(readFileSync(paths.model)).digest('hex');
 
-  const ids: ContenderId[] = ['service', 'service-cached', 'bare', 'peer'];
+  const ids: ContenderId[] = ['service', 'service-cached', 'service-canaries', 'bare', 'peer'];
   const results: BenchResults = {
     meta: {
       startedAt: new Date().toISOString(),

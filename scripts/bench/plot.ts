@@ -27,12 +27,14 @@ interface Panel {
 const COLORS: Record<ContenderId, string> = {
   service: '#1f77b4',
   'service-cached': '#17becf',
+  'service-canaries': '#9467bd',
   bare: '#2ca02c',
   peer: '#ff7f0e',
 };
 const NAMES: Record<ContenderId, string> = {
   service: 'this service',
   'service-cached': 'this service (cache on)',
+  'service-canaries': 'this service (canaries every 100 ms)',
   bare: 'bare node:http',
   peer: 'fasttext.js example server',
 };

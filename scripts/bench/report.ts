@@ -26,6 +26,7 @@ export interface ReportOptions {
 const LABELS: Record<ContenderId, string> = {
   service: 'this service (cache off)',
   'service-cached': 'this service (cache on)',
+  'service-canaries': 'this service (cache off, canaries every 100 ms)',
   bare: 'bare node:http + engine',
   peer: 'fasttext.js example server (peer)',
 };
@@ -140,7 +141,7 @@ ${table(['target', 'required', 'measured (median, range over rounds)', 'status']
 }
 
 function singleSection(results: BenchResults): string {
-  const ids: ContenderId[] = ['service', 'service-cached', 'bare', 'peer'];
+  const ids: ContenderId[] = ['service', 'service-cached', 'service-canaries', 'bare', 'peer'];
   const rows = ids
     .map((id) => ({ id, runs: runsOf(results, 'single', id) }))
     .filter(({ runs }) => runs.length > 0)

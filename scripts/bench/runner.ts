@@ -62,7 +62,7 @@ export interface BenchContext {
   readonly log: (message: string) => void;
 }
 
-const ROUND_CONTENDERS: readonly ContenderId[] = ['peer', 'bare', 'service', 'service-cached'];
+const ROUND_CONTENDERS: readonly ContenderId[] = ['peer', 'bare', 'service', 'service-cached', 'service-canaries'];
 
 export function rotate<T>(items: readonly T[], by: number): T[] {
   const n = items.length;
@@ -234,7 +234,7 @@ export class Bench {
           }
         }
         for (const c of running) {
-          if (c.batchShape === null || c.id === 'service-cached') continue;
+          if (c.batchShape === null || c.id === 'service-cached' || c.id === 'service-canaries') continue;
           try {
             const run = await this.load(c, c.batchShape, plan.batchS, plan.connections, null);
             round.batch[c.id] = run;
