@@ -4,6 +4,17 @@
 import nodeModule from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+/** What enabling the cache did, for the start's log line. */
+export interface CompileCacheState {
+  readonly status: 'enabled' | 'already_enabled' | 'failed' | 'disabled' | 'unsupported';
+  /** The directory Node uses (with its version/user subdirectory), when it uses one. */
+  readonly directory?: string;
+  /** Node's reason when it failed or is disabled. */
+  readonly message?: string;
+}
+
+type CompileCacheApi = Partial<Pick<typeof nodeModule, 'enableCompileCache' | 'getCompileCacheDir' | 'constants'>>;
+
 /** `node_modules/.cache/fasttext-edge-compile` of the install (dist/app/ -> the project root). */
 export function compileCacheDir(): string {
   return fileURLToPath(new URL('../../node_modules/.cache/fasttext-edge-compile', import.meta.url));
@@ -14,6 +25,23 @@ export function compileCacheDir(): string {
  * (off) are Node's own and win over this call. A directory that cannot be written (a read-only
  * root filesystem) still serves what the image build put there; Node < 22.1 has no cache.
  */
-export function enableCompileCache(dir: string = compileCacheDir()): void {
-  (nodeModule as Partial<Pick<typeof nodeModule, 'enableCompileCache'>>).enableCompileCache?.(dir);
+export function enableCompileCache(dir: string = compileCacheDir()): CompileCacheState {
+  const api = nodeModule as CompileCacheApi;
+  const codes = api.constants?.compileCacheStatus;
+  if (api.enableCompileCache === undefined || codes === undefined) return { status: 'unsupported' };
+  const result = api.enableCompileCache(dir);
+  const status =
+    result.status === codes.ENABLED
+      ? 'enabled'
+      : result.status === codes.ALREADY_ENABLED
+        ? 'already_enabled'
+        : result.status === codes.DISABLED
+          ? 'disabled'
+          : 'failed';
+  const directory = api.getCompileCacheDir?.();
+  return {
+    status,
+    ...(directory === undefined ? {} : { directory }),
+    ...(result.message === undefined ? {} : { message: result.message }),
+  };
 }

@@ -2,6 +2,6 @@
 // imports nothing of the service statically, so every module of it compiles with the cache on.
 import { enableCompileCache } from './compile-cache.js';
 
-enableCompileCache();
+const compileCache = enableCompileCache();
 const { main } = await import('./service.js');
-await main();
+await main({ compileCache });

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { CompileCacheState } from './compile-cache.js';
 import { loadConfig, projectRoot, type Config } from './config.js';
 import { FastTextPool } from './engine/process-pool.js';
 import { errorMessage } from './errors.js';
@@ -50,7 +51,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-export async function main(): Promise<void> {
+export async function main(start: { compileCache?: CompileCacheState } = {}): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
@@ -152,6 +153,7 @@ export async function main(): Promise<void> {
       md5: lock.md5,
       load: config.model.load,
       version: httpDeps.version,
+      compileCache: start.compileCache ?? null,
     },
     'listening',
   );
