@@ -71,8 +71,9 @@ export interface Config {
     readonly retryAfterSeconds: number;
     /** How long a refusal from the overload gate is held before it is sent (0 = at once). */
     readonly shedHoldMs: number;
-    /** Queue delay target (CoDel): above it for a whole interval, waiters past it are refused and the newest served first. */
+    /** The longest predicted queue wait a request is admitted to (0 = count-based only). */
     readonly queueDelayTargetMs: number;
+    /** The longest a queued request waits before it is refused 503 (target on). */
     readonly queueDelayIntervalMs: number;
     /** Body bytes queued requests may hold at once (64 full bodies: the bound before delay-based admission). */
     readonly maxQueueBytes: number;
@@ -254,11 +255,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     admission: {
       maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 64, 1),
-      maxQueue: r.int('ADMISSION_MAX_QUEUE', 64, 0),
+      maxQueue: r.int('ADMISSION_MAX_QUEUE', 2048, 0),
       requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 10_000, 1),
       retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 1, 0),
-      shedHoldMs: r.int('SHED_HOLD_MS', 200, 0, 5000),
-      queueDelayTargetMs: r.int('ADMISSION_QUEUE_DELAY_TARGET_MS', 0, 0, 60_000),
+      shedHoldMs: r.int('SHED_HOLD_MS', 50, 0, 5000),
+      queueDelayTargetMs: r.int('ADMISSION_QUEUE_DELAY_TARGET_MS', 500, 0, 60_000),
       queueDelayIntervalMs: r.int('ADMISSION_QUEUE_DELAY_INTERVAL_MS', 1000, 1, 600_000),
       maxQueueBytes: 64 * maxBodyBytes,
     },

@@ -3,7 +3,7 @@
 // model leg of the load loop (the provider's progress turned into phases and metrics).
 import { performance } from 'node:perf_hooks';
 import type { Config } from './config.js';
-import type { Classifier } from './engine/classifier.js';
+import type { Classifier, TierStats } from './engine/classifier.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import {
@@ -49,6 +49,8 @@ export interface ModelInfo {
   readonly fromCache: boolean | null;
   readonly state: LifecycleState;
   readonly phase: ModelPhase | NotReadyReason;
+  /** The serving engine's k tiers (state and ready children each); empty while no engine serves. */
+  readonly tiers: readonly TierStats[];
 }
 
 export interface LifecycleDeps {

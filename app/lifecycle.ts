@@ -293,6 +293,7 @@ export class Lifecycle implements ServingGate {
       fromCache,
       state: this.state,
       phase: this.status.phase,
+      tiers: this.serving?.stats().tiers ?? [],
     };
   }
 

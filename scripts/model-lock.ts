@@ -2,6 +2,7 @@
 // Reads a model (s3:// or file://), computes its MD5, SHA-256 and size from the bytes themselves
 // (an S3 ETag is not an MD5 for multipart uploads, so it is never trusted), and writes the
 // lock the service verifies against at start.
+import { runCli, UsageError } from './model/run-cli.js';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -38,8 +39,6 @@ Exit status: 0 written, 1 the model could not be read, 2 bad arguments or settin
 
 const PROGRESS_EVERY_MS = 2000;
 const MB = 1024 * 1024;
-
-class UsageError extends Error {}
 
 function parse(
   argv: string[],
@@ -148,25 +147,7 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (
-      err instanceof UsageError ||
-      err instanceof ConfigError ||
-      err instanceof ModelUriError ||
-      err instanceof LockError
-    ) {
-      process.stderr.write(`model:lock: ${err.message}\n\n${err instanceof UsageError ? USAGE : ''}\n`);
-      process.exitCode = 2;
-    } else if (err instanceof SourceError) {
-      process.stderr.write(`model:lock: ${err.message}\n`);
-      process.exitCode = 1;
-    } else {
-      process.stderr.write(`model:lock: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli('model:lock', USAGE, main, {
+  usage: [ConfigError, ModelUriError, LockError],
+  failure: [SourceError],
+});

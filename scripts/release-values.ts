@@ -5,6 +5,7 @@
 // release lock fixed it (uri, md5, sha256, bytes, name, canaries). Nothing here is typed by
 // hand, so the checksums the pods check are the ones model:publish computed from the bytes;
 // --verify also proves, with one HEAD, that the object in S3 is still those bytes.
+import { runCli, UsageError } from './model/run-cli.js';
 import { access, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,8 +35,6 @@ Writes the Helm values that release one image and one model to one environment, 
 
 Exit status: 0 written, 1 the object does not match (--verify) or S3 failed, 2 bad arguments
 or lock.`;
-
-class UsageError extends Error {}
 
 // Docker's reference grammar for tags and digests.
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -169,20 +168,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (err instanceof UsageError || err instanceof LockError || err instanceof ConfigError) {
-      process.stderr.write(`release:values: ${err.message}\n${err instanceof UsageError ? `\n${USAGE}\n` : ''}`);
-      process.exitCode = 2;
-    } else if (err instanceof ReleaseMismatchError || err instanceof SourceError) {
-      process.stderr.write(`release:values: ${err.message}\n`);
-      process.exitCode = 1;
-    } else {
-      process.stderr.write(`release:values: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli('release:values', USAGE, main, {
+  usage: [LockError, ConfigError],
+  failure: [ReleaseMismatchError, SourceError],
+});

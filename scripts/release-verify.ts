@@ -4,6 +4,7 @@
 // values (model.uri, model.md5, and model.bytes / model.sha256 when set). The values files
 // are read in helm's order (later files win), so a pipeline passes the same -f list it gives
 // helm. Prints a JSON report on stdout; a mismatch names both sides and exits 1.
+import { runCli, UsageError } from './model/run-cli.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,8 +26,6 @@ helm's -f does; --lock checks a release lock instead.
 S3 settings are the service's (AWS_REGION, S3_ENDPOINT, S3_FORCE_PATH_STYLE, the AWS
 credential chain). stdout: a JSON report. Exit status: 0 verified, 1 mismatch, missing
 object or S3 failure, 2 bad arguments or values.`;
-
-class UsageError extends Error {}
 
 interface Expected {
   readonly uri: string;
@@ -101,26 +100,8 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (
-      err instanceof UsageError ||
-      err instanceof LockError ||
-      err instanceof ConfigError ||
-      err instanceof ModelUriError
-    ) {
-      process.stderr.write(`release:verify: ${err.message}\n${err instanceof UsageError ? `\n${USAGE}\n` : ''}`);
-      process.exitCode = 2;
-    } else if (err instanceof ReleaseMismatchError || err instanceof SourceError) {
-      process.stderr.write(`release:verify: ${err.message}\n`);
-      process.stdout.write(`${JSON.stringify({ verified: false, error: err.message })}\n`);
-      process.exitCode = 1;
-    } else {
-      process.stderr.write(`release:verify: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCli('release:verify', USAGE, main, {
+  usage: [LockError, ConfigError, ModelUriError],
+  failure: [ReleaseMismatchError, SourceError],
+  onFailure: (err) => process.stdout.write(`${JSON.stringify({ verified: false, error: err.message })}\n`),
+});

@@ -21,6 +21,8 @@ export class Slot {
   restartAt = 0;
   /** A spawn is being prepared (the beforeSpawn hook is running). */
   preparing = false;
+  /** Waiting for its turn to load (LoadQueue): at most a few children load at once. */
+  queued = false;
   /** beforeSpawn refused the model for this slot's last spawn: nobody should wait for it. */
   modelRejected = false;
 
@@ -150,6 +152,7 @@ export class Group {
       slot.child = undefined;
       slot.failures = 0;
       slot.preparing = false;
+      slot.queued = false;
       slot.modelRejected = false;
     }
   }
@@ -163,19 +166,11 @@ export class Group {
     }
   }
 
-  /** idle: never started; ready: a child answers; loading: one is coming; failing: none is. */
+  /** idle: never started; ready: a child answers; loading: one is coming (or queued to load); failing: none is. */
   state(): TierState {
     if (!this.started) return 'idle';
     if (this.slots.some((s) => s.child?.state === 'ready')) return 'ready';
-    if (
-      this.slots.some(
-        (s) =>
-          s.preparing ||
-          s.child?.state === 'loading' ||
-          (s.restartTimer !== undefined && s.failures <= 1 && !s.modelRejected),
-      )
-    )
-      return 'loading';
+    if (this.slots.some((s) => s.preparing || s.child?.state === 'loading' || comesBack(s))) return 'loading';
     return 'failing';
   }
 
@@ -187,8 +182,7 @@ export class Group {
     if (!this.started) return true;
     for (const slot of this.slots) {
       if (slot.preparing || slot.child?.state === 'loading') return true;
-      if (slot.restartTimer !== undefined && slot.failures <= 1 && !slot.modelRejected && slot.restartAt < deadline)
-        return true;
+      if (comesBack(slot) && (slot.queued || slot.restartAt < deadline)) return true;
     }
     return false;
   }
@@ -205,6 +199,14 @@ export class Group {
     }
     this.waiting = keep;
   }
+}
+
+/**
+ * A slot due to spawn (its restart timer runs, or it waits in the load queue) after a life
+ * that was not itself a failed start, and whose model was not refused: worth waiting for.
+ */
+function comesBack(slot: Slot): boolean {
+  return (slot.restartTimer !== undefined || slot.queued) && slot.failures <= 1 && !slot.modelRejected;
 }
 
 /**

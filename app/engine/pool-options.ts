@@ -55,6 +55,13 @@ export interface FastTextPoolOptions {
    * on the first call that needs it.
    */
   readonly warmTiers?: boolean;
+  /**
+   * At most this many children load the model at once (first start, the rest of a group,
+   * warm tiers, restarts); the others wait their turn, the k=1 group first while it has no
+   * ready child, then a tier calls wait for, then the widest tier without a ready child.
+   * Default 1: loads at once share the machine and none is ready before all are.
+   */
+  readonly loadConcurrency?: number;
   /** Called on each child restart (for metrics, logs and canaries). */
   readonly onRestart?: (reason: string) => void;
 }

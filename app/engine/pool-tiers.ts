@@ -1,4 +1,4 @@
-// The pool's groups, one a k tier: which one serves a k, which one to warm next, and what they
+// The pool's groups, one a k tier: which one serves a k, and what they
 // report (stats, pids). Kept apart from process-pool.ts, which owns the processes, dispatch and
 // restarts; this owns only the list of tiers and the questions asked of it.
 import type { Call } from './call.js';
@@ -36,12 +36,6 @@ export class PoolTiers {
   forK(k: number): Group {
     for (const group of this.groups) if (group.k >= k) return group;
     return this.groups[this.groups.length - 1] as Group;
-  }
-
-  /** The widest tier not yet started, unless a started one is still loading: one tier loads at a time. */
-  nextToWarm(): Group | undefined {
-    if (this.groups.some((g) => g.started && g.state() === 'loading')) return undefined;
-    return [...this.groups].reverse().find((g) => !g.started);
   }
 
   ks(): number[] {

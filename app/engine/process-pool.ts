@@ -12,6 +12,7 @@ import type { FastTextPoolOptions } from './pool-options.js';
 import { owedLines, type Group, type PoolChild, type Slot } from './pool-group.js';
 import { PoolTiers } from './pool-tiers.js';
 import { checkModel } from './model-check.js';
+import { LoadQueue } from './load-queue.js';
 import { ChildLoadFailure, fillSlot, type SpawnContext } from './spawner.js';
 import { Supervisor, terminate } from './supervisor.js';
 
@@ -27,6 +28,7 @@ export class FastTextPool implements Classifier {
   private labelList: readonly string[] = [];
   private loadTimeoutMs = 0;
   private readonly tiers: PoolTiers;
+  private readonly loads: LoadQueue;
   private readonly calls = new Deadlines<Call>((call) =>
     call.fail(new EngineError('deadline_exceeded', 'fastText did not answer within the deadline')),
   );
@@ -43,6 +45,7 @@ export class FastTextPool implements Classifier {
     if (!(opts.poolSize >= 1)) throw new RangeError('poolSize must be >= 1');
     if (!(opts.maxK >= 1)) throw new RangeError('maxK must be >= 1');
     this.tiers = new PoolTiers(this.eventsFor, opts.poolSize);
+    this.loads = new LoadQueue(this.tiers.groups, opts.loadConcurrency ?? 1, (slot) => this.spawnInto(slot));
     this.onRestart = opts.onRestart;
   }
 
@@ -116,7 +119,9 @@ export class FastTextPool implements Classifier {
       },
       'fastText engine ready',
     );
-    this.warmNextTier();
+    this.warmTiers();
+    // The rest of the k=1 group, queued behind the first child (and behind the warm tiers).
+    this.loads.pump();
   }
 
   predict(texts: readonly string[], k: number, threshold: number, deadlineMs: number): Promise<Prediction[][]> {
@@ -162,6 +167,7 @@ export class FastTextPool implements Classifier {
 
   /** Back to 'idle' after a failed start: no process, no timer, only the k=1 group. */
   private reset(): void {
+    this.loads.clear();
     this.tiers.truncate();
     this.generation++;
     this.labelList = [];
@@ -182,14 +188,14 @@ export class FastTextPool implements Classifier {
   }
 
   /**
-   * One child now, the others once it is ready (onChildReady): loads at once slow each other
-   * down, so the first answer comes sooner alone (docs/engine.md, "Start").
+   * Every slot of the group asks the load queue for a child: loads at once slow each other
+   * down, so they go one at a time (loadConcurrency), the most useful first (docs/engine.md,
+   * "Loads one at a time").
    */
   private startGroup(group: Group): void {
     group.started = true;
-    const first = group.slots[0];
-    if (first !== undefined) this.spawnInto(first);
     if (group.k > 1) this.opts.log?.info({ k: group.k, size: group.slots.length }, 'starting a k>1 fastText group');
+    for (const slot of group.slots) this.loads.request(slot);
   }
 
   /** What the spawner needs of the pool. */
@@ -210,7 +216,10 @@ export class FastTextPool implements Classifier {
     spawned: (child) => pool.processes.add(child),
     failed: (slot, reason) => {
       if (pool.state === 'starting') pool.startWaiter?.reject(new EngineError('engine_unavailable', reason));
-      else if (pool.state === 'running') pool.scheduleRestart(slot, reason, performance.now());
+      else if (pool.state === 'running') {
+        pool.scheduleRestart(slot, reason, performance.now());
+        pool.loads.pump();
+      }
     },
   }))(this);
 
@@ -249,11 +258,11 @@ export class FastTextPool implements Classifier {
     this.calls.tightened(call);
   };
 
-  /** Starts the widest tier not yet started (warmTiers): one tier loads at a time. */
-  private warmNextTier(): void {
+  /** Every k>1 tier asks for its children (warmTiers); the load queue takes the widest first. */
+  private warmTiers(): void {
     if (this.state !== 'running' || this.opts.warmTiers === false) return;
-    const next = this.tiers.nextToWarm();
-    if (next !== undefined) this.startGroup(next);
+    // Widest first: each request may start a load at once, and the widest serves every k.
+    for (const group of [...this.tiers.groups].reverse()) if (!group.started) this.startGroup(group);
   }
 
   private onChildReady(slot: Slot, child: PoolChild): void {
@@ -263,9 +272,6 @@ export class FastTextPool implements Classifier {
       'fastText process ready',
     );
     if (this.startWaiter !== undefined && slot.group === this.tiers.first) this.startWaiter.resolve();
-    // The rest of a group started with its first child only.
-    for (const other of slot.group.slots)
-      if (other.child === undefined && !other.preparing && other.restartTimer === undefined) this.spawnInto(other);
     // Calls waiting for this tier or a narrower one: this child prints at least their k.
     for (const g of this.tiers.groups) {
       if (g.k > slot.group.k) break;
@@ -273,7 +279,8 @@ export class FastTextPool implements Classifier {
       g.waiting = [];
       slot.group.adopt(waiting, child, this.handedOver);
     }
-    this.warmNextTier();
+    // While starting, the next loads wait for start() to add the wide tiers: widest first.
+    if (this.state === 'running') this.loads.pump();
   }
 
   private onChildDied(slot: Slot, child: PoolChild, reason: string, orphans: Orphans<Call>): void {
@@ -303,6 +310,7 @@ export class FastTextPool implements Classifier {
     // The reason as known when the restart happens: by then the exit of a child that died of
     // a pipe error has told its cause (SIGKILL, a status).
     this.scheduleRestart(slot, () => child.deathReason || reason, now);
+    this.loads.pump();
   }
 
   /** Capped exponential backoff per slot; a waiting call that can no longer expect a child fails now. */
@@ -319,7 +327,7 @@ export class FastTextPool implements Classifier {
       } catch (err) {
         this.opts.log?.error({ err }, 'onRestart callback threw');
       }
-      this.spawnInto(slot);
+      this.loads.request(slot, true);
     }, delay);
     slot.group.pruneWaiting();
   }
@@ -335,6 +343,7 @@ export class FastTextPool implements Classifier {
     this.calls.disarm();
     this.labelsAbort?.abort();
     this.startWaiter?.reject(new EngineError('engine_unavailable', `${why} during start`));
+    this.loads.clear();
     for (const group of this.tiers.groups) group.cancelRestarts();
     for (const call of [...this.calls]) call.fail(new EngineError('engine_unavailable', why));
     const stuck = await terminate(this.processes, why, this.opts.stopTimeoutMs ?? 2000);

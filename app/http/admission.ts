@@ -1,13 +1,14 @@
-// Admission control, judged by queue delay rather than by count (CoDel with adaptive LIFO):
-// at most `maxInFlight` classifications at once; the rest wait in a queue. While the queue
-// drains within `queueDelayTargetMs` at least once every `queueDelayIntervalMs`, the service
-// is keeping up: waiters are served oldest first and may wait up to the interval. When the
-// shortest wait of a whole interval stays above the target, the queue is standing, not
-// absorbing a burst: waiters are served newest first (their clients are the likeliest still
-// waiting) and any that has waited past the target is refused 503 with Retry-After. A hard
-// cap (`maxQueue`) bounds the queue's memory; past it a request is refused at once.
+// Admission control, judged by the time a request would wait rather than by a count: at most
+// `maxInFlight` classifications at once; the rest wait in a FIFO queue. With a queue delay
+// target, a request is refused at once (503 + Retry-After) when the queue ahead of it is
+// predicted to take longer than the target to drain, and admitted otherwise, however many
+// are waiting. The prediction is Little's law on the slots: while every slot is busy the
+// service completes maxInFlight requests per mean slot-hold time, so a place `n` deep waits
+// about n x hold / maxInFlight. A waiter still queued after `queueDelayIntervalMs` is refused
+// (the prediction was wrong: capacity fell after it was admitted). `maxQueue` and
+// `maxQueueBytes` bound the queue's memory whatever the target.
 // Queued requests hold only their raw body bytes (see intake.ts): no parsed objects.
-// Rationale and measurements: docs/http.md.
+// Why this rather than CoDel's sojourn-time judgement, with measurements: docs/http.md.
 import { performance } from 'node:perf_hooks';
 import { ApiError } from './errors.js';
 
@@ -15,9 +16,9 @@ export interface AdmissionOptions {
   readonly maxInFlight: number;
   readonly maxQueue: number;
   readonly retryAfterSeconds: number;
-  /** The queue delay the service aims to stay under (CoDel's target); 0 = count-based only. */
+  /** The longest predicted queue wait a new request is admitted to; 0 = count-based only. */
   readonly queueDelayTargetMs?: number;
-  /** The window over which the shortest queue delay is judged (CoDel's interval). */
+  /** The longest a queued request waits for a slot before it is refused 503 (target on). */
   readonly queueDelayIntervalMs?: number;
   /** Body bytes the queue may hold at once (queued requests keep their raw body). */
   readonly maxQueueBytes?: number;
@@ -38,18 +39,25 @@ interface Waiter {
 
 export type Release = () => void;
 
+/**
+ * Weight of one slot-hold sample in the running mean. 1/32 follows a change in service time
+ * within a few dozen completions: about 2 ms at 18k single texts a second, 60 ms at 500
+ * batches a second, while one slow request moves the mean by 3%.
+ */
+const HOLD_SAMPLE_WEIGHT = 1 / 32;
+
 export class Admission {
   private inFlight = 0;
   /** performance.now() of the last slot released (or of construction): the watchdog's progress mark. */
   private lastReleaseAt = performance.now();
-  private readonly queue: Waiter[] = [];
+  /** FIFO from `head` on: an index, not shift(), so a deep queue costs O(1) a grant. */
+  private queue: Array<Waiter | undefined> = [];
+  private head = 0;
   private queuedBytes = 0;
   /** Requests past the overload gate still reading their body (see full()). */
   private arriving = 0;
-  /** CoDel state: the shortest queue delay seen since `intervalStart`, and the verdict of the last interval. */
-  private intervalStart = performance.now();
-  private minDelayMs = 0;
-  private standing = false;
+  /** Running mean of how long a request holds its slot, ms (0 until the first release). */
+  private meanHoldMs = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
@@ -67,22 +75,37 @@ export class Admission {
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length - this.head;
   }
 
-  /** True while the last interval's shortest queue delay was above the target (adaptive LIFO on). */
-  get overloaded(): boolean {
-    return this.standing;
+  /** The wait predicted for a request joining the queue behind `ahead` others, ms. */
+  predictedWaitMs(ahead = this.queued): number {
+    return ((ahead + 1) * this.meanHoldMs) / this.options.maxInFlight;
+  }
+
+  private get target(): number {
+    return this.options.queueDelayTargetMs ?? 0;
+  }
+
+  private get maxWaitMs(): number {
+    return this.target > 0 ? (this.options.queueDelayIntervalMs ?? 1000) : Infinity;
+  }
+
+  /** True when a request would be refused behind `ahead` others: the count bound, or the predicted wait past the target. */
+  private wouldRefuse(ahead: number): boolean {
+    if (this.inFlight < this.options.maxInFlight) return false;
+    if (ahead >= this.options.maxQueue) return true;
+    return this.target > 0 && this.predictedWaitMs(ahead) > this.target;
   }
 
   /**
-   * True when the overload gate should refuse a new request: every slot busy, and the queue at its
-   * bound counting the requests already past the gate and still reading their body (each of them
-   * is on its way to a queue place). Without them the gate let requests through while bodies were
-   * in flight, and those were refused at acquire() after paying for the body read and its scan.
+   * True when the overload gate should refuse a new request. It counts the requests already
+   * past the gate and still reading their body (each is on its way to a queue place): without
+   * them the gate let requests through while bodies were in flight, and those were refused at
+   * acquire() after paying for the body read and its scan.
    */
   full(): boolean {
-    return this.inFlight >= this.options.maxInFlight && this.queue.length + this.arriving >= this.options.maxQueue;
+    return this.wouldRefuse(this.queued + this.arriving);
   }
 
   /** Marks a request past the gate that is reading its body before acquire(); call the result once it stops. */
@@ -96,114 +119,99 @@ export class Admission {
     };
   }
 
-  private queueFull(): boolean {
-    return this.inFlight >= this.options.maxInFlight && this.queue.length >= this.options.maxQueue;
-  }
-
   /** Counts a refusal made elsewhere on admission's behalf (the overload gate). */
   countShed(): void {
     this.observer.onShed('overloaded');
   }
 
-  private get target(): number {
-    return this.options.queueDelayTargetMs ?? 0;
-  }
-
-  private get interval(): number {
-    return this.options.queueDelayIntervalMs ?? 100;
-  }
-
-  /** Records one request's queue delay and closes the interval when it is over. */
-  private observeDelay(delayMs: number, now: number): void {
-    if (this.target <= 0) return;
-    if (delayMs < this.minDelayMs) this.minDelayMs = delayMs;
-    if (now - this.intervalStart >= this.interval) {
-      this.standing = this.minDelayMs > this.target;
-      this.intervalStart = now;
-      this.minDelayMs = Infinity;
-    }
-  }
-
   /** A slot now, a place in the queue until `deadlineMs` (performance.now() time), or an ApiError. `bytes`: the body the request holds while queued. */
   acquire(deadlineMs: number, bytes = 0): Promise<Release> | Release {
     const now = performance.now();
-    if (this.inFlight < this.options.maxInFlight && this.queue.length === 0) {
+    if (this.inFlight < this.options.maxInFlight && this.queued === 0) {
       this.inFlight += 1;
-      this.observeDelay(0, now);
-      this.observer.onChange(this.inFlight, this.queue.length);
-      return this.releaser();
+      this.observer.onChange(this.inFlight, 0);
+      return this.releaser(now);
     }
-    if (this.queueFull() || this.queuedBytes + bytes > (this.options.maxQueueBytes ?? Infinity)) {
+    if (this.wouldRefuse(this.queued) || this.queuedBytes + bytes > (this.options.maxQueueBytes ?? Infinity)) {
       this.observer.onShed('overloaded');
       throw new ApiError(503, 'overloaded', 'the service is at capacity; retry later', this.options.retryAfterSeconds);
     }
     return new Promise<Release>((resolve, reject) => {
       this.queue.push({ enqueuedAt: now, bytes, deadlineMs, grant: resolve, refuse: reject });
       this.queuedBytes += bytes;
-      this.observer.onChange(this.inFlight, this.queue.length);
+      this.observer.onChange(this.inFlight, this.queued);
       this.sweeper ??= setInterval(() => this.sweep(), this.sweepEveryMs());
     });
   }
 
   private sweepEveryMs(): number {
-    return Math.max(5, Math.min(50, (this.target > 0 ? this.target : this.interval) / 4));
+    return Math.max(5, Math.min(50, this.maxWaitMs / 4));
   }
 
-  /** How long a waiter may wait now: the target while the queue stands, else the interval (CoDel off: its deadline). */
-  private allowedWaitMs(): number {
-    if (this.target <= 0) return Infinity;
-    return this.standing ? this.target : this.interval;
-  }
-
-  /** Refuses waiters past their allowed wait (503) or their deadline (504). */
+  /** Refuses waiters past their deadline (504) or past the longest allowed wait (503). */
   private sweep(): void {
     const now = performance.now();
-    const allowed = this.allowedWaitMs();
-    let kept = 0;
-    for (const w of this.queue) {
+    const kept: Waiter[] = [];
+    let refused = false;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const w = this.queue[i] as Waiter;
       if (now >= w.deadlineMs) {
         this.observer.onShed('queue_timeout');
         w.refuse(new ApiError(504, 'deadline_exceeded', 'the request waited for capacity past its deadline'));
-      } else if (now - w.enqueuedAt > allowed) {
+      } else if (now - w.enqueuedAt > this.maxWaitMs) {
         this.observer.onShed('queue_delay');
         w.refuse(
           new ApiError(503, 'overloaded', 'the service is at capacity; retry later', this.options.retryAfterSeconds),
         );
       } else {
-        this.queue[kept++] = w;
+        kept.push(w);
         continue;
       }
+      refused = true;
       this.queuedBytes -= w.bytes;
     }
-    if (kept !== this.queue.length) {
-      this.queue.length = kept;
-      this.observer.onChange(this.inFlight, this.queue.length);
+    if (refused) {
+      this.queue = kept;
+      this.head = 0;
+      this.observer.onChange(this.inFlight, this.queued);
     }
-    // An idle queue also ends an interval: nothing waited, so nothing stands.
-    if (kept === 0) {
+    if (this.queued === 0) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
-      this.observeDelay(0, now);
     }
   }
 
-  private releaser(): Release {
+  private dequeue(): Waiter | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const next = this.queue[this.head] as Waiter;
+    this.queue[this.head++] = undefined;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return next;
+  }
+
+  private releaser(grantedAt: number): Release {
     let released = false;
     return () => {
       if (released) return;
       released = true;
       const now = performance.now();
       this.lastReleaseAt = now;
-      // Adaptive LIFO: while the queue stands, the newest waiter's client is the likeliest still there.
-      const next = this.standing ? this.queue.pop() : this.queue.shift();
+      const held = now - grantedAt;
+      this.meanHoldMs = this.meanHoldMs === 0 ? held : this.meanHoldMs + HOLD_SAMPLE_WEIGHT * (held - this.meanHoldMs);
+      const next = this.dequeue();
       if (next) {
         this.queuedBytes -= next.bytes;
-        this.observeDelay(now - next.enqueuedAt, now);
-        next.grant(this.releaser()); // the slot passes straight to the next waiter
+        next.grant(this.releaser(now)); // the slot passes straight to the next waiter
       } else {
         this.inFlight -= 1;
       }
-      this.observer.onChange(this.inFlight, this.queue.length);
+      this.observer.onChange(this.inFlight, this.queued);
     };
   }
 }

@@ -46,8 +46,12 @@ interface Sidecar {
   readonly labels: number;
 }
 
+/** LARGE_MODEL_DIR when set (a directory outside the checkout, shared by several checkouts), else node_modules/.cache. */
 export function largeModelDir(root: string): string {
-  return path.join(root, 'node_modules', '.cache', 'fasttext-edge-large');
+  const dir = process.env.LARGE_MODEL_DIR;
+  return dir !== undefined && dir !== ''
+    ? path.resolve(dir)
+    : path.join(root, 'node_modules', '.cache', 'fasttext-edge-large');
 }
 
 async function md5Of(file: string): Promise<string> {

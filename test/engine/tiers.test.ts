@@ -91,6 +91,84 @@ test.serial(
   },
 );
 
+/** Children spawned and not yet answering their probe: the engine's loads in progress. */
+function loading(engine: ReturnType<Engines['create']>): number {
+  const ready = (engine.stats().tiers ?? []).reduce((n, tier) => n + tier.children, 0);
+  return engine.childPids().length - ready;
+}
+
+/** Samples `loading` every few ms until `done` holds: the most seen at once, and the tiers in the order their first child became ready. */
+async function watchLoads(
+  engine: ReturnType<Engines['create']>,
+  done: () => boolean,
+  timeoutMs: number,
+): Promise<{ most: number; readyOrder: number[] }> {
+  let most = 0;
+  const readyOrder: number[] = [];
+  const seen = new Map<number, number>();
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    const finished = done();
+    most = Math.max(most, loading(engine));
+    for (const tier of engine.stats().tiers ?? []) {
+      for (let i = seen.get(tier.k) ?? 0; i < tier.children; i++) readyOrder.push(tier.k);
+      seen.set(tier.k, Math.max(seen.get(tier.k) ?? 0, tier.children));
+    }
+    if (finished) break;
+    if (performance.now() > until) throw new Error(`loads not done within ${timeoutMs} ms`);
+    await sleep(2);
+  }
+  return { most, readyOrder };
+}
+
+test.serial(
+  'after ready the children load one at a time, the widest tier first; a first call for it waits for that load, not a parallel one',
+  async (t) => {
+    // SMS model: 2 labels, so the tiers are k=1 and k=2; two children each. Before, the
+    // second k=1 child and the k=2 tier loaded at once as soon as the first child was ready.
+    const engine = engines.create({ poolSize: 2, widePoolSize: 2, warmTiers: true });
+    await engine.start(model);
+    const readyAt = performance.now();
+    t.is(loading(engine), 1, 'one load right after ready');
+    t.deepEqual(
+      engine.stats().tiers?.map((tier) => [tier.k, tier.state, tier.children]),
+      [
+        [1, 'ready', 1],
+        [2, 'loading', 0],
+      ],
+    );
+    const call = engine.predict([SMS], 2, 0, inMs(20 * loadMs + 10_000)).then((got) => ({
+      got,
+      ms: performance.now() - readyAt,
+    }));
+    const all = (): boolean => engine.stats().tiers?.every((tier) => tier.children === 2) === true;
+    const { most, readyOrder } = await watchLoads(engine, all, 20 * loadMs + 20_000);
+    const answer = await call;
+    t.log(
+      `one load ${loadMs.toFixed(0)} ms; k=2 answered ${answer.ms.toFixed(0)} ms after ready; ready order ${readyOrder.join(', ')}`,
+    );
+    t.is(answer.got[0]?.length, 2);
+    t.is(most, 1, 'never two loads at once');
+    // k=1's first child was ready at start; next the widest tier, then k=1's second child (most calls), then the rest.
+    t.deepEqual(readyOrder, [1, 2, 1, 2]);
+    t.is(engine.stats().restarts, 0);
+  },
+);
+
+test.serial('after every child is killed, they load again one at a time and every tier serves again', async (t) => {
+  const engine = engines.create({ poolSize: 2, widePoolSize: 1, warmTiers: true, restartBaseMs: 20 });
+  await engine.start(model);
+  const full = (): boolean => engine.stats().tiers?.every((tier) => tier.children === (tier.k === 1 ? 2 : 1)) === true;
+  await watchLoads(engine, full, 20 * loadMs + 20_000);
+  for (const pid of engine.childPids()) process.kill(pid, 'SIGKILL');
+  await waitFor('every child gone', () => (engine.stats().tiers ?? []).every((tier) => tier.children === 0), 5000);
+  const { most } = await watchLoads(engine, full, 20 * loadMs + 20_000);
+  t.is(most, 1, 'never two loads at once');
+  const got = await engine.predict([SMS], 2, 0, inMs(5000));
+  t.is(got[0]?.length, 2);
+  t.is(engine.stats().restarts, 3);
+});
+
 test.serial('a wider ready tier serves a narrower k (cut to k) while its own tier loads', async (t) => {
   // lid.176: tiers 1, 10, 100; warming off so the k=10 tier is cold when asked.
   const engine = await engines.started({ poolSize: 1, widePoolSize: 1, warmTiers: false });

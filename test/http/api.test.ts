@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BUNDLED_MD5, freePort, getJson, postJson, startService, type RunningService } from '../helpers/service.js';
+import { waitFor } from '../helpers/fixtures.js';
 
 interface Prediction {
   label: string;
@@ -80,6 +81,7 @@ test('GET /v1/model reports the verified model', async (t) => {
     labels: string[];
     state: string;
     loadSeconds: number;
+    tiers: { k: number; state: string; children: number }[];
   };
   t.is(body.md5.expected, BUNDLED_MD5);
   t.is(body.md5.actual, BUNDLED_MD5);
@@ -88,6 +90,23 @@ test('GET /v1/model reports the verified model', async (t) => {
   t.true(body.labels.includes('en'));
   t.is(body.state, 'ready');
   t.true(body.loadSeconds > 0);
+  // Each k tier's state: k=1 serves; the others are warmed after ready (ENGINE_WARM_TIERS).
+  t.deepEqual(
+    body.tiers.map((tier) => tier.k),
+    [1, 10, 100],
+  );
+  t.like(body.tiers[0], { k: 1, state: 'ready' });
+  t.true((body.tiers[0]?.children ?? 0) >= 1);
+  for (const tier of body.tiers) t.true(['loading', 'ready'].includes(tier.state), JSON.stringify(tier));
+  await waitFor(
+    'every tier ready in /v1/model',
+    async () => {
+      const tiers = ((await getJson(`${svc.url}/v1/model`)).body as typeof body).tiers;
+      return tiers.every((tier) => tier.state === 'ready' && tier.children >= 1);
+    },
+    30_000,
+    100,
+  );
 });
 
 test('probes: /health and /ready 200 on both listeners, with JSON bodies', async (t) => {

@@ -1,6 +1,6 @@
 // ava settings for `npm run test:large` alone: its files end in .large.ts, so `npm test`'s
 // glob (test/**/*.test.ts) never picks them up. They synthesize a >= 1 GiB model (cached in
-// node_modules/.cache) and run the service on it with four copies resident (~4.5 GB).
+// LARGE_MODEL_DIR, else node_modules/.cache) and run the service on it with four copies resident (~4.5 GB).
 export default {
   files: ['test/large/**/*.large.ts'],
   extensions: { ts: 'module' },

@@ -1,11 +1,13 @@
 // The service on a >= 1 GiB model (issue 20), synthesized at test time with the bundled
-// binary (scripts/bench/large-model.ts; cached in node_modules/.cache between runs, never
-// committed), served from file:// with the verified file already in the cache directory
-// and the chart's default engine shape read from chart/values.yaml. Asserts what an operator
-// and a client see: ready; the first request of every k tier sent as /ready turns 200 is
-// answered 200; the resident memory of the service and its children fits the chart's sizing
-// formula; after every fastText child is SIGKILLed the service serves again without hashing
-// the file again (the store's recheck before each spawn finds its identity unchanged).
+// binary (scripts/bench/large-model.ts; cached in LARGE_MODEL_DIR, else node_modules/.cache,
+// between runs, never committed), served from file:// with the verified file already in the
+// cache directory and the chart's default engine shape read from chart/values.yaml. Asserts
+// what an operator and a client see: ready; the first request of every k tier sent as /ready
+// turns 200 is answered 200; the children load one at a time, the widest tier first, and
+// /v1/model shows every tier ready; the resident memory of the service and its children fits
+// the chart's sizing formula; after every fastText child is SIGKILLed the service serves again
+// without hashing the file again (the store's recheck before each spawn finds its identity
+// unchanged). No timing bound: a busy machine makes it slower, not red.
 import test from 'ava';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -196,6 +198,46 @@ test.serial('a >= 1 GiB model: ready, and the first request of every k tier righ
     for (const p of results) t.is(p.length, Math.min(a.k, s.model.labels), `k=${a.k} gives k labels`);
   }
 });
+
+test.serial(
+  'the children load one at a time: k=1 first, then the widest tier, then the others; /v1/model shows every tier ready',
+  async (t) => {
+    const s = shared as Shared;
+    const expected = expectedChildren(s.chart, s.model.labels);
+    await waitTiersLoaded(s.service, 0, expected, 180_000);
+    const engineReady = s.service.logs.find((l) => l.msg === 'fastText engine ready');
+    const loads = s.service.logs.filter(isReadyLine).map((l) => {
+      const end = Date.parse(String(l.time));
+      return { k: Number(l.k), start: end - Number(l.loadMs), end };
+    });
+    const readyAt = Date.parse(String(engineReady?.time));
+    t.log(
+      `child loads (s after the engine was ready: from-to): ${loads.map((l) => `k=${l.k} ${((l.start - readyAt) / 1000).toFixed(2)}-${((l.end - readyAt) / 1000).toFixed(2)}`).join(', ')}`,
+    );
+    // Loads at once slow each other down (docs/engine.md, "Loads one at a time"). The log's
+    // times are whole milliseconds from two clocks: a few ms of slack.
+    for (let i = 1; i < loads.length; i++) {
+      const [prev, next] = [loads[i - 1], loads[i]] as [(typeof loads)[number], (typeof loads)[number]];
+      t.true(next.start >= prev.end - 20, `k=${next.k} began loading while k=${prev.k} still loaded`);
+    }
+    const widest = Math.max(...expected.keys());
+    const others = [...expected.keys()].filter((k) => k !== 1 && k !== widest).sort((a, b) => b - a);
+    // k=1's first child makes the engine ready; the widest tier answers every k; the request
+    // sent at ready for each other tier puts it before k=1's second child.
+    const order = [1, widest, ...others, ...Array<number>(s.chart.poolSize - 1).fill(1)];
+    t.deepEqual(
+      loads.map((l) => l.k),
+      order,
+    );
+    const info = await fetch(`${s.service.url}/v1/model`).then(
+      async (r) => (await r.json()) as { tiers: { k: number; state: string; children: number }[] },
+    );
+    t.deepEqual(
+      info.tiers,
+      [...expected].map(([k, children]) => ({ k, state: 'ready', children })),
+    );
+  },
+);
 
 test.serial("resident memory of the service and its children fits the chart's sizing formula", async (t) => {
   const s = shared as Shared;

@@ -30,7 +30,7 @@ const AFTER_MS = 4_000;
 const RECOVERY_MS = 2_000;
 
 function line(name: string, s: LoadSummary): string {
-  return `${name}: sent ${s.sent}, ok ${s.ok}, 503 ${s.shed}, 504 ${s.deadline}, failed ${s.failed} (connection errors ${s.connectionErrors}, client timeouts ${s.clientTimeouts}), ${s.okPerSecond.toFixed(0)} ok/s, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, max ${s.maxMs} ms`;
+  return `${name}: sent ${s.sent}, ok ${s.ok}, 503 ${s.shed}, 504 ${s.deadline}, failed ${s.failed} (connection errors ${s.connectionErrors}, client timeouts ${s.clientTimeouts}), ${s.okPerSecond.toFixed(0)} ok/s, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, max ${s.maxMs} ms, 503 p99 ${s.shedP99Ms} ms`;
 }
 
 test('overload: 10x capacity is shed with fast answers; liveness holds, goodput stays, recovery is immediate', async (t) => {
@@ -139,6 +139,11 @@ test('overload: 10x capacity is shed with fast answers; liveness holds, goodput 
       'goodput >= 80% of capacity',
       surge.okPerSecond >= 0.8 * capacity.okPerSecond,
       `${surge.okPerSecond.toFixed(0)} ok/s under 10x vs ${capacity.okPerSecond.toFixed(0)} capacity (${((100 * surge.okPerSecond) / capacity.okPerSecond).toFixed(0)}%)`,
+    );
+    report.check(
+      'refusals are fast: 503 within 100 ms (p99)',
+      surge.shedP99Ms < 100,
+      `${surge.shed} refused during the surge, p99 ${surge.shedP99Ms} ms, max ${surge.shedMaxMs} ms`,
     );
     report.check(
       '100% success 2 s after the surge',

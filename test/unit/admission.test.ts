@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { performance } from 'node:perf_hooks';
 import { Admission, type Release } from '../../app/http/admission.js';
 import { ApiError } from '../../app/http/errors.js';
@@ -62,11 +63,11 @@ test('a queued request whose deadline passes gets 504 deadline_exceeded and leav
   t.is(a.active, 0);
 });
 
-function codel(target: number, interval: number, maxQueue = 100, maxQueueBytes = Infinity) {
+function byDelay(target: number, interval: number, maxQueue = 100, maxQueueBytes = Infinity, maxInFlight = 1) {
   const shed: string[] = [];
   const a = new Admission(
     {
-      maxInFlight: 1,
+      maxInFlight,
       maxQueue,
       retryAfterSeconds: 2,
       queueDelayTargetMs: target,
@@ -78,65 +79,88 @@ function codel(target: number, interval: number, maxQueue = 100, maxQueueBytes =
   return { a, shed };
 }
 
-test('queue delay under the target: every waiter is served, oldest first', async (t) => {
-  const { a, shed } = codel(500, 2000);
+/** Holds one slot for about `ms`, then releases it: a measured slot-hold sample for the prediction. */
+async function holdFor(a: Admission, ms: number): Promise<void> {
+  const release = a.acquire(far());
+  if (typeof release !== 'function') throw new Error('expected a free slot');
+  await sleep(ms);
+  release();
+}
+
+test('under the target every waiter is admitted and served oldest first, however many wait', async (t) => {
+  const { a, shed } = byDelay(10_000, 60_000, 100_000);
+  await holdFor(a, 5);
   let release = a.acquire(far()) as Release;
   const order: number[] = [];
-  const waiters = Array.from({ length: 5 }, (_, i) =>
+  const waiters = Array.from({ length: 200 }, (_, i) =>
     (a.acquire(far()) as Promise<Release>).then((r) => (order.push(i), r)),
   );
-  for (let i = 0; i < 5; i++) {
-    await sleep(5);
+  t.is(a.queued, 200, 'far more waiters than the old count bound of 64, none refused');
+  for (let i = 0; i < 200; i++) {
     release();
     release = await waiters[i]!;
   }
   release();
-  t.deepEqual(order, [0, 1, 2, 3, 4]);
+  t.deepEqual(
+    order,
+    Array.from({ length: 200 }, (_, i) => i),
+  );
   t.deepEqual(shed, []);
-  t.false(a.overloaded);
 });
 
-test('a standing queue (shortest delay above the target for an interval): newest served first, waiters past the target refused 503 + Retry-After', async (t) => {
-  // Wide margins against a busy machine: waits of ~100 ms are far above the 40 ms target and far below the 400 ms interval.
-  const { a, shed } = codel(40, 400);
-  let release = a.acquire(far()) as Release;
-  // Keep a queue standing: every grant waits well over the target, for more than an interval.
-  for (let round = 0; round < 30 && !a.overloaded; round++) {
-    const w = a.acquire(far()) as Promise<Release>;
-    await sleep(100);
-    release();
-    release = await w;
+test('a request whose predicted wait is past the target is refused at once with 503 + Retry-After; the gate refuses it too', async (t) => {
+  // One slot whose hold measured about 40 ms: each place in the queue adds about 40 ms of wait.
+  const { a, shed } = byDelay(200, 60_000, 100_000);
+  await holdFor(a, 40);
+  const measured = a.predictedWaitMs(0);
+  t.true(measured >= 35, `one hold measured ${measured.toFixed(1)} ms`);
+  const release = a.acquire(far()) as Release;
+  const admittedWaiters: Array<Promise<Release>> = [];
+  while (a.predictedWaitMs() <= 200) {
+    t.false(a.full());
+    admittedWaiters.push(a.acquire(far()) as Promise<Release>);
   }
-  t.true(a.overloaded, 'the queue is judged standing');
-  const outcomes: string[] = [];
-  const waiters = Array.from({ length: 4 }, (_, i) =>
-    (a.acquire(far()) as Promise<Release>).then(
-      (r) => {
-        outcomes.push(`granted ${i}`);
-        return r;
-      },
-      (e: ApiError) => {
-        outcomes.push(`${e.status} ${e.code} ${e.retryAfterSeconds} ${i}`);
-        return undefined;
-      },
-    ),
-  );
-  release(); // one slot, in the same tick: adaptive LIFO gives it to the newest waiter
-  await sleep(250);
-  t.is(outcomes[0], 'granted 3', JSON.stringify(outcomes));
-  t.deepEqual(
-    outcomes.slice(1).sort(),
-    ['503 overloaded 2 0', '503 overloaded 2 1', '503 overloaded 2 2'],
-    'the rest waited past the target: refused',
-  );
-  t.true(shed.filter((s) => s === 'queue_delay').length >= 3);
-  const last = (await waiters[3]) as Release;
-  last();
+  t.true(a.full(), 'the overload gate refuses from the request line');
+  const started = performance.now();
+  const error = t.throws(() => a.acquire(far()), { instanceOf: ApiError });
+  t.true(performance.now() - started < 50, 'refused at once, not after waiting');
+  t.is(error?.status, 503);
+  t.is(error?.code, 'overloaded');
+  t.is(error?.retryAfterSeconds, 2);
+  t.deepEqual(shed, ['overloaded']);
+  t.is(a.queued, Math.floor(200 / measured), `${a.queued} waiters fit in 200 ms at ${measured.toFixed(1)} ms each`);
+  release();
+  for (const w of admittedWaiters) (await w)();
   t.is(a.queued, 0);
+  t.is(a.active, 0);
+});
+
+test("the prediction is Little's law on the slots: n waiters ahead of 4 slots held ~h ms each wait about (n + 1) x h / 4", async (t) => {
+  const { a } = byDelay(10_000, 60_000, 100_000, undefined, 4);
+  await Promise.all([holdFor(a, 30), holdFor(a, 30), holdFor(a, 30), holdFor(a, 30)]);
+  const h = a.predictedWaitMs(0) * 4;
+  t.true(h >= 25 && h < 1000, `mean hold ${h.toFixed(1)} ms`);
+  fc.assert(fc.property(fc.nat({ max: 10_000 }), (n) => Math.abs(a.predictedWaitMs(n) - ((n + 1) * h) / 4) < 1e-6));
+});
+
+test('a waiter admitted on a prediction that turned out wrong is refused 503 once it has waited the interval', async (t) => {
+  const { a, shed } = byDelay(10_000, 150, 100_000);
+  const release = a.acquire(far()) as Release; // never released in time: capacity fell to nothing
+  const started = performance.now();
+  const waiter = a.acquire(far()) as Promise<Release>;
+  const error = await t.throwsAsync(waiter, { instanceOf: ApiError });
+  const waited = performance.now() - started;
+  t.is(error?.status, 503);
+  t.is(error?.code, 'overloaded');
+  t.true(waited >= 150 && waited < 2000, `refused after ${waited.toFixed(0)} ms`);
+  t.deepEqual(shed, ['queue_delay']);
+  t.is(a.queued, 0);
+  release();
+  t.is(a.active, 0);
 });
 
 test('the queue is bounded in body bytes as well as in requests', (t) => {
-  const { a } = codel(50, 100, 100, 1000);
+  const { a } = byDelay(50, 100, 100, 1000);
   const release = a.acquire(far()) as Release;
   const queued = a.acquire(far(), 800) as Promise<Release>;
   t.true(queued instanceof Promise);

@@ -1,6 +1,8 @@
 // The prediction cache's bounds: bytes (an estimate checked against the real heap), keys, and
 // least-recently-used eviction when full (the old cache refused new keys once full).
 import test from 'ava';
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { PredictionCache } from '../../app/prediction-cache.js';
@@ -16,9 +18,39 @@ test('bounded in bytes: distinct 2,000-character texts never take more than maxB
   t.teardown(() => c.close());
   for (let i = 0; i < 5000; i++) c.set(MD5, 1, 0, text(i), [{ label: 'en', score: 0.5 }]);
   t.true(c.bytes <= 1024 * 1024, `held ${c.bytes}`);
-  t.true(c.size() > 300 && c.size() < 600, `entries: ${c.size()}`);
+  const perEntry = c.bytes / c.size();
+  t.true(perEntry < 600, `a 2,000-character text is held by its hash: ${perEntry.toFixed(0)} B an entry`);
+  t.true(c.size() * perEntry > 0.9 * 1024 * 1024, `entries: ${c.size()}: the bound is used, not undershot`);
   t.truthy(c.get(MD5, 1, 0, text(4999)), 'the newest entry is cached');
   t.is(c.get(MD5, 1, 0, text(0)), undefined, 'the oldest made room');
+});
+
+// Long texts are keyed by their SHA-256: two texts must never share an entry, whatever they share
+// (a prefix, a length, a suffix), and no short text may look like a hashed key.
+test('every text gets its own answer: long texts keyed by hash never collide with each other or with short ones', (t) => {
+  const c = cache(1e12);
+  t.teardown(() => c.close());
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.string({ minLength: 0, maxLength: 600, unit: 'grapheme' }), { minLength: 2, maxLength: 20 }),
+      fc.nat({ max: 600 }),
+      (texts, pad) => {
+        const prefix = 'p'.repeat(pad);
+        const all = texts.flatMap((x) => [x, prefix + x]);
+        const unique = [...new Set(all)];
+        unique.forEach((x, i) => c.set(MD5, 1, 0, x, [{ label: `l${i}`, score: i }]));
+        return unique.every((x, i) => c.get(MD5, 1, 0, x)?.[0]?.label === `l${i}`);
+      },
+    ),
+    { numRuns: 60 },
+  );
+  const long = 'x'.repeat(1000);
+  c.set(MD5, 1, 0, long, [{ label: 'long', score: 1 }]);
+  // A short text spelled like the hashed key's tail must not find the long text's entry.
+  t.is(c.get(MD5, 1, 0, `#${createHash('sha256').update(long).digest('base64')}`), undefined);
+  t.is(c.get(MD5, 2, 0, long), undefined, 'k is part of the key');
+  t.is(c.get(MD5, 1, 0.5, long), undefined, 'the threshold is part of the key');
+  t.is(c.get('0'.repeat(32), 1, 0, long), undefined, 'the model is part of the key');
 });
 
 test('when full, new keys still go in: least recently used entries make room, recently read ones stay', (t) => {

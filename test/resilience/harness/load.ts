@@ -78,6 +78,9 @@ export interface LoadSummary {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
+  /** Latency of the 503 answers alone: a refusal must be fast to be useful (0 when none). */
+  readonly shedP99Ms: number;
+  readonly shedMaxMs: number;
   /** 2xx per second over the span the requests were scheduled in. */
   readonly okPerSecond: number;
 }
@@ -98,6 +101,7 @@ export function summarize(report: LoadReport, filter: RequestFilter = {}, spanMs
   const { at, ms, outcome, phase } = report.requests;
   const counts = new Map<Outcome, number>(OUTCOMES.map((o) => [o, 0]));
   const latencies: number[] = [];
+  const shedLatencies: number[] = [];
   let first = Infinity;
   let last = -Infinity;
   for (let i = 0; i < at.length; i++) {
@@ -108,10 +112,12 @@ export function summarize(report: LoadReport, filter: RequestFilter = {}, spanMs
     const o = OUTCOMES[outcome[i] as number] as Outcome;
     counts.set(o, (counts.get(o) ?? 0) + 1);
     latencies.push(ms[i] as number);
+    if (o === 'shed') shedLatencies.push(ms[i] as number);
     first = Math.min(first, t);
     last = Math.max(last, t);
   }
   latencies.sort((a, b) => a - b);
+  shedLatencies.sort((a, b) => a - b);
   const get = (o: Outcome): number => counts.get(o) ?? 0;
   const span = spanMs ?? (latencies.length > 1 ? last - first : 1000);
   return {
@@ -125,6 +131,8 @@ export function summarize(report: LoadReport, filter: RequestFilter = {}, spanMs
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     maxMs: latencies.at(-1) ?? 0,
+    shedP99Ms: percentile(shedLatencies, 99),
+    shedMaxMs: shedLatencies.at(-1) ?? 0,
     okPerSecond: span > 0 ? (get('ok') * 1000) / span : 0,
   };
 }
