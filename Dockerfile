@@ -78,6 +78,16 @@ COPY --from=build /src/package.json /src/model.lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/app ./dist/app
 COPY --from=build --chown=1001:1001 /out/cache /var/cache/fasttext-edge
+# Node's compile cache (V8 code of every module the service loads), written here so that a
+# container's first start finds it: about 15 ms less from spawn to the first answer (README,
+# cold start). Node keeps one cache per user id, so it is written as the service's user, into
+# /tmp; then it becomes root's and read-only like the rest of /app (the service must not be
+# able to rewrite code it runs on its next start). A container run as another uid starts
+# without it (the root filesystem is read-only: nothing is written then).
+USER 1001:1001
+RUN ["node", "dist/app/warm-compile-cache.js", "/tmp/compile-cache"]
+USER 0:0
+RUN ["node", "-e", "const fs = require('node:fs'); const to = 'node_modules/.cache/fasttext-edge-compile'; fs.cpSync('/tmp/compile-cache', to, { recursive: true }); fs.rmSync('/tmp/compile-cache', { recursive: true }); (function own(p) { const st = fs.statSync(p); fs.chownSync(p, 0, 0); fs.chmodSync(p, st.isDirectory() ? 0o755 : 0o644); if (st.isDirectory()) for (const e of fs.readdirSync(p)) own(p + '/' + e); })(to);"]
 # A numeric user, so that Kubernetes' runAsNonRoot can check it; the chart runs as 1001 too.
 USER 1001:1001
 EXPOSE 8080 9090

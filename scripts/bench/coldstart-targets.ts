@@ -24,10 +24,10 @@ function rangeOf(sp: Spread): string {
 }
 
 /** Per-repeat ratio of the service's first classification (warm or empty cache) to the peer's. */
-export function bundledRatios(repeats: readonly ColdStartRepeat[], which: 'warm' | 'empty'): Spread {
+export function bundledRatios(repeats: readonly ColdStartRepeat[], which: 'warm' | 'empty' | 'noCompileCache'): Spread {
   const ratios: number[] = [];
   for (const r of repeats) {
-    const service: ServiceColdStart | null = r[which];
+    const service: ServiceColdStart | null = r[which] ?? null;
     if (service !== null && r.peer !== null && r.peer.firstClassificationMs > 0)
       ratios.push(service.firstClassificationMs / r.peer.firstClassificationMs);
   }

@@ -1,5 +1,6 @@
 // Issue 16's bundled-model cold start rows: the peer, this service on a warm model cache and
-// on an empty one, started one at a time in a rotated order, each repeat a fresh process of
+// on an empty one, and on a warm model cache with Node's compile cache off (what the compile
+// cache is worth), started one at a time in a rotated order, each repeat a fresh process of
 // each. Every ratio is taken within one repeat, so the machine's load drifts out of it.
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
@@ -8,8 +9,8 @@ import type { ColdStart, ServiceColdStart } from './results.js';
 import type { BenchContext } from './runner.js';
 import { md5Verified, timelineOf } from './timeline.js';
 
-type Kind = 'peer' | 'warm' | 'empty';
-const KINDS: readonly Kind[] = ['peer', 'warm', 'empty'];
+type Kind = 'peer' | 'warm' | 'empty' | 'noCompileCache';
+const KINDS: readonly Kind[] = ['peer', 'warm', 'empty', 'noCompileCache'];
 
 function coldOf(c: Running): ColdStart {
   return c.coldStart;
@@ -27,8 +28,8 @@ export async function coldStartPhase(ctx: BenchContext): Promise<void> {
   const { plan, paths, supervisor, results, log, workDir, md5 } = ctx;
   const warmCache = mkdtempSync(path.join(workDir, 'coldstart-warm-'));
   // The service with its defaults (prediction cache on): what a scaled-from-zero pod runs.
-  const startService = (cacheDir: string): Promise<Running> =>
-    startContender(supervisor, paths, 'service-cached', { env: { MODEL_CACHE_DIR: cacheDir } });
+  const startService = (cacheDir: string, env: Record<string, string> = {}): Promise<Running> =>
+    startContender(supervisor, paths, 'service-cached', { env: { MODEL_CACHE_DIR: cacheDir, ...env } });
   const stop = async (c: Running): Promise<void> => {
     await supervisor.stop(c.proc, 8000);
   };
@@ -42,13 +43,16 @@ export async function coldStartPhase(ctx: BenchContext): Promise<void> {
       peer: ColdStart | null;
       warm: ServiceColdStart | null;
       empty: ServiceColdStart | null;
-    } = { order, peer: null, warm: null, empty: null };
+      noCompileCache: ServiceColdStart | null;
+    } = { order, peer: null, warm: null, empty: null, noCompileCache: null };
     for (const kind of order) {
       try {
         const c =
           kind === 'peer'
             ? await startContender(supervisor, paths, 'peer')
-            : await startService(kind === 'warm' ? warmCache : mkdtempSync(path.join(workDir, 'coldstart-empty-')));
+            : kind === 'noCompileCache'
+              ? await startService(warmCache, { NODE_DISABLE_COMPILE_CACHE: '1' })
+              : await startService(kind === 'warm' ? warmCache : mkdtempSync(path.join(workDir, 'coldstart-empty-')));
         try {
           if (kind === 'peer') repeat.peer = coldOf(c);
           else repeat[kind] = serviceCold(c, md5);
@@ -65,7 +69,7 @@ export async function coldStartPhase(ctx: BenchContext): Promise<void> {
     results.coldStart.push(repeat);
     const ms = (s: ColdStart | null): string => (s === null ? 'failed' : `${Math.round(s.firstClassificationMs)} ms`);
     log(
-      `  coldstart ${r + 1}/${plan.coldStartPairs} (${order.join(', ')}): first classification peer ${ms(repeat.peer)}, warm cache ${ms(repeat.warm)}${repeat.warm?.md5Verified === false ? ' (no MD5 verified!)' : ''}, empty cache ${ms(repeat.empty)}`,
+      `  coldstart ${r + 1}/${plan.coldStartPairs} (${order.join(', ')}): first classification peer ${ms(repeat.peer)}, warm cache ${ms(repeat.warm)}${repeat.warm?.md5Verified === false ? ' (no MD5 verified!)' : ''}, empty cache ${ms(repeat.empty)}, no compile cache ${ms(repeat.noCompileCache)}`,
     );
   }
 }

@@ -165,6 +165,10 @@ export function serviceEnv(
     MODEL_LOCK_FILE: paths.lockFile,
     CACHE_ENABLED: String(cache),
     MODEL_CACHE_DIR: paths.modelCache,
+    // Node's compile cache in the run's copy of the build, not in node_modules (each run's copy
+    // has its own paths, so its entries would only pile up there). The first start of the run
+    // writes it, as the image build does (app/warm-compile-cache.ts).
+    NODE_COMPILE_CACHE: path.join(path.dirname(paths.serviceMain), '..', '..', '.cache', 'node-compile-cache'),
     // Stop quickly between runs; nothing routes traffic here.
     SHUTDOWN_DELAY_MS: '0',
     SHUTDOWN_DRAIN_TIMEOUT_MS: '2000',

