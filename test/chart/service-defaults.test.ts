@@ -30,6 +30,9 @@ const NOT_IN_CONFIGMAP: Readonly<Record<string, string>> = {
   MODEL_NAME: "in the ConfigMap only when model.name is set (empty: the lock's name)",
   S3_ENDPOINT: 'in the ConfigMap only when s3.endpoint is set (empty: AWS)',
   FASTTEXT_BIN: "the binary inside the image's node_modules, the service's default",
+  NODE_COMPILE_CACHE:
+    "Node's own: the image writes its compile cache at build time, read-only, where the service looks",
+  NODE_DISABLE_COMPILE_CACHE: "Node's own, for debugging a start; a pod keeps the image's compile cache on",
 };
 
 /** Variable names of the README's configuration table (a row may name two: `A` / `B`). */
