@@ -1,7 +1,7 @@
 // What many tests share, written once: the bundled model (the one `npm start` serves), hashing,
 // a free port, and bounded waits (a wait without a deadline is a test that can hang).
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,15 +27,38 @@ export async function md5OfFile(file: string): Promise<string> {
 }
 
 /** A port that was free a moment ago (for listeners that cannot take 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The kernel's ephemeral port range, from which every listen(0) is given a port. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 2000 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A port free now, for a process that is told its port. It is picked below the ephemeral
+ * range: a port from listen(0) is released before the child binds it, and in that gap a
+ * concurrent test's listen(0) could be given the same port (seen in CI: one test's /ready
+ * polls reached another test's lazy service and loaded its model).
+ */
+export async function freePort(): Promise<number> {
+  const high = ephemeralLow() - 1;
+  const low = Math.max(10_000, high - 12_000);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found in ${low}-${high}`);
 }
 
 /** Polls until the predicate holds; fails after the deadline instead of waiting forever. */

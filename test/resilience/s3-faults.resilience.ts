@@ -103,6 +103,11 @@ async function runFault(
     );
     await pod.waitFor(() => pod?.ready === true, READY_AFTER_HEAL_MS + 10_000, 'ready after S3 healed');
     const readyAt = pod.events.find((e) => e.type === 'Ready')?.at ?? Date.now();
+    // The pod's own prober can see ready a moment before the sampler's next answer comes back:
+    // give the sampler a bounded moment to see it too, rather than stopping it mid-request.
+    await pod
+      .waitFor(() => sampler.samples.some((x) => x.status === 200), 3_000, 'the sampler seeing /ready 200')
+      .catch(() => undefined);
     await sampler.stop();
 
     const readyTime = container.find((l) => l.event === 'ready')[0]?.time;
