@@ -187,11 +187,7 @@ export class FastTextPool implements Classifier {
     return this.tiers.ks();
   }
 
-  /**
-   * Every slot of the group asks the load queue for a child: loads at once slow each other
-   * down, so they go one at a time (loadConcurrency), the most useful first (docs/engine.md,
-   * "Loads one at a time").
-   */
+  /** Each slot asks the load queue for a child: loads at once slow each other (docs/engine.md, "Loads one at a time"). */
   private startGroup(group: Group): void {
     group.started = true;
     if (group.k > 1) this.opts.log?.info({ k: group.k, size: group.slots.length }, 'starting a k>1 fastText group');
