@@ -176,6 +176,44 @@ export function serviceEnv(
   };
 }
 
+/**
+ * Times a process that logs a JSON `listening` line with its port (this service, the bare
+ * server): spawn to that line, to /ready 200, and to its first classification.
+ */
+async function timeListeningStart(
+  proc: Proc,
+  classify: RequestSpec,
+  deadline: number,
+): Promise<{ port: number; coldStart: ColdStart }> {
+  let port: number | undefined;
+  let listeningMs: number | null = null;
+  void proc.waitForLine(listeningPort, deadline - performance.now(), 'listening line').then(
+    (p) => {
+      port = p.port;
+      listeningMs = performance.now() - proc.spawnedAt;
+    },
+    () => undefined,
+  );
+  const readyMs = await timeUntil(
+    proc,
+    () => port,
+    { path: '/ready' },
+    (status) => status === 200,
+    deadline,
+    '/ready 200',
+  );
+  const firstClassificationMs = await timeUntil(
+    proc,
+    () => port,
+    classify,
+    isClassification,
+    deadline,
+    'first classification',
+  );
+  proc.rememberDescendants();
+  return { port: port as number, coldStart: { listeningMs, readyMs, firstClassificationMs } };
+}
+
 export function commandOf(id: ContenderId, paths: Paths): string {
   const rel = (p: string): string => path.relative(paths.root, p);
   switch (id) {
@@ -274,42 +312,17 @@ export async function startContender(
       },
     );
     try {
-      let port: number | undefined;
-      let listeningMs: number | null = null;
-      void proc.waitForLine(listeningPort, deadline - performance.now(), 'listening line').then(
-        (p) => {
-          port = p.port;
-          listeningMs = performance.now() - proc.spawnedAt;
-        },
-        () => undefined,
-      );
-      const readyMs = await timeUntil(
-        proc,
-        () => port,
-        { path: '/ready' },
-        (status) => status === 200,
-        deadline,
-        '/ready 200',
-      );
-      const firstClassificationMs = await timeUntil(
-        proc,
-        () => port,
-        classifyJson,
-        isClassification,
-        deadline,
-        'first classification',
-      );
-      proc.rememberDescendants();
+      const { port, coldStart } = await timeListeningStart(proc, classifyJson, deadline);
       return {
         id,
         proc,
-        port: port as number,
+        port,
         managementPort: null,
         shape: 'json-single',
         batchShape: 'json-batch',
         healthPath: '/health',
         healthAccept: accept2xx,
-        coldStart: { listeningMs, readyMs, firstClassificationMs },
+        coldStart,
       };
     } catch (error) {
       await supervisor.stop(proc, 2000);
@@ -326,42 +339,17 @@ export async function startContender(
     }),
   });
   try {
-    let port: number | undefined;
-    let listeningMs: number | null = null;
-    void proc.waitForLine(listeningPort, deadline - performance.now(), 'listening line').then(
-      (p) => {
-        port = p.port;
-        listeningMs = performance.now() - proc.spawnedAt;
-      },
-      () => undefined,
-    );
-    const readyMs = await timeUntil(
-      proc,
-      () => port,
-      { path: '/ready' },
-      (status) => status === 200,
-      deadline,
-      '/ready 200',
-    );
-    const firstClassificationMs = await timeUntil(
-      proc,
-      () => port,
-      classifyJson,
-      isClassification,
-      deadline,
-      'first classification',
-    );
-    proc.rememberDescendants();
+    const { port, coldStart } = await timeListeningStart(proc, classifyJson, deadline);
     return {
       id,
       proc,
-      port: port as number,
+      port,
       managementPort,
       shape: 'json-single',
       batchShape: 'json-batch',
       healthPath: '/health',
       healthAccept: accept2xx,
-      coldStart: { listeningMs, readyMs, firstClassificationMs },
+      coldStart,
     };
   } catch (error) {
     await supervisor.stop(proc, 2000);
