@@ -11,6 +11,7 @@
 // Why this rather than CoDel's sojourn-time judgement, with measurements: docs/http.md.
 import { performance } from 'node:perf_hooks';
 import { ApiError } from './errors.js';
+import { HoldEstimate } from './hold-estimate.js';
 
 export interface AdmissionOptions {
   readonly maxInFlight: number;
@@ -39,13 +40,6 @@ interface Waiter {
 
 export type Release = () => void;
 
-/**
- * Weight of one slot-hold sample in the running mean. 1/32 follows a change in service time
- * within a few dozen completions: about 2 ms at 18k single texts a second, 60 ms at 500
- * batches a second, while one slow request moves the mean by 3%.
- */
-const HOLD_SAMPLE_WEIGHT = 1 / 32;
-
 export class Admission {
   private inFlight = 0;
   /** performance.now() of the last slot released (or of construction): the watchdog's progress mark. */
@@ -56,8 +50,8 @@ export class Admission {
   private queuedBytes = 0;
   /** Requests past the overload gate still reading their body (see full()). */
   private arriving = 0;
-  /** Running mean of how long a request holds its slot, ms (0 until the first release). */
-  private meanHoldMs = 0;
+  /** How long a request holds its slot, ms: the service time the prediction divides by. */
+  private readonly hold = new HoldEstimate();
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
@@ -80,7 +74,7 @@ export class Admission {
 
   /** The wait predicted for a request joining the queue behind `ahead` others, ms. */
   predictedWaitMs(ahead = this.queued): number {
-    return ((ahead + 1) * this.meanHoldMs) / this.options.maxInFlight;
+    return ((ahead + 1) * this.hold.meanMs) / this.options.maxInFlight;
   }
 
   private get target(): number {
@@ -202,8 +196,7 @@ export class Admission {
       released = true;
       const now = performance.now();
       this.lastReleaseAt = now;
-      const held = now - grantedAt;
-      this.meanHoldMs = this.meanHoldMs === 0 ? held : this.meanHoldMs + HOLD_SAMPLE_WEIGHT * (held - this.meanHoldMs);
+      this.hold.observe(now - grantedAt);
       const next = this.dequeue();
       if (next) {
         this.queuedBytes -= next.bytes;
