@@ -73,7 +73,7 @@ export interface Config {
     readonly shedHoldMs: number;
     /** The longest predicted queue wait a request is admitted to (0 = count-based only). */
     readonly queueDelayTargetMs: number;
-    /** The longest a queued request waits before it is refused 503 (target on). */
+    /** The longest a queued request waits before it is refused 503, in every mode; never below the target. */
     readonly queueDelayIntervalMs: number;
     /** Body bytes queued requests may hold at once (64 full bodies: the bound before delay-based admission). */
     readonly maxQueueBytes: number;
@@ -209,6 +209,16 @@ export function loadConfig(env: Env = process.env): Config {
   const maxBodyBytes = r.int('MAX_BODY_BYTES', 1024 * 1024, 1);
   const poolSize = r.int('ENGINE_POOL_SIZE', Math.max(1, os.availableParallelism()), 1, 256);
   const loadTimeoutMs = r.int('ENGINE_LOAD_TIMEOUT_MS', 0, 0);
+  const maxInFlight = r.int('ADMISSION_MAX_IN_FLIGHT', 64, 1);
+  const queueDelayTargetMs = r.int('ADMISSION_QUEUE_DELAY_TARGET_MS', 500, 0, 60_000);
+  // Unset, the interval is twice a target above 500 ms (as 1000 is to the default 500): raising
+  // the target alone must not make a contradiction. Set below the target, it is refused below.
+  const queueDelayIntervalMs = r.int(
+    'ADMISSION_QUEUE_DELAY_INTERVAL_MS',
+    Math.max(1000, 2 * queueDelayTargetMs),
+    1,
+    600_000,
+  );
   const config: Config = {
     port: r.int('PORT', 8080, 0, 65535),
     host: r.string('HOST', '0.0.0.0'),
@@ -254,13 +264,15 @@ export function loadConfig(env: Env = process.env): Config {
       maxK: r.int('MAX_K', 100, 1, 10_000),
     },
     admission: {
-      maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 64, 1),
-      maxQueue: r.int('ADMISSION_MAX_QUEUE', 2048, 0),
+      maxInFlight,
+      // Count-only admission (no target) queues one round of slots by default, as the count-based
+      // admission before did (64 + 64): the queue is then all that bounds a wait (docs/http.md).
+      maxQueue: r.int('ADMISSION_MAX_QUEUE', queueDelayTargetMs === 0 ? maxInFlight : 2048, 0),
       requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 10_000, 1),
       retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 1, 0),
       shedHoldMs: r.int('SHED_HOLD_MS', 0, 0, 5000),
-      queueDelayTargetMs: r.int('ADMISSION_QUEUE_DELAY_TARGET_MS', 500, 0, 60_000),
-      queueDelayIntervalMs: r.int('ADMISSION_QUEUE_DELAY_INTERVAL_MS', 1000, 1, 600_000),
+      queueDelayTargetMs,
+      queueDelayIntervalMs,
       maxQueueBytes: 64 * maxBodyBytes,
     },
     cache: {
@@ -291,6 +303,12 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.engine.restartMaxMs < config.engine.restartBaseMs) {
     r.problems.push('ENGINE_RESTART_MAX_MS must be >= ENGINE_RESTART_BASE_MS');
+  }
+  if (queueDelayTargetMs > 0 && queueDelayIntervalMs < queueDelayTargetMs) {
+    r.problems.push(
+      `ADMISSION_QUEUE_DELAY_INTERVAL_MS=${queueDelayIntervalMs} is shorter than ADMISSION_QUEUE_DELAY_TARGET_MS=${queueDelayTargetMs}: ` +
+        'a request admitted to wait up to the target would be refused before that wait ends; set the interval to at least the target',
+    );
   }
   if (config.managementPort !== 0 && config.managementPort === config.port) {
     r.problems.push('MANAGEMENT_PORT must differ from PORT (or be 0 to turn it off)');

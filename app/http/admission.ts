@@ -4,9 +4,11 @@
 // predicted to take longer than the target to drain, and admitted otherwise, however many
 // are waiting. The prediction is Little's law on the slots: while every slot is busy the
 // service completes maxInFlight requests per mean slot-hold time, so a place `n` deep waits
-// about n x hold / maxInFlight. A waiter still queued after `queueDelayIntervalMs` is refused
-// (the prediction was wrong: capacity fell after it was admitted). `maxQueue` and
-// `maxQueueBytes` bound the queue's memory whatever the target.
+// about n x hold / maxInFlight; before the first completion the hold is a prior (the target:
+// one round of slots may queue) or a measured seed (hold-estimate.ts). In every mode a waiter
+// still queued after `queueDelayIntervalMs` is refused 503 (with a target: the prediction was
+// wrong, capacity fell after it was admitted; without one: the wait bound of count-only
+// admission). `maxQueue` and `maxQueueBytes` bound the queue's memory whatever the target.
 // Queued requests hold only their raw body bytes (see intake.ts): no parsed objects.
 // Why this rather than CoDel's sojourn-time judgement, with measurements: docs/http.md.
 import { performance } from 'node:perf_hooks';
@@ -19,8 +21,10 @@ export interface AdmissionOptions {
   readonly retryAfterSeconds: number;
   /** The longest predicted queue wait a new request is admitted to; 0 = count-based only. */
   readonly queueDelayTargetMs?: number;
-  /** The longest a queued request waits for a slot before it is refused 503 (target on). */
+  /** The longest a queued request waits for a slot before it is refused 503, in every mode (default 1000). */
   readonly queueDelayIntervalMs?: number;
+  /** The mean slot hold assumed before any request completed, ms (default: the target). */
+  readonly initialHoldMs?: number;
   /** Body bytes the queue may hold at once (queued requests keep their raw body). */
   readonly maxQueueBytes?: number;
 }
@@ -51,13 +55,20 @@ export class Admission {
   /** Requests past the overload gate still reading their body (see full()). */
   private arriving = 0;
   /** How long a request holds its slot, ms: the service time the prediction divides by. */
-  private readonly hold = new HoldEstimate();
+  private readonly hold: HoldEstimate;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: AdmissionOptions,
     private readonly observer: AdmissionObserver,
-  ) {}
+  ) {
+    this.hold = new HoldEstimate(options.initialHoldMs ?? options.queueDelayTargetMs ?? 0);
+  }
+
+  /** A slot hold measured before traffic (the canaries' slowest call, ms): raises the prior until the first completion. */
+  seedHold(measuredMs: number): void {
+    this.hold.seed(measuredMs);
+  }
 
   get active(): number {
     return this.inFlight;
@@ -82,7 +93,7 @@ export class Admission {
   }
 
   private get maxWaitMs(): number {
-    return this.target > 0 ? (this.options.queueDelayIntervalMs ?? 1000) : Infinity;
+    return this.options.queueDelayIntervalMs ?? 1000;
   }
 
   /** True when a request would be refused behind `ahead` others: the count bound, or the predicted wait past the target. */

@@ -63,7 +63,14 @@ test('a queued request whose deadline passes gets 504 deadline_exceeded and leav
   t.is(a.active, 0);
 });
 
-function byDelay(target: number, interval: number, maxQueue = 100, maxQueueBytes = Infinity, maxInFlight = 1) {
+function byDelay(
+  target: number,
+  interval: number,
+  maxQueue = 100,
+  maxQueueBytes = Infinity,
+  maxInFlight = 1,
+  initialHoldMs?: number,
+) {
   const shed: string[] = [];
   const a = new Admission(
     {
@@ -73,6 +80,7 @@ function byDelay(target: number, interval: number, maxQueue = 100, maxQueueBytes
       queueDelayTargetMs: target,
       queueDelayIntervalMs: interval,
       maxQueueBytes,
+      ...(initialHoldMs === undefined ? {} : { initialHoldMs }),
     },
     { onShed: (r) => shed.push(r), onChange: () => {} },
   );
@@ -88,7 +96,7 @@ async function holdFor(a: Admission, ms: number): Promise<void> {
 }
 
 test('under the target every waiter is admitted and served oldest first, however many wait', async (t) => {
-  const { a, shed } = byDelay(10_000, 60_000, 100_000);
+  const { a, shed } = byDelay(10_000, 60_000, 100_000, undefined, 1, 5);
   await holdFor(a, 5);
   let release = a.acquire(far()) as Release;
   const order: number[] = [];
@@ -110,7 +118,7 @@ test('under the target every waiter is admitted and served oldest first, however
 
 test('a request whose predicted wait is past the target is refused at once with 503 + Retry-After; the gate refuses it too', async (t) => {
   // One slot whose hold measured about 40 ms: each place in the queue adds about 40 ms of wait.
-  const { a, shed } = byDelay(200, 60_000, 100_000);
+  const { a, shed } = byDelay(200, 60_000, 100_000, undefined, 1, 40);
   await holdFor(a, 40);
   const measured = a.predictedWaitMs(0);
   t.true(measured >= 35, `one hold measured ${measured.toFixed(1)} ms`);
@@ -136,7 +144,7 @@ test('a request whose predicted wait is past the target is refused at once with 
 });
 
 test("the prediction is Little's law on the slots: n waiters ahead of 4 slots held ~h ms each wait about (n + 1) x h / 4", async (t) => {
-  const { a } = byDelay(10_000, 60_000, 100_000, undefined, 4);
+  const { a } = byDelay(10_000, 60_000, 100_000, undefined, 4, 30);
   await Promise.all([holdFor(a, 30), holdFor(a, 30), holdFor(a, 30), holdFor(a, 30)]);
   const h = a.predictedWaitMs(0) * 4;
   t.true(h >= 25 && h < 1000, `mean hold ${h.toFixed(1)} ms`);
@@ -160,7 +168,7 @@ test('a waiter admitted on a prediction that turned out wrong is refused 503 onc
 });
 
 test('the queue is bounded in body bytes as well as in requests', (t) => {
-  const { a } = byDelay(50, 100, 100, 1000);
+  const { a } = byDelay(50, 100, 100, 1000, 1, 1);
   const release = a.acquire(far()) as Release;
   const queued = a.acquire(far(), 800) as Promise<Release>;
   t.true(queued instanceof Promise);
@@ -203,4 +211,78 @@ test('the gate is full when in-flight is full and the queue plus the bodies bein
   const r2 = await q2;
   r2();
   t.false(a.full());
+});
+
+/** acquire() as a promise: a refusal at arrival (a throw) becomes a rejection stamped with when it came. */
+function settleAcquire(a: Admission, deadlineMs: number): Promise<{ error: ApiError; at: number } | Release> {
+  const stamp = (error: unknown) => ({ error: error as ApiError, at: performance.now() });
+  try {
+    return Promise.resolve(a.acquire(deadlineMs)).catch(stamp);
+  } catch (error) {
+    return Promise.resolve(stamp(error));
+  }
+}
+
+// Hostile review, weakness 1: with the target at 0 (count only) the 2048-deep queue had no wait
+// limit, so a burst far past capacity was answered 504 at the request deadline.
+test('count-only mode (target 0): waiters are refused 503 once they have waited the interval, never left to their deadline', async (t) => {
+  const { a, shed } = byDelay(0, 150, 2048, Infinity, 4);
+  const slots = [0, 1, 2, 3].map(() => a.acquire(far()) as Release); // held past the test: capacity is gone
+  const started = performance.now();
+  const outcomes = await Promise.all(Array.from({ length: 496 }, () => settleAcquire(a, started + 3000)));
+  const refusals = outcomes.filter((o): o is { error: ApiError; at: number } => typeof o !== 'function');
+  t.is(refusals.length, 496);
+  t.true(
+    refusals.every((r) => r.error.status === 503 && r.error.code === 'overloaded'),
+    'a 503 overloaded each, no 504 at the deadline',
+  );
+  const last = Math.max(...refusals.map((r) => r.at - started));
+  t.true(last >= 150 && last < 1500, `the last refusal came ${last.toFixed(0)} ms in (interval 150, deadline 3000)`);
+  t.false(shed.includes('queue_timeout'));
+  t.is(a.queued, 0);
+  for (const release of slots) release();
+  t.is(a.active, 0);
+});
+
+// Weakness 3: the mean hold was 0 until the first release, so a burst at a fresh service was
+// admitted whole and refused only after the interval.
+test('a fresh admission refuses a burst past its target at arrival, before any request has completed', async (t) => {
+  const { a, shed } = byDelay(500, 1000, 2048, Infinity, 4);
+  const started = performance.now();
+  const outcomes = Array.from({ length: 500 }, () => settleAcquire(a, far()));
+  const queued = a.queued;
+  t.true(queued <= 4, `${queued} queued behind 4 slots on the prior alone (one round of slots)`);
+  t.deepEqual(
+    shed.filter((r) => r !== 'overloaded'),
+    [],
+  );
+  t.is(shed.length, 500 - 4 - queued, 'every other request refused at arrival');
+  t.true(performance.now() - started < 100, 'at once, not after the interval');
+  for (const slot of outcomes.slice(0, 4)) ((await slot) as Release)();
+  for (const o of await Promise.all(outcomes.slice(4))) if (typeof o === 'function') o();
+  t.is(a.active, 0);
+});
+
+test('a seed sets the hold the prediction uses until the first completion; a measured one only raises it; samples then win', async (t) => {
+  const seeded = (initialHoldMs: number) =>
+    new Admission(
+      { maxInFlight: 4, maxQueue: 2048, retryAfterSeconds: 1, queueDelayTargetMs: 500, initialHoldMs },
+      { onShed: () => {}, onChange: () => {} },
+    );
+  const a = seeded(100);
+  t.is(a.predictedWaitMs(19), 500, '20 places deep at 100 ms a hold over 4 slots: 500 ms');
+  a.seedHold(20);
+  t.is(a.predictedWaitMs(19), 500, 'a measured hold shorter than the prior does not lower it');
+  a.seedHold(200);
+  t.is(a.predictedWaitMs(19), 1000, 'a longer one raises it');
+  const slots = [0, 1, 2, 3].map(() => a.acquire(far()) as Release);
+  const queued = Array.from({ length: 30 }, () => settleAcquire(a, far()));
+  t.is(a.queued, 10, 'ten places of 50 ms each within the 500 ms target');
+  const done = queued.map((p) => p.then((o) => (typeof o === 'function' ? o() : undefined)));
+  for (const release of slots) release();
+  await Promise.all(done);
+  const afterSamples = a.predictedWaitMs(0);
+  t.true(afterSamples < 40, `fourteen completions of about 0 ms pulled the mean down: ${afterSamples.toFixed(1)} ms`);
+  a.seedHold(10_000);
+  t.is(a.predictedWaitMs(0), afterSamples, 'once requests completed, a seed changes nothing');
 });

@@ -45,3 +45,31 @@ test('MODEL_MD5 is normalised to lowercase; inconsistent pairs are refused', (t)
   t.throws(() => loadConfig({ MODEL_RETRY_BASE_MS: '5000', MODEL_RETRY_MAX_MS: '100' }), { instanceOf: ConfigError });
   t.throws(() => loadConfig({ PORT: '9000', MANAGEMENT_PORT: '9000' }), { instanceOf: ConfigError });
 });
+
+// Hostile review, weakness 2: an interval shorter than the target refused every admitted waiter.
+test('a queue delay interval shorter than the target is refused at start, naming both', (t) => {
+  const error = t.throws(
+    () => loadConfig({ ADMISSION_QUEUE_DELAY_TARGET_MS: '2000', ADMISSION_QUEUE_DELAY_INTERVAL_MS: '100' }),
+    { instanceOf: ConfigError },
+  );
+  t.regex(error?.message ?? '', /ADMISSION_QUEUE_DELAY_INTERVAL_MS=100 .*ADMISSION_QUEUE_DELAY_TARGET_MS=2000/);
+  t.is(error?.problems.length, 1);
+  const equal = loadConfig({ ADMISSION_QUEUE_DELAY_TARGET_MS: '700', ADMISSION_QUEUE_DELAY_INTERVAL_MS: '700' });
+  t.is(equal.admission.queueDelayIntervalMs, 700, 'an interval equal to the target is allowed');
+  t.is(
+    loadConfig({ ADMISSION_QUEUE_DELAY_TARGET_MS: '2000' }).admission.queueDelayIntervalMs,
+    4000,
+    'left unset, the interval is twice a target above 500 ms, not a contradiction',
+  );
+  t.is(loadConfig({}).admission.queueDelayIntervalMs, 1000);
+  const countOnly = loadConfig({ ADMISSION_QUEUE_DELAY_TARGET_MS: '0', ADMISSION_QUEUE_DELAY_INTERVAL_MS: '100' });
+  t.is(countOnly.admission.queueDelayIntervalMs, 100, 'with no target, any interval bounds the wait');
+});
+
+// Weakness 1: count-only mode kept the 2048-deep queue meant for delay-based admission.
+test('count-only mode (target 0) queues one round of slots unless ADMISSION_MAX_QUEUE says otherwise', (t) => {
+  t.is(loadConfig({}).admission.maxQueue, 2048);
+  t.is(loadConfig({ ADMISSION_QUEUE_DELAY_TARGET_MS: '0' }).admission.maxQueue, 64);
+  t.is(loadConfig({ ADMISSION_QUEUE_DELAY_TARGET_MS: '0', ADMISSION_MAX_IN_FLIGHT: '4' }).admission.maxQueue, 4);
+  t.is(loadConfig({ ADMISSION_QUEUE_DELAY_TARGET_MS: '0', ADMISSION_MAX_QUEUE: '300' }).admission.maxQueue, 300);
+});
