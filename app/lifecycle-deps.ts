@@ -66,6 +66,12 @@ export interface LifecycleDeps {
   readonly cache: PredictionCache;
   /** Admitted requests and their progress, for liveness. */
   readonly requestProgress?: () => { readonly active: number; readonly lastReleaseAt: number };
+  /**
+   * The slowest call of the canary run that makes an engine ready, ms, reported just before
+   * ready (not without canaries): the one service time measured before client traffic.
+   * service.ts seeds admission's hold estimate with it.
+   */
+  readonly onCanaryLatency?: (slowestCallMs: number) => void;
 }
 
 /**

@@ -176,6 +176,8 @@ export class Lifecycle implements ServingGate {
       if (this.state !== 'loading') return; // draining began: readiness is final
       this.loaded = { at: new Date(), seconds: (performance.now() - started) / 1000 };
       metrics.loadSeconds.set(this.loaded.seconds);
+      // The calls ran all at once, so the run took as long as its slowest call.
+      if (verdict.calls > 0) this.deps.onCanaryLatency?.(performance.now() - checkedAt);
       this.serving = engine;
       this.status.markReady();
       this.canaries.start();

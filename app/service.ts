@@ -107,6 +107,7 @@ export async function main(start: { compileCache?: CompileCacheState } = {}): Pr
     createEngine,
     cache,
     requestProgress: () => admission.progress(),
+    onCanaryLatency: (ms) => admission.seedHold(ms),
   });
   const httpDeps = { config, logger, metrics, lifecycle, admission, version: version() };
 

@@ -36,6 +36,20 @@ test('a bad setting exits 2 with a message naming it', async (t) => {
   t.regex(err, /MODEL_LOAD="sometimes" must be one of eager, lazy/);
 });
 
+test('contradictory admission settings (interval shorter than the target) exit 2 with a message naming both', async (t) => {
+  const svc = await startService({
+    env: { ADMISSION_QUEUE_DELAY_TARGET_MS: '2000', ADMISSION_QUEUE_DELAY_INTERVAL_MS: '100' },
+    waitListening: false,
+  });
+  t.teardown(() => svc.stop()); // a service that started anyway is stopped, not left behind
+  const exited = await Promise.race([svc.exited, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+  t.is(exited?.code, 2, 'exits at once, before listening');
+  t.regex(
+    svc.stderr.join(''),
+    /ADMISSION_QUEUE_DELAY_INTERVAL_MS=100 is shorter than ADMISSION_QUEUE_DELAY_TARGET_MS=2000/,
+  );
+});
+
 test('wrong MD5: never ready (md5_mismatch), classify 503 not_ready, liveness 200, nothing verified in the cache', async (t) => {
   const cacheDir = tempDir(t);
   const svc = await startService({

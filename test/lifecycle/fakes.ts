@@ -12,7 +12,7 @@ import {
   type Prediction,
   type TierStats,
 } from '../../app/engine/classifier.js';
-import { Lifecycle, type EngineHooks, type ModelProvider } from '../../app/lifecycle.js';
+import { Lifecycle, type EngineHooks, type LifecycleDeps, type ModelProvider } from '../../app/lifecycle.js';
 import { createLogger } from '../../app/logger.js';
 import { createMetrics, type Metrics } from '../../app/metrics.js';
 import type { ModelCanary as Canary, ModelLock, ModelProgress, VerifiedModel } from '../../app/model/types.js';
@@ -195,7 +195,11 @@ export interface Harness {
   answer: Answer;
 }
 
-export function harness(env: Record<string, string> = {}, canaries: readonly Canary[] = CANARIES): Harness {
+export function harness(
+  env: Record<string, string> = {},
+  canaries: readonly Canary[] = CANARIES,
+  hooks: Pick<LifecycleDeps, 'onCanaryLatency'> = {},
+): Harness {
   const config = loadConfig({
     MODEL_RETRY_BASE_MS: '5',
     MODEL_RETRY_MAX_MS: '20',
@@ -235,6 +239,7 @@ export function harness(env: Record<string, string> = {}, canaries: readonly Can
       return engine;
     },
     cache: new PredictionCache(config.cache),
+    ...hooks,
   });
   (h as { lifecycle: Lifecycle }).lifecycle = lifecycle;
   return h;

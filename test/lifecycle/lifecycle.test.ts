@@ -233,3 +233,39 @@ test('lazy: a request waiting for the load fails at once when the load fails, no
   t.true(performance.now() - started < 5000);
   await h.lifecycle.stop();
 });
+
+// Admission's cold start (docs/http.md): the canary run that makes the service ready is the one
+// service time measured before any client traffic; service.ts seeds admission's hold with it.
+test('the slowest call of the canary run that made the engine ready is reported once, before ready; none without canaries', async (t) => {
+  const reported: Array<{ ms: number; state: string }> = [];
+  const h = harness({}, CANARIES, {
+    onCanaryLatency: (ms) => reported.push({ ms, state: h.lifecycle.state }),
+  });
+  h.lifecycle.boot();
+  h.provider.gate.resolve();
+  await until('engine', () => h.engines.length === 1);
+  const engine = h.engines[0]!;
+  const answer = engine.predict.bind(engine);
+  // The fake answers at once; here each call takes about 40 ms, as a slow engine would.
+  engine.predict = async (...args) => {
+    await new Promise((r) => setTimeout(r, 40));
+    return answer(...args);
+  };
+  h.engineGate.resolve();
+  await until('ready', () => h.lifecycle.state === 'ready');
+  t.is(reported.length, 1);
+  t.true(reported[0]!.ms >= 35 && reported[0]!.ms < 2000, `reported ${reported[0]!.ms.toFixed(1)} ms`);
+  t.is(reported[0]!.state, 'loading', 'reported before readiness opens the door to traffic');
+  await h.lifecycle.classify(['some client text'], 1, 0, far());
+  t.is(reported.length, 1, 'client traffic reports nothing');
+  await h.lifecycle.stop();
+
+  const none: number[] = [];
+  const bare = harness({}, [], { onCanaryLatency: (ms) => none.push(ms) });
+  bare.lifecycle.boot();
+  bare.provider.gate.resolve();
+  bare.engineGate.resolve();
+  await until('ready', () => bare.lifecycle.state === 'ready');
+  t.deepEqual(none, [], 'no canaries, no measurement: admission keeps its prior');
+  await bare.lifecycle.stop();
+});
