@@ -13,7 +13,8 @@ export const HOLD_SAMPLE_WEIGHT = 1 / 32;
 /**
  * A sample counts for at most this many times the current mean. One 9 s request among 20 ms
  * ones then raises the mean by at most 7/32 (22%) instead of 14-fold; a real rise in service
- * time still comes through, by up to 22% a completion (1 ms to 200 ms in under 30).
+ * time still comes through, by up to 22% a completion (from 1 ms, half of a new 200 ms hold
+ * within 35 completions).
  */
 export const HOLD_OUTLIER_FACTOR = 8;
 

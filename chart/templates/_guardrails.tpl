@@ -101,6 +101,12 @@ router does not know is a 404: a liveness probe there restarts every pod forever
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than lifecycle.preStopSleepSeconds (%d) + shutdown.delaySeconds (%d) + shutdown.drainTimeoutSeconds (%d) = %d, or the kubelet kills the pod mid-drain. Set terminationGracePeriodSeconds to %d or more (a few seconds for the engine to stop), or shorten the sleep or the drain." (int64 $v.terminationGracePeriodSeconds) (int64 $v.lifecycle.preStopSleepSeconds) (int64 $v.shutdown.delaySeconds) (int64 $v.shutdown.drainTimeoutSeconds) $shutdownSeconds (add $shutdownSeconds 5)) -}}
 {{- end -}}
 
+{{- /* Admission: a waiter admitted to wait up to the target must not be refused before it. */ -}}
+{{- $adm := $v.admission -}}
+{{- if and (gt (int64 $adm.queueDelayTargetMs) 0) (lt (int64 $adm.queueDelayIntervalMs) (int64 $adm.queueDelayTargetMs)) -}}
+{{- fail (printf "admission.queueDelayIntervalMs (%d) is shorter than admission.queueDelayTargetMs (%d): every request admitted to wait up to the target would be refused 503 before that wait ends (the service refuses this setting at start). Set admission.queueDelayIntervalMs to at least %d (twice the target, as the defaults 500/1000), or lower the target." (int64 $adm.queueDelayIntervalMs) (int64 $adm.queueDelayTargetMs) (mul 2 (int64 $adm.queueDelayTargetMs))) -}}
+{{- end -}}
+
 {{- /* Memory and cache for every model copy (Deployment and Knative alike). */ -}}
 {{- include "fasttext-edge.guardrails.modelSizing" . -}}
 
