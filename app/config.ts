@@ -84,6 +84,8 @@ export interface Config {
     /** Estimated bytes of keys and predictions held; least recently used entries make room. */
     readonly maxBytes: number;
     readonly ttlSeconds: number;
+    /** Cache a text on its second miss only, so one-off texts neither fill nor churn the cache. */
+    readonly doorkeeper: boolean;
   };
   readonly http: {
     /** How long a request body may take to arrive (408 after), read before admission. */
@@ -280,6 +282,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxKeys: r.int('CACHE_MAX_KEYS', 100_000, 1),
       maxBytes: r.int('CACHE_MAX_BYTES', 32 * 1024 * 1024, 0),
       ttlSeconds: r.int('CACHE_TTL_SECONDS', 600, 1),
+      doorkeeper: r.bool('CACHE_DOORKEEPER', true),
     },
     http: {
       bodyTimeoutMs: r.int('BODY_TIMEOUT_MS', 5000, 100, 600_000),

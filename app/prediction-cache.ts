@@ -3,7 +3,8 @@
 // When full, the least recently used entries make room, chosen by CLOCK (second chance): a
 // hit only sets a flag on its entry, so the hit path costs what node-cache's get costs;
 // eviction moves recently used entries to the back of the ring and drops the first one not
-// used since it was last passed.
+// used since it was last passed. With the doorkeeper on, a text is cached only on its second
+// miss (docs/http.md): a flood of distinct texts then costs the cache nothing and evicts nothing.
 import { hash } from 'node:crypto';
 import NodeCache from 'node-cache';
 import type { Prediction } from './engine/classifier.js';
@@ -32,6 +33,22 @@ export interface PredictionCacheOptions {
   /** Estimated bytes held at most (keys, predictions, bookkeeping). */
   readonly maxBytes: number;
   readonly ttlSeconds: number;
+  /** Cache a text only when it misses a second time while its first miss is remembered. */
+  readonly doorkeeper?: boolean;
+}
+
+/**
+ * Slots of the doorkeeper's memory of first misses: 64k fingerprints, 256 KiB outside the
+ * heap's object graph. A first miss overwrites whatever shared its slot, so under N distinct
+ * misses a second a text is remembered for roughly 65,536 / N seconds (16 s at 4,000/s).
+ */
+const DOORKEEPER_SLOTS = 1 << 16;
+
+/** 32-bit FNV-1a of a key's UTF-16 units: a fingerprint, never 0 (0 marks an empty slot). */
+function fingerprint(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0 || 1;
 }
 
 interface Entry {
@@ -68,9 +85,16 @@ export class PredictionCache {
   private order: Array<OrderSlot | undefined> = [];
   private head = 0;
   private heldBytes = 0;
+  /**
+   * Fingerprints of keys that missed once and were not cached (direct-mapped, overwritten on
+   * collision). A Bloom filter or count-min sketch from a library would answer the same
+   * question with more hashing a miss; nothing more than "seen recently?" is needed here.
+   */
+  private readonly firstMisses: Uint32Array | undefined;
 
   constructor(private readonly options: PredictionCacheOptions) {
     if (!options.enabled) return;
+    if (options.doorkeeper === true) this.firstMisses = new Uint32Array(DOORKEEPER_SLOTS);
     // node-cache's own maxKeys refuses new keys when full; the bound is enforced here by eviction.
     this.cache = new NodeCache({
       stdTTL: options.ttlSeconds,
@@ -126,6 +150,7 @@ export class PredictionCache {
     if (key === undefined) return;
     const bytes = entryBytes(key, predictions);
     if (bytes > this.options.maxBytes) return;
+    if (this.firstMisses && !this.secondMiss(key)) return;
     if (this.ring.has(key)) this.cache.del(key);
     while (
       this.ring.size > 0 &&
@@ -144,6 +169,19 @@ export class PredictionCache {
         .filter((slot) => slot !== undefined && this.ring.get(slot.key) === slot.entry);
       this.head = 0;
     }
+  }
+
+  /** Whether the key missed before (it is then forgotten); otherwise remembers this miss. */
+  private secondMiss(key: string): boolean {
+    const seen = this.firstMisses as Uint32Array;
+    const print = fingerprint(key);
+    const slot = (print ^ (print >>> 16)) & (DOORKEEPER_SLOTS - 1);
+    if (seen[slot] === print) {
+      seen[slot] = 0;
+      return true;
+    }
+    seen[slot] = print;
+    return false;
   }
 
   /**
