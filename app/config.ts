@@ -213,8 +213,8 @@ export function loadConfig(env: Env = process.env): Config {
   const loadTimeoutMs = r.int('ENGINE_LOAD_TIMEOUT_MS', 0, 0);
   const maxInFlight = r.int('ADMISSION_MAX_IN_FLIGHT', 64, 1);
   const queueDelayTargetMs = r.int('ADMISSION_QUEUE_DELAY_TARGET_MS', 500, 0, 60_000);
-  // Unset, the interval is twice a target above 500 ms (as 1000 is to the default 500): raising
-  // the target alone must not make a contradiction. Set below the target, it is refused below.
+  // Unset, the interval is max(1000, 2 x target) (1000 is twice the default 500), so raising the
+  // target alone makes no contradiction; set below the target, it is refused further down.
   const queueDelayIntervalMs = r.int(
     'ADMISSION_QUEUE_DELAY_INTERVAL_MS',
     Math.max(1000, 2 * queueDelayTargetMs),
