@@ -107,6 +107,12 @@ const VIOLATIONS: readonly Violation[] = [
     message:
       "model.uri is set (s3://b/k) but model.md5 is empty: the service only loads a file whose MD5 was fixed when the model was published. Pass --set-string model.md5=<32 hex> with the uri, or leave model.uri empty to serve the image's baked model.",
   },
+  {
+    rule: 'an admission target raised past its interval (the service would exit 2 on it)',
+    set: ['admission.queueDelayTargetMs=2000'],
+    message:
+      'admission.queueDelayIntervalMs (1000) is shorter than admission.queueDelayTargetMs (2000): every request admitted to wait up to the target would be refused 503 before that wait ends (the service refuses this setting at start). Set admission.queueDelayIntervalMs to at least 4000 (twice the target, as the defaults 500/1000), or lower the target.',
+  },
 ];
 
 const setArgs = (pairs: readonly string[]): string[] => pairs.flatMap((pair) => ['--set', pair]);
