@@ -226,20 +226,23 @@ test('edge-case texts are answered, one result each', async (t) => {
   t.is((res.body as { results: Prediction[][] }).results.length, texts.length);
 });
 
-test.serial('the prediction cache serves repeats from the third on (the doorkeeper caches a second miss) and counts hits and misses', async (t) => {
-  const text = `cache probe ${Date.now()} une phrase française pour le cache`;
-  const before = await getJson(`${svc.managementUrl}/metrics`);
-  const hits = (m: string): number => Number(/^fasttext_cache_hits_total (\d+)/m.exec(m)?.[1] ?? 0);
-  const misses = (m: string): number => Number(/^fasttext_cache_misses_total (\d+)/m.exec(m)?.[1] ?? 0);
-  const first = await classify({ text });
-  const second = await classify({ text });
-  const third = await classify({ text });
-  t.deepEqual(first.body, second.body);
-  t.deepEqual(first.body, third.body);
-  const after = await getJson(`${svc.managementUrl}/metrics`);
-  t.is(hits(after.body as string) - hits(before.body as string), 1);
-  t.is(misses(after.body as string) - misses(before.body as string), 2);
-});
+test.serial(
+  'the prediction cache serves repeats from the third on (the doorkeeper caches a second miss) and counts hits and misses',
+  async (t) => {
+    const text = `cache probe ${Date.now()} une phrase française pour le cache`;
+    const before = await getJson(`${svc.managementUrl}/metrics`);
+    const hits = (m: string): number => Number(/^fasttext_cache_hits_total (\d+)/m.exec(m)?.[1] ?? 0);
+    const misses = (m: string): number => Number(/^fasttext_cache_misses_total (\d+)/m.exec(m)?.[1] ?? 0);
+    const first = await classify({ text });
+    const second = await classify({ text });
+    const third = await classify({ text });
+    t.deepEqual(first.body, second.body);
+    t.deepEqual(first.body, third.body);
+    const after = await getJson(`${svc.managementUrl}/metrics`);
+    t.is(hits(after.body as string) - hits(before.body as string), 1);
+    t.is(misses(after.body as string) - misses(before.body as string), 2);
+  },
+);
 
 test('/metrics exposes request, admission, engine and model metrics', async (t) => {
   t.is((await classify({ text: 'metrics probe sentence' })).status, 200);

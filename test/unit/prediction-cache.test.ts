@@ -150,20 +150,23 @@ const guarded = (maxBytes: number, maxKeys = 1_000_000): PredictionCache =>
 
 test('doorkeeper: a text is cached on its second miss, never on its first, whatever the text', (t) => {
   fc.assert(
-    fc.property(fc.uniqueArray(fc.string({ maxLength: 400, unit: 'grapheme' }), { minLength: 1, maxLength: 50 }), (texts) => {
-      const c = guarded(1e12);
-      try {
-        texts.forEach((x, i) => c.set(MD5, 1, 0, x, [{ label: `l${i}`, score: i }]));
-        if (texts.some((x) => c.get(MD5, 1, 0, x) !== undefined)) return false;
-        texts.forEach((x, i) => c.set(MD5, 1, 0, x, [{ label: `l${i}`, score: i }]));
-        // Within a window far below the 64k slots, a fingerprint collision is the only way to
-        // miss the second sighting: 50 texts in 65,536 slots collide now and then, so most, not all.
-        const cached = texts.filter((x, i) => c.get(MD5, 1, 0, x)?.[0]?.label === `l${i}`).length;
-        return cached >= texts.length - 2 && c.size() === cached;
-      } finally {
-        c.close();
-      }
-    }),
+    fc.property(
+      fc.uniqueArray(fc.string({ maxLength: 400, unit: 'grapheme' }), { minLength: 1, maxLength: 50 }),
+      (texts) => {
+        const c = guarded(1e12);
+        try {
+          texts.forEach((x, i) => c.set(MD5, 1, 0, x, [{ label: `l${i}`, score: i }]));
+          if (texts.some((x) => c.get(MD5, 1, 0, x) !== undefined)) return false;
+          texts.forEach((x, i) => c.set(MD5, 1, 0, x, [{ label: `l${i}`, score: i }]));
+          // Within a window far below the 64k slots, a fingerprint collision is the only way to
+          // miss the second sighting: 50 texts in 65,536 slots collide now and then, so most, not all.
+          const cached = texts.filter((x, i) => c.get(MD5, 1, 0, x)?.[0]?.label === `l${i}`).length;
+          return cached >= texts.length - 2 && c.size() === cached;
+        } finally {
+          c.close();
+        }
+      },
+    ),
     { numRuns: 100 },
   );
   t.pass('100 sets of texts: none cached on a first miss, (nearly) all on a second');
@@ -171,7 +174,13 @@ test('doorkeeper: a text is cached on its second miss, never on its first, whate
 
 test('doorkeeper: a flood of distinct texts holds no bytes and leaves the repeating texts cached', (t) => {
   for (const doorkeeper of [false, true]) {
-    const c = new PredictionCache({ enabled: true, maxKeys: 1_000_000, maxBytes: 256 * 1024, ttlSeconds: 600, doorkeeper });
+    const c = new PredictionCache({
+      enabled: true,
+      maxKeys: 1_000_000,
+      maxBytes: 256 * 1024,
+      ttlSeconds: 600,
+      doorkeeper,
+    });
     const popular = Array.from({ length: 50 }, (_, i) => `popular question ${i}`);
     for (let round = 0; round < 2; round++) for (const p of popular) c.set(MD5, 1, 0, p, [{ label: 'en', score: 1 }]);
     for (let i = 0; i < 20_000; i++) c.set(MD5, 1, 0, text(i), [{ label: 'fr', score: 0.5 }]);
