@@ -39,7 +39,9 @@ test('eager: ready once the model is verified, the engine started and every cana
 });
 
 test('the classification path merges cache hits and engine answers in order, and answers a fully cached request', async (t) => {
-  const h = harness();
+  // Every miss cached at once, so one earlier call makes hits (the doorkeeper's second-miss rule
+  // has its own tests in test/unit/prediction-cache.test.ts).
+  const h = harness({ CACHE_DOORKEEPER: 'false' });
   h.provider.gate.resolve();
   h.engineGate.resolve();
   h.lifecycle.boot();
