@@ -36,18 +36,31 @@ export class ClassificationPath {
     if (!cache.enabled) return this.predict(engine, texts, k, threshold, deadlineMs);
 
     const results: Prediction[][] = new Array<Prediction[]>(texts.length);
+    // Distinct missed texts, and for each text of the request the one of them it takes its
+    // answer from (-1: a hit). A text repeated within one request is one miss: one engine line
+    // and one cache.set, so a batch that repeats each text cannot pass the doorkeeper by itself.
     const missTexts: string[] = [];
-    const missIndex: number[] = [];
+    const answerFrom: number[] = new Array<number>(texts.length);
+    const firstMiss = texts.length > 1 ? new Map<string, number>() : undefined;
     for (let i = 0; i < texts.length; i++) {
       const text = texts[i] as string;
       const hit = cache.get(md5, k, threshold, text);
-      if (hit) results[i] = hit as Prediction[];
-      else {
-        missTexts.push(text);
-        missIndex.push(i);
+      if (hit) {
+        results[i] = hit as Prediction[];
+        answerFrom[i] = -1;
+        continue;
       }
+      const seen = firstMiss?.get(text);
+      if (seen !== undefined) {
+        answerFrom[i] = seen;
+        continue;
+      }
+      answerFrom[i] = missTexts.length;
+      firstMiss?.set(text, missTexts.length);
+      missTexts.push(text);
     }
-    if (texts.length - missTexts.length > 0) metrics.cacheHits.inc(texts.length - missTexts.length);
+    const hits = answerFrom.reduce((n, from) => (from === -1 ? n + 1 : n), 0);
+    if (hits > 0) metrics.cacheHits.inc(hits);
     if (missTexts.length === 0) {
       // Answered from the cache: still answer in the check phase, after the poll phase has read
       // every ready socket. Answering inside each socket's read callback makes every response
@@ -57,12 +70,13 @@ export class ClassificationPath {
       await new Promise<void>((resolve) => setImmediate(resolve));
       return results;
     }
-    metrics.cacheMisses.inc(missTexts.length);
+    metrics.cacheMisses.inc(texts.length - hits);
     const predicted = await this.predict(engine, missTexts, k, threshold, deadlineMs);
-    for (let j = 0; j < missIndex.length; j++) {
-      const p = predicted[j] as Prediction[];
-      results[missIndex[j] as number] = p;
-      cache.set(md5, k, threshold, missTexts[j] as string, p);
+    for (let j = 0; j < missTexts.length; j++)
+      cache.set(md5, k, threshold, missTexts[j] as string, predicted[j] as Prediction[]);
+    for (let i = 0; i < texts.length; i++) {
+      const from = answerFrom[i] as number;
+      if (from !== -1) results[i] = predicted[from] as Prediction[];
     }
     return results;
   }

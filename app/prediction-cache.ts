@@ -5,7 +5,7 @@
 // eviction moves recently used entries to the back of the ring and drops the first one not
 // used since it was last passed. With the doorkeeper on, a text is cached only on its second
 // miss (docs/http.md): a flood of distinct texts then costs the cache nothing and evicts nothing.
-import { hash } from 'node:crypto';
+import { hash, randomInt } from 'node:crypto';
 import NodeCache from 'node-cache';
 import type { Prediction } from './engine/classifier.js';
 
@@ -44,11 +44,19 @@ export interface PredictionCacheOptions {
  */
 const DOORKEEPER_SLOTS = 1 << 16;
 
-/** 32-bit FNV-1a of a key's UTF-16 units: a fingerprint, never 0 (0 marks an empty slot). */
-function fingerprint(key: string): number {
-  let h = 0x811c9dc5;
+/**
+ * 32-bit FNV-1a of a key's UTF-16 units from a per-process random basis, then murmur3's final
+ * mix: a fingerprint, never 0 (0 marks an empty slot). The random basis keeps anyone from
+ * computing offline which texts share a slot (the key's parts are all public: the model's MD5
+ * is on /v1/model), and so from keeping a chosen text out of the cache with a few colliding
+ * texts a second.
+ */
+export function fingerprint(key: string, basis: number): number {
+  let h = basis;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return h >>> 0 || 1;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0 || 1;
 }
 
 interface Entry {
@@ -91,6 +99,8 @@ export class PredictionCache {
    * question with more hashing a miss; nothing more than "seen recently?" is needed here.
    */
   private readonly firstMisses: Uint32Array | undefined;
+  /** The fingerprints' random basis (see fingerprint()). */
+  private readonly basis = randomInt(2 ** 32);
 
   constructor(private readonly options: PredictionCacheOptions) {
     if (!options.enabled) return;
@@ -174,7 +184,7 @@ export class PredictionCache {
   /** Whether the key missed before (it is then forgotten); otherwise remembers this miss. */
   private secondMiss(key: string): boolean {
     const seen = this.firstMisses as Uint32Array;
-    const print = fingerprint(key);
+    const print = fingerprint(key, this.basis);
     const slot = (print ^ (print >>> 16)) & (DOORKEEPER_SLOTS - 1);
     if (seen[slot] === print) {
       seen[slot] = 0;

@@ -69,6 +69,39 @@ test('the classification path merges cache hits and engine answers in order, and
   await h.lifecycle.stop();
 });
 
+test('a text repeated within one request is one engine line and one miss, so repeating each text in a batch does not pass the doorkeeper', async (t) => {
+  const h = harness();
+  h.provider.gate.resolve();
+  h.engineGate.resolve();
+  h.lifecycle.boot();
+  await until('ready', () => h.lifecycle.state === 'ready');
+  h.answer = (text) => [{ label: text.startsWith('x') ? 'de' : 'en', score: 0.7 }];
+  const engine = h.engines[0]!;
+  const before = engine.predictCalls.length;
+  const doubled = ['a1', 'x2', 'a1', 'x2', 'x2'];
+  const first = await h.lifecycle.classify(doubled, 1, 0, far());
+  t.deepEqual(
+    first.map((p) => p[0]?.label),
+    ['en', 'de', 'en', 'de', 'de'],
+    'every position gets the answer for its own text',
+  );
+  t.deepEqual(
+    engine.predictCalls.slice(before).map((c) => c.texts),
+    [['a1', 'x2']],
+    'each distinct text went to the engine once',
+  );
+  await h.lifecycle.classify(doubled, 1, 0, far());
+  t.deepEqual(
+    engine.predictCalls.slice(before + 1).map((c) => c.texts),
+    [['a1', 'x2']],
+    'the first request was one miss per text: the second still misses (and now caches)',
+  );
+  const calls = engine.predictCalls.length;
+  await h.lifecycle.classify(doubled, 1, 0, far());
+  t.is(engine.predictCalls.length, calls, 'the third request is served from the cache');
+  await h.lifecycle.stop();
+});
+
 test('a canary answered with the wrong label: never ready, reason canary_failed naming index, expected and got; each engine is stopped', async (t) => {
   const h = harness();
   h.answer = (text) => [{ label: text === CANARIES[1]!.text ? 'de' : 'en', score: 0.9 }];

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { PredictionCache } from '../../app/prediction-cache.js';
+import { PredictionCache, fingerprint } from '../../app/prediction-cache.js';
 
 const MD5 = '340156704bb8c8e50c4abf35a7ec2569';
 const text = (i: number, chars = 2000): string =>
@@ -194,4 +194,30 @@ test('doorkeeper: a flood of distinct texts holds no bytes and leaves the repeat
     }
     c.close();
   }
+});
+
+test('doorkeeper: which texts share a slot depends on a per-process random basis, so colliding texts cannot be computed offline', (t) => {
+  const keys = Array.from({ length: 2000 }, (_, i) => `${MD5}|1|0|=text ${i}`);
+  const slot = (key: string, basis: number): number => {
+    const print = fingerprint(key, basis);
+    return (print ^ (print >>> 16)) & 0xffff;
+  };
+  // FNV-1a's public basis, and two others: the slot of most keys must move with the basis.
+  const bases = [0x811c9dc5, 0x12345678, 0x9e3779b9];
+  for (let a = 0; a < bases.length; a++)
+    for (let b = a + 1; b < bases.length; b++) {
+      const same = keys.filter((k) => slot(k, bases[a]!) === slot(k, bases[b]!)).length;
+      t.true(same < 20, `bases ${a} and ${b}: ${same} of 2000 keys kept their slot`);
+    }
+  const a = new PredictionCache({ enabled: true, maxKeys: 10, maxBytes: 1e6, ttlSeconds: 60, doorkeeper: true });
+  const b = new PredictionCache({ enabled: true, maxKeys: 10, maxBytes: 1e6, ttlSeconds: 60, doorkeeper: true });
+  t.teardown(() => {
+    a.close();
+    b.close();
+  });
+  t.not(
+    (a as unknown as { basis: number }).basis,
+    (b as unknown as { basis: number }).basis,
+    'two caches draw their own basis (equal with probability 2^-32)',
+  );
 });
