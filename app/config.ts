@@ -211,13 +211,16 @@ export function loadConfig(env: Env = process.env): Config {
   const maxBodyBytes = r.int('MAX_BODY_BYTES', 1024 * 1024, 1);
   const poolSize = r.int('ENGINE_POOL_SIZE', Math.max(1, os.availableParallelism()), 1, 256);
   const loadTimeoutMs = r.int('ENGINE_LOAD_TIMEOUT_MS', 0, 0);
-  const maxInFlight = r.int('ADMISSION_MAX_IN_FLIGHT', 64, 1);
+  const maxInFlight = r.int('ADMISSION_MAX_IN_FLIGHT', 64, 1, 10_000);
   const queueDelayTargetMs = r.int('ADMISSION_QUEUE_DELAY_TARGET_MS', 500, 0, 60_000);
-  // Unset, the interval is max(1000, 2 x target) (1000 is twice the default 500), so raising the
-  // target alone makes no contradiction; set below the target, it is refused further down.
+  const requestTimeoutMs = r.int('REQUEST_TIMEOUT_MS', 10_000, 1);
+  // Unset, the interval is max(1000, 2 x target), so raising the target alone is no contradiction,
+  // or half a shorter request timeout (never below the target); checked against both below.
+  const preferredIntervalMs = Math.max(1000, 2 * queueDelayTargetMs);
+  const intervalDefault = Math.max(queueDelayTargetMs, Math.floor(requestTimeoutMs / 2));
   const queueDelayIntervalMs = r.int(
     'ADMISSION_QUEUE_DELAY_INTERVAL_MS',
-    Math.max(1000, 2 * queueDelayTargetMs),
+    preferredIntervalMs < requestTimeoutMs ? preferredIntervalMs : intervalDefault,
     1,
     600_000,
   );
@@ -270,7 +273,7 @@ export function loadConfig(env: Env = process.env): Config {
       // Count-only admission (no target) queues one round of slots by default, as the count-based
       // admission before did (64 + 64): the queue is then all that bounds a wait (docs/http.md).
       maxQueue: r.int('ADMISSION_MAX_QUEUE', queueDelayTargetMs === 0 ? maxInFlight : 2048, 0),
-      requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 10_000, 1),
+      requestTimeoutMs,
       retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 1, 0),
       shedHoldMs: r.int('SHED_HOLD_MS', 0, 0, 5000),
       queueDelayTargetMs,
@@ -306,6 +309,13 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.engine.restartMaxMs < config.engine.restartBaseMs) {
     r.problems.push('ENGINE_RESTART_MAX_MS must be >= ENGINE_RESTART_BASE_MS');
+  }
+  if (queueDelayIntervalMs >= requestTimeoutMs) {
+    r.problems.push(
+      `ADMISSION_QUEUE_DELAY_INTERVAL_MS=${queueDelayIntervalMs} is not shorter than REQUEST_TIMEOUT_MS=${requestTimeoutMs}: ` +
+        'a queued request would reach its deadline (504, its client waited for nothing) before the interval refuses it with a prompt 503; ' +
+        'set the interval below the request timeout, or raise REQUEST_TIMEOUT_MS (a target as long as the timeout leaves no room for either)',
+    );
   }
   if (queueDelayTargetMs > 0 && queueDelayIntervalMs < queueDelayTargetMs) {
     r.problems.push(

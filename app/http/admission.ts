@@ -42,7 +42,12 @@ interface Waiter {
   readonly refuse: (error: ApiError) => void;
 }
 
-export type Release = () => void;
+/**
+ * Gives the slot back. `failed`: the work ended in an error; its hold then counts only if it
+ * was longer than the mean (a slow failure, e.g. a timeout, says holds are long; a fast one,
+ * e.g. a 400 for a bad body, says nothing about service time and would pull the mean down).
+ */
+export type Release = (failed?: boolean) => void;
 
 export class Admission {
   private inFlight = 0;
@@ -202,12 +207,13 @@ export class Admission {
 
   private releaser(grantedAt: number): Release {
     let released = false;
-    return () => {
+    return (failed = false) => {
       if (released) return;
       released = true;
       const now = performance.now();
       this.lastReleaseAt = now;
-      this.hold.observe(now - grantedAt);
+      const held = now - grantedAt;
+      if (!failed || held > this.hold.meanMs) this.hold.observe(held);
       const next = this.dequeue();
       if (next) {
         this.queuedBytes -= next.bytes;
@@ -232,9 +238,12 @@ export async function admitted<T>(
 ): Promise<T> {
   const slot = admission.acquire(deadlineMs, bytes);
   const release = typeof slot === 'function' ? slot : await slot;
+  let failed = true;
   try {
-    return await work();
+    const result = await work();
+    failed = false;
+    return result;
   } finally {
-    release();
+    release(failed);
   }
 }

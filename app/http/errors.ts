@@ -61,7 +61,11 @@ export function toApiError(error: unknown, retryAfterSeconds: number): ApiError 
     return new ApiError(503, 'not_ready', `the model is not ready (${error.reason})`, retryAfterSeconds);
   if (error instanceof EngineError) {
     if (error.code === 'deadline_exceeded')
-      return new ApiError(504, 'deadline_exceeded', 'the classification did not finish within the request deadline');
+      return new ApiError(
+        504,
+        'deadline_exceeded',
+        'the classification did not finish in time: within the request deadline (REQUEST_TIMEOUT_MS) or, once a fastText child had its lines, the engine call timeout (ENGINE_CALL_TIMEOUT_MS)',
+      );
     return new ApiError(503, 'engine_unavailable', `the classifier is restarting (${error.code})`, retryAfterSeconds);
   }
   return new ApiError(500, 'internal', 'internal error');

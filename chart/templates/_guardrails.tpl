@@ -106,6 +106,10 @@ router does not know is a 404: a liveness probe there restarts every pod forever
 {{- if and (gt (int64 $adm.queueDelayTargetMs) 0) (lt (int64 $adm.queueDelayIntervalMs) (int64 $adm.queueDelayTargetMs)) -}}
 {{- fail (printf "admission.queueDelayIntervalMs (%d) is shorter than admission.queueDelayTargetMs (%d): every request admitted to wait up to the target would be refused 503 before that wait ends (the service refuses this setting at start). Set admission.queueDelayIntervalMs to at least %d (twice the target, as the defaults 500/1000), or lower the target." (int64 $adm.queueDelayIntervalMs) (int64 $adm.queueDelayTargetMs) (mul 2 (int64 $adm.queueDelayTargetMs))) -}}
 {{- end -}}
+{{- /* ...and every waiter must be refused by the interval before its deadline turns it into a 504. */ -}}
+{{- if ge (int64 $adm.queueDelayIntervalMs) (int64 $adm.requestTimeoutMs) -}}
+{{- fail (printf "admission.queueDelayIntervalMs (%d) is not shorter than admission.requestTimeoutMs (%d): a queued request would reach its deadline (504) before the interval refuses it with a prompt 503 (the service refuses this setting at start). Lower admission.queueDelayIntervalMs or raise admission.requestTimeoutMs." (int64 $adm.queueDelayIntervalMs) (int64 $adm.requestTimeoutMs)) -}}
+{{- end -}}
 
 {{- /* Memory and cache for every model copy (Deployment and Knative alike). */ -}}
 {{- include "fasttext-edge.guardrails.modelSizing" . -}}

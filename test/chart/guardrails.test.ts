@@ -113,6 +113,12 @@ const VIOLATIONS: readonly Violation[] = [
     message:
       'admission.queueDelayIntervalMs (1000) is shorter than admission.queueDelayTargetMs (2000): every request admitted to wait up to the target would be refused 503 before that wait ends (the service refuses this setting at start). Set admission.queueDelayIntervalMs to at least 4000 (twice the target, as the defaults 500/1000), or lower the target.',
   },
+  {
+    rule: 'an admission interval as long as the request timeout (queued requests would get 504 at the deadline, not a prompt 503)',
+    set: ['admission.requestTimeoutMs=1000'],
+    message:
+      'admission.queueDelayIntervalMs (1000) is not shorter than admission.requestTimeoutMs (1000): a queued request would reach its deadline (504) before the interval refuses it with a prompt 503 (the service refuses this setting at start). Lower admission.queueDelayIntervalMs or raise admission.requestTimeoutMs.',
+  },
 ];
 
 const setArgs = (pairs: readonly string[]): string[] => pairs.flatMap((pair) => ['--set', pair]);

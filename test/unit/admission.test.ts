@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { performance } from 'node:perf_hooks';
-import { Admission, type Release } from '../../app/http/admission.js';
+import { Admission, admitted, type Release } from '../../app/http/admission.js';
 import { ApiError } from '../../app/http/errors.js';
 import { sleep } from '../helpers/fixtures.js';
 
@@ -285,4 +285,28 @@ test('a seed sets the hold the prediction uses until the first completion; a mea
   t.true(afterSamples < 40, `fourteen completions of about 0 ms pulled the mean down: ${afterSamples.toFixed(1)} ms`);
   a.seedHold(10_000);
   t.is(a.predictedWaitMs(0), afterSamples, 'once requests completed, a seed changes nothing');
+});
+
+// Review A2: a 400 for a bad body is answered inside its slot in about 0 ms, so 200 of them took
+// the mean hold from 600 ms to 1 ms, and a heavy burst right after was admitted and refused late.
+test('failures faster than the mean hold do not pull it down; a slow failure (a timeout) still raises it', async (t) => {
+  const a = new Admission(
+    { maxInFlight: 4, maxQueue: 2048, retryAfterSeconds: 1, queueDelayTargetMs: 500 },
+    { onShed: () => {}, onChange: () => {} },
+  );
+  const prior = a.predictedWaitMs(0);
+  t.is(prior, 500 / 4, 'the prior: the target');
+  for (let i = 0; i < 300; i++)
+    await t.throwsAsync(admitted(a, far(), () => Promise.reject(new ApiError(400, 'invalid_request', 'not JSON'))));
+  t.is(a.predictedWaitMs(0), prior, '300 fast failures left the mean where it was');
+  for (let i = 0; i < 300; i++) await admitted(a, far(), () => Promise.resolve('ok'));
+  const warm = a.predictedWaitMs(0);
+  t.true(warm < prior / 10, `300 fast successes brought the prediction from ${prior} to ${warm.toFixed(2)} ms`);
+  await t.throwsAsync(
+    admitted(a, far(), async () => {
+      await sleep(50);
+      throw new ApiError(504, 'deadline_exceeded', 'slow');
+    }),
+  );
+  t.true(a.predictedWaitMs(0) > warm, 'a failure that held its slot longer than the mean counts');
 });

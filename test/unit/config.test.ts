@@ -66,6 +66,33 @@ test('a queue delay interval shorter than the target is refused at start, naming
   t.is(countOnly.admission.queueDelayIntervalMs, 100, 'with no target, any interval bounds the wait');
 });
 
+// A waiter the interval has not refused by its deadline gets a 504 after waiting for nothing
+// (review: target 5000 with its derived interval 10000 = the timeout gave 297 of 400 x 504).
+test('a queue delay interval not shorter than the request timeout is refused; left unset, it fits a short timeout', (t) => {
+  for (const env of [
+    { ADMISSION_QUEUE_DELAY_INTERVAL_MS: '10000' },
+    { ADMISSION_QUEUE_DELAY_TARGET_MS: '0', ADMISSION_QUEUE_DELAY_INTERVAL_MS: '600000' },
+    { ADMISSION_QUEUE_DELAY_TARGET_MS: '20000' },
+    { REQUEST_TIMEOUT_MS: '300' },
+  ]) {
+    const error = t.throws(() => loadConfig(env), { instanceOf: ConfigError }, JSON.stringify(env));
+    t.regex(error?.message ?? '', /is not shorter than REQUEST_TIMEOUT_MS=/, JSON.stringify(env));
+  }
+  t.is(loadConfig({ REQUEST_TIMEOUT_MS: '1000' }).admission.queueDelayIntervalMs, 500, 'half a short timeout');
+  t.is(
+    loadConfig({ ADMISSION_QUEUE_DELAY_TARGET_MS: '5000' }).admission.queueDelayIntervalMs,
+    5000,
+    'twice a 5 s target would reach the 10 s timeout: half the timeout, which is still the target',
+  );
+  t.is(loadConfig({ ADMISSION_QUEUE_DELAY_INTERVAL_MS: '9999' }).admission.queueDelayIntervalMs, 9999);
+});
+
+test('ADMISSION_MAX_IN_FLIGHT has an upper bound: a million slots is no admission at all', (t) => {
+  const error = t.throws(() => loadConfig({ ADMISSION_MAX_IN_FLIGHT: '1000000' }), { instanceOf: ConfigError });
+  t.regex(error?.message ?? '', /ADMISSION_MAX_IN_FLIGHT=1000000 is out of range \[1, 10000\]/);
+  t.is(loadConfig({ ADMISSION_MAX_IN_FLIGHT: '10000' }).admission.maxInFlight, 10_000);
+});
+
 // Weakness 1: count-only mode kept the 2048-deep queue meant for delay-based admission.
 test('count-only mode (target 0) queues one round of slots unless ADMISSION_MAX_QUEUE says otherwise', (t) => {
   t.is(loadConfig({}).admission.maxQueue, 2048);
