@@ -77,6 +77,8 @@ export interface Config {
     readonly queueDelayIntervalMs: number;
     /** Body bytes queued requests may hold at once (64 full bodies: the bound before delay-based admission). */
     readonly maxQueueBytes: number;
+    /** Body bytes requests being worked on may hold at once: the work bound beside the count. */
+    readonly maxInFlightBytes: number;
   };
   readonly cache: {
     readonly enabled: boolean;
@@ -279,6 +281,7 @@ export function loadConfig(env: Env = process.env): Config {
       queueDelayTargetMs,
       queueDelayIntervalMs,
       maxQueueBytes: 64 * maxBodyBytes,
+      maxInFlightBytes: r.int('ADMISSION_MAX_IN_FLIGHT_BYTES', 8 * maxBodyBytes, 1),
     },
     cache: {
       enabled: r.bool('CACHE_ENABLED', true),

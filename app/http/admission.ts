@@ -27,7 +27,22 @@ export interface AdmissionOptions {
   readonly initialHoldMs?: number;
   /** Body bytes the queue may hold at once (queued requests keep their raw body). */
   readonly maxQueueBytes?: number;
+  /**
+   * Body bytes the requests being worked on may hold at once: the bound on work, where the count
+   * bounds requests (a request alone may exceed it). Default: no bound.
+   */
+  readonly maxInFlightBytes?: number;
 }
+
+/**
+ * Waiters past a head that does not fit the byte bound that a release may still start (a
+ * single text need not wait behind a 1 MiB batch that waits for bytes); bounded so a release
+ * costs O(1) however deep the queue.
+ */
+const LOOKAHEAD = 16;
+
+/** Weight of one granted request's bytes in their running mean (the prediction's slot count). */
+const BYTES_SAMPLE_WEIGHT = 1 / 32;
 
 export interface AdmissionObserver {
   onShed(reason: 'overloaded' | 'queue_timeout' | 'queue_delay'): void;
@@ -51,9 +66,15 @@ export type Release = (failed?: boolean) => void;
 
 export class Admission {
   private inFlight = 0;
+  /** Body bytes of the requests being worked on. */
+  private inFlightBytes = 0;
+  /** Running mean of the body bytes of granted requests (0 until the first grant). */
+  private meanGrantedBytes = 0;
+  /** Waiters in the queue (it may hold holes where a waiter behind the head was started). */
+  private waiting = 0;
   /** performance.now() of the last slot released (or of construction): the watchdog's progress mark. */
   private lastReleaseAt = performance.now();
-  /** FIFO from `head` on: an index, not shift(), so a deep queue costs O(1) a grant. */
+  /** FIFO from `head` on, with holes (undefined): an index, not shift(), so a deep queue costs O(1) a grant. */
   private queue: Array<Waiter | undefined> = [];
   private head = 0;
   private queuedBytes = 0;
@@ -85,12 +106,29 @@ export class Admission {
   }
 
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.waiting;
   }
 
   /** The wait predicted for a request joining the queue behind `ahead` others, ms. */
   predictedWaitMs(ahead = this.queued): number {
-    return ((ahead + 1) * this.hold.meanMs) / this.options.maxInFlight;
+    return ((ahead + 1) * this.hold.meanMs) / this.slots();
+  }
+
+  /**
+   * How many requests run at once while all are busy: the count bound, or fewer when the byte
+   * bound is what limits them (requests of the mean granted size). A mix of large and small
+   * requests makes this optimistic for the large ones; the interval refuses what it admits wrongly.
+   */
+  private slots(): number {
+    const budget = this.options.maxInFlightBytes;
+    if (budget === undefined || this.meanGrantedBytes === 0) return this.options.maxInFlight;
+    return Math.max(1, Math.min(this.options.maxInFlight, Math.floor(budget / this.meanGrantedBytes)));
+  }
+
+  /** Whether a request of `bytes` may start now: a free slot, and room in the byte bound (or nothing else running). */
+  private fits(bytes: number): boolean {
+    if (this.inFlight >= this.options.maxInFlight) return false;
+    return this.inFlight === 0 || this.inFlightBytes + bytes <= (this.options.maxInFlightBytes ?? Infinity);
   }
 
   private get target(): number {
@@ -103,7 +141,7 @@ export class Admission {
 
   /** True when a request would be refused behind `ahead` others: the count bound, or the predicted wait past the target. */
   private wouldRefuse(ahead: number): boolean {
-    if (this.inFlight < this.options.maxInFlight) return false;
+    if (this.inFlight < this.options.maxInFlight && this.waiting === 0) return false;
     if (ahead >= this.options.maxQueue) return true;
     return this.target > 0 && this.predictedWaitMs(ahead) > this.target;
   }
@@ -137,10 +175,12 @@ export class Admission {
   /** A slot now, a place in the queue until `deadlineMs` (performance.now() time), or an ApiError. `bytes`: the body the request holds while queued. */
   acquire(deadlineMs: number, bytes = 0): Promise<Release> | Release {
     const now = performance.now();
-    if (this.inFlight < this.options.maxInFlight && this.queued === 0) {
-      this.inFlight += 1;
-      this.observer.onChange(this.inFlight, 0);
-      return this.releaser(now);
+    // A waiter the release path could start is started there, so a request that fits now
+    // overtakes only waiters that do not fit (or lie past the lookahead).
+    if (this.fits(bytes)) {
+      const release = this.start(now, bytes);
+      this.observer.onChange(this.inFlight, this.waiting);
+      return release;
     }
     if (this.wouldRefuse(this.queued) || this.queuedBytes + bytes > (this.options.maxQueueBytes ?? Infinity)) {
       this.observer.onShed('overloaded');
@@ -148,6 +188,7 @@ export class Admission {
     }
     return new Promise<Release>((resolve, reject) => {
       this.queue.push({ enqueuedAt: now, bytes, deadlineMs, grant: resolve, refuse: reject });
+      this.waiting += 1;
       this.queuedBytes += bytes;
       this.observer.onChange(this.inFlight, this.queued);
       this.sweeper ??= setInterval(() => this.sweep(), this.sweepEveryMs());
@@ -164,7 +205,8 @@ export class Admission {
     const kept: Waiter[] = [];
     let refused = false;
     for (let i = this.head; i < this.queue.length; i++) {
-      const w = this.queue[i] as Waiter;
+      const w = this.queue[i];
+      if (w === undefined) continue;
       if (now >= w.deadlineMs) {
         this.observer.onShed('queue_timeout');
         w.refuse(new ApiError(504, 'deadline_exceeded', 'the request waited for capacity past its deadline'));
@@ -178,11 +220,14 @@ export class Admission {
         continue;
       }
       refused = true;
+      this.waiting -= 1;
       this.queuedBytes -= w.bytes;
     }
     if (refused) {
       this.queue = kept;
       this.head = 0;
+      // Waiters that did not fit behind a refused one may fit now.
+      this.pump();
       this.observer.onChange(this.inFlight, this.queued);
     }
     if (this.queued === 0) {
@@ -191,10 +236,34 @@ export class Admission {
     }
   }
 
-  private dequeue(): Waiter | undefined {
-    if (this.head >= this.queue.length) return undefined;
-    const next = this.queue[this.head] as Waiter;
-    this.queue[this.head++] = undefined;
+  /** Takes a slot and `bytes` of the byte bound. */
+  private start(now: number, bytes: number): Release {
+    this.inFlight += 1;
+    this.inFlightBytes += bytes;
+    this.meanGrantedBytes =
+      this.meanGrantedBytes === 0 ? bytes : this.meanGrantedBytes + BYTES_SAMPLE_WEIGHT * (bytes - this.meanGrantedBytes);
+    return this.releaser(now, bytes);
+  }
+
+  /**
+   * Starts waiters while slots are free: the head first, and, when the head waits for bytes,
+   * the first of the next LOOKAHEAD waiters that fit (oldest first).
+   */
+  private pump(): void {
+    const now = performance.now();
+    let scanned = 0;
+    for (let i = this.head; i < this.queue.length && scanned < LOOKAHEAD; i++) {
+      if (this.inFlight >= this.options.maxInFlight) break;
+      const w = this.queue[i];
+      if (w === undefined) continue;
+      scanned += 1;
+      if (!this.fits(w.bytes)) continue;
+      this.queue[i] = undefined;
+      this.waiting -= 1;
+      this.queuedBytes -= w.bytes;
+      w.grant(this.start(now, w.bytes));
+    }
+    while (this.head < this.queue.length && this.queue[this.head] === undefined) this.head += 1;
     if (this.head === this.queue.length) {
       this.queue.length = 0;
       this.head = 0;
@@ -202,10 +271,9 @@ export class Admission {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    return next;
   }
 
-  private releaser(grantedAt: number): Release {
+  private releaser(grantedAt: number, bytes: number): Release {
     let released = false;
     return (failed = false) => {
       if (released) return;
@@ -214,13 +282,9 @@ export class Admission {
       this.lastReleaseAt = now;
       const held = now - grantedAt;
       if (!failed || held > this.hold.meanMs) this.hold.observe(held);
-      const next = this.dequeue();
-      if (next) {
-        this.queuedBytes -= next.bytes;
-        next.grant(this.releaser(now)); // the slot passes straight to the next waiter
-      } else {
-        this.inFlight -= 1;
-      }
+      this.inFlight -= 1;
+      this.inFlightBytes -= bytes;
+      this.pump();
       this.observer.onChange(this.inFlight, this.queued);
     };
   }
