@@ -150,9 +150,12 @@ export class Admission {
    * True when the overload gate should refuse a new request. It counts the requests already
    * past the gate and still reading their body (each is on its way to a queue place): without
    * them the gate let requests through while bodies were in flight, and those were refused at
-   * acquire() after paying for the body read and its scan.
+   * acquire() after paying for the body read and its scan. `declaredBytes`: the request's
+   * Content-Length, when it has one.
    */
-  full(): boolean {
+  full(declaredBytes?: number): boolean {
+    // A body that would fit the byte bound now starts past waiters that wait for room.
+    if (declaredBytes !== undefined && this.waiting > 0 && this.fits(declaredBytes)) return false;
     return this.wouldRefuse(this.queued + this.arriving);
   }
 

@@ -65,7 +65,8 @@ export function overloadGate(
   };
 
   return (req, res) => {
-    if (!admission.full()) return false;
+    const declared = Number(req.headers['content-length']);
+    if (!admission.full(Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined)) return false;
     const route = classifyRoute(req.method, req.url);
     if (route === undefined) return false;
     const started = performance.now();

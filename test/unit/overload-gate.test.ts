@@ -203,3 +203,38 @@ test('the gate refuses every spelling the router routes to a classification, and
     t.is((await ask(p)).status, 503, p);
   }
 });
+
+// Review A1: with large batches waiting for room in the byte bound, the gate refused single
+// texts too (5 of 244 served), though each would have started at once.
+test('while large requests wait for room in the byte bound, the gate lets through a body whose Content-Length fits, and refuses a large one', async (t) => {
+  const admission = new Admission(
+    { maxInFlight: 64, maxQueue: 1, retryAfterSeconds: 1, maxInFlightBytes: 1000, queueDelayTargetMs: 0 },
+    { onShed: () => {}, onChange: () => {} },
+  );
+  const gate = overloadGate(admission, createMetrics(), 1);
+  const server = http.createServer((req, res) => {
+    if (gate(req, res)) return;
+    req.resume();
+    res.end('passed');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/classify`;
+  const post = (body: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(5000),
+    });
+  const running = admission.acquire(performance.now() + 10_000, 900) as Release;
+  const waiting = admission.acquire(performance.now() + 10_000, 900);
+  t.true(waiting instanceof Promise, 'a second large request waits for room; the queue (1 place) is full');
+  const small = await post(JSON.stringify({ text: 'hello' }));
+  t.is(small.status, 200, 'a small body fits beside the running one: through');
+  t.is(await small.text(), 'passed');
+  const large = await post(JSON.stringify({ text: 'x'.repeat(500) }));
+  t.is(large.status, 503, 'a large body would wait behind the full queue: refused at the gate');
+  running();
+  (await waiting)();
+});
