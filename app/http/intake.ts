@@ -27,5 +27,22 @@ export async function admittedJson(
   } finally {
     leave();
   }
-  await admitted(deps.admission, deadlineMs, () => work(parseJsonBody(bytes), deadlineMs), bytes.length);
+  await admitted(
+    deps.admission,
+    deadlineMs,
+    () => work(parseJsonBody(bytes), deadlineMs),
+    bytes.length,
+    (withdraw) => withdrawWhenGone(ctx.res, withdraw),
+  );
+}
+
+/**
+ * Withdraws a queued request from admission when its connection closes before it is answered:
+ * nobody waits for that work any more (a client that timed out and retried would otherwise be
+ * worked for twice). A 'close' after the answer was sent is the normal end: nothing to do.
+ */
+export function withdrawWhenGone(res: HttpContext['res'], withdraw: () => void): void {
+  res.once('close', () => {
+    if (!res.writableFinished) withdraw();
+  });
 }

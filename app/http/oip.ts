@@ -7,6 +7,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { admitted } from './admission.js';
+import { withdrawWhenGone } from './intake.js';
 import type { ClassifyDeps } from './classify.js';
 import { errorMessage } from '../errors.js';
 import { ApiError } from './errors.js';
@@ -112,7 +113,7 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestSt
       ctx.type = 'application/octet-stream';
       ctx.body = reply.body;
     };
-    await admitted(deps.admission, deadlineMs, work, raw.length);
+    await admitted(deps.admission, deadlineMs, work, raw.length, (withdraw) => withdrawWhenGone(ctx.res, withdraw));
   };
 
   for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
