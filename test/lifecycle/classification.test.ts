@@ -34,7 +34,7 @@ function fakeEngine(): { engine: Classifier; sent: string[][] } {
   return { engine, sent };
 }
 
-test('cache merge: every text gets its own answer in order; the engine gets exactly the misses', async (t) => {
+test('cache merge: every text gets its own answer in order; the engine gets each distinct miss once', async (t) => {
   const batch = fc.record({
     texts: fc.array(fc.constantFrom('a', 'bb', 'ccc', 'a', 'dddd', 'é', ''), { minLength: 1, maxLength: 8 }),
     k: fc.constantFrom(1, 2),
@@ -55,7 +55,8 @@ test('cache merge: every text gets its own answer in order; the engine gets exac
             results,
             texts.map((x) => answerFor(x, k, threshold)),
           );
-          const misses = texts.filter((x) => !seen.has(`${k}|${threshold}|${x}`));
+          // Each distinct missed text once, in the order of its first occurrence.
+          const misses = [...new Set(texts.filter((x) => !seen.has(`${k}|${threshold}|${x}`)))];
           t.deepEqual(sent.slice(before).flat(), misses);
           for (const x of texts) seen.add(`${k}|${threshold}|${x}`);
         }
