@@ -59,7 +59,7 @@ export function createMetrics(): Metrics {
     }),
     shed: new Counter({
       name: 'fasttext_admission_shed_total',
-      help: 'Requests admission control did not serve: refused 503/504 (reasons overloaded, queue_delay, queue_timeout), or withdrawn from the queue when their client closed the connection (client_gone)',
+      help: 'Requests admission control did not serve: refused 503/504 (reasons overloaded, queue_delay, queue_timeout), or skipped without work when their slot came after their client had closed the connection (client_gone)',
       labelNames: ['reason'],
       registers: r,
     }),

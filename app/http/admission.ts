@@ -50,8 +50,6 @@ export interface AdmissionObserver {
 }
 
 interface Waiter {
-  /** Set when its client left while it waited: it is a hole from then on. */
-  withdrawn?: boolean;
   readonly enqueuedAt: number;
   readonly bytes: number;
   readonly deadlineMs: number;
@@ -172,13 +170,18 @@ export class Admission {
     };
   }
 
+  /** Counts a request that got its slot after its client had gone, and did no work (see intake.ts). */
+  countClientGone(): void {
+    this.observer.onShed('client_gone');
+  }
+
   /** Counts a refusal made elsewhere on admission's behalf (the overload gate). */
   countShed(): void {
     this.observer.onShed('overloaded');
   }
 
   /** A slot now, a place in the queue until `deadlineMs` (performance.now() time), or an ApiError. `bytes`: the body the request holds while queued. */
-  acquire(deadlineMs: number, bytes = 0, onQueued?: (withdraw: () => void) => void): Promise<Release> | Release {
+  acquire(deadlineMs: number, bytes = 0): Promise<Release> | Release {
     const now = performance.now();
     // A waiter the release path could start is started there, so a request that fits now
     // overtakes only waiters that do not fit (or lie past the lookahead).
@@ -192,27 +195,12 @@ export class Admission {
       throw new ApiError(503, 'overloaded', 'the service is at capacity; retry later', this.options.retryAfterSeconds);
     }
     return new Promise<Release>((resolve, reject) => {
-      const waiter: Waiter = { enqueuedAt: now, bytes, deadlineMs, grant: resolve, refuse: reject };
-      this.queue.push(waiter);
+      this.queue.push({ enqueuedAt: now, bytes, deadlineMs, grant: resolve, refuse: reject });
       this.waiting += 1;
       this.queuedBytes += bytes;
       this.observer.onChange(this.inFlight, this.queued);
       this.sweeper ??= setInterval(() => this.sweep(), this.sweepEveryMs());
-      onQueued?.(() => this.withdraw(waiter));
     });
-  }
-
-  /** Takes a waiter whose client has gone out of the queue (no-op once it was started or refused). */
-  private withdraw(waiter: Waiter): void {
-    if (waiter.withdrawn === true || !this.queue.includes(waiter)) return;
-    waiter.withdrawn = true;
-    this.waiting -= 1;
-    this.queuedBytes -= waiter.bytes;
-    this.observer.onShed('client_gone');
-    // Nobody reads this answer; the shed metric's reason says why it was refused.
-    waiter.refuse(new ApiError(503, 'overloaded', 'the client closed the connection while the request waited'));
-    this.pump(); // a head that left may have held back waiters that fit
-    this.observer.onChange(this.inFlight, this.queued);
   }
 
   private sweepEveryMs(): number {
@@ -226,7 +214,7 @@ export class Admission {
     let refused = false;
     for (let i = this.head; i < this.queue.length; i++) {
       const w = this.queue[i];
-      if (w === undefined || w.withdrawn === true) continue;
+      if (w === undefined) continue;
       if (now >= w.deadlineMs) {
         this.observer.onShed('queue_timeout');
         w.refuse(new ApiError(504, 'deadline_exceeded', 'the request waited for capacity past its deadline'));
@@ -278,10 +266,6 @@ export class Admission {
       if (this.inFlight >= this.options.maxInFlight) break;
       const w = this.queue[i];
       if (w === undefined) continue;
-      if (w.withdrawn === true) {
-        this.queue[i] = undefined;
-        continue;
-      }
       scanned += 1;
       if (!this.fits(w.bytes)) continue;
       this.queue[i] = undefined;
@@ -289,8 +273,7 @@ export class Admission {
       this.queuedBytes -= w.bytes;
       w.grant(this.start(now, w.bytes));
     }
-    for (let w = this.queue[this.head]; this.head < this.queue.length && (w === undefined || w.withdrawn === true);)
-      w = this.queue[++this.head];
+    while (this.head < this.queue.length && this.queue[this.head] === undefined) this.head += 1;
     if (this.head === this.queue.length) {
       this.queue.length = 0;
       this.head = 0;
@@ -326,9 +309,8 @@ export async function admitted<T>(
   deadlineMs: number,
   work: () => Promise<T>,
   bytes = 0,
-  onQueued?: (withdraw: () => void) => void,
 ): Promise<T> {
-  const slot = admission.acquire(deadlineMs, bytes, onQueued);
+  const slot = admission.acquire(deadlineMs, bytes);
   const release = typeof slot === 'function' ? slot : await slot;
   let failed = true;
   try {

@@ -4,6 +4,7 @@
 // GC to walk); only inside the slot is it parsed and worked on.
 import { admitted, type Admission } from './admission.js';
 import { parseJsonBody, type BodyIntake } from './body.js';
+import { ApiError } from './errors.js';
 import type { HttpContext } from './state.js';
 
 export interface IntakeDeps {
@@ -30,19 +31,25 @@ export async function admittedJson(
   await admitted(
     deps.admission,
     deadlineMs,
-    () => work(parseJsonBody(bytes), deadlineMs),
+    () => (clientGone(deps.admission, ctx) ? Promise.reject(goneError()) : work(parseJsonBody(bytes), deadlineMs)),
     bytes.length,
-    (withdraw) => withdrawWhenGone(ctx.res, withdraw),
   );
 }
 
 /**
- * Withdraws a queued request from admission when its connection closes before it is answered:
- * nobody waits for that work any more (a client that timed out and retried would otherwise be
- * worked for twice). A 'close' after the answer was sent is the normal end: nothing to do.
+ * True (and counted) when the connection closed while the request waited for its slot: the
+ * work is skipped, since nobody waits for it (a client that timed out and retried would
+ * otherwise be worked for twice). Checked when the slot is granted rather than by a 'close'
+ * listener on every queued response, which cost the 1000-connection surge a few percent of its
+ * CPU per request; the place in the queue is then held until its turn, which costs no work.
  */
-export function withdrawWhenGone(res: HttpContext['res'], withdraw: () => void): void {
-  res.once('close', () => {
-    if (!res.writableFinished) withdraw();
-  });
+export function goneError(): ApiError {
+  // Nobody reads this answer; the shed metric's reason (client_gone) says why it was given.
+  return new ApiError(503, 'overloaded', 'the client closed the connection while the request waited');
+}
+
+export function clientGone(admission: Admission, ctx: HttpContext): boolean {
+  if (!ctx.req.socket.destroyed) return false;
+  admission.countClientGone();
+  return true;
 }

@@ -38,15 +38,21 @@ test('eager: ready once the model is verified, the engine started and every cana
   await h.lifecycle.stop();
 });
 
-test('the classification path merges cache hits and engine answers in order, and answers a fully cached request', async (t) => {
-  // Every miss cached at once, so one earlier call makes hits (the doorkeeper's second-miss rule
-  // has its own tests in test/unit/prediction-cache.test.ts).
-  const h = harness({ CACHE_DOORKEEPER: 'false' });
+/** A ready lifecycle whose engine answers 'de' for texts starting with x, 'en' otherwise. */
+async function readyWithLanguageAnswers(env: Record<string, string> = {}): Promise<ReturnType<typeof harness>> {
+  const h = harness(env);
   h.provider.gate.resolve();
   h.engineGate.resolve();
   h.lifecycle.boot();
   await until('ready', () => h.lifecycle.state === 'ready');
   h.answer = (text) => [{ label: text.startsWith('x') ? 'de' : 'en', score: 0.7 }];
+  return h;
+}
+
+test('the classification path merges cache hits and engine answers in order, and answers a fully cached request', async (t) => {
+  // Every miss cached at once, so one earlier call makes hits (the doorkeeper's second-miss rule
+  // has its own tests in test/unit/prediction-cache.test.ts).
+  const h = await readyWithLanguageAnswers({ CACHE_DOORKEEPER: 'false' });
   const engine = h.engines[0]!;
   const before = engine.predictCalls.length;
   await h.lifecycle.classify(['a1', 'x2'], 1, 0, far());
@@ -70,12 +76,7 @@ test('the classification path merges cache hits and engine answers in order, and
 });
 
 test('a text repeated within one request is one engine line and one miss, so repeating each text in a batch does not pass the doorkeeper', async (t) => {
-  const h = harness();
-  h.provider.gate.resolve();
-  h.engineGate.resolve();
-  h.lifecycle.boot();
-  await until('ready', () => h.lifecycle.state === 'ready');
-  h.answer = (text) => [{ label: text.startsWith('x') ? 'de' : 'en', score: 0.7 }];
+  const h = await readyWithLanguageAnswers();
   const engine = h.engines[0]!;
   const before = engine.predictCalls.length;
   const doubled = ['a1', 'x2', 'a1', 'x2', 'x2'];
