@@ -3,8 +3,7 @@
 // classified, 85,019 texts for nobody). The engine is frozen (SIGSTOP of the service's own
 // fastText children) so that the abandoned requests are certainly queued, not timed.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, portOf, post } from '../helpers/raw-http.js';
@@ -27,10 +26,18 @@ test('requests abandoned while queued are skipped when their slot comes: counted
       CANARY_INTERVAL_MS: '600000',
     },
   });
+  // The service's direct children, from /proc (field 4 of stat is the parent's pid).
   const children = (): number[] =>
-    execFileSync('pgrep', ['-P', String(svc.pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === svc.pid;
+        } catch {
+          return false; // exited while listed
+        }
+      })
       .map(Number);
   let frozen: number[] = [];
   t.teardown(async () => {
