@@ -307,12 +307,10 @@ export function loadConfig(env: Env = process.env): Config {
     },
   };
 
-  if (config.model.retryMaxMs < config.model.retryBaseMs) {
+  if (config.model.retryMaxMs < config.model.retryBaseMs)
     r.problems.push('MODEL_RETRY_MAX_MS must be >= MODEL_RETRY_BASE_MS');
-  }
-  if (config.engine.restartMaxMs < config.engine.restartBaseMs) {
+  if (config.engine.restartMaxMs < config.engine.restartBaseMs)
     r.problems.push('ENGINE_RESTART_MAX_MS must be >= ENGINE_RESTART_BASE_MS');
-  }
   if (queueDelayIntervalMs >= requestTimeoutMs) {
     r.problems.push(
       `ADMISSION_QUEUE_DELAY_INTERVAL_MS=${queueDelayIntervalMs} is not shorter than REQUEST_TIMEOUT_MS=${requestTimeoutMs}: ` +
@@ -326,9 +324,8 @@ export function loadConfig(env: Env = process.env): Config {
         'a request admitted to wait up to the target would be refused before that wait ends; set the interval to at least the target',
     );
   }
-  if (config.managementPort !== 0 && config.managementPort === config.port) {
+  if (config.managementPort !== 0 && config.managementPort === config.port)
     r.problems.push('MANAGEMENT_PORT must differ from PORT (or be 0 to turn it off)');
-  }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }
