@@ -42,12 +42,14 @@ export class ClassificationPath {
     const missTexts: string[] = [];
     const answerFrom: number[] = new Array<number>(texts.length);
     const firstMiss = texts.length > 1 ? new Map<string, number>() : undefined;
+    let hits = 0;
     for (let i = 0; i < texts.length; i++) {
       const text = texts[i] as string;
       const hit = cache.get(md5, k, threshold, text);
       if (hit) {
         results[i] = hit as Prediction[];
         answerFrom[i] = -1;
+        hits += 1;
         continue;
       }
       const seen = firstMiss?.get(text);
@@ -59,7 +61,6 @@ export class ClassificationPath {
       firstMiss?.set(text, missTexts.length);
       missTexts.push(text);
     }
-    const hits = answerFrom.reduce((n, from) => (from === -1 ? n + 1 : n), 0);
     if (hits > 0) metrics.cacheHits.inc(hits);
     if (missTexts.length === 0) {
       // Answered from the cache: still answer in the check phase, after the poll phase has read

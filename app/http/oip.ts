@@ -7,7 +7,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { admitted } from './admission.js';
-import { clientGone, goneError } from './intake.js';
+import { whileConnected } from './intake.js';
 import type { ClassifyDeps } from './classify.js';
 import { errorMessage } from '../errors.js';
 import { ApiError } from './errors.js';
@@ -113,12 +113,7 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestSt
       ctx.type = 'application/octet-stream';
       ctx.body = reply.body;
     };
-    await admitted(
-      deps.admission,
-      deadlineMs,
-      () => (clientGone(deps.admission, ctx) ? Promise.reject(goneError()) : work()),
-      raw.length,
-    );
+    await admitted(deps.admission, deadlineMs, whileConnected(deps.admission, ctx, work), raw.length);
   };
 
   for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
