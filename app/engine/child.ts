@@ -48,6 +48,8 @@ export interface ProgressClock {
 }
 
 const PROBE_TEXT = 'fasttext-edge readiness probe';
+/** An idle child's liveness line in the FIFO: its answer is consumed and dropped. */
+const HEARTBEAT = 'heartbeat';
 const STDERR_KEEP = 2048;
 
 export class FastTextChild<S extends LineSink> {
@@ -68,7 +70,7 @@ export class FastTextChild<S extends LineSink> {
   private diedOfPipeError = false;
   private readonly proc: ChildProcessWithoutNullStreams;
   private readonly framer = new LineFramer();
-  private inflight: (Segment<S> | undefined)[] = [];
+  private inflight: (Segment<S> | typeof HEARTBEAT | undefined)[] = [];
   private head = 0;
   private unsent: Segment<S>[] = [];
   private flushScheduled = false;
@@ -155,6 +157,18 @@ export class FastTextChild<S extends LineSink> {
     if (this.state === 'ready') this.scheduleFlush();
   }
 
+  /**
+   * One probe line to an idle ready child, so that a child frozen while it had no work (it
+   * neither exits nor is owed anything) meets the stall check before a caller's lines do.
+   */
+  heartbeat(): void {
+    if (this.state !== 'ready' || this.blocked || this.load > 0) return;
+    this.inflight.push(HEARTBEAT);
+    this.inflightLines = 1;
+    this.stallClockAt = performance.now();
+    this.write(`${PROBE_TEXT}\n`);
+  }
+
   /** Kills the process and releases its work to the pool (no-op when already dead). */
   kill(reason: string, signal: NodeJS.Signals = 'SIGKILL'): void {
     this.die(reason, signal);
@@ -231,22 +245,29 @@ export class FastTextChild<S extends LineSink> {
       this.die('printed a line nobody asked for');
       return;
     }
+    if (seg === HEARTBEAT) {
+      this.inflightLines--;
+      this.advanceHead();
+      return;
+    }
     const index = seg.start + seg.answered;
     seg.answered++;
     this.inflightLines--;
-    if (seg.answered === seg.count) {
-      this.inflight[this.head] = undefined;
-      this.head++;
-      if (this.head === this.inflight.length) {
-        this.inflight = [];
-        this.head = 0;
-      } else if (this.head >= 1024) {
-        this.inflight = this.inflight.slice(this.head);
-        this.head = 0;
-      }
-    }
+    if (seg.answered === seg.count) this.advanceHead();
     if (!seg.sink.settled) seg.sink.accept(index, buf, start, end);
   };
+
+  private advanceHead(): void {
+    this.inflight[this.head] = undefined;
+    this.head++;
+    if (this.head === this.inflight.length) {
+      this.inflight = [];
+      this.head = 0;
+    } else if (this.head >= 1024) {
+      this.inflight = this.inflight.slice(this.head);
+      this.head = 0;
+    }
+  }
 
   private onProbeAnswered(): void {
     this.inflightLines--;
@@ -268,7 +289,7 @@ export class FastTextChild<S extends LineSink> {
     const written: Segment<S>[] = [];
     for (let i = this.head; i < this.inflight.length; i++) {
       const seg = this.inflight[i];
-      if (seg !== undefined && seg.answered < seg.count) written.push(seg);
+      if (seg !== undefined && seg !== HEARTBEAT && seg.answered < seg.count) written.push(seg);
     }
     const unsent = this.unsent;
     this.inflight = [];

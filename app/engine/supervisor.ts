@@ -1,5 +1,6 @@
 // The pool's watch over its processes: a child that does not load in time, or owes lines
-// and prints nothing for stallMs, is killed (the pool then replaces it); at stop, every
+// and prints nothing for stallMs, is killed (the pool then replaces it); a child idle for
+// stallMs gets a heartbeat line, so an idle child that froze is found too; at stop, every
 // process gets SIGTERM, then SIGKILL.
 import { performance } from 'node:perf_hooks';
 import type { Group, PoolChild } from './pool-group.js';
@@ -38,6 +39,8 @@ export class Supervisor {
           child.kill(`did not load the model within ${this.loadTimeoutMs} ms`);
         } else if (child.state === 'ready' && child.inflightLines > 0 && now - child.stallClockAt > this.stallMs) {
           child.kill(`stalled: ${child.inflightLines} lines unanswered for ${Math.round(now - child.stallClockAt)} ms`);
+        } else if (child.state === 'ready' && child.load === 0 && now - child.stallClockAt > this.stallMs) {
+          child.heartbeat();
         }
       }
     }

@@ -1,7 +1,7 @@
 // A child killed, stopped or crash-looping: calls settle within their deadlines with an
 // answer or a typed error, Node does not crash, and the engine is back within 2 s.
 import test from 'ava';
-import { copyFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -182,6 +182,59 @@ test.serial('a stopped (SIGSTOP) child is detected as stalled, killed and replac
   t.is(top(en), 'en');
   t.is(engine.stats().restarts, 1);
   t.false(engine.childPids().includes(victim));
+});
+
+test.serial('an idle child that is stopped (SIGSTOP) is replaced before any caller is sent to it', async (t) => {
+  const engine = await engines.started({ poolSize: 1, stallMs: 300 });
+  const reasons: string[] = [];
+  engine.onRestart = (r) => reasons.push(r);
+  const [victim] = engine.childPids(1);
+  if (victim === undefined) throw new Error('no child');
+  process.kill(victim, 'SIGSTOP');
+  // No call: only the idle heartbeat can find it (idle 300 ms, then 300 ms unanswered).
+  await waitFor('the stopped idle child to be gone', () => !pidAlive(victim), 5000);
+  await waitFor('the replacement', () => engine.stats().restarts === 1 && engine.stats().liveChildren === 1, 5000);
+  t.true(
+    reasons.some((r) => r.startsWith('stalled: 1 lines')),
+    reasons.join('; '),
+  );
+  const started = performance.now();
+  const [en] = await engine.predict([SENTENCES.en], 1, 0, inMs(3000));
+  t.is(top(en), 'en');
+  // Answered by the replacement, not after a stall limit spent on the stopped child.
+  t.true(performance.now() - started < 300, `answered in ${(performance.now() - started).toFixed(0)} ms`);
+});
+
+test.serial('heartbeats to idle children are sent between callers and leave every answer right', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'engine-heartbeat-'));
+  try {
+    // The binary behind a tee: the lines the children were sent, heartbeats included.
+    const sent = path.join(dir, 'stdin.log');
+    const wrapper = path.join(dir, 'fasttext-tee');
+    await writeFile(wrapper, `#!/bin/sh\ntee -a '${sent}' | '${BINARY}' "$@"\n`, { mode: 0o755 });
+    const engine = await engines.started({ binary: wrapper, poolSize: 2, stallMs: 200 });
+    await waitFor('both k=1 children ready', () => engine.stats().liveChildren === 2, 10_000);
+    const langs = ['en', 'fr', 'de', 'it'] as const;
+    // Calls spaced past the idle limit, so heartbeats interleave with callers' lines.
+    for (let round = 0; round < 8; round++) {
+      const want = Array.from({ length: 1 + (round % 5) }, (_, i) => langs[(round + i) % 4] as Lang);
+      const got = await engine.predict(
+        want.map((l) => SENTENCES[l]),
+        1,
+        0,
+        inMs(3000),
+      );
+      t.deepEqual(got.map(top), want);
+      await sleep(250 + (round % 3) * 100);
+    }
+    const probes = (await readFile(sent, 'utf8')).split('\n').filter((l) => l === 'fasttext-edge readiness probe');
+    // One load probe a child; every further probe line is a heartbeat.
+    const heartbeats = probes.length - 2 - engine.stats().restarts;
+    t.log(`${heartbeats} heartbeats over 8 calls; restarts ${engine.stats().restarts}`);
+    t.true(heartbeats >= 4, `${heartbeats} heartbeats`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test.serial("a stalled child's lines are retried on a live one: the caller gets its answer", async (t) => {
