@@ -2,6 +2,7 @@
 // ConfigError listing every problem, which main.ts prints before exiting with status 2.
 import os from 'node:os';
 import path from 'node:path';
+import { admissionDelayProblems, defaultIntervalMs, defaultTargetMs } from './admission-delays.js';
 import { parseCanaries } from './model/lock.js';
 import type { ModelCanary } from './model/types.js';
 
@@ -214,15 +215,12 @@ export function loadConfig(env: Env = process.env): Config {
   const poolSize = r.int('ENGINE_POOL_SIZE', Math.max(1, os.availableParallelism()), 1, 256);
   const loadTimeoutMs = r.int('ENGINE_LOAD_TIMEOUT_MS', 0, 0);
   const maxInFlight = r.int('ADMISSION_MAX_IN_FLIGHT', 64, 1, 10_000);
-  const queueDelayTargetMs = r.int('ADMISSION_QUEUE_DELAY_TARGET_MS', 500, 0, 60_000);
-  const requestTimeoutMs = r.int('REQUEST_TIMEOUT_MS', 10_000, 1);
-  // Unset, the interval is max(1000, 2 x target), so raising the target alone is no contradiction,
-  // or half a shorter request timeout (never below the target); checked against both below.
-  const preferredIntervalMs = Math.max(1000, 2 * queueDelayTargetMs);
-  const intervalDefault = Math.max(queueDelayTargetMs, Math.floor(requestTimeoutMs / 2));
+  const requestTimeoutMs = r.int('REQUEST_TIMEOUT_MS', 10_000, 10);
+  const targetSet = r.raw('ADMISSION_QUEUE_DELAY_TARGET_MS') !== undefined;
+  const queueDelayTargetMs = r.int('ADMISSION_QUEUE_DELAY_TARGET_MS', defaultTargetMs(requestTimeoutMs), 0, 60_000);
   const queueDelayIntervalMs = r.int(
     'ADMISSION_QUEUE_DELAY_INTERVAL_MS',
-    preferredIntervalMs < requestTimeoutMs ? preferredIntervalMs : intervalDefault,
+    defaultIntervalMs(requestTimeoutMs, queueDelayTargetMs),
     1,
     600_000,
   );
@@ -311,19 +309,14 @@ export function loadConfig(env: Env = process.env): Config {
     r.problems.push('MODEL_RETRY_MAX_MS must be >= MODEL_RETRY_BASE_MS');
   if (config.engine.restartMaxMs < config.engine.restartBaseMs)
     r.problems.push('ENGINE_RESTART_MAX_MS must be >= ENGINE_RESTART_BASE_MS');
-  if (queueDelayIntervalMs >= requestTimeoutMs) {
-    r.problems.push(
-      `ADMISSION_QUEUE_DELAY_INTERVAL_MS=${queueDelayIntervalMs} is not shorter than REQUEST_TIMEOUT_MS=${requestTimeoutMs}: ` +
-        'a queued request would reach its deadline (504, its client waited for nothing) before the interval refuses it with a prompt 503; ' +
-        'set the interval below the request timeout, or raise REQUEST_TIMEOUT_MS (a target as long as the timeout leaves no room for either)',
-    );
-  }
-  if (queueDelayTargetMs > 0 && queueDelayIntervalMs < queueDelayTargetMs) {
-    r.problems.push(
-      `ADMISSION_QUEUE_DELAY_INTERVAL_MS=${queueDelayIntervalMs} is shorter than ADMISSION_QUEUE_DELAY_TARGET_MS=${queueDelayTargetMs}: ` +
-        'a request admitted to wait up to the target would be refused before that wait ends; set the interval to at least the target',
-    );
-  }
+  r.problems.push(
+    ...admissionDelayProblems({
+      targetMs: queueDelayTargetMs,
+      targetSet,
+      intervalMs: queueDelayIntervalMs,
+      requestTimeoutMs,
+    }),
+  );
   if (config.managementPort !== 0 && config.managementPort === config.port)
     r.problems.push('MANAGEMENT_PORT must differ from PORT (or be 0 to turn it off)');
   if (r.problems.length > 0) throw new ConfigError(r.problems);

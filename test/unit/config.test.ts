@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { ConfigError, loadConfig } from '../../app/config.js';
 
 test('defaults are what the README says', (t) => {
@@ -73,7 +74,7 @@ test('a queue delay interval not shorter than the request timeout is refused; le
     { ADMISSION_QUEUE_DELAY_INTERVAL_MS: '10000' },
     { ADMISSION_QUEUE_DELAY_TARGET_MS: '0', ADMISSION_QUEUE_DELAY_INTERVAL_MS: '600000' },
     { ADMISSION_QUEUE_DELAY_TARGET_MS: '20000' },
-    { REQUEST_TIMEOUT_MS: '300' },
+    { ADMISSION_QUEUE_DELAY_TARGET_MS: '300', REQUEST_TIMEOUT_MS: '300' },
   ]) {
     const error = t.throws(() => loadConfig(env), { instanceOf: ConfigError }, JSON.stringify(env));
     t.regex(error?.message ?? '', /is not shorter than REQUEST_TIMEOUT_MS=/, JSON.stringify(env));
@@ -85,6 +86,43 @@ test('a queue delay interval not shorter than the request timeout is refused; le
     'twice a 5 s target would reach the 10 s timeout: half the timeout, which is still the target',
   );
   t.is(loadConfig({ ADMISSION_QUEUE_DELAY_INTERVAL_MS: '9999' }).admission.queueDelayIntervalMs, 9999);
+});
+
+// Review: REQUEST_TIMEOUT_MS=400 alone, or the documented maximum target alone, exited 2 with a
+// message about an interval nobody had set.
+test('a timeout or a target set alone starts: the unset one is derived to fit, and the other is never blamed', (t) => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 10, max: 1_000_000 }),
+      fc.option(fc.integer({ min: 0, max: 60_000 })),
+      (timeoutMs, target) => {
+        const env: Record<string, string> = { REQUEST_TIMEOUT_MS: String(timeoutMs) };
+        if (target !== null) env.ADMISSION_QUEUE_DELAY_TARGET_MS = String(target);
+        if (target !== null && target >= timeoutMs) {
+          const error = t.throws(() => loadConfig(env), { instanceOf: ConfigError });
+          // The message names the two settings in conflict and how long the timeout must be.
+          t.regex(
+            error?.message ?? '',
+            new RegExp(
+              `ADMISSION_QUEUE_DELAY_TARGET_MS=${target} is not shorter than REQUEST_TIMEOUT_MS=${timeoutMs}.*${2 * target + 1}`,
+            ),
+          );
+          t.notRegex(error?.message ?? '', /ADMISSION_QUEUE_DELAY_INTERVAL_MS/);
+          return;
+        }
+        const { admission } = loadConfig(env);
+        t.true(admission.queueDelayIntervalMs >= 1 && admission.queueDelayIntervalMs < timeoutMs);
+        t.true(admission.queueDelayIntervalMs >= admission.queueDelayTargetMs);
+        if (target === null) t.is(admission.queueDelayTargetMs, Math.min(500, Math.floor(timeoutMs / 2)));
+      },
+    ),
+    { numRuns: 500 },
+  );
+  const short = loadConfig({ REQUEST_TIMEOUT_MS: '400' }).admission;
+  t.deepEqual([short.queueDelayTargetMs, short.queueDelayIntervalMs], [200, 200]);
+  const fitted = loadConfig({ ADMISSION_QUEUE_DELAY_TARGET_MS: '60000', REQUEST_TIMEOUT_MS: '120001' }).admission;
+  t.is(fitted.queueDelayIntervalMs, 120_000, 'the timeout the message asks for fits twice the target');
+  t.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: '9' }), { message: /REQUEST_TIMEOUT_MS=9 is out of range \[10, / });
 });
 
 test('ADMISSION_MAX_IN_FLIGHT has an upper bound: a million slots is no admission at all', (t) => {
