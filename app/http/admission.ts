@@ -4,8 +4,10 @@
 // predicted to take longer than the target to drain, and admitted otherwise, however many
 // are waiting. The prediction is Little's law on the slots: while every slot is busy the
 // service completes maxInFlight requests per mean slot-hold time, so a place `n` deep waits
-// about n x hold / maxInFlight; before the first completion the hold is a prior (the target:
-// one round of slots may queue) or a measured seed (hold-estimate.ts). In every mode a waiter
+// about n x hold / maxInFlight, where each request ahead counts as its body bytes over the mean
+// body (a 13 KB batch among 60-byte texts is 200 requests' work, not one); before the first
+// completion the hold is a prior (the target: one round of slots may queue) or a measured seed
+// (hold-estimate.ts). In every mode a waiter
 // still queued after `queueDelayIntervalMs` is refused 503 (with a target: the prediction was
 // wrong, capacity fell after it was admitted; without one: the wait bound of count-only
 // admission). `maxQueue` and `maxQueueBytes` bound the queue's memory whatever the target.
@@ -13,7 +15,7 @@
 // Why this rather than CoDel's sojourn-time judgement, with measurements: docs/http.md.
 import { performance } from 'node:perf_hooks';
 import { ApiError } from './errors.js';
-import { HoldEstimate } from './hold-estimate.js';
+import { WorkEstimate } from './hold-estimate.js';
 
 export interface AdmissionOptions {
   readonly maxInFlight: number;
@@ -41,9 +43,6 @@ export interface AdmissionOptions {
  */
 const LOOKAHEAD = 16;
 
-/** Weight of one granted request's bytes in their running mean (the prediction's slot count). */
-const BYTES_SAMPLE_WEIGHT = 1 / 32;
-
 export interface AdmissionObserver {
   onShed(reason: 'overloaded' | 'queue_timeout' | 'queue_delay' | 'client_gone'): void;
   onChange(inFlight: number, queued: number): void;
@@ -68,8 +67,6 @@ export class Admission {
   private inFlight = 0;
   /** Body bytes of the requests being worked on. */
   private inFlightBytes = 0;
-  /** Running mean of the body bytes of granted requests (0 until the first grant). */
-  private meanGrantedBytes = 0;
   /** Waiters in the queue (it may hold holes where a waiter behind the head was started). */
   private waiting = 0;
   /** performance.now() of the last slot released (or of construction): the watchdog's progress mark. */
@@ -78,22 +75,27 @@ export class Admission {
   private queue: Array<Waiter | undefined> = [];
   private head = 0;
   private queuedBytes = 0;
-  /** Requests past the overload gate still reading their body (see full()). */
+  /** Requests past the overload gate still reading their body (see full()), and their declared bytes. */
   private arriving = 0;
-  /** How long a request holds its slot, ms: the service time the prediction divides by. */
-  private readonly hold: HoldEstimate;
+  private arrivingBytes = 0;
+  /** The mean slot hold and the mean body: what the prediction multiplies work by. */
+  private readonly work: WorkEstimate;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: AdmissionOptions,
     private readonly observer: AdmissionObserver,
   ) {
-    this.hold = new HoldEstimate(options.initialHoldMs ?? options.queueDelayTargetMs ?? 0);
+    this.work = new WorkEstimate(
+      options.initialHoldMs ?? options.queueDelayTargetMs ?? 0,
+      options.maxInFlight,
+      options.maxInFlightBytes,
+    );
   }
 
   /** A slot hold measured before traffic (the canaries' slowest call, ms): raises the prior until the first completion. */
   seedHold(measuredMs: number): void {
-    this.hold.seed(measuredMs);
+    this.work.hold.seed(measuredMs);
   }
 
   get active(): number {
@@ -109,20 +111,12 @@ export class Admission {
     return this.waiting;
   }
 
-  /** The wait predicted for a request joining the queue behind `ahead` others, ms. */
-  predictedWaitMs(ahead = this.queued): number {
-    return ((ahead + 1) * this.hold.meanMs) / this.slots();
-  }
-
   /**
-   * How many requests run at once while all are busy: the count bound, or fewer when the byte
-   * bound is what limits them (requests of the mean granted size). A mix of large and small
-   * requests makes this optimistic for the large ones; the interval refuses what it admits wrongly.
+   * The wait predicted for a request joining the queue behind `ahead` others holding
+   * `aheadBytes` of bodies, ms: each counts as its body over the mean body (hold-estimate.ts).
    */
-  private slots(): number {
-    const budget = this.options.maxInFlightBytes;
-    if (budget === undefined || this.meanGrantedBytes === 0) return this.options.maxInFlight;
-    return Math.max(1, Math.min(this.options.maxInFlight, Math.floor(budget / this.meanGrantedBytes)));
+  predictedWaitMs(ahead = this.queued, aheadBytes = this.queuedBytes): number {
+    return this.work.predictedWaitMs(ahead, aheadBytes);
   }
 
   /**
@@ -156,10 +150,10 @@ export class Admission {
   }
 
   /** True when a request would be refused behind `ahead` others: the count bound, or the predicted wait past the target. */
-  private wouldRefuse(ahead: number): boolean {
+  private wouldRefuse(ahead: number, aheadBytes: number): boolean {
     if (this.inFlight < this.options.maxInFlight && this.waiting === 0) return false;
     if (ahead >= this.options.maxQueue) return true;
-    return this.target > 0 && this.predictedWaitMs(ahead) > this.target;
+    return this.target > 0 && this.predictedWaitMs(ahead, aheadBytes) > this.target;
   }
 
   /**
@@ -177,17 +171,23 @@ export class Admission {
       this.fits(declaredBytes, this.reserveForHead(performance.now()))
     )
       return false;
-    return this.wouldRefuse(this.queued + this.arriving);
+    return this.wouldRefuse(this.queued + this.arriving, this.queuedBytes + this.arrivingBytes);
   }
 
-  /** Marks a request past the gate that is reading its body before acquire(); call the result once it stops. */
-  arrive(): () => void {
+  /**
+   * Marks a request past the gate that is reading its body before acquire(), of `declaredBytes`
+   * (its Content-Length; unknown: the mean body); call the result once it stops.
+   */
+  arrive(declaredBytes?: number): () => void {
+    const bytes = declaredBytes ?? this.work.meanBytes;
     this.arriving += 1;
+    this.arrivingBytes += bytes;
     let left = false;
     return () => {
       if (left) return;
       left = true;
       this.arriving -= 1;
+      this.arrivingBytes -= bytes;
     };
   }
 
@@ -211,7 +211,10 @@ export class Admission {
       this.observer.onChange(this.inFlight, this.waiting);
       return release;
     }
-    if (this.wouldRefuse(this.queued) || this.queuedBytes + bytes > (this.options.maxQueueBytes ?? Infinity)) {
+    if (
+      this.wouldRefuse(this.queued, this.queuedBytes) ||
+      this.queuedBytes + bytes > (this.options.maxQueueBytes ?? Infinity)
+    ) {
       this.observer.onShed('overloaded');
       throw new ApiError(503, 'overloaded', 'the service is at capacity; retry later', this.options.retryAfterSeconds);
     }
@@ -269,10 +272,6 @@ export class Admission {
   private start(now: number, bytes: number): Release {
     this.inFlight += 1;
     this.inFlightBytes += bytes;
-    this.meanGrantedBytes =
-      this.meanGrantedBytes === 0
-        ? bytes
-        : this.meanGrantedBytes + BYTES_SAMPLE_WEIGHT * (bytes - this.meanGrantedBytes);
     return this.releaser(now, bytes);
   }
 
@@ -312,7 +311,7 @@ export class Admission {
       const now = performance.now();
       this.lastReleaseAt = now;
       const held = now - grantedAt;
-      if (!failed || held > this.hold.meanMs) this.hold.observe(held);
+      if (!failed || held > this.work.hold.meanMs) this.work.completed(held, bytes);
       this.inFlight -= 1;
       this.inFlightBytes -= bytes;
       this.pump();

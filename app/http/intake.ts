@@ -21,7 +21,7 @@ export async function admittedJson(
 ): Promise<void> {
   const startedAt = ctx.state.startedAt;
   const deadlineMs = startedAt + deps.requestTimeoutMs;
-  const leave = deps.admission.arrive();
+  const leave = deps.admission.arrive(ctx.request.length);
   let bytes: Buffer;
   try {
     bytes = await deps.bodies.read(ctx.req, startedAt, deadlineMs, () => ctx.set('Connection', 'close'));

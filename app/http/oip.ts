@@ -84,7 +84,7 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestSt
     const deadlineMs = startedAt + deps.requestTimeoutMs;
     // As on /v1/classify (intake.ts): the body is read before admission, as a bounded body
     // reader under BODY_TIMEOUT_MS, and queued as raw bytes; parsed only inside the slot.
-    const leave = deps.admission.arrive();
+    const leave = deps.admission.arrive(ctx.request.length);
     const raw = await deps.bodies
       .guard(
         startedAt,
