@@ -68,6 +68,7 @@ export class FastTextChild<S extends LineSink> {
   deathReason = '';
 
   private diedOfPipeError = false;
+  private heartbeatOwed = false;
   private readonly proc: ChildProcessWithoutNullStreams;
   private readonly framer = new LineFramer();
   private inflight: (Segment<S> | typeof HEARTBEAT | undefined)[] = [];
@@ -144,6 +145,11 @@ export class FastTextChild<S extends LineSink> {
     return this.inflightLines + this.unsentLines;
   }
 
+  /** Lines owed to calls: the load without a heartbeat line, which is no caller's work. */
+  get owedToCalls(): number {
+    return this.load - (this.heartbeatOwed ? 1 : 0);
+  }
+
   /** Stderr's last line, for messages ("... has wrong file format!"). */
   stderrSummary(): string {
     const last = this.stderrTail.trim().split('\n').pop();
@@ -164,6 +170,7 @@ export class FastTextChild<S extends LineSink> {
   heartbeat(): void {
     if (this.state !== 'ready' || this.blocked || this.load > 0) return;
     this.inflight.push(HEARTBEAT);
+    this.heartbeatOwed = true;
     this.inflightLines = 1;
     this.stallClockAt = performance.now();
     this.write(`${PROBE_TEXT}\n`);
@@ -246,6 +253,7 @@ export class FastTextChild<S extends LineSink> {
       return;
     }
     if (seg === HEARTBEAT) {
+      this.heartbeatOwed = false;
       this.inflightLines--;
       this.advanceHead();
       return;
@@ -297,6 +305,7 @@ export class FastTextChild<S extends LineSink> {
     this.unsent = [];
     this.inflightLines = 0;
     this.unsentLines = 0;
+    this.heartbeatOwed = false;
     if (!this.hasExited) {
       if (sig === 'SIGTERM') this.proc.stdin.end();
       this.signal(sig);

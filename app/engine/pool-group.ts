@@ -68,12 +68,12 @@ export class Group {
     return out;
   }
 
-  /** Lines of calls owed by the group's children (a loading child's probe is not a call). */
+  /** Lines of calls owed by the group's children (a loading child's probe and a heartbeat are not calls). */
   pending(): number {
     let n = 0;
     for (const slot of this.slots) {
       const child = slot.child;
-      if (child !== undefined) n += child.state === 'ready' ? child.load : child.unsentLines;
+      if (child !== undefined) n += child.state === 'ready' ? child.owedToCalls : child.unsentLines;
     }
     return n;
   }

@@ -192,7 +192,18 @@ test.serial('an idle child that is stopped (SIGSTOP) is replaced before any call
   if (victim === undefined) throw new Error('no child');
   process.kill(victim, 'SIGSTOP');
   // No call: only the idle heartbeat can find it (idle 300 ms, then 300 ms unanswered).
-  await waitFor('the stopped idle child to be gone', () => !pidAlive(victim), 5000);
+  // Meanwhile the heartbeat line it owes is no call's work: pending, which the liveness
+  // watchdog judges, stays 0 (review: it counted, and /health failed on an idle service).
+  const pendingSeen = new Set<number>();
+  await waitFor(
+    'the stopped idle child to be gone',
+    () => {
+      pendingSeen.add(engine.stats().pending);
+      return !pidAlive(victim);
+    },
+    5000,
+  );
+  t.deepEqual([...pendingSeen], [0]);
   await waitFor('the replacement', () => engine.stats().restarts === 1 && engine.stats().liveChildren === 1, 5000);
   t.true(
     reasons.some((r) => r.startsWith('stalled: 1 lines')),
