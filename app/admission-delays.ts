@@ -20,6 +20,8 @@ export interface AdmissionDelays {
   /** The target was set, not derived from the timeout. */
   readonly targetSet: boolean;
   readonly intervalMs: number;
+  /** The interval was set, not derived. */
+  readonly intervalSet: boolean;
   readonly requestTimeoutMs: number;
 }
 
@@ -27,23 +29,31 @@ export interface AdmissionDelays {
 export function admissionDelayProblems(d: AdmissionDelays): string[] {
   const problems: string[] = [];
   const timeout = `REQUEST_TIMEOUT_MS=${d.requestTimeoutMs}`;
+  const interval = `ADMISSION_QUEUE_DELAY_INTERVAL_MS=${d.intervalMs}`;
+  // Unset, neither value can conflict with the timeout: each is derived to fit it.
   if (d.targetSet && d.targetMs >= d.requestTimeoutMs) {
     problems.push(
       `ADMISSION_QUEUE_DELAY_TARGET_MS=${d.targetMs} is not shorter than ${timeout}: ` +
         'a request admitted to wait that long would reach its deadline (504) before its turn; ' +
-        `lower the target, or raise REQUEST_TIMEOUT_MS (to ${2 * d.targetMs + 1} or more, so the derived interval fits)`,
+        'lower the target, or raise REQUEST_TIMEOUT_MS above it' +
+        (d.intervalSet ? '' : ` (to ${2 * d.targetMs + 1} or more for the derived interval of twice the target)`),
     );
-  } else if (d.intervalMs >= d.requestTimeoutMs) {
+  }
+  if (d.intervalSet && d.intervalMs >= d.requestTimeoutMs) {
     problems.push(
-      `ADMISSION_QUEUE_DELAY_INTERVAL_MS=${d.intervalMs} is not shorter than ${timeout}: ` +
+      `${interval} is not shorter than ${timeout}: ` +
         'a queued request would reach its deadline (504, its client waited for nothing) before the interval refuses it with a prompt 503; ' +
         'set the interval below the request timeout, or raise REQUEST_TIMEOUT_MS',
     );
   }
-  if (d.targetMs > 0 && d.intervalMs < d.targetMs) {
+  if (d.intervalSet && d.targetMs > 0 && d.intervalMs < d.targetMs) {
+    const target = d.targetSet
+      ? `ADMISSION_QUEUE_DELAY_TARGET_MS=${d.targetMs}`
+      : `the queue delay target derived from ${timeout} (${d.targetMs}, half of it)`;
     problems.push(
-      `ADMISSION_QUEUE_DELAY_INTERVAL_MS=${d.intervalMs} is shorter than ADMISSION_QUEUE_DELAY_TARGET_MS=${d.targetMs}: ` +
-        'a request admitted to wait up to the target would be refused before that wait ends; set the interval to at least the target',
+      `${interval} is shorter than ${target}: ` +
+        `a request admitted to wait up to the target would be refused before that wait ends; set the interval to at least ${d.targetMs}` +
+        (d.targetSet ? ', or lower the target' : ', or set ADMISSION_QUEUE_DELAY_TARGET_MS'),
     );
   }
   return problems;

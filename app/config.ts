@@ -314,6 +314,7 @@ export function loadConfig(env: Env = process.env): Config {
       targetMs: queueDelayTargetMs,
       targetSet,
       intervalMs: queueDelayIntervalMs,
+      intervalSet: r.raw('ADMISSION_QUEUE_DELAY_INTERVAL_MS') !== undefined,
       requestTimeoutMs,
     }),
   );

@@ -101,14 +101,24 @@ router does not know is a 404: a liveness probe there restarts every pod forever
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than lifecycle.preStopSleepSeconds (%d) + shutdown.delaySeconds (%d) + shutdown.drainTimeoutSeconds (%d) = %d, or the kubelet kills the pod mid-drain. Set terminationGracePeriodSeconds to %d or more (a few seconds for the engine to stop), or shorten the sleep or the drain." (int64 $v.terminationGracePeriodSeconds) (int64 $v.lifecycle.preStopSleepSeconds) (int64 $v.shutdown.delaySeconds) (int64 $v.shutdown.drainTimeoutSeconds) $shutdownSeconds (add $shutdownSeconds 5)) -}}
 {{- end -}}
 
-{{- /* Admission: a waiter admitted to wait up to the target must not be refused before it. */ -}}
+{{- /* Admission, as the service judges it at start (app/admission-delays.ts). An interval of 0 is
+derived there: max(1000, 2 x target), or half the timeout when that is not longer, never below the target. */ -}}
 {{- $adm := $v.admission -}}
-{{- if and (gt (int64 $adm.queueDelayTargetMs) 0) (lt (int64 $adm.queueDelayIntervalMs) (int64 $adm.queueDelayTargetMs)) -}}
-{{- fail (printf "admission.queueDelayIntervalMs (%d) is shorter than admission.queueDelayTargetMs (%d): every request admitted to wait up to the target would be refused 503 before that wait ends (the service refuses this setting at start). Set admission.queueDelayIntervalMs to at least %d (twice the target, as the defaults 500/1000), or lower the target." (int64 $adm.queueDelayIntervalMs) (int64 $adm.queueDelayTargetMs) (mul 2 (int64 $adm.queueDelayTargetMs))) -}}
+{{- $target := int64 $adm.queueDelayTargetMs -}}
+{{- $timeout := int64 $adm.requestTimeoutMs -}}
+{{- $interval := int64 $adm.queueDelayIntervalMs -}}
+{{- if and (gt $target 0) (ge $target $timeout) -}}
+{{- fail (printf "admission.queueDelayTargetMs (%d) is not shorter than admission.requestTimeoutMs (%d): a request admitted to wait that long would reach its deadline (504) before its turn (the service refuses this setting at start). Lower the target, or raise admission.requestTimeoutMs above it (to %d or more for the derived interval of twice the target)." $target $timeout (add (mul 2 $target) 1)) -}}
+{{- end -}}
+{{- if gt $interval 0 -}}
+{{- /* A waiter admitted to wait up to the target must not be refused before it. */ -}}
+{{- if and (gt $target 0) (lt $interval $target) -}}
+{{- fail (printf "admission.queueDelayIntervalMs (%d) is shorter than admission.queueDelayTargetMs (%d): every request admitted to wait up to the target would be refused 503 before that wait ends (the service refuses this setting at start). Set admission.queueDelayIntervalMs to at least the target, or to 0 (derived: twice the target, or half the request timeout when that is shorter), or lower the target." $interval $target) -}}
 {{- end -}}
 {{- /* ...and every waiter must be refused by the interval before its deadline turns it into a 504. */ -}}
-{{- if ge (int64 $adm.queueDelayIntervalMs) (int64 $adm.requestTimeoutMs) -}}
-{{- fail (printf "admission.queueDelayIntervalMs (%d) is not shorter than admission.requestTimeoutMs (%d): a queued request would reach its deadline (504) before the interval refuses it with a prompt 503 (the service refuses this setting at start). Lower admission.queueDelayIntervalMs or raise admission.requestTimeoutMs." (int64 $adm.queueDelayIntervalMs) (int64 $adm.requestTimeoutMs)) -}}
+{{- if ge $interval $timeout -}}
+{{- fail (printf "admission.queueDelayIntervalMs (%d) is not shorter than admission.requestTimeoutMs (%d): a queued request would reach its deadline (504) before the interval refuses it with a prompt 503 (the service refuses this setting at start). Lower admission.queueDelayIntervalMs (0 derives one that fits) or raise admission.requestTimeoutMs." $interval $timeout) -}}
+{{- end -}}
 {{- end -}}
 
 {{- /* Memory and cache for every model copy (Deployment and Knative alike). */ -}}

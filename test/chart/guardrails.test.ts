@@ -108,16 +108,22 @@ const VIOLATIONS: readonly Violation[] = [
       "model.uri is set (s3://b/k) but model.md5 is empty: the service only loads a file whose MD5 was fixed when the model was published. Pass --set-string model.md5=<32 hex> with the uri, or leave model.uri empty to serve the image's baked model.",
   },
   {
-    rule: 'an admission target raised past its interval (the service would exit 2 on it)',
-    set: ['admission.queueDelayTargetMs=2000'],
+    rule: 'an admission interval set shorter than the target (the service would exit 2 on it)',
+    set: ['admission.queueDelayTargetMs=2000', 'admission.queueDelayIntervalMs=1000'],
     message:
-      'admission.queueDelayIntervalMs (1000) is shorter than admission.queueDelayTargetMs (2000): every request admitted to wait up to the target would be refused 503 before that wait ends (the service refuses this setting at start). Set admission.queueDelayIntervalMs to at least 4000 (twice the target, as the defaults 500/1000), or lower the target.',
+      'admission.queueDelayIntervalMs (1000) is shorter than admission.queueDelayTargetMs (2000): every request admitted to wait up to the target would be refused 503 before that wait ends (the service refuses this setting at start). Set admission.queueDelayIntervalMs to at least the target, or to 0 (derived: twice the target, or half the request timeout when that is shorter), or lower the target.',
   },
   {
-    rule: 'an admission interval as long as the request timeout (queued requests would get 504 at the deadline, not a prompt 503)',
-    set: ['admission.requestTimeoutMs=1000'],
+    rule: 'an admission interval set as long as the request timeout (queued requests would get 504 at the deadline, not a prompt 503)',
+    set: ['admission.queueDelayIntervalMs=1000', 'admission.requestTimeoutMs=1000'],
     message:
-      'admission.queueDelayIntervalMs (1000) is not shorter than admission.requestTimeoutMs (1000): a queued request would reach its deadline (504) before the interval refuses it with a prompt 503 (the service refuses this setting at start). Lower admission.queueDelayIntervalMs or raise admission.requestTimeoutMs.',
+      'admission.queueDelayIntervalMs (1000) is not shorter than admission.requestTimeoutMs (1000): a queued request would reach its deadline (504) before the interval refuses it with a prompt 503 (the service refuses this setting at start). Lower admission.queueDelayIntervalMs (0 derives one that fits) or raise admission.requestTimeoutMs.',
+  },
+  {
+    rule: 'an admission target as long as the request timeout (admitted requests would get 504 before their turn)',
+    set: ['admission.queueDelayTargetMs=10000'],
+    message:
+      'admission.queueDelayTargetMs (10000) is not shorter than admission.requestTimeoutMs (10000): a request admitted to wait that long would reach its deadline (504) before its turn (the service refuses this setting at start). Lower the target, or raise admission.requestTimeoutMs above it (to 20001 or more for the derived interval of twice the target).',
   },
 ];
 

@@ -125,6 +125,28 @@ test('a timeout or a target set alone starts: the unset one is derived to fit, a
   t.throws(() => loadConfig({ REQUEST_TIMEOUT_MS: '9' }), { message: /REQUEST_TIMEOUT_MS=9 is out of range \[10, / });
 });
 
+// Review: a set interval was called "derived", a derived target was named as if set, and the
+// second of two problems was only reported once the first was fixed.
+test('admission delay messages say which value was set and which derived, and list every problem at once', (t) => {
+  const both = t.throws(
+    () => loadConfig({ ADMISSION_QUEUE_DELAY_TARGET_MS: '10000', ADMISSION_QUEUE_DELAY_INTERVAL_MS: '30000' }),
+    { instanceOf: ConfigError },
+  );
+  t.is(both?.problems.length, 2, both?.message);
+  t.regex(both?.message ?? '', /ADMISSION_QUEUE_DELAY_TARGET_MS=10000 is not shorter than REQUEST_TIMEOUT_MS=10000/);
+  t.regex(both?.message ?? '', /ADMISSION_QUEUE_DELAY_INTERVAL_MS=30000 is not shorter than REQUEST_TIMEOUT_MS=10000/);
+  t.notRegex(both?.message ?? '', /derived interval/);
+  const derivedTarget = t.throws(
+    () => loadConfig({ REQUEST_TIMEOUT_MS: '800', ADMISSION_QUEUE_DELAY_INTERVAL_MS: '300' }),
+    { instanceOf: ConfigError },
+  );
+  t.regex(
+    derivedTarget?.message ?? '',
+    /the queue delay target derived from REQUEST_TIMEOUT_MS=800 \(400, half of it\)/,
+  );
+  t.notRegex(derivedTarget?.message ?? '', /ADMISSION_QUEUE_DELAY_TARGET_MS=/);
+});
+
 test('ADMISSION_MAX_IN_FLIGHT has an upper bound: a million slots is no admission at all', (t) => {
   const error = t.throws(() => loadConfig({ ADMISSION_MAX_IN_FLIGHT: '1000000' }), { instanceOf: ConfigError });
   t.regex(error?.message ?? '', /ADMISSION_MAX_IN_FLIGHT=1000000 is out of range \[1, 10000\]/);
