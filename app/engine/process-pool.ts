@@ -264,7 +264,7 @@ export class FastTextPool implements Classifier {
   private onChildReady(slot: Slot, child: PoolChild): void {
     if (slot.child !== child) return;
     this.opts.log?.info(
-      { k: slot.group.k, pid: child.pid, loadMs: Math.round(child.readySince - child.spawnedAt) },
+      { k: slot.group.k, childPid: child.pid, loadMs: Math.round(child.readySince - child.spawnedAt) },
       'fastText process ready',
     );
     if (this.startWaiter !== undefined && slot.group === this.tiers.first) this.startWaiter.resolve();
@@ -286,7 +286,7 @@ export class FastTextPool implements Classifier {
     this.opts.log?.[level](
       {
         k: slot.group.k,
-        pid: child.pid,
+        childPid: child.pid,
         reason,
         orphanedLines: owedLines(orphans.written) + owedLines(orphans.unsent),
       },

@@ -23,6 +23,8 @@ export interface RunningService {
   /** The management listener's URL when MANAGEMENT_PORT was asked for, else the traffic URL. */
   readonly managementUrl: string;
   readonly logs: LogLine[];
+  /** The same lines as printed, for what parsing hides (duplicate keys). */
+  readonly rawLogs: string[];
   readonly stderr: string[];
   /** Resolves with the first log line matching, or rejects after timeoutMs. */
   waitForLog(match: (line: LogLine) => boolean, timeoutMs: number): Promise<LogLine>;
@@ -57,6 +59,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
   };
   const proc = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
+  const rawLogs: string[] = [];
   const stderr: string[] = [];
   const listeners = new Set<() => void>();
   let buffered = '';
@@ -67,6 +70,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
+      rawLogs.push(line);
       try {
         logs.push(JSON.parse(line) as LogLine);
       } catch {
@@ -154,7 +158,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     throw new Error(`not ready within ${readyTimeoutMs} ms; last /ready: ${last}`);
   }
 
-  return { proc, pid: proc.pid ?? -1, url, managementUrl, logs, stderr, waitForLog, waitReady, exited, stop };
+  return { proc, pid: proc.pid ?? -1, url, managementUrl, logs, rawLogs, stderr, waitForLog, waitReady, exited, stop };
 }
 
 /** The body as JSON when it is JSON, else the text. */
