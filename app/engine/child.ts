@@ -68,7 +68,6 @@ export class FastTextChild<S extends LineSink> {
   deathReason = '';
 
   private diedOfPipeError = false;
-  private heartbeatOwed = false;
   private readonly proc: ChildProcessWithoutNullStreams;
   private readonly framer = new LineFramer();
   private inflight: (Segment<S> | typeof HEARTBEAT | undefined)[] = [];
@@ -147,7 +146,8 @@ export class FastTextChild<S extends LineSink> {
 
   /** Lines owed to calls: the load without a heartbeat line, which is no caller's work. */
   get owedToCalls(): number {
-    return this.load - (this.heartbeatOwed ? 1 : 0);
+    // A heartbeat is sent only to a child that owes nothing, so while owed it heads the FIFO.
+    return this.load - (this.inflight[this.head] === HEARTBEAT ? 1 : 0);
   }
 
   /** Stderr's last line, for messages ("... has wrong file format!"). */
@@ -170,7 +170,6 @@ export class FastTextChild<S extends LineSink> {
   heartbeat(): void {
     if (this.state !== 'ready' || this.blocked || this.load > 0) return;
     this.inflight.push(HEARTBEAT);
-    this.heartbeatOwed = true;
     this.inflightLines = 1;
     this.stallClockAt = performance.now();
     this.write(`${PROBE_TEXT}\n`);
@@ -253,7 +252,6 @@ export class FastTextChild<S extends LineSink> {
       return;
     }
     if (seg === HEARTBEAT) {
-      this.heartbeatOwed = false;
       this.inflightLines--;
       this.advanceHead();
       return;
@@ -305,7 +303,6 @@ export class FastTextChild<S extends LineSink> {
     this.unsent = [];
     this.inflightLines = 0;
     this.unsentLines = 0;
-    this.heartbeatOwed = false;
     if (!this.hasExited) {
       if (sig === 'SIGTERM') this.proc.stdin.end();
       this.signal(sig);

@@ -7,10 +7,10 @@
 // about n x hold / maxInFlight, where each request ahead counts as its body bytes over the mean
 // body (a 13 KB batch among 60-byte texts is 200 requests' work, not one); before the first
 // completion the hold is a prior (the target: one round of slots may queue) or a measured seed
-// (hold-estimate.ts). In every mode a waiter
-// still queued after `queueDelayIntervalMs` is refused 503 (with a target: the prediction was
-// wrong, capacity fell after it was admitted; without one: the wait bound of count-only
-// admission). `maxQueue` and `maxQueueBytes` bound the queue's memory whatever the target.
+// (hold-estimate.ts). In every mode a waiter still queued after `queueDelayIntervalMs` is
+// refused 503 (with a target: the prediction was wrong, capacity fell after it was admitted;
+// without one: the wait bound of count-only admission). `maxQueue` and `maxQueueBytes` bound
+// the queue's memory whatever the target.
 // Queued requests hold only their raw body bytes (see intake.ts): no parsed objects.
 // Why this rather than CoDel's sojourn-time judgement, with measurements: docs/http.md.
 import { performance } from 'node:perf_hooks';

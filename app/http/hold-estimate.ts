@@ -52,11 +52,8 @@ export class HoldEstimate {
   }
 }
 
-/** Weight of one granted request's bytes in their running mean (the unit of work). */
-const BYTES_SAMPLE_WEIGHT = 1 / 32;
-
 /**
- * The queue-delay prediction: the mean slot hold and the mean body of granted requests, the
+ * The queue-delay prediction: the mean slot hold and the mean body of completed requests, the
  * unit of work a request's body is measured in (a 13 KB batch among 60-byte texts is about
  * 200 requests' work). Bodies are the one measure of work known before a body is parsed; k,
  * which can change a byte's cost a hundredfold, is not, and the interval refuses what this
@@ -82,7 +79,8 @@ export class WorkEstimate {
    */
   completed(heldMs: number, bytes: number): void {
     this.hold.observe(heldMs);
-    this.meanBytes = this.meanBytes === 0 ? bytes : this.meanBytes + BYTES_SAMPLE_WEIGHT * (bytes - this.meanBytes);
+    // With the holds' weight, so both means follow the same recent completions.
+    this.meanBytes = this.meanBytes === 0 ? bytes : this.meanBytes + HOLD_SAMPLE_WEIGHT * (bytes - this.meanBytes);
   }
 
   /**
