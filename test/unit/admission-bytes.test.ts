@@ -173,3 +173,24 @@ test('a large head is not starved by a steady stream of smaller requests that fi
   (await big)();
   running.forEach((release) => release());
 });
+
+// Review: the gate counted a body still arriving at its declared length, so one connection that
+// declared 1 MiB and sent a byte every 200 ms shut the gate on a saturated but healthy service.
+test('a body still arriving counts as at most a mean body: a large declared length does not shut the gate', (t) => {
+  const a = admission(64, 8 << 20, 500);
+  // 64 completions of 60-byte requests set the means (holds of about 0 ms after a 500 ms prior).
+  for (let i = 0; i < 64; i++) (a.acquire(far(), 60) as Release)();
+  const busy = Array.from({ length: 64 }, () => a.acquire(far(), 60) as Release);
+  t.false(a.full(60), 'every slot busy, nothing queued: the gate is open');
+  const leave = a.arrive(1 << 20);
+  t.false(a.full(60), 'one slow 1 MiB upload in progress: still open');
+  leave();
+  // Many arriving bodies still count: the gate closes once their number predicts a wait past the target.
+  const leaves: Array<() => void> = [];
+  while (!a.full(60) && leaves.length < 100_000) leaves.push(a.arrive(1 << 20));
+  t.true(a.full(60));
+  t.true(leaves.length > 1, `${leaves.length} arriving bodies closed it`);
+  for (const l of leaves) l();
+  busy.forEach((r) => r());
+  t.is(a.active, 0);
+});
