@@ -318,6 +318,11 @@ export function loadConfig(env: Env = process.env): Config {
       requestTimeoutMs,
     }),
   );
+  // Below one full body, the largest allowed request always runs alone (and a value meant in MiB runs everything alone).
+  if (config.admission.maxInFlightBytes < maxBodyBytes)
+    r.problems.push(
+      `ADMISSION_MAX_IN_FLIGHT_BYTES=${config.admission.maxInFlightBytes} is less than one full body (MAX_BODY_BYTES=${maxBodyBytes}): set it to at least that, in bytes (default 8 x MAX_BODY_BYTES)`,
+    );
   if (config.managementPort !== 0 && config.managementPort === config.port)
     r.problems.push('MANAGEMENT_PORT must differ from PORT (or be 0 to turn it off)');
   if (r.problems.length > 0) throw new ConfigError(r.problems);

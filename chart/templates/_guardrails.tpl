@@ -121,6 +121,11 @@ derived there: max(1000, 2 x target), or half the timeout when that is not longe
 {{- end -}}
 {{- end -}}
 
+{{- /* The byte bound on work must hold at least one full body, or the largest request always runs alone. */ -}}
+{{- if lt (int64 $adm.maxInFlightBytes) (int64 $v.limits.maxBodyBytes) -}}
+{{- fail (printf "admission.maxInFlightBytes (%d) is less than one full body, limits.maxBodyBytes (%d): every request that large would run alone, and a value meant in MiB would run every request alone (the service refuses this setting at start). Set admission.maxInFlightBytes in bytes, to at least %d; the service's own default is 8 x limits.maxBodyBytes (%d)." (int64 $adm.maxInFlightBytes) (int64 $v.limits.maxBodyBytes) (int64 $v.limits.maxBodyBytes) (mul 8 (int64 $v.limits.maxBodyBytes))) -}}
+{{- end -}}
+
 {{- /* Memory and cache for every model copy (Deployment and Knative alike). */ -}}
 {{- include "fasttext-edge.guardrails.modelSizing" . -}}
 

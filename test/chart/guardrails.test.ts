@@ -120,6 +120,12 @@ const VIOLATIONS: readonly Violation[] = [
       'admission.queueDelayIntervalMs (1000) is not shorter than admission.requestTimeoutMs (1000): a queued request would reach its deadline (504) before the interval refuses it with a prompt 503 (the service refuses this setting at start). Lower admission.queueDelayIntervalMs (0 derives one that fits) or raise admission.requestTimeoutMs.',
   },
   {
+    rule: 'a byte bound on work below one full body (the service would exit 2 on it)',
+    set: ['admission.maxInFlightBytes=8'],
+    message:
+      "admission.maxInFlightBytes (8) is less than one full body, limits.maxBodyBytes (1048576): every request that large would run alone, and a value meant in MiB would run every request alone (the service refuses this setting at start). Set admission.maxInFlightBytes in bytes, to at least 1048576; the service's own default is 8 x limits.maxBodyBytes (8388608).",
+  },
+  {
     rule: 'an admission target as long as the request timeout (admitted requests would get 504 before their turn)',
     set: ['admission.queueDelayTargetMs=10000'],
     message:

@@ -147,6 +147,20 @@ test('admission delay messages say which value was set and which derived, and li
   t.notRegex(derivedTarget?.message ?? '', /ADMISSION_QUEUE_DELAY_TARGET_MS=/);
 });
 
+// Review: ADMISSION_MAX_IN_FLIGHT_BYTES=8 (meant as MiB) started and ran every request alone.
+test('a byte bound on work below one full body is refused at start, naming both settings', (t) => {
+  const error = t.throws(() => loadConfig({ ADMISSION_MAX_IN_FLIGHT_BYTES: '8' }), { instanceOf: ConfigError });
+  t.regex(
+    error?.message ?? '',
+    /ADMISSION_MAX_IN_FLIGHT_BYTES=8 is less than one full body \(MAX_BODY_BYTES=1048576\)/,
+  );
+  t.is(loadConfig({ ADMISSION_MAX_IN_FLIGHT_BYTES: '1048576' }).admission.maxInFlightBytes, 1_048_576);
+  t.is(loadConfig({ MAX_BODY_BYTES: '16777216' }).admission.maxInFlightBytes, 8 * 16_777_216);
+  t.throws(() => loadConfig({ MAX_BODY_BYTES: '16777216', ADMISSION_MAX_IN_FLIGHT_BYTES: '8388608' }), {
+    instanceOf: ConfigError,
+  });
+});
+
 test('ADMISSION_MAX_IN_FLIGHT has an upper bound: a million slots is no admission at all', (t) => {
   const error = t.throws(() => loadConfig({ ADMISSION_MAX_IN_FLIGHT: '1000000' }), { instanceOf: ConfigError });
   t.regex(error?.message ?? '', /ADMISSION_MAX_IN_FLIGHT=1000000 is out of range \[1, 10000\]/);
