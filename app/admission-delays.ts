@@ -49,7 +49,7 @@ export function admissionDelayProblems(d: AdmissionDelays): string[] {
   if (d.intervalSet && d.targetMs > 0 && d.intervalMs < d.targetMs) {
     const target = d.targetSet
       ? `ADMISSION_QUEUE_DELAY_TARGET_MS=${d.targetMs}`
-      : `the queue delay target derived from ${timeout} (${d.targetMs}, half of it)`;
+      : `the queue delay target derived from ${timeout} (${d.targetMs}, ${d.targetMs === 500 ? 'the default' : 'half of it'})`;
     problems.push(
       `${interval} is shorter than ${target}: ` +
         `a request admitted to wait up to the target would be refused before that wait ends; set the interval to at least ${d.targetMs}` +

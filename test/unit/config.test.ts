@@ -145,6 +145,10 @@ test('admission delay messages say which value was set and which derived, and li
     /the queue delay target derived from REQUEST_TIMEOUT_MS=800 \(400, half of it\)/,
   );
   t.notRegex(derivedTarget?.message ?? '', /ADMISSION_QUEUE_DELAY_TARGET_MS=/);
+  const defaultTarget = t.throws(() => loadConfig({ ADMISSION_QUEUE_DELAY_INTERVAL_MS: '300' }), {
+    instanceOf: ConfigError,
+  });
+  t.regex(defaultTarget?.message ?? '', /derived from REQUEST_TIMEOUT_MS=10000 \(500, the default\)/);
 });
 
 // Review: ADMISSION_MAX_IN_FLIGHT_BYTES=8 (meant as MiB) started and ran every request alone.
