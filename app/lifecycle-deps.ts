@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import {
   isModelFailurePhase,
   type FetchedObject,
+  type ModelCandidate,
   type ModelCanary,
   type ModelLock,
   type ModelPhase,
@@ -83,6 +84,7 @@ export async function fetchVerified(
   signal: AbortSignal,
   onPhase: (phase: Exclude<ModelPhase, 'verified'>, detail?: string) => void,
   onFetched?: (fetched: FetchedObject) => void,
+  onCandidate?: (candidate: ModelCandidate) => void,
 ): Promise<VerifiedModel> {
   const { provider, lock, metrics } = deps;
   const started = performance.now();
@@ -96,6 +98,7 @@ export async function fetchVerified(
       if (p.nextRetryMs !== undefined && isModelFailurePhase(p.phase))
         metrics.modelDownloadFailures.inc({ reason: p.phase });
       if (p.lastFailure?.fetched !== undefined) onFetched?.(p.lastFailure.fetched);
+      if (p.candidate !== undefined) onCandidate?.(p.candidate);
       if (p.lastFailure && (p.phase === 'downloading' || p.phase === 'verifying'))
         onPhase(p.lastFailure.phase, p.lastFailure.detail);
       else if (p.phase !== 'verified') onPhase(p.phase, p.detail);

@@ -4,7 +4,8 @@
 // rejection does to readiness and the engine.
 import { setTimeout as delay } from 'node:timers/promises';
 import { fetchVerified, type LifecycleDeps, type ModelInfo } from './lifecycle-deps.js';
-import type { FetchedObject, VerifiedModel } from './model/types.js';
+import { unchangedFile } from './model/cache-file.js';
+import type { FetchedObject, ModelCandidate, VerifiedModel } from './model/types.js';
 import type { NotReadyReason } from './readiness.js';
 
 export class ModelSlot {
@@ -31,10 +32,16 @@ export class ModelSlot {
   }
 
   /** A verified model, or undefined after a failure and its backoff (or an abort). */
-  async ensure(): Promise<VerifiedModel | undefined> {
+  async ensure(onCandidate?: (candidate: ModelCandidate) => void): Promise<VerifiedModel | undefined> {
     this.onPhase('downloading');
     try {
-      this.verified = await fetchVerified(this.deps, this.signal, this.onPhase, (fetched) => (this.fetched = fetched));
+      this.verified = await fetchVerified(
+        this.deps,
+        this.signal,
+        this.onPhase,
+        (fetched) => (this.fetched = fetched),
+        onCandidate,
+      );
       return this.verified;
     } catch (error) {
       if (this.signal.aborted) return undefined;
@@ -45,9 +52,17 @@ export class ModelSlot {
     }
   }
 
-  /** The engine's beforeSpawn: throws when the file at modelPath is no longer the verified model. */
-  async recheck(modelPath: string): Promise<void> {
+  /**
+   * The engine's beforeSpawn: throws when the file at modelPath is no longer the verified model.
+   * Before the first verification, an early engine's `candidate` must still be as found.
+   */
+  async recheck(modelPath: string, candidate?: ModelCandidate): Promise<void> {
     const model = this.verified;
+    if (model === undefined && candidate !== undefined) {
+      if (modelPath !== candidate.path || !(await unchangedFile(candidate.path, candidate.identity)))
+        throw new Error(`${modelPath} changed before its MD5 was computed; not loaded`);
+      return;
+    }
     const recheck = this.deps.provider.recheck?.bind(this.deps.provider);
     if (model === undefined || recheck === undefined) return;
     if (modelPath !== model.path)

@@ -8,6 +8,7 @@ import { CanaryMonitor, canaryTiers, runCanaries, type CanaryVerdict } from './c
 import { ClassificationPath, type ServingGate } from './classification.js';
 import type { Classifier, Prediction } from './engine/classifier.js';
 import type { EngineHooks, LifecycleDeps, ModelInfo } from './lifecycle-deps.js';
+import { EarlyEngine } from './lifecycle-early-engine.js';
 import { ModelSlot } from './lifecycle-model.js';
 import { LifecycleStatus } from './lifecycle-status.js';
 import { exponentialMs } from './backoff.js';
@@ -42,6 +43,7 @@ export class Lifecycle implements ServingGate {
   private loading: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private readonly hooks: EngineHooks;
+  private readonly earlyEngine: EarlyEngine;
 
   constructor(private readonly deps: LifecycleDeps) {
     const { config, metrics, logger } = deps;
@@ -55,9 +57,10 @@ export class Lifecycle implements ServingGate {
         logger.warn({ event: 'engine_restart', reason }, 'fastText child restarted');
         this.canaries.childRestarted();
       },
-      beforeSpawn: (modelPath) => this.model.recheck(modelPath),
+      beforeSpawn: (modelPath) => this.model.recheck(modelPath, this.earlyEngine.candidate),
       onModelRejected: (reason) => this.modelRejected(reason),
     };
+    this.earlyEngine = new EarlyEngine(() => deps.createEngine(this.hooks), logger);
     this.canaries = new CanaryMonitor(
       () => this.runCanaries(),
       (verdict) => this.onCanaryVerdict(verdict),
@@ -136,16 +139,31 @@ export class Lifecycle implements ServingGate {
     const backoff = (): Promise<void> =>
       this.sleep(exponentialMs({ baseMs: config.model.retryBaseMs, maxMs: config.model.retryMaxMs }, failures));
     while (!this.abort.signal.aborted) {
-      const model = await this.model.ensure();
-      if (model === undefined || this.abort.signal.aborted) continue;
+      const model = await this.model.ensure((candidate) => {
+        if (this.engine === undefined && this.model.current === undefined) this.earlyEngine.begin(candidate);
+      });
+      const early = await this.earlyEngine.adopt(model);
+      if (model === undefined || this.abort.signal.aborted || this.engine !== undefined) {
+        await early?.engine.stop();
+        if (model === undefined || this.abort.signal.aborted) continue;
+      }
       this.model.clearRejection();
       let engine = this.engine;
       if (engine === undefined) {
-        engine = this.deps.createEngine(this.hooks);
+        engine = early?.engine ?? this.deps.createEngine(this.hooks);
         this.engine = engine;
         this.status.setPhase('engine_starting');
         try {
-          await engine.start(model.path);
+          await (early?.started ?? engine.start(model.path));
+          if (early !== undefined && !(await EarlyEngine.stillLoadedFile(early))) {
+            logger.warn(
+              { event: 'early_engine_discarded', path: model.path },
+              'the model file changed while fastText loaded it; starting again',
+            );
+            this.engine = undefined;
+            await engine.stop();
+            continue;
+          }
         } catch (error) {
           if (this.engine === engine) this.engine = undefined;
           if (this.abort.signal.aborted) return;
@@ -311,6 +329,7 @@ export class Lifecycle implements ServingGate {
       this.engine = undefined;
       void engine.stop();
     }
+    void this.earlyEngine.discard();
     this.deps.logger.info(
       { event: 'draining', aborted: loading ? this.status.phase : null },
       'draining: readiness is now 503',
@@ -324,7 +343,7 @@ export class Lifecycle implements ServingGate {
     this.canaries.stop();
     const engine = this.engine;
     this.serving = undefined;
-    await engine?.stop();
+    await Promise.all([engine?.stop(), this.earlyEngine.discard()]);
     this.deps.cache.close();
   }
 }

@@ -20,6 +20,12 @@ export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
+/** True while `file` is still the regular file with this identity: not written, replaced or made a link. */
+export async function unchangedFile(file: string, identity: FileIdentity): Promise<boolean> {
+  const entry = await inspect(file).catch(() => undefined);
+  return entry?.kind === 'file' && sameIdentity(entry.identity, identity);
+}
+
 export type CacheEntry =
   | { readonly kind: 'absent' }
   | { readonly kind: 'symlink' }

@@ -288,7 +288,12 @@ export class ModelFetcher {
       await unlink(file);
       return undefined;
     }
-    emit({ phase: 'verifying', bytesDone: 0, bytesTotal: entry.identity.size });
+    emit({
+      phase: 'verifying',
+      bytesDone: 0,
+      bytesTotal: entry.identity.size,
+      candidate: { path: file, identity: entry.identity },
+    });
     const started = performance.now();
     const hashed = await hashFile(file, lock.sha256 !== undefined, signal);
     if (hashed === undefined || digestMismatch(hashed, lock) !== undefined) {

@@ -115,6 +115,17 @@ export interface ModelProgress {
    * `md5_mismatch` while the store fetches the object again.
    */
   readonly lastFailure?: ModelFailure;
+  /**
+   * On 'verifying' a cached file: the file about to be hashed, as it stood before the hash.
+   * The lifecycle may start the engine on it meanwhile (app/lifecycle-early-engine.ts).
+   */
+  readonly candidate?: ModelCandidate;
+}
+
+/** A cached model file not yet verified: its path and the identity it had when found. */
+export interface ModelCandidate {
+  readonly path: string;
+  readonly identity: FileIdentity;
 }
 
 export interface ModelFailure {

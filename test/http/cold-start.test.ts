@@ -1,11 +1,24 @@
 // The start path as an operator sees it in the logs (issue 16): on a warm model cache the first
-// fastText child is spawned on verified bytes before the HTTP stack is imported, and Node's
+// fastText child loads the cached file while its MD5 is computed and before the HTTP stack is
+// imported, serving nothing until the MD5 matched (a tampered copy never answers), and Node's
 // compile cache is turned on before the service's modules load, in the install's own
 // node_modules/.cache unless Node's variables say otherwise.
 import test from 'ava';
-import { cpSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseRawLine, pidAlive, rawPredict } from '../engine/helpers.js';
 import { BUNDLED_MD5, postJson, ROOT, startService, type LogLine } from '../helpers/service.js';
 
 function tempDir(t: import('ava').ExecutionContext, prefix: string): string {
@@ -34,7 +47,7 @@ const indexOf = (logs: readonly LogLine[], match: (l: LogLine) => boolean, what:
   return i;
 };
 
-test('warm model cache: the first child is spawned after the MD5 is verified and before the HTTP stack is imported', async (t) => {
+test('warm model cache: the first child loads while the MD5 is computed, before the HTTP stack is imported; ready only once the MD5 matched', async (t) => {
   const cacheDir = tempDir(t, 'fte-cold-');
   // The first start fills the model cache.
   const first = await startService({ env: { MODEL_CACHE_DIR: cacheDir } });
@@ -48,16 +61,53 @@ test('warm model cache: the first child is spawned after the MD5 is verified and
   t.is(res.status, 200);
 
   const { logs } = svc;
+  const early = indexOf(logs, (l) => l.event === 'early_engine_start', 'the early engine');
   const verified = indexOf(logs, (l) => l.msg === 'model cache hit, MD5 verified', 'the MD5 check');
-  const spawned = indexOf(logs, (l) => l.event === 'model_phase' && l.phase === 'engine_starting', 'the spawn');
-  const childUp = indexOf(logs, (l) => l.msg === 'fastText process ready', 'the first child');
   const listening = indexOf(logs, (l) => l.event === 'listening', 'listening');
   const ready = indexOf(logs, (l) => l.event === 'ready', 'ready');
   t.is(logs[verified]?.md5, BUNDLED_MD5);
-  t.true(verified < spawned, 'no child before the bytes are verified');
-  t.true(spawned < childUp);
-  t.true(spawned < listening, 'the child loads the model while the HTTP stack is imported');
-  t.true(childUp < ready);
+  t.is(logs[early]?.path, path.join(cacheDir, `${BUNDLED_MD5}.bin`));
+  t.true(early < listening, 'the child loads the model while the HTTP stack is imported');
+  t.true(verified < ready, 'ready only after the MD5 matched');
+  t.false(logs.some((l) => l.event === 'early_engine_discarded'));
+});
+
+test("a cached copy tampered with (same size, loadable, other answers): the child started on it is killed unused, the model fetched again, and every answer is the true model's", async (t) => {
+  const cacheDir = tempDir(t, 'fte-tamper-');
+  const first = await startService({ env: { MODEL_CACHE_DIR: cacheDir } });
+  await first.waitReady(15_000);
+  await first.stop();
+  // 200 kB of the quantized input matrix scrambled: fastText still loads it, and answers otherwise.
+  const cached = path.join(cacheDir, `${BUNDLED_MD5}.bin`);
+  const bytes = readFileSync(cached);
+  for (let i = 500_000; i < 700_000; i++) bytes[i] = ((bytes[i] ?? 0) * 7 + 13) & 255;
+  writeFileSync(cached, bytes);
+  const texts = ['The weather was lovely this morning', 'Bonjour tout le monde', 'Wie geht es dir heute?'];
+  const truth = (await rawPredict(texts, 2)).map(parseRawLine);
+  t.notDeepEqual((await rawPredict(texts, 2, cached)).map(parseRawLine), truth, 'the tampered copy answers otherwise');
+
+  const svc = await startService({ env: { MODEL_CACHE_DIR: cacheDir } });
+  t.teardown(() => svc.stop());
+  // Asked from the first moment on: every answer given is the true model's.
+  const answers: unknown[] = [];
+  let statuses = 0;
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
+    const res = await postJson(`${svc.url}/v1/classify`, { texts, k: 2 });
+    statuses += 1;
+    if (res.status === 200) {
+      answers.push((res.body as { results: unknown[] }).results);
+      if (answers.length >= 20) break;
+    } else t.is(res.status, 503, JSON.stringify(res.body));
+  }
+  t.true(answers.length >= 20, `${answers.length} answers in ${statuses} requests`);
+  for (const answer of answers) t.deepEqual(answer, truth);
+  t.truthy(svc.logs.find((l) => l.msg === 'cached model failed its check; removing it'));
+  // Any child spawned on the tampered bytes is gone.
+  const discardedAt = svc.logs.findIndex((l) => l.event === 'early_engine_discarded');
+  const early = svc.logs
+    .slice(0, Math.max(0, discardedAt))
+    .flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : []));
+  for (const pid of early) t.false(pidAlive(pid), `child ${pid} of the discarded engine still runs`);
 });
 
 test("Node's compile cache: on in the install's node_modules/.cache before the service loads, one entry per module", async (t) => {

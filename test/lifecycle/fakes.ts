@@ -15,7 +15,13 @@ import {
 import { Lifecycle, type EngineHooks, type LifecycleDeps, type ModelProvider } from '../../app/lifecycle.js';
 import { createLogger } from '../../app/logger.js';
 import { createMetrics, type Metrics } from '../../app/metrics.js';
-import type { ModelCanary as Canary, ModelLock, ModelProgress, VerifiedModel } from '../../app/model/types.js';
+import type {
+  ModelCanary as Canary,
+  ModelCandidate,
+  ModelLock,
+  ModelProgress,
+  VerifiedModel,
+} from '../../app/model/types.js';
 import { PredictionCache } from '../../app/prediction-cache.js';
 
 /** A promise opened from outside; opening it before anyone waits is allowed. */
@@ -60,6 +66,10 @@ export class FakeProvider implements ModelProvider {
   aborted = 0;
   rechecks = 0;
   recheckFails: string | undefined;
+  /** Announced as the cached file being hashed (a head start), before the gate. */
+  candidate: ModelCandidate | undefined;
+  /** What ensure() resolves with (default: verified()). */
+  result: (() => VerifiedModel) | undefined;
 
   async ensure(
     _lock: ModelLock,
@@ -67,6 +77,7 @@ export class FakeProvider implements ModelProvider {
   ): Promise<VerifiedModel> {
     this.calls.push({ signal: options.signal, onProgress: options.onProgress });
     options.onProgress?.({ phase: 'downloading', bytesDone: 0 });
+    if (this.candidate !== undefined) options.onProgress?.({ phase: 'verifying', candidate: this.candidate });
     const signal = options.signal;
     await new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
@@ -80,7 +91,7 @@ export class FakeProvider implements ModelProvider {
         resolve();
       });
     });
-    return verified();
+    return this.result?.() ?? verified();
   }
 
   async recheck(model: VerifiedModel): Promise<VerifiedModel> {
