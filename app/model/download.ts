@@ -1,7 +1,9 @@
-// One download into a .part file of its own: each chunk is written, then fed to the
-// digests that live across resumes, so the digests describe exactly the bytes this
-// process wrote to that file (no one else writes to it: its name is unique and it was
-// created with O_EXCL). A stall destroys the stream; the store resumes from the offset.
+// One download into a .part file of its own: each chunk is fed to the digests that live
+// across resumes as it arrives and written in batches, one batch on disk while the next
+// arrives. Whenever receive() returns or throws, every batch has been written, so the
+// digests describe exactly the bytes this process wrote to that file (no one else writes
+// to it: its name is unique and it was created with O_EXCL); a failed write discards the
+// file (RestartError). A stall destroys the stream; the store resumes from the offset.
 import { randomBytes } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -46,11 +48,75 @@ export async function discard(partial: PartialDownload): Promise<void> {
   await rm(partial.path, { force: true }).catch(() => undefined);
 }
 
-async function writeAll(handle: FileHandle, chunk: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < chunk.length) {
-    const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position + done);
+/**
+ * Bytes gathered before they go to disk in one writev. Awaiting a write per network chunk
+ * (~64 KiB) left the socket unread during every write: 1.06 GiB from s3rver took 6.1 s
+ * against 2.5 s for the transfer alone (bench, large phase).
+ */
+const BATCH_BYTES = 4 * MB;
+
+async function writeAll(handle: FileHandle, chunks: readonly Buffer[], position: number): Promise<void> {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  let done = (await handle.writev(chunks, position)).bytesWritten;
+  if (done === total) return;
+  // A short writev (rare on a regular file): the rest from one buffer.
+  const all = Buffer.concat(chunks);
+  while (done < total) {
+    const { bytesWritten } = await handle.write(all, done, total - done, position + done);
     done += bytesWritten;
+  }
+}
+
+/** Batches of chunks written in order, one at a time, while the next batch gathers. */
+class BatchWriter {
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private failure: unknown;
+
+  constructor(
+    private readonly partial: PartialDownload,
+    /** Where the next byte handed to add() goes in the file. */
+    private position: number,
+  ) {}
+
+  /** Takes a chunk; resolves at once unless a full batch had to wait for the previous write. */
+  async add(chunk: Buffer): Promise<void> {
+    this.batch.push(chunk);
+    this.batchBytes += chunk.length;
+    if (this.batchBytes >= BATCH_BYTES) await this.flush();
+  }
+
+  /** Starts writing what has gathered, once the write before it is done. */
+  private async flush(): Promise<void> {
+    if (this.batchBytes === 0) return;
+    const chunks = this.batch;
+    const bytes = this.batchBytes;
+    const position = this.position;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.position += bytes;
+    await this.writing;
+    if (this.failure !== undefined) return;
+    this.writing = writeAll(this.partial.handle, chunks, position).then(
+      () => {
+        this.partial.offset += bytes;
+      },
+      (err: unknown) => {
+        this.failure = err;
+      },
+    );
+  }
+
+  /** Everything added is on disk (partial.offset counts it), or a RestartError. */
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.writing;
+    if (this.failure !== undefined) {
+      throw new RestartError(`cannot write the model to the cache: ${errorMessage(this.failure)}`, {
+        cause: this.failure,
+      });
+    }
   }
 }
 
@@ -86,31 +152,29 @@ export async function receive(args: ReceiveArgs): Promise<void> {
     stream.destroy(new ModelAbortError(signal.reason));
   };
   signal.addEventListener('abort', onAbort, { once: true });
+  const writer = new BatchWriter(partial, partial.offset);
+  let received = partial.offset;
   try {
     for await (const data of stream) {
       const chunk = data as Buffer;
       lastByteAt = performance.now();
-      if (partial.offset + chunk.length > partial.total) {
+      if (received + chunk.length > partial.total) {
         throw new RestartError(`${uri} sent more than the ${partial.total} bytes HEAD announced`);
       }
-      try {
-        await writeAll(partial.handle, chunk, partial.offset);
-      } catch (err) {
-        throw new RestartError(`cannot write the model to the cache: ${errorMessage(err)}`, { cause: err });
-      }
       partial.digests.update(chunk);
-      partial.offset += chunk.length;
+      received += chunk.length;
+      await writer.add(chunk);
       transfer.bytes += chunk.length;
       windowBytes += chunk.length;
       const elapsed = lastByteAt - windowStart;
       if (elapsed >= args.progressIntervalMs) {
-        const percent = partial.total === 0 ? 100 : Math.floor((partial.offset / partial.total) * 1000) / 10;
+        const percent = partial.total === 0 ? 100 : Math.floor((received / partial.total) * 1000) / 10;
         const mbPerS = Math.round((windowBytes / MB / (elapsed / 1000)) * 100) / 100;
         logger.info(
-          { uri, percent, mbPerS, bytesDone: partial.offset, bytesTotal: partial.total },
+          { uri, percent, mbPerS, bytesDone: received, bytesTotal: partial.total },
           'model download progress',
         );
-        args.onProgress({ bytesDone: partial.offset, bytesTotal: partial.total });
+        args.onProgress({ bytesDone: received, bytesTotal: partial.total });
         windowStart = lastByteAt;
         windowBytes = 0;
       }
@@ -119,5 +183,8 @@ export async function receive(args: ReceiveArgs): Promise<void> {
     clearInterval(stallCheck);
     signal.removeEventListener('abort', onAbort);
     stream.destroy();
+    // Also after a stream error: the offset a resume starts from counts written bytes only,
+    // and a failed write outranks the stream's error (the file cannot be resumed).
+    await writer.finish();
   }
 }
