@@ -33,8 +33,13 @@ export interface ModelProvider {
 export interface EngineHooks {
   /** A child was restarted (crash, stall, pipe error). */
   readonly onRestart: (reason: string) => void;
-  /** Awaited before every child spawn; rejects when the model file is no longer the verified one. */
-  readonly beforeSpawn: (modelPath: string) => Promise<void>;
+  /**
+   * Awaited before every child spawn; rejects when the model file is no longer the verified
+   * one. Resolves with the identity it accepted, which afterLoad is given for that child.
+   */
+  readonly beforeSpawn: (modelPath: string) => Promise<unknown>;
+  /** Awaited once a child loaded, before it takes a line; rejects when the file changed during the load. */
+  readonly afterLoad: (modelPath: string, checked: unknown) => Promise<void>;
   /** beforeSpawn rejected: the child was not spawned. */
   readonly onModelRejected: (reason: string) => void;
 }
@@ -84,7 +89,8 @@ export async function fetchVerified(
   signal: AbortSignal,
   onPhase: (phase: Exclude<ModelPhase, 'verified'>, detail?: string) => void,
   onFetched?: (fetched: FetchedObject) => void,
-  onCandidate?: (candidate: ModelCandidate) => void,
+  /** A cached file about to be hashed; undefined once the store moved on without verifying it. */
+  onCandidate?: (candidate: ModelCandidate | undefined) => void,
 ): Promise<VerifiedModel> {
   const { provider, lock, metrics } = deps;
   const started = performance.now();
@@ -99,6 +105,7 @@ export async function fetchVerified(
         metrics.modelDownloadFailures.inc({ reason: p.phase });
       if (p.lastFailure?.fetched !== undefined) onFetched?.(p.lastFailure.fetched);
       if (p.candidate !== undefined) onCandidate?.(p.candidate);
+      else if (p.phase !== 'verifying' && p.phase !== 'verified') onCandidate?.(undefined);
       if (p.lastFailure && (p.phase === 'downloading' || p.phase === 'verifying'))
         onPhase(p.lastFailure.phase, p.lastFailure.detail);
       else if (p.phase !== 'verified') onPhase(p.phase, p.detail);

@@ -1,45 +1,64 @@
-// An early engine on a cached model file: the store hashes the file (about 1.8 s a
-// GiB) while the first child loads it (about 0.8 s a GiB), instead of one after the other.
-// Nothing is served from it before the hash matches. The engine is kept only if the
-// verified file is the one it loaded: same path and the same identity (device, inode, size,
-// mtime, ctime) before its spawn, through the hash, and after its load; anything else stops
-// it. This is the trust the store's recheck before every later spawn already rests on.
-// Measured: docs/architecture.md (Start).
+// An early engine on a cached model file: the store hashes the file (about 1.8 s a GiB) while
+// the first child loads it (about 0.8 s a GiB), instead of one after the other. Nothing is
+// served from it before the hash matches. It is kept only if the verified file is the one it
+// loaded (same path and identity when found, at each spawn, through the hash, and after each
+// child's load); anything else stops it. Until it is adopted, its refusals and restarts are
+// its own: they neither change readiness nor count as the serving engine's. Measured and
+// argued: docs/architecture.md (Start).
 import type { Classifier } from './engine/classifier.js';
+import type { EngineHooks } from './lifecycle-deps.js';
 import type { Logger } from './logger.js';
 import { sameIdentity, unchangedFile } from './model/cache-file.js';
 import type { ModelCandidate, VerifiedModel } from './model/types.js';
 
-interface Early {
+export interface Early {
   readonly engine: Classifier;
   readonly candidate: ModelCandidate;
   readonly started: Promise<void>;
 }
 
+interface Pending extends Early {
+  started: Promise<void>;
+  adopted: boolean;
+}
+
 export class EarlyEngine {
-  private early: Early | undefined;
+  private early: Pending | undefined;
+  private stopping: Promise<void> | undefined;
 
   constructor(
-    private readonly createEngine: () => Classifier,
+    private readonly createEngine: (hooks: EngineHooks) => Classifier,
     private readonly logger: Logger,
   ) {}
 
-  /** The candidate the engine may spawn on before the hash ends (the beforeSpawn check). */
+  /** The file the early engine may spawn on before the hash ends (its beforeSpawn check). */
   get candidate(): ModelCandidate | undefined {
     return this.early?.candidate;
   }
 
   /** The store is about to hash a cached file: the engine starts loading it meanwhile. */
-  begin(candidate: ModelCandidate): void {
+  begin(candidate: ModelCandidate, hooks: EngineHooks): void {
     if (this.early !== undefined) return;
-    const engine = this.createEngine();
+    const pending: { current?: Pending } = {};
+    const engine = this.createEngine({
+      ...hooks,
+      onRestart: (reason) => {
+        if (pending.current?.adopted === true) hooks.onRestart(reason);
+      },
+      onModelRejected: (reason) => {
+        const self = pending.current;
+        if (self?.adopted === true) hooks.onModelRejected(reason);
+        else if (self !== undefined && self === this.early) void this.discard(`a spawn was refused: ${reason}`);
+      },
+    });
     // Set before start(): its beforeSpawn asks for the candidate.
-    const early: Early = { engine, candidate, started: Promise.resolve() };
+    const early: Pending = { engine, candidate, started: Promise.resolve(), adopted: false };
+    pending.current = early;
     this.early = early;
     const started = engine.start(candidate.path);
-    // Its outcome is read if the engine is adopted; a discarded one is stopped unread.
+    // Read if the engine is adopted; a discarded one is stopped unread.
     started.catch(() => undefined);
-    if (this.early === early) this.early = { ...early, started };
+    early.started = started;
     this.logger.info(
       { event: 'early_engine_start', path: candidate.path, bytes: candidate.identity.size },
       'starting fastText on the cached model while its MD5 is computed; nothing is served before it matches',
@@ -47,35 +66,41 @@ export class EarlyEngine {
   }
 
   /**
-   * The store's answer: the engine started on `model`'s very file, or undefined (any early
-   * engine is stopped). The caller awaits `started`, then `stillLoadedFile` before serving.
+   * The store's answer: the early engine if it started on `model`'s very file (the caller
+   * awaits `started`, then `stillLoadedFile`), else undefined, the early engine stopped.
    */
   async adopt(model: VerifiedModel | undefined): Promise<Early | undefined> {
     const early = this.early;
-    this.early = undefined;
     if (early === undefined) return undefined;
-    const same =
-      model !== undefined &&
-      model.path === early.candidate.path &&
-      sameIdentity(model.identity, early.candidate.identity);
-    if (same) return early;
-    this.logger.warn(
-      { event: 'early_engine_discarded', path: early.candidate.path },
-      'the verified model is not the file fastText started on; stopping it',
-    );
-    await early.engine.stop();
-    return undefined;
+    if (model === undefined) {
+      await this.discard('no file was verified');
+      return undefined;
+    }
+    if (model.path !== early.candidate.path || !sameIdentity(model.identity, early.candidate.identity)) {
+      await this.discard('the verified file is not the one it started on');
+      return undefined;
+    }
+    this.early = undefined;
+    early.adopted = true;
+    return early;
   }
 
-  /** After the early engine loaded: the file still has the identity it was hashed with. */
+  /** After the adopted engine's first load: the file still has the identity it was hashed with. */
   static stillLoadedFile(early: Early): Promise<boolean> {
     return unchangedFile(early.candidate.path, early.candidate.identity);
   }
 
-  /** Drain or stop: an engine not adopted goes. */
-  async discard(): Promise<void> {
+  /** Stops the early engine unless it was adopted; resolves when its children are gone. */
+  discard(why = 'drain or stop'): Promise<void> {
     const early = this.early;
-    this.early = undefined;
-    await early?.engine.stop();
+    if (early !== undefined) {
+      this.early = undefined;
+      this.logger.info(
+        { event: 'early_engine_discarded', path: early.candidate.path, why },
+        'stopping the fastText started early on the cached model; it served nothing',
+      );
+      this.stopping = Promise.all([this.stopping, early.engine.stop()]).then(() => undefined);
+    }
+    return this.stopping ?? Promise.resolve();
   }
 }

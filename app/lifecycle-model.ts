@@ -5,7 +5,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { fetchVerified, type LifecycleDeps, type ModelInfo } from './lifecycle-deps.js';
 import { unchangedFile } from './model/cache-file.js';
-import type { FetchedObject, ModelCandidate, VerifiedModel } from './model/types.js';
+import type { FetchedObject, FileIdentity, ModelCandidate, VerifiedModel } from './model/types.js';
+
+function isIdentity(value: unknown): value is FileIdentity {
+  return typeof value === 'object' && value !== null && 'ino' in value && 'ctimeMs' in value;
+}
 import type { NotReadyReason } from './readiness.js';
 
 export class ModelSlot {
@@ -32,7 +36,7 @@ export class ModelSlot {
   }
 
   /** A verified model, or undefined after a failure and its backoff (or an abort). */
-  async ensure(onCandidate?: (candidate: ModelCandidate) => void): Promise<VerifiedModel | undefined> {
+  async ensure(onCandidate?: (candidate: ModelCandidate | undefined) => void): Promise<VerifiedModel | undefined> {
     this.onPhase('downloading');
     try {
       this.verified = await fetchVerified(
@@ -55,19 +59,31 @@ export class ModelSlot {
   /**
    * The engine's beforeSpawn: throws when the file at modelPath is no longer the verified model.
    * Before the first verification, an early engine's `candidate` must still be as found.
+   * Resolves with the identity the child may load (loadedUnchanged compares it after the load).
    */
-  async recheck(modelPath: string, candidate?: ModelCandidate): Promise<void> {
+  async recheck(modelPath: string, candidate?: ModelCandidate): Promise<FileIdentity | undefined> {
     const model = this.verified;
     if (model === undefined && candidate !== undefined) {
       if (modelPath !== candidate.path || !(await unchangedFile(candidate.path, candidate.identity)))
         throw new Error(`${modelPath} changed before its MD5 was computed; not loaded`);
-      return;
+      return candidate.identity;
     }
     const recheck = this.deps.provider.recheck?.bind(this.deps.provider);
-    if (model === undefined || recheck === undefined) return;
+    if (model === undefined || recheck === undefined) return undefined;
     if (modelPath !== model.path)
       throw new Error(`asked to spawn on ${modelPath}, but the verified model is ${model.path}`);
     this.verified = await recheck(model);
+    return this.verified.identity;
+  }
+
+  /**
+   * The engine's afterLoad: the file kept, through the child's load, the identity its spawn
+   * was allowed on (a write while the child read it moves mtime/ctime). No identity: no check
+   * was made before the spawn (a provider without recheck), so none is made after.
+   */
+  async loadedUnchanged(modelPath: string, checked: unknown): Promise<void> {
+    if (!isIdentity(checked)) return;
+    if (!(await unchangedFile(modelPath, checked))) throw new Error(`${modelPath} changed while fastText loaded it`);
   }
 
   reject(reason: string): void {

@@ -58,9 +58,10 @@ export class Lifecycle implements ServingGate {
         this.canaries.childRestarted();
       },
       beforeSpawn: (modelPath) => this.model.recheck(modelPath, this.earlyEngine.candidate),
+      afterLoad: (modelPath, checked) => this.model.loadedUnchanged(modelPath, checked),
       onModelRejected: (reason) => this.modelRejected(reason),
     };
-    this.earlyEngine = new EarlyEngine(() => deps.createEngine(this.hooks), logger);
+    this.earlyEngine = new EarlyEngine(deps.createEngine, logger);
     this.canaries = new CanaryMonitor(
       () => this.runCanaries(),
       (verdict) => this.onCanaryVerdict(verdict),
@@ -140,7 +141,9 @@ export class Lifecycle implements ServingGate {
       this.sleep(exponentialMs({ baseMs: config.model.retryBaseMs, maxMs: config.model.retryMaxMs }, failures));
     while (!this.abort.signal.aborted) {
       const model = await this.model.ensure((candidate) => {
-        if (this.engine === undefined && this.model.current === undefined) this.earlyEngine.begin(candidate);
+        if (candidate === undefined) void this.earlyEngine.discard('the store did not verify the file it announced');
+        else if (this.engine === undefined && this.model.current === undefined && !this.abort.signal.aborted)
+          this.earlyEngine.begin(candidate, this.hooks);
       });
       const early = await this.earlyEngine.adopt(model);
       if (model === undefined || this.abort.signal.aborted || this.engine !== undefined) {

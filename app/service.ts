@@ -74,7 +74,7 @@ export async function main(start: { compileCache?: CompileCacheState } = {}): Pr
   // The lifecycle builds its engines with its hooks: onRestart (metrics, logs, a canary run) and
   // the integrity check before every spawn (beforeSpawn -> the store's recheck, onModelRejected).
   const firstSpawn = new HeadStart();
-  const createEngine = ({ onRestart, beforeSpawn, onModelRejected }: EngineHooks): FastTextPool =>
+  const createEngine = ({ onRestart, beforeSpawn, afterLoad, onModelRejected }: EngineHooks): FastTextPool =>
     new FastTextPool({
       ...engineOptions,
       ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }),
@@ -82,9 +82,11 @@ export async function main(start: { compileCache?: CompileCacheState } = {}): Pr
       log: engineLog,
       onRestart,
       onModelRejected,
+      afterLoad,
       beforeSpawn: async (modelPath) => {
-        await beforeSpawn(modelPath);
+        const checked = await beforeSpawn(modelPath);
         firstSpawn.done();
+        return checked;
       },
     });
   const { store, close: closeStore } = createModelStore(config, logger.child({ component: 'model' }));

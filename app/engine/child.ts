@@ -68,6 +68,7 @@ export class FastTextChild<S extends LineSink> {
   deathReason = '';
 
   private diedOfPipeError = false;
+  private probeAnswered = false;
   private readonly proc: ChildProcessWithoutNullStreams;
   private readonly framer = new LineFramer();
   private inflight: (Segment<S> | typeof HEARTBEAT | undefined)[] = [];
@@ -88,6 +89,8 @@ export class FastTextChild<S extends LineSink> {
     private readonly progress: ProgressClock,
     /** Scheduling niceness of the process (0 = as Node's). */
     niceness = 0,
+    /** Awaited once the model is loaded, before the child takes a line; a rejection kills it unused. */
+    private readonly loaded?: () => Promise<void>,
   ) {
     this.exited = new Promise((resolve) => {
       this.markExited = resolve;
@@ -243,7 +246,8 @@ export class FastTextChild<S extends LineSink> {
   private readonly onLine = (buf: Buffer, start: number, end: number): void => {
     if (this.state === 'dead') return;
     if (this.state === 'loading') {
-      this.onProbeAnswered();
+      if (this.probeAnswered) this.die('printed a line nobody asked for');
+      else this.onProbeAnswered();
       return;
     }
     const seg = this.inflight[this.head];
@@ -276,7 +280,22 @@ export class FastTextChild<S extends LineSink> {
   }
 
   private onProbeAnswered(): void {
+    this.probeAnswered = true;
     this.inflightLines--;
+    if (this.loaded === undefined) {
+      this.becomeReady();
+      return;
+    }
+    // Still 'loading' meanwhile: nothing is routed to it, and its load deadline still runs.
+    this.loaded().then(
+      () => {
+        if (this.state === 'loading') this.becomeReady();
+      },
+      (err: unknown) => this.die(`not used: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  }
+
+  private becomeReady(): void {
     this.state = 'ready';
     this.readySince = performance.now();
     this.events.ready(this);

@@ -38,9 +38,17 @@ export interface FastTextPoolOptions {
    * a death, a new k tier, a stall replacement, the label read), with the model path. If it
    * rejects (or takes longer than loadTimeoutMs), that process is not spawned: a failed start
    * for its slot (restart backoff), and calls that would wait for it fail with
-   * engine_unavailable. The lifecycle checks the file is still the verified one here.
+   * engine_unavailable. The lifecycle checks the file is still the verified one here. What it
+   * resolves with is handed to afterLoad for the process it allowed.
    */
-  readonly beforeSpawn?: (modelPath: string) => Promise<void>;
+  readonly beforeSpawn?: (modelPath: string) => Promise<unknown>;
+  /**
+   * Awaited once a process has loaded the model (answered its probe) and before it takes any
+   * line, with what beforeSpawn resolved with for it. If it rejects, the process is killed
+   * unused (a death like any other: restart after backoff, or a failed start). The lifecycle
+   * checks here that the file did not change while the process read it.
+   */
+  readonly afterLoad?: (modelPath: string, checked: unknown) => Promise<void>;
   /** Called with the reason each time beforeSpawn rejects. */
   readonly onModelRejected?: (reason: string) => void;
   /**

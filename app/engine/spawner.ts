@@ -29,11 +29,11 @@ export function fillSlot(slot: Slot, opts: FastTextPoolOptions, ctx: SpawnContex
   const generation = ctx.generation;
   slot.preparing = true;
   checkModel(opts, ctx.modelPath, ctx.loadTimeoutMs).then(
-    () => {
+    (checked) => {
       slot.preparing = false;
       if (generation !== ctx.generation || !ctx.accepting) return;
       slot.modelRejected = false;
-      spawnNow(slot, opts, ctx);
+      spawnNow(slot, opts, ctx, checked);
     },
     (err: unknown) => {
       slot.preparing = false;
@@ -44,10 +44,21 @@ export function fillSlot(slot: Slot, opts: FastTextPoolOptions, ctx: SpawnContex
   );
 }
 
-function spawnNow(slot: Slot, opts: FastTextPoolOptions, ctx: SpawnContext): void {
+function spawnNow(slot: Slot, opts: FastTextPoolOptions, ctx: SpawnContext, checked?: unknown): void {
+  const { afterLoad } = opts;
+  const { modelPath } = ctx;
+  const loaded = afterLoad === undefined ? undefined : () => afterLoad(modelPath, checked);
   let child: FastTextChild<Call>;
   try {
-    child = new FastTextChild(opts.binary, ctx.modelPath, slot.group.k, slot.events, ctx.progress, opts.niceness ?? 0);
+    child = new FastTextChild(
+      opts.binary,
+      modelPath,
+      slot.group.k,
+      slot.events,
+      ctx.progress,
+      opts.niceness ?? 0,
+      loaded,
+    );
   } catch (err) {
     // spawn() throws synchronously for some errors (EMFILE, bad arguments): a failed life.
     const reason = `spawn failed: ${err instanceof Error ? err.message : String(err)}`;

@@ -145,3 +145,74 @@ test.serial('a hook that never settles counts as a rejection at the load deadlin
   t.true(performance.now() - t0 < 3000);
   t.deepEqual(engine.childPids(), []);
 });
+
+test.serial(
+  'afterLoad: each loaded child waits for it before taking a line, and is given what its own beforeSpawn resolved with',
+  async (t) => {
+    let tickets = 0;
+    const seen: unknown[] = [];
+    const hold: Array<() => void> = [];
+    let holding = false;
+    const engine = await engines.started({
+      poolSize: 1,
+      widePoolSize: 1,
+      beforeSpawn: () => Promise.resolve(`ticket-${++tickets}`),
+      afterLoad: async (_path, checked) => {
+        seen.push(checked);
+        if (holding) await new Promise<void>((resolve) => hold.push(resolve));
+      },
+    });
+    // The label read and the k=1 child each pass beforeSpawn; only the child loads, so only it gets one back.
+    t.is(tickets, 2);
+    t.is(seen.length, 1);
+    t.regex(String(seen[0]), /^ticket-[12]$/);
+    holding = true;
+    const asked = performance.now();
+    const answer = engine.predict([SENTENCES.fr], 5, 0, inMs(10_000)); // starts the k=10 tier
+    await waitFor('the k=10 child loaded and held', () => hold.length === 1, 5000);
+    t.deepEqual(seen.slice(1), ['ticket-3'], 'the k=10 child gets the ticket of its own check');
+    let answered = false;
+    void answer.then(() => (answered = true));
+    await sleep(200);
+    t.false(answered, 'no line is sent to a child whose load is not yet accepted');
+    t.is(engine.stats().tiers?.find((tier) => tier.k === 10)?.state, 'loading');
+    hold[0]?.();
+    t.is((await answer)[0]?.[0]?.label, 'fr');
+    t.true(performance.now() - asked >= 200);
+  },
+);
+
+test.serial(
+  'afterLoad rejecting: the child is killed unused; at start that is a failed start, while running a restart',
+  async (t) => {
+    let accept = false;
+    const refused: number[] = [];
+    const afterLoad = (): Promise<void> =>
+      accept ? Promise.resolve() : Promise.reject(new Error('the model file changed while fastText loaded it'));
+    const failing = engines.create({ poolSize: 1, beforeSpawn: () => Promise.resolve('checked'), afterLoad });
+    const err = await t.throwsAsync(failing.start(MODEL));
+    t.regex(err?.message ?? '', /changed while fastText loaded it/);
+    t.deepEqual(failing.childPids(), []);
+
+    accept = true;
+    const engine = await engines.started({
+      poolSize: 1,
+      widePoolSize: 1,
+      restartBaseMs: 50,
+      beforeSpawn: () => Promise.resolve('checked'),
+      afterLoad: () => {
+        if (accept) return Promise.resolve();
+        refused.push(performance.now());
+        return Promise.reject(new Error('the model file changed while fastText loaded it'));
+      },
+    });
+    accept = false;
+    const pending = engine.predict([SENTENCES.de], 5, 0, inMs(1500)); // the k=10 tier: refused after its load
+    await waitFor('a refused load', () => refused.length >= 1, 5000);
+    const pids = engine.childPids(10);
+    t.deepEqual(pids, [], 'the refused child is not in the tier');
+    accept = true;
+    // Its restart (after backoff) loads again and, accepted now, answers the call still waiting.
+    t.is((await pending)[0]?.[0]?.label, 'de');
+  },
+);

@@ -36,6 +36,11 @@ function writeTo(file: string): void {
   utimesSync(file, later, later);
 }
 
+async function counterValue(h: Harness, name: string): Promise<number> {
+  const metric = (await h.metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
+  return (metric?.values ?? []).reduce((n, v) => n + v.value, 0);
+}
+
 const classifyError = async (h: Harness): Promise<string> =>
   h.lifecycle.classify(['hello'], 1, 0, performance.now() + 1000).then(
     () => 'answered',
@@ -151,4 +156,33 @@ test('a candidate announced while an engine already runs (a re-fetch after a cha
   t.is(h.engines.length, 1);
   t.false(h.logs.some((l) => l.event === 'early_engine_start'));
   await h.lifecycle.stop();
+});
+
+test('the store moves on without verifying the file it announced (a mismatch, then a download): the early engine stops at once, and its refusals never reach readiness', async (t) => {
+  const h = harness();
+  const candidate = cachedFile(t);
+  h.provider.candidate = candidate;
+  h.lifecycle.boot();
+  await until('the early engine', () => h.engines[0]?.startCalled === true);
+  // Its spawn check refusing (the file went) is the early engine's own business.
+  h.engines[0]!.hooks.onModelRejected('the file changed before its MD5 was computed');
+  await until('the early engine stopped', () => h.engines[0]!.stopped);
+  t.is(h.lifecycle.readiness().reason, 'verifying', 'readiness does not say model_changed');
+  t.false(h.logs.some((l) => l.event === 'model_rejected'));
+
+  const second = harness();
+  second.provider.candidate = cachedFile(t);
+  second.lifecycle.boot();
+  await until('the early engine', () => second.engines[0]?.startCalled === true);
+  second.provider.calls[0]?.onProgress?.({ phase: 'md5_mismatch', detail: 'cached copy failed' });
+  await until('stopped on the failure', () => second.engines[0]!.stopped);
+  second.engines[0]!.hooks.onRestart('a child died');
+  t.is(await counterValue(second, 'fasttext_engine_restarts_total'), 0, 'a discarded engine counts no restart');
+  second.provider.candidate = undefined;
+  second.engineGate.resolve();
+  second.provider.gate.resolve();
+  await until('ready', () => second.lifecycle.state === 'ready');
+  t.is(second.engines.length, 2);
+  t.is(second.engines[0]!.predictCalls.length, 0);
+  await Promise.all([h.lifecycle.stop(), second.lifecycle.stop()]);
 });
