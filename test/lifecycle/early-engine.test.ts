@@ -36,6 +36,20 @@ function writeTo(file: string): void {
   utimesSync(file, later, later);
 }
 
+/** A lifecycle booted on a cached file the store is hashing, its early engine started. */
+async function bootedOnCachedFile(
+  t: ExecutionContext,
+  hashed = true,
+): Promise<{ readonly h: Harness; readonly candidate: ModelCandidate }> {
+  const h = harness();
+  const candidate = cachedFile(t);
+  h.provider.candidate = candidate;
+  if (hashed) h.provider.result = hashedAs(candidate);
+  h.lifecycle.boot();
+  await until('the early engine', () => h.engines[0]?.startCalled === true);
+  return { h, candidate };
+}
+
 async function counterValue(h: Harness, name: string): Promise<number> {
   const metric = (await h.metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
   return (metric?.values ?? []).reduce((n, v) => n + v.value, 0);
@@ -91,12 +105,7 @@ test('the hash verified another file (re-fetched after a mismatch): the early en
 });
 
 test('the file written after its hash while the early engine loaded: that engine is stopped unused, the file checked again, a new engine serves', async (t) => {
-  const h = harness();
-  const candidate = cachedFile(t);
-  h.provider.candidate = candidate;
-  h.provider.result = hashedAs(candidate);
-  h.lifecycle.boot();
-  await until('the early engine', () => h.engines[0]?.startCalled === true);
+  const { h, candidate } = await bootedOnCachedFile(t);
   h.provider.gate.resolve(); // the hash matched the bytes as found
   await settle();
   writeTo(candidate.path); // then the file moved under the loading child
@@ -113,11 +122,7 @@ test('the file written after its hash while the early engine loaded: that engine
 });
 
 test('a spawn check before the hash ends refuses a file written since it was found, and any other path', async (t) => {
-  const h = harness();
-  const candidate = cachedFile(t);
-  h.provider.candidate = candidate;
-  h.lifecycle.boot();
-  await until('the early engine', () => h.engines[0]?.startCalled === true);
+  const { h, candidate } = await bootedOnCachedFile(t, false);
   const { beforeSpawn } = h.engines[0]!.hooks;
   await t.throwsAsync(beforeSpawn(`${candidate.path}.other`), { message: /changed before its MD5 was computed/ });
   writeTo(candidate.path);
@@ -126,12 +131,7 @@ test('a spawn check before the hash ends refuses a file written since it was fou
 });
 
 test('SIGTERM while the early engine loads and the hash runs: the early engine is stopped and nothing starts', async (t) => {
-  const h = harness();
-  const candidate = cachedFile(t);
-  h.provider.candidate = candidate;
-  h.provider.result = hashedAs(candidate);
-  h.lifecycle.boot();
-  await until('the early engine', () => h.engines[0]?.startCalled === true);
+  const { h } = await bootedOnCachedFile(t);
   h.lifecycle.beginDraining();
   await until('the early engine stopped', () => h.engines[0]!.stopped);
   h.engineGate.resolve();
@@ -159,11 +159,7 @@ test('a candidate announced while an engine already runs (a re-fetch after a cha
 });
 
 test('the store moves on without verifying the file it announced (a mismatch, then a download): the early engine stops at once, and its refusals never reach readiness', async (t) => {
-  const h = harness();
-  const candidate = cachedFile(t);
-  h.provider.candidate = candidate;
-  h.lifecycle.boot();
-  await until('the early engine', () => h.engines[0]?.startCalled === true);
+  const { h } = await bootedOnCachedFile(t, false);
   // Its spawn check refusing (the file went) is the early engine's own business.
   h.engines[0]!.hooks.onModelRejected('the file changed before its MD5 was computed');
   await until('the early engine stopped', () => h.engines[0]!.stopped);
