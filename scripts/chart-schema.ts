@@ -136,7 +136,8 @@ export const RULES: Readonly<Record<string, JsonSchema>> = {
   'admission.maxQueue': integer(0),
   'admission.requestTimeoutMs': integer(10),
   'admission.retryAfterSeconds': integer(0),
-  'admission.queueDelayTargetMs': integer(0, 60_000),
+  // null: derived by the service (not passed).
+  'admission.queueDelayTargetMs': { oneOf: [integer(0, 60_000), { type: 'null' }] },
   'admission.queueDelayIntervalMs': integer(0, 600_000),
   'cache.maxBytes': integer(0),
   'http.bodyTimeoutMs': integer(100, 600_000),

@@ -101,19 +101,26 @@ router does not know is a 404: a liveness probe there restarts every pod forever
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than lifecycle.preStopSleepSeconds (%d) + shutdown.delaySeconds (%d) + shutdown.drainTimeoutSeconds (%d) = %d, or the kubelet kills the pod mid-drain. Set terminationGracePeriodSeconds to %d or more (a few seconds for the engine to stop), or shorten the sleep or the drain." (int64 $v.terminationGracePeriodSeconds) (int64 $v.lifecycle.preStopSleepSeconds) (int64 $v.shutdown.delaySeconds) (int64 $v.shutdown.drainTimeoutSeconds) $shutdownSeconds (add $shutdownSeconds 5)) -}}
 {{- end -}}
 
-{{- /* Admission, as the service judges it at start (app/admission-delays.ts). An interval of 0 is
-derived there: max(1000, 2 x target), or half the timeout when that is not longer, never below the target. */ -}}
+{{- /* Admission, as the service judges it at start (app/admission-delays.ts). A target left
+unset (null) is derived there: min(500, timeout / 2), always shorter than the timeout. An interval
+of 0 is derived: max(1000, 2 x target), or half the timeout when that is not longer, never below the target. */ -}}
 {{- $adm := $v.admission -}}
-{{- $target := int64 $adm.queueDelayTargetMs -}}
 {{- $timeout := int64 $adm.requestTimeoutMs -}}
+{{- $targetSet := not (kindIs "invalid" $adm.queueDelayTargetMs) -}}
+{{- $target := min 500 (div $timeout 2) -}}
+{{- if $targetSet -}}{{- $target = int64 $adm.queueDelayTargetMs -}}{{- end -}}
 {{- $interval := int64 $adm.queueDelayIntervalMs -}}
-{{- if and (gt $target 0) (ge $target $timeout) -}}
+{{- if and $targetSet (gt $target 0) (ge $target $timeout) -}}
 {{- fail (printf "admission.queueDelayTargetMs (%d) is not shorter than admission.requestTimeoutMs (%d): a request admitted to wait that long would reach its deadline (504) before its turn (the service refuses this setting at start). Lower the target, or raise admission.requestTimeoutMs above it (to %d or more for the derived interval of twice the target)." $target $timeout (add (mul 2 $target) 1)) -}}
 {{- end -}}
 {{- if gt $interval 0 -}}
 {{- /* A waiter admitted to wait up to the target must not be refused before it. */ -}}
 {{- if and (gt $target 0) (lt $interval $target) -}}
+{{- if $targetSet -}}
 {{- fail (printf "admission.queueDelayIntervalMs (%d) is shorter than admission.queueDelayTargetMs (%d): every request admitted to wait up to the target would be refused 503 before that wait ends (the service refuses this setting at start). Set admission.queueDelayIntervalMs to at least the target, or to 0 (derived: twice the target, or half the request timeout when that is shorter), or lower the target." $interval $target) -}}
+{{- else -}}
+{{- fail (printf "admission.queueDelayIntervalMs (%d) is shorter than the queue delay target the service derives from admission.requestTimeoutMs (%d): every request admitted to wait up to the target would be refused 503 before that wait ends (the service refuses this setting at start). Set admission.queueDelayIntervalMs to at least %d, or to 0 (derived), or set admission.queueDelayTargetMs." $interval $target $target) -}}
+{{- end -}}
 {{- end -}}
 {{- /* ...and every waiter must be refused by the interval before its deadline turns it into a 504. */ -}}
 {{- if ge $interval $timeout -}}

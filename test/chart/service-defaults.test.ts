@@ -29,6 +29,8 @@ const NOT_IN_CONFIGMAP: Readonly<Record<string, string>> = {
   MODEL_CANARIES: "the container env, from model.canaries, only when not empty (empty: the lock's)",
   MODEL_NAME: "in the ConfigMap only when model.name is set (empty: the lock's name)",
   S3_ENDPOINT: 'in the ConfigMap only when s3.endpoint is set (empty: AWS)',
+  ADMISSION_QUEUE_DELAY_TARGET_MS:
+    'in the ConfigMap only when admission.queueDelayTargetMs is set (null: the service derives it from the request timeout)',
   ADMISSION_QUEUE_DELAY_INTERVAL_MS:
     'in the ConfigMap only when admission.queueDelayIntervalMs is set (0: the service derives it from the target and the request timeout)',
   FASTTEXT_BIN: "the binary inside the image's node_modules, the service's default",
