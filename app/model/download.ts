@@ -80,8 +80,12 @@ class BatchWriter {
     private position: number,
   ) {}
 
-  /** Takes a chunk; resolves at once unless a full batch had to wait for the previous write. */
+  /**
+   * Takes a chunk; resolves at once unless a full batch had to wait for the previous write.
+   * Throws once a write has failed: the download stops there instead of reading the rest.
+   */
   async add(chunk: Buffer): Promise<void> {
+    this.throwIfFailed();
     this.batch.push(chunk);
     this.batchBytes += chunk.length;
     if (this.batchBytes >= BATCH_BYTES) await this.flush();
@@ -112,11 +116,14 @@ class BatchWriter {
   async finish(): Promise<void> {
     await this.flush();
     await this.writing;
-    if (this.failure !== undefined) {
-      throw new RestartError(`cannot write the model to the cache: ${errorMessage(this.failure)}`, {
-        cause: this.failure,
-      });
-    }
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure === undefined) return;
+    throw new RestartError(`cannot write the model to the cache: ${errorMessage(this.failure)}`, {
+      cause: this.failure,
+    });
   }
 }
 

@@ -1,7 +1,8 @@
-// Disk full heals: on a real 2 MiB tmpfs (mounted here; needs root, which CI has), a stale
+// Disk full heals: on a real small tmpfs (mounted here; needs root, which CI has), a stale
 // .part of a crashed download no longer blocks the free-space check, and a cache dir
 // filled by something else recovers on the next retry once space is back.
 import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,14 +17,14 @@ import { BUNDLED_MD5, BUNDLED_MODEL, recordingLogger, tempDir, waitFor } from '.
 const run = promisify(execFile);
 const lock = { uri: pathToFileURL(BUNDLED_MODEL).href, md5: BUNDLED_MD5, bytes: 938_013 };
 
-/** A fresh 2 MiB tmpfs, unmounted at teardown. Fails the test, saying why, where mounting is not allowed. */
-async function smallDisk(t: ExecutionContext): Promise<string> {
+/** A fresh tmpfs (2 MiB unless said), unmounted at teardown. Fails the test, saying why, where mounting is not allowed. */
+async function smallDisk(t: ExecutionContext, size = '2m'): Promise<string> {
   const dir = path.join(await tempDir('diskfull'), 'mnt');
   await mkdir(dir);
   try {
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir]);
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
   } catch (err) {
-    throw new Error(`cannot mount a 2 MiB tmpfs at ${dir} (this test needs root): ${String(err)}`, { cause: err });
+    throw new Error(`cannot mount a ${size} tmpfs at ${dir} (this test needs root): ${String(err)}`, { cause: err });
   }
   t.teardown(async () => {
     await run('umount', [dir]).catch(() => run('umount', ['-l', dir]));
@@ -106,4 +107,40 @@ test('ENOSPC in the middle of the download: the partial file goes, and a retry a
   const verified = await pending;
   t.false(verified.fromCache);
   t.deepEqual((await readdir(disk)).sort(), [`${BUNDLED_MD5}.bin`, 'room.dat'], 'no partial file left');
+});
+
+test('a write failure stops the download there: the rest of the object is not read before the retry', async (t) => {
+  // 64 MiB, written in 4 MiB batches: the disk fills about 10 MiB in. Before, the failure
+  // surfaced only once the whole object had been read (review: 9 MB read after the first failed write).
+  const source = path.join(await tempDir('diskfull-src'), 'big.bin');
+  const object = randomBytes(64 * 1024 * 1024);
+  await writeFile(source, object);
+  const big = {
+    uri: pathToFileURL(source).href,
+    md5: createHash('md5').update(object).digest('hex'),
+    bytes: object.length,
+  };
+  const disk = await smallDisk(t, '80m');
+  const store = storeOn(t, disk, 0);
+  const progress: ModelProgress[] = [];
+  let squeezed = false;
+  const pending = store.ensure(big, {
+    signal: AbortSignal.timeout(30_000),
+    onProgress: (p) => {
+      progress.push(p);
+      if (p.phase === 'downloading' && (p.bytesDone ?? 0) > 0 && !squeezed) {
+        squeezed = true;
+        writeFileSync(path.join(disk, 'squeeze.dat'), Buffer.alloc(70 * 1024 * 1024, 1));
+      }
+    },
+  });
+  await waitFor('a write failure', () => progress.some((p) => p.phase === 'cache_unusable'), 20_000);
+  const failedAt = progress.findIndex((p) => p.phase === 'cache_unusable');
+  const readBefore = Math.max(0, ...progress.slice(0, failedAt).map((p) => p.bytesDone ?? 0));
+  t.regex(progress[failedAt]?.detail ?? '', /ENOSPC/);
+  t.true(readBefore < 32 * 1024 * 1024, `${readBefore} bytes read before the failure surfaced (the disk had ~10 MiB)`);
+  await rm(path.join(disk, 'squeeze.dat'));
+  const verified = await pending;
+  t.is(verified.md5, big.md5);
+  t.deepEqual((await readdir(disk)).sort(), [`${big.md5}.bin`], 'no partial file left');
 });
