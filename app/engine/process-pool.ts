@@ -75,10 +75,12 @@ export class FastTextPool implements Classifier {
     });
     this.labelsAbort = new AbortController();
     const signal = this.labelsAbort.signal;
-    // Read in JS from the file's dictionary (no `fasttext dump`: one full model load fewer).
-    const labels = checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(
-      async () => (await readModelHeader(modelPath, signal)).labels,
-    );
+    // From the file's dictionary in JS (no `fasttext dump`), under a child's afterLoad check.
+    const labels = checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(async (checked) => {
+      const header = await readModelHeader(modelPath, signal);
+      await this.opts.afterLoad?.(modelPath, checked);
+      return header.labels;
+    });
     this.startGroup(this.tiers.first);
     try {
       // A file the reader refuses is usually one the binary refuses too: its own reason

@@ -162,15 +162,14 @@ test.serial(
         if (holding) await new Promise<void>((resolve) => hold.push(resolve));
       },
     });
-    // The label read and the k=1 child each pass beforeSpawn; only the child loads, so only it gets one back.
+    // The label read and the k=1 child each pass beforeSpawn, and each is checked after its read.
     t.is(tickets, 2);
-    t.is(seen.length, 1);
-    t.regex(String(seen[0]), /^ticket-[12]$/);
+    t.deepEqual([...seen].sort(), ['ticket-1', 'ticket-2']);
     holding = true;
     const asked = performance.now();
     const answer = engine.predict([SENTENCES.fr], 5, 0, inMs(10_000)); // starts the k=10 tier
     await waitFor('the k=10 child loaded and held', () => hold.length === 1, 5000);
-    t.deepEqual(seen.slice(1), ['ticket-3'], 'the k=10 child gets the ticket of its own check');
+    t.deepEqual(seen.slice(2), ['ticket-3'], 'the k=10 child gets the ticket of its own check');
     let answered = false;
     void answer.then(() => (answered = true));
     await sleep(200);
@@ -216,3 +215,19 @@ test.serial(
     t.is((await pending)[0]?.[0]?.label, 'de');
   },
 );
+
+test.serial('afterLoad also guards the label list read from the file: refused there, the start fails', async (t) => {
+  let tickets = 0;
+  // The label read's check is the first one start() makes.
+  const engine = engines.create({
+    poolSize: 1,
+    beforeSpawn: () => Promise.resolve(++tickets),
+    afterLoad: (_path, checked) =>
+      checked === 1
+        ? Promise.reject(new Error('the model file changed while its labels were read'))
+        : Promise.resolve(),
+  });
+  const err = await t.throwsAsync(engine.start(MODEL));
+  t.regex(err?.message ?? '', /changed while its labels were read/);
+  t.deepEqual(engine.childPids(), [], 'the child that loaded is stopped with the failed start');
+});
