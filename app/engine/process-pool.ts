@@ -7,11 +7,10 @@ import { Call } from './call.js';
 import type { ChildEvents, Orphans, ProgressClock } from './child.js';
 import { EngineError, type Classifier, type EngineStats, type Prediction } from './classifier.js';
 import { Deadlines } from './deadlines.js';
-import { readModelHeader } from './model-header.js';
 import type { FastTextPoolOptions } from './pool-options.js';
 import { owedLines, type Group, type PoolChild, type Slot } from './pool-group.js';
 import { PoolTiers } from './pool-tiers.js';
-import { checkModel } from './model-check.js';
+import { readCheckedLabels } from './model-check.js';
 import { LoadQueue } from './load-queue.js';
 import { ChildLoadFailure, fillSlot, type SpawnContext } from './spawner.js';
 import { Supervisor, terminate } from './supervisor.js';
@@ -75,12 +74,7 @@ export class FastTextPool implements Classifier {
     });
     this.labelsAbort = new AbortController();
     const signal = this.labelsAbort.signal;
-    // From the file's dictionary in JS (no `fasttext dump`), under a child's afterLoad check.
-    const labels = checkModel(this.opts, this.modelPath, this.loadTimeoutMs).then(async (checked) => {
-      const header = await readModelHeader(modelPath, signal);
-      await this.opts.afterLoad?.(modelPath, checked);
-      return header.labels;
-    });
+    const labels = readCheckedLabels(this.opts, modelPath, this.loadTimeoutMs, signal);
     this.startGroup(this.tiers.first);
     try {
       // A file the reader refuses is usually one the binary refuses too: its own reason

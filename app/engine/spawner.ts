@@ -4,7 +4,7 @@
 import type { Call } from './call.js';
 import { FastTextChild, type ProgressClock } from './child.js';
 import { EngineError } from './classifier.js';
-import { checkModel } from './model-check.js';
+import { checkLoaded, checkModel } from './model-check.js';
 import type { FastTextPoolOptions } from './pool-options.js';
 import type { PoolChild, Slot } from './pool-group.js';
 
@@ -45,9 +45,9 @@ export function fillSlot(slot: Slot, opts: FastTextPoolOptions, ctx: SpawnContex
 }
 
 function spawnNow(slot: Slot, opts: FastTextPoolOptions, ctx: SpawnContext, checked?: unknown): void {
-  const { afterLoad } = opts;
   const { modelPath } = ctx;
-  const loaded = afterLoad === undefined ? undefined : () => afterLoad(modelPath, checked);
+  const loaded =
+    opts.afterLoad === undefined ? undefined : () => checkLoaded(opts, modelPath, checked, ctx.loadTimeoutMs);
   let child: FastTextChild<Call>;
   try {
     child = new FastTextChild(
