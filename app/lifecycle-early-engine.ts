@@ -14,16 +14,13 @@ import type { ModelCandidate, VerifiedModel } from './model/types.js';
 export interface Early {
   readonly engine: Classifier;
   readonly candidate: ModelCandidate;
-  readonly started: Promise<void>;
-}
-
-interface Pending extends Early {
   started: Promise<void>;
-  adopted: boolean;
 }
 
 export class EarlyEngine {
-  private early: Pending | undefined;
+  private early: Early | undefined;
+  /** The engine once adopted: from then on its hooks are the serving engine's. */
+  private adopted: Classifier | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -39,26 +36,23 @@ export class EarlyEngine {
   /** The store is about to hash a cached file: the engine starts loading it meanwhile. */
   begin(candidate: ModelCandidate, hooks: EngineHooks): void {
     if (this.early !== undefined) return;
-    const pending: { current?: Pending } = {};
-    const engine = this.createEngine({
+    // The hooks run only once the engine exists (the pool calls none while it is built).
+    const engine: Classifier = this.createEngine({
       ...hooks,
       onRestart: (reason) => {
-        if (pending.current?.adopted === true) hooks.onRestart(reason);
+        if (engine === this.adopted) hooks.onRestart(reason);
       },
       onModelRejected: (reason) => {
-        const self = pending.current;
-        if (self?.adopted === true) hooks.onModelRejected(reason);
-        else if (self !== undefined && self === this.early) void this.discard(`a spawn was refused: ${reason}`);
+        if (engine === this.adopted) hooks.onModelRejected(reason);
+        else if (engine === this.early?.engine) void this.discard(`a spawn was refused: ${reason}`);
       },
     });
     // Set before start(): its beforeSpawn asks for the candidate.
-    const early: Pending = { engine, candidate, started: Promise.resolve(), adopted: false };
-    pending.current = early;
+    const early: Early = { engine, candidate, started: Promise.resolve() };
     this.early = early;
-    const started = engine.start(candidate.path);
+    early.started = engine.start(candidate.path);
     // Read if the engine is adopted; a discarded one is stopped unread.
-    started.catch(() => undefined);
-    early.started = started;
+    early.started.catch(() => undefined);
     this.logger.info(
       { event: 'early_engine_start', path: candidate.path, bytes: candidate.identity.size },
       'starting fastText on the cached model while its MD5 is computed; nothing is served before it matches',
@@ -67,7 +61,7 @@ export class EarlyEngine {
 
   /**
    * The store's answer: the early engine if it started on `model`'s very file (the caller
-   * awaits `started`, then `stillLoadedFile`), else undefined, the early engine stopped.
+   * then awaits `loaded`), else undefined, the early engine stopped.
    */
   async adopt(model: VerifiedModel | undefined): Promise<Early | undefined> {
     const early = this.early;
@@ -81,13 +75,23 @@ export class EarlyEngine {
       return undefined;
     }
     this.early = undefined;
-    early.adopted = true;
+    this.adopted = early.engine;
     return early;
   }
 
-  /** After the adopted engine's first load: the file still has the identity it was hashed with. */
-  static stillLoadedFile(early: Early): Promise<boolean> {
-    return unchangedFile(early.candidate.path, early.candidate.identity);
+  /**
+   * The adopted engine's start: rejects as engine.start() does; false (the engine stopped)
+   * when the file no longer has the identity it was hashed with once the first child loaded.
+   */
+  async loaded(early: Early): Promise<boolean> {
+    await early.started;
+    if (await unchangedFile(early.candidate.path, early.candidate.identity)) return true;
+    this.logger.warn(
+      { event: 'early_engine_discarded', path: early.candidate.path },
+      'the model file changed while fastText loaded it; starting again',
+    );
+    await early.engine.stop();
+    return false;
   }
 
   /** Stops the early engine unless it was adopted; resolves when its children are gone. */

@@ -6,11 +6,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fetchVerified, type LifecycleDeps, type ModelInfo } from './lifecycle-deps.js';
 import { unchangedFile } from './model/cache-file.js';
 import type { FetchedObject, FileIdentity, ModelCandidate, VerifiedModel } from './model/types.js';
+import type { NotReadyReason } from './readiness.js';
 
 function isIdentity(value: unknown): value is FileIdentity {
   return typeof value === 'object' && value !== null && 'ino' in value && 'ctimeMs' in value;
 }
-import type { NotReadyReason } from './readiness.js';
 
 export class ModelSlot {
   /** The model as last verified or rechecked; undefined until a fetch first succeeds. */

@@ -145,10 +145,11 @@ export class Lifecycle implements ServingGate {
         else if (this.engine === undefined && this.model.current === undefined && !this.abort.signal.aborted)
           this.earlyEngine.begin(candidate, this.hooks);
       });
+      // An early engine begins only while no engine exists, so one adopted is the engine.
       const early = await this.earlyEngine.adopt(model);
-      if (model === undefined || this.abort.signal.aborted || this.engine !== undefined) {
+      if (model === undefined || this.abort.signal.aborted) {
         await early?.engine.stop();
-        if (model === undefined || this.abort.signal.aborted) continue;
+        continue;
       }
       this.model.clearRejection();
       let engine = this.engine;
@@ -157,14 +158,9 @@ export class Lifecycle implements ServingGate {
         this.engine = engine;
         this.status.setPhase('engine_starting');
         try {
-          await (early?.started ?? engine.start(model.path));
-          if (early !== undefined && !(await EarlyEngine.stillLoadedFile(early))) {
-            logger.warn(
-              { event: 'early_engine_discarded', path: model.path },
-              'the model file changed while fastText loaded it; starting again',
-            );
+          if (early === undefined) await engine.start(model.path);
+          else if (!(await this.earlyEngine.loaded(early))) {
             this.engine = undefined;
-            await engine.stop();
             continue;
           }
         } catch (error) {
