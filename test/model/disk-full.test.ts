@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
 import { SourceFactory } from '../../app/model/source.js';
 import { ModelStore } from '../../app/model/store.js';
-import type { ModelProgress } from '../../app/model/types.js';
+import type { ModelLock, ModelProgress, VerifiedModel } from '../../app/model/types.js';
 import { BUNDLED_MD5, BUNDLED_MODEL, recordingLogger, tempDir, waitFor } from './fixtures.js';
 
 const run = promisify(execFile);
@@ -83,24 +83,37 @@ test('a cache dir filled by something else: cache_unusable, then the next retry 
   t.deepEqual(await readdir(disk), [`${BUNDLED_MD5}.bin`]);
 });
 
-test('ENOSPC in the middle of the download: the partial file goes, and a retry after space is back succeeds', async (t) => {
-  const disk = await smallDisk(t);
-  // 1.0 MB free passes the check for 0.94 MB; 0.6 MB written once the first bytes are in fills it mid-download.
-  await writeFile(path.join(disk, 'room.dat'), Buffer.alloc(950_000, 1));
-  const store = storeOn(t, disk, 0);
+/**
+ * ensure() on `disk`, filling it with `squeezeBytes` (squeeze.dat) once the first downloaded
+ * bytes are in: synchronous on purpose, so it lands before the next chunk is written.
+ */
+function ensureSqueezed(
+  store: ModelStore,
+  modelLock: ModelLock,
+  disk: string,
+  squeezeBytes: number,
+  timeoutMs: number,
+): { readonly pending: Promise<VerifiedModel>; readonly progress: ModelProgress[] } {
   const progress: ModelProgress[] = [];
   let squeezed = false;
-  const pending = store.ensure(lock, {
-    signal: AbortSignal.timeout(15_000),
+  const pending = store.ensure(modelLock, {
+    signal: AbortSignal.timeout(timeoutMs),
     onProgress: (p) => {
       progress.push(p);
       if (p.phase === 'downloading' && (p.bytesDone ?? 0) > 0 && !squeezed) {
         squeezed = true;
-        // Synchronous on purpose: it lands before the next chunk is written.
-        writeFileSync(path.join(disk, 'squeeze.dat'), Buffer.alloc(600_000, 1));
+        writeFileSync(path.join(disk, 'squeeze.dat'), Buffer.alloc(squeezeBytes, 1));
       }
     },
   });
+  return { pending, progress };
+}
+
+test('ENOSPC in the middle of the download: the partial file goes, and a retry after space is back succeeds', async (t) => {
+  const disk = await smallDisk(t);
+  // 1.0 MB free passes the check for 0.94 MB; 0.6 MB written once the first bytes are in fills it mid-download.
+  await writeFile(path.join(disk, 'room.dat'), Buffer.alloc(950_000, 1));
+  const { pending, progress } = ensureSqueezed(storeOn(t, disk, 0), lock, disk, 600_000, 15_000);
   await waitFor('a write failure', () => progress.some((p) => p.phase === 'cache_unusable'));
   t.regex(progress.find((p) => p.phase === 'cache_unusable')?.detail ?? '', /ENOSPC/);
   await rm(path.join(disk, 'squeeze.dat'));
@@ -121,19 +134,7 @@ test('a write failure stops the download there: the rest of the object is not re
     bytes: object.length,
   };
   const disk = await smallDisk(t, '80m');
-  const store = storeOn(t, disk, 0);
-  const progress: ModelProgress[] = [];
-  let squeezed = false;
-  const pending = store.ensure(big, {
-    signal: AbortSignal.timeout(30_000),
-    onProgress: (p) => {
-      progress.push(p);
-      if (p.phase === 'downloading' && (p.bytesDone ?? 0) > 0 && !squeezed) {
-        squeezed = true;
-        writeFileSync(path.join(disk, 'squeeze.dat'), Buffer.alloc(70 * 1024 * 1024, 1));
-      }
-    },
-  });
+  const { pending, progress } = ensureSqueezed(storeOn(t, disk, 0), big, disk, 70 * 1024 * 1024, 30_000);
   await waitFor('a write failure', () => progress.some((p) => p.phase === 'cache_unusable'), 20_000);
   const failedAt = progress.findIndex((p) => p.phase === 'cache_unusable');
   const readBefore = Math.max(0, ...progress.slice(0, failedAt).map((p) => p.bytesDone ?? 0));
