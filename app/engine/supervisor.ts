@@ -5,6 +5,13 @@
 import { performance } from 'node:perf_hooks';
 import type { Group, PoolChild } from './pool-group.js';
 
+/**
+ * A heartbeat's answer is waited for at least this long, however short stallMs: it is no
+ * caller's work, and at ENGINE_STALL_MS=10 a hiccup of a few ms killed healthy idle children
+ * (review: 5 restarts, then 503s). A frozen idle child is still found within a second.
+ */
+const HEARTBEAT_MIN_WAIT_MS = 250;
+
 export class Supervisor {
   private readonly everyMs: number;
   private lastTickAt = performance.now();
@@ -37,7 +44,11 @@ export class Supervisor {
         if (child === undefined) continue;
         if (child.state === 'loading' && now - child.spawnedAt > this.loadTimeoutMs) {
           child.kill(`did not load the model within ${this.loadTimeoutMs} ms`);
-        } else if (child.state === 'ready' && child.inflightLines > 0 && now - child.stallClockAt > this.stallMs) {
+        } else if (
+          child.state === 'ready' &&
+          child.inflightLines > 0 &&
+          now - child.stallClockAt > this.limitFor(child)
+        ) {
           child.kill(`stalled: ${child.inflightLines} lines unanswered for ${Math.round(now - child.stallClockAt)} ms`);
         } else if (child.state === 'ready' && child.load === 0 && now - child.stallClockAt > this.stallMs) {
           child.heartbeat();
@@ -45,6 +56,11 @@ export class Supervisor {
       }
     }
   };
+
+  /** How long the child's owed lines may go unanswered: only a heartbeat gets the floor. */
+  private limitFor(child: PoolChild): number {
+    return child.owedToCalls === 0 ? Math.max(this.stallMs, HEARTBEAT_MIN_WAIT_MS) : this.stallMs;
+  }
 }
 
 /**

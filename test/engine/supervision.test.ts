@@ -358,3 +358,25 @@ test.serial(
     await engine.stop(); // idempotent
   },
 );
+
+test.serial(
+  'at a tiny stall limit, an idle child whose heartbeat answer comes late by a hiccup is not killed',
+  async (t) => {
+    // Review: ENGINE_STALL_MS=10 (the smallest accepted) killed healthy idle children over a
+    // heartbeat answered 11-16 ms late. Hiccups of 60 ms, made here with SIGSTOP/SIGCONT.
+    const engine = await engines.started({ poolSize: 1, stallMs: 10 });
+    const [child] = engine.childPids(1);
+    if (child === undefined) throw new Error('no child');
+    for (let i = 0; i < 5; i++) {
+      await sleep(30); // idle past the limit: a heartbeat goes out
+      process.kill(child, 'SIGSTOP');
+      await sleep(60);
+      process.kill(child, 'SIGCONT');
+    }
+    await sleep(100);
+    t.is(engine.stats().restarts, 0);
+    t.deepEqual(engine.childPids(1), [child]);
+    const [en] = await engine.predict([SENTENCES.en], 1, 0, inMs(2000));
+    t.is(top(en), 'en');
+  },
+);
