@@ -279,10 +279,16 @@ async function conditionalProxy(
     if (req.method === 'PUT' && req.headers['if-none-match'] === '*') {
       state.conditionalPuts++;
       if (mode === 412 || state.conditionalPuts === 1) {
-        req.resume();
+        // Answered once the body is in: closing while the client still writes it gave the
+        // client EPIPE instead of this answer (a flaky CI run).
         const code = mode === 412 ? 'PreconditionFailed' : 'NotImplemented';
-        res.writeHead(mode, { 'content-type': 'application/xml', connection: 'close' });
-        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code}</Message></Error>`);
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(mode, { 'content-type': 'application/xml', connection: 'close' });
+          res.end(
+            `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code}</Message></Error>`,
+          );
+        });
         return;
       }
     }
