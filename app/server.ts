@@ -17,6 +17,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { RequestState } from './http/state.js';
+import { lingerOnClose, trackRequest } from './http/linger.js';
 import { answerClientError, answerExpectation, refuseBeforeKoa } from './http/protocol.js';
 
 /** A request line and headers that take longer than this to arrive are answered 408. */
@@ -58,7 +59,8 @@ export function listen(app: Koa<RequestState>, options: ListenOptions): Promise<
   });
   let active = 0;
   let idleWaiters: Array<() => void> = [];
-  const track = (res: http.ServerResponse): void => {
+  const track = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    trackRequest(req);
     active += 1;
     res.once('close', () => {
       active -= 1;
@@ -66,14 +68,14 @@ export function listen(app: Koa<RequestState>, options: ListenOptions): Promise<
     });
   };
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    track(res);
+    track(req, res);
     if (refuseBeforeKoa(req, res, maxBodyBytes) || preHandler?.(req, res)) return;
     void handle(req, res); // Koa answers its own errors; the promise never rejects
   });
   // With a listener here Node sends no automatic 100 Continue: a request refused now (too
   // large, or overloaded) gets its final answer instead, and its body is never sent.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    track(res);
+    track(req, res);
     if (refuseBeforeKoa(req, res, maxBodyBytes)) return;
     // A refusal here is answered before the body was sent: the connection cannot be reused.
     res.setHeader('connection', 'close');
@@ -83,10 +85,11 @@ export function listen(app: Koa<RequestState>, options: ListenOptions): Promise<
     void handle(req, res);
   });
   server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    track(res);
+    track(req, res);
     answerExpectation(req, res);
   });
   server.on('clientError', answerClientError);
+  server.on('connection', lingerOnClose);
   const whenIdle = (timeoutMs: number): Promise<boolean> => {
     if (active === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
