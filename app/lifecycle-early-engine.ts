@@ -55,7 +55,7 @@ export class EarlyEngine {
     early.started.catch(() => undefined);
     this.logger.info(
       { event: 'early_engine_start', path: candidate.path, bytes: candidate.identity.size },
-      'starting fastText on the cached model while its MD5 is computed; nothing is served before it matches',
+      'starting fastText on the cached model while it is hashed; nothing is served before it matches the lock',
     );
   }
 

@@ -65,7 +65,7 @@ export class ModelSlot {
     const model = this.verified;
     if (model === undefined && candidate !== undefined) {
       if (modelPath !== candidate.path || !(await unchangedFile(candidate.path, candidate.identity)))
-        throw new Error(`${modelPath} changed before its MD5 was computed; not loaded`);
+        throw new Error(`${modelPath} changed before it was verified; not loaded`);
       return candidate.identity;
     }
     const recheck = this.deps.provider.recheck?.bind(this.deps.provider);

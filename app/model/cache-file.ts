@@ -6,7 +6,7 @@
 import { constants, type Stats } from 'node:fs';
 import { link, lstat, open, readdir, rename, rm, statfs, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { hashHandle, type DigestValues } from './digests.js';
+import { hashHandle, type FileCheck, type FileDigest } from './digests.js';
 import { ModelStoreError } from './errors.js';
 import type { FileIdentity } from './types.js';
 
@@ -55,7 +55,7 @@ export async function inspect(file: string): Promise<CacheEntry> {
   return { kind: 'file', identity: identityOf(st) };
 }
 
-export interface HashedFile extends DigestValues {
+export interface HashedFile extends FileDigest {
   /** The identity of the file that was read, taken from the open handle. */
   readonly identity: FileIdentity;
 }
@@ -67,13 +67,13 @@ export interface HashedFile extends DigestValues {
  */
 export async function hashFile(
   file: string,
-  withSha256: boolean,
+  algorithm: FileCheck['algorithm'],
   signal?: AbortSignal,
 ): Promise<HashedFile | undefined> {
   const handle: FileHandle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const before = identityOf(await handle.stat());
-    const digests = await hashHandle(handle, withSha256, signal);
+    const digests = await hashHandle(handle, algorithm, signal);
     const after = identityOf(await handle.stat());
     if (!sameIdentity(before, after) || digests.bytes !== after.size) return undefined;
     return { ...digests, identity: after };

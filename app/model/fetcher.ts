@@ -8,7 +8,7 @@ import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { checkFreeSpace, hashFile, inspect, publish, removeStaleParts } from './cache-file.js';
 import { acquireDownloadLock, type HeldLock } from './cache-lock.js';
-import { digestMismatch } from './digests.js';
+import { digestMismatch, fileCheckOf } from './digests.js';
 import { discard, openPart, receive, type PartialDownload } from './download.js';
 import { ModelStoreError } from './errors.js';
 import { RejectedVersions } from './rejected.js';
@@ -295,21 +295,32 @@ export class ModelFetcher {
       candidate: { path: file, identity: entry.identity },
     });
     const started = performance.now();
-    const hashed = await hashFile(file, lock.sha256 !== undefined, signal);
-    if (hashed === undefined || digestMismatch(hashed, lock) !== undefined) {
-      log.warn({ path: file, md5: hashed?.md5, expected: lock.md5 }, 'cached model failed its check; removing it');
+    const check = fileCheckOf(lock);
+    const hashed = await hashFile(file, check.algorithm, signal);
+    if (hashed === undefined || hashed.digest !== check.digest) {
+      log.warn(
+        { path: file, algorithm: check.algorithm, digest: hashed?.digest, expected: check.digest },
+        'cached model failed its check; removing it',
+      );
       await unlink(file).catch(() => undefined);
       return undefined;
     }
     log.info(
-      { path: file, md5: hashed.md5, bytes: hashed.bytes, verifyMs: Math.round(performance.now() - started) },
-      'model cache hit, MD5 verified',
+      {
+        path: file,
+        md5: lock.md5,
+        verifiedBy: check.algorithm,
+        [check.algorithm]: hashed.digest,
+        bytes: hashed.bytes,
+        verifyMs: Math.round(performance.now() - started),
+      },
+      'model cache hit, verified',
     );
     emit({ phase: 'verified', bytesDone: hashed.bytes, bytesTotal: hashed.bytes });
     return {
       path: file,
       md5: lock.md5,
-      sha256: hashed.sha256,
+      sha256: lock.sha256,
       bytes: hashed.bytes,
       identity: hashed.identity,
       fromCache: true,

@@ -1,10 +1,11 @@
 // Before a child loads the model file, the file must still be the one verified. An lstat
 // identity (device, inode, size, mtime, ctime) that did not move is taken as proof: any
 // write moves mtime/ctime, any replacement moves the inode. A moved identity is
-// re-hashed; bytes that no longer match are removed so they are fetched again.
+// re-hashed (by fileCheckOf's one digest); bytes that no longer match are removed so they
+// are fetched again.
 import { unlink } from 'node:fs/promises';
 import { hashFile, inspect, sameIdentity } from './cache-file.js';
-import { digestMismatch } from './digests.js';
+import { fileCheckOf } from './digests.js';
 import { errorMessage, ModelStoreError } from './errors.js';
 import type { ModelLogger, VerifiedModel } from './types.js';
 
@@ -48,10 +49,14 @@ export class Rechecker {
     }
     if (entry.kind === 'symlink') return this.changed(model, 'replaced by a symbolic link');
     if (sameIdentity(entry.identity, base.identity)) return base;
-    const hashed = await hashFile(model.path, base.sha256 !== undefined).catch(() => undefined);
+    const check = fileCheckOf(base);
+    const hashed = await hashFile(model.path, check.algorithm).catch(() => undefined);
     if (hashed === undefined) return this.changed(model, 'changed while it was re-hashed');
-    if (digestMismatch(hashed, base) !== undefined) {
-      return this.changed(model, `now hashes to md5 ${hashed.md5} (${hashed.bytes} bytes), verified as ${base.md5}`);
+    if (hashed.digest !== check.digest) {
+      return this.changed(
+        model,
+        `now hashes to ${check.algorithm} ${hashed.digest} (${hashed.bytes} bytes), verified as ${check.digest}`,
+      );
     }
     this.logger.info({ path: model.path, md5: base.md5 }, 'model file touched but unchanged: re-hash matches');
     const updated: VerifiedModel = { ...base, identity: hashed.identity };

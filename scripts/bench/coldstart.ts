@@ -7,7 +7,7 @@ import path from 'node:path';
 import { startContender, type Running } from './contenders.js';
 import type { ColdStart, ServiceColdStart } from './results.js';
 import type { BenchContext } from './runner.js';
-import { md5Verified, timelineOf } from './timeline.js';
+import { timelineOf, verifiedBy } from './timeline.js';
 
 type Kind = 'peer' | 'warm' | 'empty' | 'noCompileCache';
 const KINDS: readonly Kind[] = ['peer', 'warm', 'empty', 'noCompileCache'];
@@ -19,7 +19,7 @@ function coldOf(c: Running): ColdStart {
 function serviceCold(c: Running, md5: string): ServiceColdStart {
   return {
     ...c.coldStart,
-    md5Verified: md5Verified(c.proc.lines, md5),
+    md5Verified: verifiedBy(c.proc.lines, md5) !== null,
     timeline: timelineOf(c.proc.lines, c.proc.spawnedEpochMs),
   };
 }

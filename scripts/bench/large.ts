@@ -14,7 +14,7 @@ import type { LargeRun, LargeStart, ProbeSummary, RssSample, TierRequest } from 
 import type { BenchContext } from './runner.js';
 import { startS3 } from './s3.js';
 import { sleep, type Proc } from './supervisor.js';
-import { childLoadsOf, md5Verified, timelineOf, verifyMsOf } from './timeline.js';
+import { childLoadsOf, timelineOf, verifiedBy, verifyMsOf } from './timeline.js';
 
 /** The chart's default engine shape, set explicitly (Node would count the machine's cores). */
 export const LARGE_ENGINE_ENV: Readonly<Record<string, string>> = {
@@ -181,8 +181,8 @@ async function startLarge(
       listeningMs,
       readyMs,
       timeline: timelineOf(proc.lines, proc.spawnedEpochMs),
-      md5Ms: verifyMsOf(proc.lines),
-      md5Verified: md5Verified(proc.lines, model.md5),
+      verifyMs: verifyMsOf(proc.lines),
+      verifiedBy: verifiedBy(proc.lines, model.md5),
       childLoads: childLoadsOf(proc.lines),
       tierRequests,
       atReady: atReady ?? { processKb: 0, treeKb: 0, children: 0 },
@@ -202,29 +202,34 @@ export async function largePhase(ctx: BenchContext): Promise<void> {
     `  large model ${(model.bytes / 2 ** 30).toFixed(3)} GiB, ${model.labels} labels${model.trained ? `, trained in ${((model.trainMs ?? 0) / 1000).toFixed(1)} s` : ' (cached)'}`,
   );
   const run: LargeRun & { rawLoadMs: number[] } = {
-    model: { bytes: model.bytes, md5: model.md5, labels: model.labels, trainMs: model.trainMs },
+    model: { bytes: model.bytes, md5: model.md5, sha256: model.sha256, labels: model.labels, trainMs: model.trainMs },
     md5sumMs: await timeCommand(ctx, 'md5sum-large', 'md5sum', [model.path], 120_000),
+    sha256sumMs: await timeCommand(ctx, 'sha256sum-large', 'sha256sum', [model.path], 120_000),
     rawLoadMs: [await rawLoad(ctx, model.path)],
     warm: null,
+    warmMd5Only: null,
     s3Transfer: null,
     s3: null,
   };
   results.large = run;
-  log(`  md5sum ${Math.round(run.md5sumMs)} ms; raw binary load + one answer ${Math.round(run.rawLoadMs[0] ?? 0)} ms`);
+  log(
+    `  md5sum ${Math.round(run.md5sumMs)} ms, sha256sum ${Math.round(run.sha256sumMs)} ms; raw binary load + one answer ${Math.round(run.rawLoadMs[0] ?? 0)} ms`,
+  );
 
   // Warm cache: the verified file already in the cache directory. Copied, not hard-linked:
   // another run linking or unlinking the shared file would move this inode's ctime, and the
   // service's recheck would (rightly) re-hash it mid-run.
   const warmCache = mkdtempSync(path.join(workDir, 'large-warm-'));
   await timeCommand(ctx, 'cp-large', 'cp', [model.path, path.join(warmCache, `${model.md5}.bin`)], 120_000);
+  const warmEnv = { MODEL_URI: `file://${model.path}`, MODEL_MD5: model.md5, MODEL_CACHE_DIR: warmCache };
   try {
-    run.warm = await startLarge(ctx, model, {
-      MODEL_URI: `file://${model.path}`,
-      MODEL_MD5: model.md5,
-      MODEL_CACHE_DIR: warmCache,
-    });
+    run.warm = await startLarge(ctx, model, { ...warmEnv, MODEL_SHA256: model.sha256 });
     log(
-      `  large, warm cache: ready ${Math.round(run.warm.readyMs)} ms; first request per tier ${run.warm.tierRequests.map((t) => `k=${t.k} ${t.status ?? 'none'} in ${Math.round(t.ms)} ms`).join(', ')}`,
+      `  large, warm cache: ready ${Math.round(run.warm.readyMs)} ms (verified by ${run.warm.verifiedBy ?? 'nothing'}); first request per tier ${run.warm.tierRequests.map((t) => `k=${t.k} ${t.status ?? 'none'} in ${Math.round(t.ms)} ms`).join(', ')}`,
+    );
+    run.warmMd5Only = await startLarge(ctx, model, warmEnv);
+    log(
+      `  large, warm cache, lock without SHA-256: ready ${Math.round(run.warmMd5Only.readyMs)} ms (verified by ${run.warmMd5Only.verifiedBy ?? 'nothing'})`,
     );
   } catch (error) {
     results.failures.push({
@@ -246,7 +251,7 @@ export async function largePhase(ctx: BenchContext): Promise<void> {
     if (existsSync(probe)) rmSync(probe);
     run.s3Transfer = { ms, bytesPerSec: model.bytes / (ms / 1000) };
     log(`  s3rver transfer ${Math.round(ms)} ms (${(run.s3Transfer.bytesPerSec / 1e6).toFixed(0)} MB/s)`);
-    run.s3 = await startLarge(ctx, model, { ...s3.env, MODEL_CACHE_DIR: emptyCache });
+    run.s3 = await startLarge(ctx, model, { ...s3.env, MODEL_SHA256: model.sha256, MODEL_CACHE_DIR: emptyCache });
     log(
       `  large, empty cache from s3rver: ready ${Math.round(run.s3.readyMs)} ms; first request per tier ${run.s3.tierRequests.map((t) => `k=${t.k} ${t.status ?? 'none'} in ${Math.round(t.ms)} ms`).join(', ')}`,
     );

@@ -70,7 +70,7 @@ export interface TimelineEvent {
 
 /** A service start on the bundled model, with where its time went. */
 export interface ServiceColdStart extends ColdStart {
-  /** The service logged a verified MD5 of the file it loads (a cache hit re-hashed, or a fresh copy hashed). */
+  /** The service logged the file it loads verified against the lock (the bundled lock has an MD5 only). */
   readonly md5Verified: boolean;
   readonly timeline: readonly TimelineEvent[];
 }
@@ -98,9 +98,10 @@ export interface LargeStart {
   /** Spawn to the first 200 of /ready. */
   readonly readyMs: number;
   readonly timeline: readonly TimelineEvent[];
-  /** The MD5 pass over the model inside the service (its own log: verifyMs for a cache hit; spawn-relative for a download). */
-  readonly md5Ms: number | null;
-  readonly md5Verified: boolean;
+  /** A cache hit's hash pass inside the service (its own log's verifyMs); null for a download. */
+  readonly verifyMs: number | null;
+  /** How the service verified the file: by the lock's SHA-256 or MD5 on a cache hit, both on a download. */
+  readonly verifiedBy: 'md5' | 'sha256' | 'download' | null;
   /** Every child's own load time (its log line: spawn of the child to its probe's answer). */
   readonly childLoads: readonly { k: number; loadMs: number }[];
   readonly tierRequests: readonly TierRequest[];
@@ -114,12 +115,17 @@ export interface LargeStart {
 }
 
 export interface LargeRun {
-  readonly model: { bytes: number; md5: string; labels: number; trainMs: number | null };
+  readonly model: { bytes: number; md5: string; sha256: string; labels: number; trainMs: number | null };
   /** `md5sum` of the file, wall time. */
   readonly md5sumMs: number;
+  /** `sha256sum` of the file, wall time. */
+  readonly sha256sumMs: number;
   /** The raw binary: spawn to exit of `echo line | fasttext predict-prob model - 1` (one load, one answer). */
   readonly rawLoadMs: number[];
+  /** Warm cache, the lock with its SHA-256 (as `model:lock` and `model:publish` write it). */
   warm: LargeStart | null;
+  /** Warm cache, a lock with an MD5 only: the cache hit is re-hashed by MD5. */
+  warmMd5Only: LargeStart | null;
   /** The object read from s3rver to a file by the bench: the transfer the service must do. */
   s3Transfer: { ms: number; bytesPerSec: number } | null;
   s3: LargeStart | null;

@@ -11,6 +11,7 @@ interface LogEntry {
   readonly k?: number;
   readonly loadMs?: number;
   readonly verifyMs?: number;
+  readonly verifiedBy?: string;
 }
 
 function parse(line: string): LogEntry | null {
@@ -31,12 +32,12 @@ const STEPS: readonly { what: string; match: (e: LogEntry) => boolean }[] = [
   { what: 'first log line (config read, model load started; HTTP stack not imported yet)', match: () => true },
   { what: 'listening (HTTP stack imported, both ports bound)', match: (e) => e.event === 'listening' },
   {
-    what: "'verifying' phase (cache hit: the MD5 pass starts; download: the copy is complete)",
+    what: "'verifying' phase (cache hit: the hash pass starts; download: the copy is complete)",
     match: (e) => e.event === 'model_phase' && e.phase === 'verifying',
   },
   {
-    what: 'model MD5 verified',
-    match: (e) => e.msg === 'model cache hit, MD5 verified' || e.msg === 'model downloaded and verified',
+    what: "model verified (cache hit: by the lock's SHA-256, or its MD5 without one; download: both)",
+    match: (e) => e.msg === 'model cache hit, verified' || e.msg === 'model downloaded and verified',
   },
   {
     what: 'engine starting (first child spawned)',
@@ -57,23 +58,27 @@ export function timelineOf(lines: readonly string[], spawnedEpochMs: number): Ti
   return out.sort((a, b) => a.ms - b.ms);
 }
 
-/** The service logged a verified MD5 equal to `md5` for the file it loads. */
-export function md5Verified(lines: readonly string[], md5: string): boolean {
-  return lines.some((line) => {
+/**
+ * How the service verified the file of the lock whose MD5 is `md5`: 'md5' or 'sha256' for a
+ * cache hit (the lock's SHA-256 when it has one), 'download' (both digests on the way in),
+ * or null when it logged no verification of that file.
+ */
+export function verifiedBy(lines: readonly string[], md5: string): 'md5' | 'sha256' | 'download' | null {
+  for (const line of lines) {
     const e = parse(line);
-    return (
-      e !== null &&
-      e.md5 === md5 &&
-      (e.msg === 'model cache hit, MD5 verified' || e.msg === 'model downloaded and verified')
-    );
-  });
+    if (e === null || e.md5 !== md5) continue;
+    if (e.msg === 'model downloaded and verified') return 'download';
+    if (e.msg === 'model cache hit, verified' && (e.verifiedBy === 'md5' || e.verifiedBy === 'sha256'))
+      return e.verifiedBy;
+  }
+  return null;
 }
 
-/** The in-service MD5 time: the cache hit's own verifyMs, or null when it downloaded. */
+/** The in-service hash time of a cache hit (its own verifyMs), or null when it downloaded. */
 export function verifyMsOf(lines: readonly string[]): number | null {
   for (const line of lines) {
     const e = parse(line);
-    if (e?.msg === 'model cache hit, MD5 verified' && typeof e.verifyMs === 'number') return e.verifyMs;
+    if (e?.msg === 'model cache hit, verified' && typeof e.verifyMs === 'number') return e.verifyMs;
   }
   return null;
 }

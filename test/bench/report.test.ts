@@ -283,13 +283,17 @@ function serviceCold(firstMs: number, md5Verified = true) {
   };
 }
 
-function largeStart(readyMs: number, statuses: readonly (number | null)[]) {
+function largeStart(
+  readyMs: number,
+  statuses: readonly (number | null)[],
+  verifiedBy: 'md5' | 'sha256' | 'download' | null = 'sha256',
+) {
   return {
     listeningMs: 200,
     readyMs,
-    timeline: [{ what: 'model MD5 verified', ms: readyMs - 1000 }],
-    md5Ms: 2600,
-    md5Verified: true,
+    timeline: [{ what: 'model verified', ms: readyMs - 1000 }],
+    verifyMs: verifiedBy === 'md5' ? 2600 : 1100,
+    verifiedBy,
     childLoads: [{ k: 1, loadMs: 900 }],
     tierRequests: statuses.map((status, i) => ({ k: [1, 10, 100][i] as number, status, ms: 100 })),
     atReady: { processKb: 130 * 1024, treeKb: 1.2 * 1024 * 1024, children: 3 },
@@ -317,13 +321,15 @@ function coldResults(): BenchResults {
       empty: serviceCold(230),
     })),
     large: {
-      model: { bytes: 1_135_566_353, md5: 'a'.repeat(32), labels: 736, trainMs: null },
+      model: { bytes: 1_135_566_353, md5: 'a'.repeat(32), sha256: 'b'.repeat(64), labels: 736, trainMs: null },
       md5sumMs: 2000,
+      sha256sumMs: 1000,
       rawLoadMs: [1000, 1200, 1400],
       // 1.2 s warm ready vs (1.0 + 1.2) / 2 = 1.1 s: 1.09x; 10 s from S3 vs 6.7 + 1.3 s: 1.25x.
       warm: largeStart(1200, [200, 200, 200]),
+      warmMd5Only: largeStart(2750, [200, 200, 200], 'md5'),
       s3Transfer: { ms: 6700, bytesPerSec: 169e6 },
-      s3: largeStart(10_000, [200, 504, null]),
+      s3: largeStart(10_000, [200, 504, null], 'download'),
     },
   };
 }
@@ -340,14 +346,17 @@ test('cold-start targets: ratios per repeat against the peer, and the large mode
   const empty = checks.get('Cold start, bundled model, empty cache: spawn to first classification vs the peer');
   t.deepEqual([empty?.met, empty?.measured], [true, '1.15x']);
   const largeWarm = checks.get(
-    "Large model (1.06 GiB), warm cache: spawn to ready vs the raw binary's load + one answer",
+    "Large model (1.06 GiB), warm cache, lock with its SHA-256: spawn to ready vs the raw binary's load + one answer",
   );
-  t.deepEqual([largeWarm?.met, largeWarm?.measured], [true, '1.09x (1.20 s vs 1.10 s)']);
+  t.deepEqual([largeWarm?.met, largeWarm?.measured], [true, '1.09x (1.20 s vs 1.10 s; verified by sha256)']);
   const largeS3 = checks.get(
     'Large model (1.06 GiB), empty cache from s3rver: spawn to ready vs (transfer at the measured rate + the raw load)',
   );
   t.deepEqual([largeS3?.met, largeS3?.shortfall], [false, '4% over']);
-  t.deepEqual(checks.get('Large model (1.06 GiB): MD5 in the service vs md5sum')?.met, true);
+  const hash = checks.get(
+    "Large model (1.06 GiB): a cache hit's hash in the service vs the coreutils tool for that digest (sha256sum with a SHA-256 in the lock)",
+  );
+  t.deepEqual([hash?.met, hash?.measured], [true, '1.10x (sha256: 1.10 s vs 1.00 s)']);
   t.is(checks.get('Large model, warm cache: the first request of every k tier, sent as /ready turns 200')?.met, true);
   const health = checks.get(
     'Large model, warm cache: management /health p99 while the file is hashed and loaded (listening to ready)',
@@ -367,6 +376,15 @@ test('cold-start targets: a warm start without a verified MD5 misses whatever it
   t.deepEqual([warm?.met, warm?.shortfall], [false, 'MD5 not verified']);
 });
 
+test('cold-start targets: a large warm start that verified nothing misses whatever its time', (t) => {
+  const base = coldResults();
+  const large = base.large;
+  if (large === null) throw new Error('fixture has a large run');
+  const unverified: BenchResults = { ...base, large: { ...large, warm: largeStart(900, [200, 200, 200], null) } };
+  const warm = evaluateTargets(unverified).find((c) => c.target.includes('warm cache, lock with its SHA-256'));
+  t.deepEqual([warm?.met, warm?.shortfall], [false, 'the file was not verified']);
+});
+
 test('the report has the cold-start rows, the large-model table and the breakdown', (t) => {
   const md = renderReport(coldResults(), { plotFile: 'load-curve.svg', command: 'npm run bench' });
   t.true(md.includes('## Cold start against the peer, bundled model (issue 16)'));
@@ -375,6 +393,12 @@ test('the report has the cold-start rows, the large-model table and the breakdow
   t.true(md.includes('k=10: **504** in 0.10 s; k=100: **no answer** in 0.10 s'));
   t.true(md.includes('4.40 GiB (Node 135 MiB + 4 children)'));
   t.true(md.includes('p50 4.0, p99 140.0, max 150.0 ms; 0/40 failed'));
+  t.true(
+    md.includes(
+      '| sha256 1.10 s (1.10x sha256sum) | hashed while downloading (download) | md5sum 2.00 s, sha256sum 1.00 s |',
+    ),
+  );
+  t.true(md.includes('| 2.75 s (2.50x; MD5 2.60 s) |'));
   t.regex(md, /\| lifecycle ready \| 200 \| 220 \|/);
   t.false(md.includes('NaN'));
   t.false(md.includes('undefined'));

@@ -1,5 +1,5 @@
 // The start path as an operator sees it in the logs (issue 16): on a warm model cache the first
-// fastText child loads the cached file while its MD5 is computed and before the HTTP stack is
+// fastText child loads the cached file while it is hashed and before the HTTP stack is
 // imported, serving nothing until the MD5 matched (a tampered copy never answers), and Node's
 // compile cache is turned on before the service's modules load, in the install's own
 // node_modules/.cache unless Node's variables say otherwise.
@@ -62,10 +62,11 @@ test('warm model cache: the first child loads while the MD5 is computed, before 
 
   const { logs } = svc;
   const early = indexOf(logs, (l) => l.event === 'early_engine_start', 'the early engine');
-  const verified = indexOf(logs, (l) => l.msg === 'model cache hit, MD5 verified', 'the MD5 check');
+  const verified = indexOf(logs, (l) => l.msg === 'model cache hit, verified', 'the MD5 check');
   const listening = indexOf(logs, (l) => l.event === 'listening', 'listening');
   const ready = indexOf(logs, (l) => l.event === 'ready', 'ready');
   t.is(logs[verified]?.md5, BUNDLED_MD5);
+  t.is(logs[verified]?.verifiedBy, 'md5', 'the bundled lock has no SHA-256: its cache hit is checked by MD5');
   t.is(logs[early]?.path, path.join(cacheDir, `${BUNDLED_MD5}.bin`));
   t.true(early < listening, 'the child loads the model while the HTTP stack is imported');
   t.true(verified < ready, 'ready only after the MD5 matched');

@@ -80,7 +80,7 @@ let shared: Shared | undefined;
 const isReadyLine = (l: LogLine): boolean => l.msg === 'fastText process ready';
 /** Log lines of an MD5 pass over the file: at start, a download, or the store's recheck finding a moved identity. */
 const HASH_MESSAGES = new Set([
-  'model cache hit, MD5 verified',
+  'model cache hit, verified',
   'model downloaded and verified',
   'model file touched but unchanged: re-hash matches',
   'verified model file changed; removed',

@@ -124,9 +124,9 @@ test('the file written after its hash while the early engine loaded: that engine
 test('a spawn check before the hash ends refuses a file written since it was found, and any other path', async (t) => {
   const { h, candidate } = await bootedOnCachedFile(t, false);
   const { beforeSpawn } = h.engines[0]!.hooks;
-  await t.throwsAsync(beforeSpawn(`${candidate.path}.other`), { message: /changed before its MD5 was computed/ });
+  await t.throwsAsync(beforeSpawn(`${candidate.path}.other`), { message: /changed before it was verified/ });
   writeTo(candidate.path);
-  await t.throwsAsync(beforeSpawn(candidate.path), { message: /changed before its MD5 was computed/ });
+  await t.throwsAsync(beforeSpawn(candidate.path), { message: /changed before it was verified/ });
   await h.lifecycle.stop();
 });
 
@@ -161,7 +161,7 @@ test('a candidate announced while an engine already runs (a re-fetch after a cha
 test('the store moves on without verifying the file it announced (a mismatch, then a download): the early engine stops at once, and its refusals never reach readiness', async (t) => {
   const { h } = await bootedOnCachedFile(t, false);
   // Its spawn check refusing (the file went) is the early engine's own business.
-  h.engines[0]!.hooks.onModelRejected('the file changed before its MD5 was computed');
+  h.engines[0]!.hooks.onModelRejected('the file changed before it was verified');
   await until('the early engine stopped', () => h.engines[0]!.stopped);
   t.is(h.lifecycle.readiness().reason, 'verifying', 'readiness does not say model_changed');
   t.false(h.logs.some((l) => l.event === 'model_rejected'));

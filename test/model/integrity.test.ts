@@ -2,6 +2,7 @@
 // symlinks in the cache dir are never followed, and a changed file is removed so it is
 // fetched again. Real files, a real file:// source; no S3 needed.
 import { lstat, mkdir, open, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
@@ -171,6 +172,62 @@ test('sha256 beside MD5: both must match; a sha256 mismatch with the right MD5 i
   const ok = await h2Again.ensure({ ...lock, sha256: BUNDLED_SHA256 });
   t.like(ok, { fromCache: true, sha256: BUNDLED_SHA256 });
   await h2Again.close();
+});
+
+// Two 128-byte blocks with one MD5 (Wang and Yu's published collision). Any common suffix
+// keeps the MD5 equal: files that differ and that an MD5 check cannot tell apart.
+const COLLIDING = [
+  'd131dd02c5e6eec4693d9a0698aff95c2fcab58712467eab4004583eb8fb7f8955ad340609f4b30283e488832571415a085125e8f7cdc99fd91dbdf280373c5bd8823e3156348f5bae6dacd436c919c6dd53e2b487da03fd02396306d248cda0e99f33420f577ee8ce54b67080a80d1ec69821bcb6a8839396f9652b6ff72a70',
+  'd131dd02c5e6eec4693d9a0698aff95c2fcab50712467eab4004583eb8fb7f8955ad340609f4b30283e4888325f1415a085125e8f7cdc99fd91dbd7280373c5bd8823e3156348f5bae6dacd436c919c6dd53e23487da03fd02396306d248cda0e99f33420f577ee8ce54b67080280d1ec69821bcb6a8839396f965ab6ff72a70',
+].map((hex) => Buffer.from(hex, 'hex'));
+
+test('a cache hit with a SHA-256 in the lock is checked by it: a file with the right MD5 and other bytes is refused', async (t) => {
+  const suffix = Buffer.alloc(4096, 0x5a);
+  const [genuine, forged] = COLLIDING.map((block) => Buffer.concat([block, suffix])) as [Buffer, Buffer];
+  t.is(md5Of(forged), md5Of(genuine), 'the fixture is a real MD5 collision');
+  t.false(forged.equals(genuine));
+  const dir = await tempDir('collision');
+  const source = path.join(dir, 'object.bin');
+  await writeFile(source, genuine);
+  const md5 = md5Of(genuine);
+  const sha256 = createHash('sha256').update(genuine).digest('hex');
+  const collisionLock: ModelLock = { uri: pathToFileURL(source).href, md5, bytes: genuine.length, sha256 };
+
+  const h = await harness(t);
+  const cached = path.join(h.cacheDir, `${md5}.bin`);
+  await mkdir(h.cacheDir, { recursive: true });
+  await writeFile(cached, forged);
+  const got = await h.store.ensure(collisionLock);
+  t.false(got.fromCache, 'the forged copy was not taken for a cache hit');
+  t.true((await readFile(got.path)).equals(genuine), 'the file handed out is the genuine object');
+  t.true(
+    h.logger.entries.some(
+      (e) => e.msg === 'cached model failed its check; removing it' && e.fields.algorithm === 'sha256',
+    ),
+  );
+
+  // A restart on the genuine copy: a hit, verified by the SHA-256 alone (no MD5 pass).
+  const again = await harness(t);
+  await mkdir(again.cacheDir, { recursive: true });
+  await writeFile(path.join(again.cacheDir, `${md5}.bin`), genuine);
+  const hit = await again.store.ensure(collisionLock);
+  t.like(hit, { fromCache: true, md5, sha256 });
+  const verified = again.logger.entries.find((e) => e.msg === 'model cache hit, verified');
+  t.like(verified?.fields, { verifiedBy: 'sha256', sha256, md5 });
+  // Overwritten after that by the forgery: the recheck before a spawn re-hashes by SHA-256.
+  await writeFile(path.join(again.cacheDir, `${md5}.bin`), forged);
+  const err = await rejection(t, again.store.recheck(hit));
+  t.is(err.phase, 'model_changed');
+  t.regex(err.message, new RegExp(`now hashes to sha256 ${createHash('sha256').update(forged).digest('hex')}`));
+
+  // The limit of a lock without a SHA-256, kept visible: MD5 alone cannot tell the two apart.
+  const md5Only = await harness(t);
+  await mkdir(md5Only.cacheDir, { recursive: true });
+  await writeFile(path.join(md5Only.cacheDir, `${md5}.bin`), forged);
+  const weak = await md5Only.store.ensure({ ...collisionLock, sha256: undefined });
+  t.true(weak.fromCache);
+  t.like(md5Only.logger.entries.find((e) => e.msg === 'model cache hit, verified')?.fields, { verifiedBy: 'md5' });
+  await rm(dir, { recursive: true, force: true });
 });
 
 test('publish never replaces a file at the final name; a .part name is never reused', async (t) => {

@@ -65,7 +65,7 @@ test('wedge: a frozen service fails liveness, is restarted, and is ready again f
         restartedAt - unhealthy.at <= graceMs + slackMs,
       `restarts ${pod.restarts}; new container ${restartedAt !== undefined && unhealthy ? restartedAt - unhealthy.at : '?'} ms after the failure (grace ${graceMs} ms: a frozen process cannot act on SIGTERM; killed by ${first.exit?.signal ?? '?'})`,
     );
-    const hit = second?.find((l) => l.msg === 'model cache hit, MD5 verified') ?? [];
+    const hit = second?.find((l) => l.msg === 'model cache hit, verified') ?? [];
     const readyLine = second?.find((l) => l.event === 'ready')[0];
     report.check(
       'ready again from the verified cache',
