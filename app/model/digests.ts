@@ -33,7 +33,7 @@ export class Digests {
 /**
  * Reads are this big. Measured on this project's 2-core machine, a 1 GiB file in the page
  * cache, CPU seconds (user + system; wall time measured the other tenants, load 17):
- * md5sum 1.64; 64 KiB stream reads (the old code) 2.13 (1.30x); 1 MiB reads into one
+ * md5sum 1.64; 64 KiB stream reads (an older version) 2.13 (1.30x); 1 MiB reads into one
  * reused buffer 1.64 (1.00x); 8 MiB reads 1.61; a worker thread with 1 or 8 MiB reads
  * 1.63 / 1.66. Event-loop delay while hashing, p99: 26 ms with 1 MiB reads (each update
  * holds the loop ~2 ms), 115 ms with 8 MiB, 42-52 ms with the worker (its reads and the
@@ -71,22 +71,35 @@ export interface FileDigest {
   readonly bytes: number;
 }
 
-/** Hashes an open file from its start to its end; `signal` stops it between reads. */
+/**
+ * Hashes an open file from its start to its end; `signal` stops it between reads. The next
+ * read is in flight while a chunk is hashed: on a 1.06 GiB file in the page cache, SHA-256
+ * took 650 ms against 800 ms read-then-hash, the same as hashing it from memory (628 ms).
+ */
 export async function hashHandle(
   handle: FileHandle,
   algorithm: FileCheck['algorithm'],
   signal?: AbortSignal,
 ): Promise<FileDigest> {
   const hash = createHash(algorithm);
-  const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+  let current = Buffer.allocUnsafe(HASH_READ_BYTES);
+  let next = Buffer.allocUnsafe(HASH_READ_BYTES);
   let position = 0;
-  for (;;) {
-    signal?.throwIfAborted();
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-    if (bytesRead === 0) break;
-    // update() copies nothing it keeps, so the buffer is reused for the next read.
-    hash.update(buffer.subarray(0, bytesRead));
-    position += bytesRead;
+  let reading = handle.read(current, 0, HASH_READ_BYTES, 0);
+  try {
+    for (;;) {
+      const { bytesRead } = await reading;
+      if (bytesRead === 0) break;
+      signal?.throwIfAborted();
+      position += bytesRead;
+      reading = handle.read(next, 0, HASH_READ_BYTES, position);
+      // update() keeps nothing of the chunk, so its buffer takes the read after next.
+      hash.update(current.subarray(0, bytesRead));
+      [current, next] = [next, current];
+    }
+  } finally {
+    // The caller closes the handle: no read may still be in flight on it.
+    await reading.catch(() => undefined);
   }
   return { algorithm, digest: hash.digest('hex'), bytes: position };
 }
