@@ -8,6 +8,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../helpers/service.js';
 import { promBinary } from './prom-tools.js';
+import { reapWithWorker } from '../helpers/reap.js';
 
 export interface Target {
   /** host:port of the /metrics listener. */
@@ -62,6 +63,7 @@ export async function startPrometheus(options: {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  reapWithWorker(proc);
   let output = '';
   proc.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   proc.stderr?.on('data', (c: Buffer) => (output += c.toString()));

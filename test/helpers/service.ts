@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reapWithWorker } from './reap.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const MAIN = path.join(ROOT, 'dist', 'app', 'main.js');
@@ -58,6 +59,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     ...options.env,
   };
   const proc = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  reapWithWorker(proc);
   const logs: LogLine[] = [];
   const rawLogs: string[] = [];
   const stderr: string[] = [];
