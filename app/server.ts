@@ -14,7 +14,7 @@
 // - keepAliveTimeout: 65 s, longer than the 60 s idle timeout of common load balancers, so
 //   the balancer, not this server, closes an idle keep-alive connection.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
 import type { RequestState } from './http/state.js';
 import { lingerOnClose, trackRequest } from './http/linger.js';
@@ -59,24 +59,36 @@ export function listen(app: Koa<RequestState>, options: ListenOptions): Promise<
   });
   let active = 0;
   let idleWaiters: Array<() => void> = [];
-  const track = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    trackRequest(req);
+  const openOnSocket = new WeakMap<Socket, Set<() => void>>();
+  /**
+   * Counts a request open until its answer closes, or its connection does (an answer queued
+   * behind one that never went out emits no 'close' of its own). False: not to be dispatched,
+   * because the connection's previous answer closes it.
+   */
+  const track = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
+    if (!trackRequest(req, res)) {
+      req.resume();
+      return false;
+    }
     active += 1;
-    res.once('close', () => {
+    const open = openOnSocket.get(req.socket);
+    const done = (): void => {
+      if (open !== undefined && !open.delete(done)) return;
       active -= 1;
       if (active === 0) for (const wake of idleWaiters.splice(0)) wake();
-    });
+    };
+    open?.add(done);
+    res.once('close', done);
+    return true;
   };
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    track(req, res);
-    if (refuseBeforeKoa(req, res, maxBodyBytes) || preHandler?.(req, res)) return;
+    if (!track(req, res) || refuseBeforeKoa(req, res, maxBodyBytes) || preHandler?.(req, res)) return;
     void handle(req, res); // Koa answers its own errors; the promise never rejects
   });
   // With a listener here Node sends no automatic 100 Continue: a request refused now (too
   // large, or overloaded) gets its final answer instead, and its body is never sent.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    track(req, res);
-    if (refuseBeforeKoa(req, res, maxBodyBytes)) return;
+    if (!track(req, res) || refuseBeforeKoa(req, res, maxBodyBytes)) return;
     // A refusal here is answered before the body was sent: the connection cannot be reused.
     res.setHeader('connection', 'close');
     if (preHandler?.(req, res)) return;
@@ -85,11 +97,17 @@ export function listen(app: Koa<RequestState>, options: ListenOptions): Promise<
     void handle(req, res);
   });
   server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    track(req, res);
-    answerExpectation(req, res);
+    if (track(req, res)) answerExpectation(req, res);
   });
   server.on('clientError', answerClientError);
-  server.on('connection', lingerOnClose);
+  server.on('connection', (socket: Socket) => {
+    lingerOnClose(socket);
+    const open = new Set<() => void>();
+    openOnSocket.set(socket, open);
+    socket.once('close', () => {
+      for (const done of [...open]) done();
+    });
+  });
   const whenIdle = (timeoutMs: number): Promise<boolean> => {
     if (active === 0) return Promise.resolve(true);
     return new Promise((resolve) => {

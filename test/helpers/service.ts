@@ -44,6 +44,8 @@ export interface StartOptions {
   readonly timeoutMs?: number;
   /** Another build's dist/app/main.js (default MAIN). */
   readonly main?: string;
+  /** Another Node binary (default: the one running the tests, the project's pinned Node). */
+  readonly node?: string;
 }
 
 export async function startService(options: StartOptions = {}): Promise<RunningService> {
@@ -58,7 +60,7 @@ export async function startService(options: StartOptions = {}): Promise<RunningS
     SHUTDOWN_DELAY_MS: '0',
     ...options.env,
   };
-  const proc = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(options.node ?? process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   reapWithWorker(proc);
   const logs: LogLine[] = [];
   const rawLogs: string[] = [];

@@ -3,9 +3,10 @@
 // bounds, before it closes. Closing at once makes the kernel reset the connection, and the
 // client loses the answer (measured before the fix: 35 of 50 4 MiB uploads got no 413).
 // Real service, raw sockets, bodies written as fast as the socket takes them.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -217,3 +218,141 @@ test.serial('a close with nothing left unread does not linger', async (t) => {
   t.is(parseResponse(raw)?.status, 200);
   t.true(closedAfter < LINGER_MS * 0.75, `closed after ${Math.round(closedAfter)} ms`);
 });
+
+/**
+ * The request in one write, or in parts 50 ms apart, the answer read only once everything is
+ * written (as Python's http.client does).
+ */
+function writeAllThenRead(
+  port: number,
+  request: Buffer | readonly Buffer[],
+  deadlineMs: number,
+): Promise<{ status: number; error?: string }> {
+  const parts = Buffer.isBuffer(request) ? [request] : request;
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let raw = '';
+    let error: string | undefined;
+    const timer = setTimeout(() => socket.destroy(), deadlineMs);
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      error ??= e.code ?? e.message;
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ status: parseResponse(raw)?.status ?? 0, ...(error === undefined ? {} : { error }) });
+    });
+    const writeFrom = (i: number): void => {
+      const last = i === parts.length - 1;
+      socket.write(parts[i] as Buffer, (e) => {
+        if (e) return;
+        if (!last) {
+          setTimeout(() => writeFrom(i + 1), 50);
+          return;
+        }
+        // Only now does this client look at the answer; the server's FIN then ends it.
+        socket.on('data', (c: Buffer) => (raw += c.toString('latin1')));
+        socket.on('end', () => socket.destroy());
+      });
+    };
+    socket.on('connect', () => writeFrom(0));
+  });
+}
+
+/**
+ * The runtimes the last two tests run the service on: the project's pinned Node, and the
+ * machine's own when its major differs (Node 20 here). Node 20's HTTP server stops reading a
+ * socket whose request body nobody reads, and dispatches requests pipelined behind an answer
+ * that closes the connection; the pinned Node 24 does neither, so these tests catch a
+ * lingering close that only works on 24 only when they also run on 20.
+ */
+function runtimes(): { name: string; node: string | undefined }[] {
+  const pinned = { name: `pinned Node ${process.version}`, node: undefined };
+  const machine = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p));
+  if (machine === undefined) return [pinned];
+  const version = execFileSync(machine, ['--version'], { encoding: 'utf8' }).trim();
+  return version.split('.')[0] === process.version.split('.')[0]
+    ? [pinned]
+    : [pinned, { name: `machine's Node ${version}`, node: machine }];
+}
+
+async function ownService(t: ExecutionContext, node: string | undefined): Promise<RunningService> {
+  const cache = mkdtempSync(path.join(os.tmpdir(), 'fte-linger-own-'));
+  const own = await startService({
+    env: { MODEL_CACHE_DIR: cache, MAX_BODY_BYTES: String(MAX_BODY) },
+    ...(node === undefined ? {} : { node }),
+  });
+  t.teardown(async () => {
+    await own.stop();
+    rmSync(cache, { recursive: true, force: true });
+  });
+  await own.waitReady(20_000);
+  return own;
+}
+
+test.serial('the runtimes the service is tried on', (t) => {
+  const list = runtimes();
+  t.log(`lingering close tried on: ${list.map((r) => r.name).join(', ')}`);
+  t.true(list.length >= 1);
+});
+
+for (const runtime of runtimes())
+  test.serial(
+    `${runtime.name}: a client that writes headers and the whole body at once, then reads, gets its 413 without a reset`,
+    async (t) => {
+      const own = await ownService(t, runtime.node);
+      const port = portOf(own.url);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('/v1/classify', '/v2/models/lid176/infer'),
+          fc.integer({ min: 2 * MAX_BODY, max: 64 * MAX_BODY }),
+          async (target, bytes) => {
+            const head = `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`;
+            const outcome = await writeAllThenRead(
+              port,
+              Buffer.concat([Buffer.from(head), Buffer.alloc(bytes, 0x20)]),
+              10_000,
+            );
+            t.deepEqual(outcome, { status: 413 }, `${target}, ${bytes} bytes`);
+            return outcome.status === 413 && outcome.error === undefined;
+          },
+        ),
+        { numRuns: 15 },
+      );
+    },
+  );
+
+for (const runtime of runtimes())
+  test.serial(
+    `${runtime.name}: requests pipelined behind a refused body are not worked on, and do not hold up a shutdown`,
+    async (t) => {
+      const own = await ownService(t, runtime.node);
+      const body = JSON.stringify({ text: 'pipelined behind an oversized body' });
+      const valid = `POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const big = 4 * MAX_BODY;
+      // The head first, as a client waiting briefly for a 100 Continue would send it; then the
+      // body with 50 requests pipelined behind it.
+      const request = [
+        Buffer.from(
+          `POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${big}\r\n\r\n`,
+        ),
+        Buffer.concat([Buffer.alloc(big, 0x20), Buffer.from(valid.repeat(50))]),
+      ];
+      const served = async (): Promise<number> => {
+        const text = await (await fetch(`${own.url}/metrics`)).text();
+        const line = /fasttext_http_requests_total\{route="\/v1\/classify",method="POST",status="200"\} (\d+)/.exec(
+          text,
+        );
+        return Number(line?.[1] ?? 0);
+      };
+      const servedBefore = await served();
+      const outcome = await writeAllThenRead(portOf(own.url), request, 10_000);
+      t.is(outcome.status, 413);
+      t.is(await served(), servedBefore, 'none of the 50 pipelined requests was classified');
+      const stopped = await own.stop(20_000);
+      t.is(stopped.code, 0);
+      t.false(
+        own.logs.some((l) => l.event === 'drain_timeout'),
+        'no request is left counted open',
+      );
+    },
+  );
