@@ -1,15 +1,15 @@
-// One download into a .part file of its own: each chunk is fed to the digests that live
-// across resumes as it arrives and written in batches, one batch on disk while the next
-// arrives. Whenever receive() returns or throws, every batch has been written, so the
-// digests describe exactly the bytes this process wrote to that file (no one else writes
-// to it: its name is unique and it was created with O_EXCL); a failed write discards the
-// file (RestartError). A stall destroys the stream; the store resumes from the offset.
+// One download into a .part file of its own: chunks are gathered into batches, each written
+// (one batch on disk while the next arrives) and then fed to the digests that live across
+// resumes. Whenever receive() returns or throws, every batch has been written and hashed, so
+// the digests describe exactly the bytes this process wrote to that file (no one else writes
+// to it: its name is unique and it was created with O_EXCL); a failed write or hash discards
+// the file (RestartError). A stall destroys the stream; the store resumes from the offset.
 import { randomBytes } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { partName } from './cache-file.js';
-import { Digests } from './digests.js';
+import { downloadDigests, type DownloadDigests } from './download-digests.js';
 import { errorMessage, ModelAbortError } from './errors.js';
 import type { ModelLogger, ModelProgress } from './types.js';
 
@@ -24,7 +24,7 @@ export class RestartError extends Error {
 export interface PartialDownload {
   readonly path: string;
   readonly handle: FileHandle;
-  readonly digests: Digests;
+  readonly digests: DownloadDigests;
   readonly total: number;
   readonly etag: string | undefined;
   offset: number;
@@ -39,11 +39,19 @@ export async function openPart(
 ): Promise<PartialDownload> {
   const file = path.join(cacheDir, partName(md5, randomBytes(6).toString('hex')));
   const handle = await open(file, 'wx');
-  return { path: file, handle, digests: new Digests(withSha256), total: info.bytes, etag: info.etag, offset: 0 };
+  return {
+    path: file,
+    handle,
+    digests: downloadDigests(info.bytes, withSha256),
+    total: info.bytes,
+    etag: info.etag,
+    offset: 0,
+  };
 }
 
 /** Closes and deletes a partial download; errors are ignored (it is being abandoned). */
 export async function discard(partial: PartialDownload): Promise<void> {
+  await partial.digests.close().catch(() => undefined);
   await partial.handle.close().catch(() => undefined);
   await rm(partial.path, { force: true }).catch(() => undefined);
 }
@@ -55,14 +63,10 @@ export async function discard(partial: PartialDownload): Promise<void> {
  */
 const BATCH_BYTES = 4 * MB;
 
-async function writeAll(handle: FileHandle, chunks: readonly Buffer[], position: number): Promise<void> {
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  let done = (await handle.writev(chunks, position)).bytesWritten;
-  if (done === total) return;
-  // A short writev (rare on a regular file): the rest from one buffer.
-  const all = Buffer.concat(chunks);
-  while (done < total) {
-    const { bytesWritten } = await handle.write(all, done, total - done, position + done);
+async function writeAll(handle: FileHandle, batch: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < batch.length) {
+    const { bytesWritten } = await handle.write(batch, done, batch.length - done, position + done);
     done += bytesWritten;
   }
 }
@@ -102,9 +106,12 @@ class BatchWriter {
     this.position += bytes;
     await this.writing;
     if (this.failure !== undefined) return;
-    this.writing = writeAll(this.partial.handle, chunks, position).then(
-      () => {
+    // One buffer: one write, and memory the hashing thread can take over without a copy.
+    const batch = Buffer.concat(chunks, bytes);
+    this.writing = writeAll(this.partial.handle, batch, position).then(
+      async () => {
         this.partial.offset += bytes;
+        await this.partial.digests.update(batch);
       },
       (err: unknown) => {
         this.failure = err;
@@ -121,7 +128,7 @@ class BatchWriter {
 
   private throwIfFailed(): void {
     if (this.failure === undefined) return;
-    throw new RestartError(`cannot write the model to the cache: ${errorMessage(this.failure)}`, {
+    throw new RestartError(`cannot write or hash the model: ${errorMessage(this.failure)}`, {
       cause: this.failure,
     });
   }
@@ -141,7 +148,7 @@ export interface ReceiveArgs {
   readonly onProgress: (progress: Pick<ModelProgress, 'bytesDone' | 'bytesTotal'>) => void;
 }
 
-/** Appends the stream to the partial download, hashing as it goes; a stall destroys the stream. */
+/** Appends the stream to the partial download, hashing what it wrote; a stall destroys the stream. */
 export async function receive(args: ReceiveArgs): Promise<void> {
   const { stream, partial, transfer, signal, uri, logger, stallTimeoutMs } = args;
   let lastByteAt = performance.now();
@@ -168,7 +175,6 @@ export async function receive(args: ReceiveArgs): Promise<void> {
       if (received + chunk.length > partial.total) {
         throw new RestartError(`${uri} sent more than the ${partial.total} bytes HEAD announced`);
       }
-      partial.digests.update(chunk);
       received += chunk.length;
       await writer.add(chunk);
       transfer.bytes += chunk.length;

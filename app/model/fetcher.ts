@@ -8,9 +8,9 @@ import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { checkFreeSpace, hashFile, inspect, publish, removeStaleParts } from './cache-file.js';
 import { acquireDownloadLock, type HeldLock } from './cache-lock.js';
-import { digestMismatch, fileCheckOf } from './digests.js';
+import { digestMismatch, fileCheckOf, type DigestValues } from './digests.js';
 import { discard, openPart, receive, type PartialDownload } from './download.js';
-import { ModelStoreError } from './errors.js';
+import { errorMessage, ModelStoreError } from './errors.js';
 import { RejectedVersions } from './rejected.js';
 import type { ModelSource } from './source-types.js';
 import type { FetchedObject, ModelFailure, ModelLock, ModelLogger, ModelProgress, VerifiedModel } from './types.js';
@@ -159,8 +159,14 @@ export class ModelFetcher {
     const { lock, emit } = run;
     const log = this.options.logger;
     const finalPath = this.cachePath(lock.md5);
-    const actual = current.digests.digest();
     run.partial = undefined; // the digests are final: whatever happens next starts over
+    let actual: DigestValues;
+    try {
+      actual = await current.digests.digest();
+    } catch (err) {
+      await discard(current);
+      throw new ModelStoreError('download_failed', `the download could not be hashed: ${errorMessage(err)}`, false);
+    }
     try {
       const fetched: FetchedObject = { ...actual, etag: current.etag };
       this.fetched.set(run.key, fetched);

@@ -6,8 +6,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
+import { WORKER_MIN_BYTES } from '../../app/model/download-digests.js';
 import { SourceFactory } from '../../app/model/source.js';
 import { ModelStore } from '../../app/model/store.js';
 import { S3RVER_CREDENTIALS, startS3, type S3Fixture } from '../helpers/s3.js';
@@ -31,6 +32,50 @@ test.after.always(async () => {
 
 let keys = 0;
 
+/** One object of `size` bytes, its connection cut or stalled at `at` of it, `times` times. */
+async function cutAndResume(
+  t: ExecutionContext,
+  size: number,
+  kind: 'drop' | 'stall',
+  at: number,
+  times: number,
+  withSha256: boolean,
+): Promise<void> {
+  const object = randomBytes(size);
+  const md5 = createHash('md5').update(object).digest('hex');
+  const sha256 = withSha256 ? createHash('sha256').update(object).digest('hex') : undefined;
+  const key = `batches/${++keys}.bin`;
+  await s3.put(BUCKET, key, object);
+  const proxy = await startTcpProxy(s3.port);
+  const sources = new SourceFactory(
+    { region: 'us-east-1', endpoint: proxy.url, forcePathStyle: true, checksums: 'when_required' },
+    { maxAttempts: 1, connectTimeoutMs: 1000, idleTimeoutMs: 2000 },
+  );
+  const cacheDir = path.join(await tempDir('batches'), 'models');
+  const store = new ModelStore({
+    cacheDir,
+    sources,
+    logger: recordingLogger(),
+    retryBaseMs: 5,
+    retryMaxMs: 20,
+    stallTimeoutMs: 200,
+  });
+  try {
+    // Offsets count a connection's response bytes, headers included: the cut lands in the body.
+    await proxy.setMode({ kind, afterBytes: 400 + Math.floor(at * size) }, { times });
+    const verified = await store.ensure({ uri: `s3://${BUCKET}/${key}`, md5, sha256, bytes: size, name: 'batches' });
+    t.is(verified.sha256, sha256);
+    const onDisk = await readFile(verified.path);
+    t.true(onDisk.equals(object), `${size} bytes, ${kind} at ${at.toFixed(2)} x${times}`);
+    t.is(verified.bytesTransferred, size, 'every byte fetched exactly once');
+    t.deepEqual(await readdir(cacheDir), [`${md5}.bin`], 'no partial file left');
+  } finally {
+    await store.close();
+    sources.close();
+    await proxy.close();
+  }
+}
+
 test('objects over many 4 MiB batches, cut or stalled at random offsets: the cached file is the object, and every byte was fetched once', async (t) => {
   await fc.assert(
     fc.asyncProperty(
@@ -38,40 +83,21 @@ test('objects over many 4 MiB batches, cut or stalled at random offsets: the cac
       fc.constantFrom('drop' as const, 'stall' as const),
       fc.double({ min: 0.01, max: 0.99, noNaN: true }),
       fc.integer({ min: 1, max: 3 }),
-      async (size, kind, at, times) => {
-        const object = randomBytes(size);
-        const md5 = createHash('md5').update(object).digest('hex');
-        const key = `batches/${++keys}.bin`;
-        await s3.put(BUCKET, key, object);
-        const proxy = await startTcpProxy(s3.port);
-        const sources = new SourceFactory(
-          { region: 'us-east-1', endpoint: proxy.url, forcePathStyle: true, checksums: 'when_required' },
-          { maxAttempts: 1, connectTimeoutMs: 1000, idleTimeoutMs: 2000 },
-        );
-        const cacheDir = path.join(await tempDir('batches'), 'models');
-        const store = new ModelStore({
-          cacheDir,
-          sources,
-          logger: recordingLogger(),
-          retryBaseMs: 5,
-          retryMaxMs: 20,
-          stallTimeoutMs: 200,
-        });
-        try {
-          // Offsets count a connection's response bytes, headers included: the cut lands in the body.
-          await proxy.setMode({ kind, afterBytes: 400 + Math.floor(at * size) }, { times });
-          const verified = await store.ensure({ uri: `s3://${BUCKET}/${key}`, md5, bytes: size, name: 'batches' });
-          const onDisk = await readFile(verified.path);
-          t.true(onDisk.equals(object), `${size} bytes, ${kind} at ${at.toFixed(2)} x${times}`);
-          t.is(verified.bytesTransferred, size, 'every byte fetched exactly once');
-          t.deepEqual(await readdir(cacheDir), [`${md5}.bin`], 'no partial file left');
-        } finally {
-          await store.close();
-          sources.close();
-          await proxy.close();
-        }
-      },
+      async (size, kind, at, times) => cutAndResume(t, size, kind, at, times, false),
     ),
     { numRuns: 12 },
+  );
+});
+
+test(`objects hashed on the worker thread (from ${WORKER_MIN_BYTES / MiB} MiB), MD5 and SHA-256, cut or stalled: the same`, async (t) => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: WORKER_MIN_BYTES, max: WORKER_MIN_BYTES + 12 * MiB }),
+      fc.constantFrom('drop' as const, 'stall' as const),
+      fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+      fc.integer({ min: 1, max: 2 }),
+      async (size, kind, at, times) => cutAndResume(t, size, kind, at, times, true),
+    ),
+    { numRuns: 4 },
   );
 });
