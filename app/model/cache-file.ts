@@ -147,3 +147,20 @@ export async function publish(partPath: string, finalPath: string): Promise<bool
   await fsyncDir(path.dirname(finalPath));
   return true;
 }
+
+/**
+ * The identity of the file published at `finalPath` when it is the inode that was written and
+ * hashed (`written`, from its own handle) and unwritten since (a link moves only its ctime);
+ * otherwise undefined: something was renamed over the .part, or wrote to it, meanwhile.
+ */
+export async function publishedIdentity(
+  finalPath: string,
+  written: FileIdentity | undefined,
+): Promise<FileIdentity | undefined> {
+  const entry = await inspect(finalPath);
+  if (written === undefined || entry.kind !== 'file') return undefined;
+  const { dev, ino, size, mtimeMs } = entry.identity;
+  return dev === written.dev && ino === written.ino && size === written.size && mtimeMs === written.mtimeMs
+    ? entry.identity
+    : undefined;
+}

@@ -6,7 +6,15 @@
 // (a partial download, the download lock) lives in the Run.
 import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { checkFreeSpace, hashFile, inspect, publish, removeStaleParts } from './cache-file.js';
+import {
+  checkFreeSpace,
+  hashFile,
+  identityOf,
+  inspect,
+  publish,
+  publishedIdentity,
+  removeStaleParts,
+} from './cache-file.js';
 import { acquireDownloadLock, type HeldLock } from './cache-lock.js';
 import { digestMismatch, fileCheckOf, type DigestValues } from './digests.js';
 import { discard, openPart, receive, type PartialDownload } from './download.js';
@@ -14,6 +22,7 @@ import { errorMessage, ModelStoreError } from './errors.js';
 import { RejectedVersions } from './rejected.js';
 import type { ModelSource } from './source-types.js';
 import type { FetchedObject, ModelFailure, ModelLock, ModelLogger, ModelProgress, VerifiedModel } from './types.js';
+import type { FileIdentity } from './types.js';
 
 export interface SourceProvider {
   for(uri: string): ModelSource;
@@ -160,6 +169,7 @@ export class ModelFetcher {
     const log = this.options.logger;
     const finalPath = this.cachePath(lock.md5);
     run.partial = undefined; // the digests are final: whatever happens next starts over
+    let written: FileIdentity | undefined;
     let actual: DigestValues;
     try {
       actual = await current.digests.digest();
@@ -186,6 +196,9 @@ export class ModelFetcher {
         throw error;
       }
       await current.handle.sync();
+      // The file written and hashed, as its own handle sees it: what gets published must be
+      // this inode, unwritten since (a file renamed over the .part would be linked by name).
+      written = identityOf(await current.handle.stat());
       await current.handle.close();
       if (run.held?.compromised.aborted === true) {
         throw new ModelStoreError(
@@ -206,11 +219,13 @@ export class ModelFetcher {
     } finally {
       await discard(current); // the .part name only: a published file lives on under its final name
     }
-    const entry = await inspect(finalPath);
-    if (entry.kind !== 'file' || entry.identity.size !== actual.bytes) {
+    const identity = await publishedIdentity(finalPath, written);
+    if (identity === undefined) {
+      // Published by us, so not a file anyone may have verified: remove it, and start over.
+      await unlink(finalPath).catch(() => undefined);
       throw new ModelStoreError(
         'download_failed',
-        `${finalPath} changed right after it was published; starting over`,
+        `${finalPath} is not the file that was written and hashed (replaced or written meanwhile); starting over`,
         false,
       );
     }
@@ -232,7 +247,7 @@ export class ModelFetcher {
       md5: lock.md5,
       sha256: actual.sha256,
       bytes: actual.bytes,
-      identity: entry.identity,
+      identity,
       fromCache: false,
       bytesTransferred: run.transfer.bytes,
     };

@@ -4,7 +4,7 @@
 // cut, the file ends byte for byte the object, and a resume starts exactly where the written
 // bytes end (nothing fetched twice, nothing skipped).
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
@@ -100,4 +100,52 @@ test(`objects hashed on the worker thread (from ${WORKER_MIN_BYTES / MiB} MiB), 
     ),
     { numRuns: 4 },
   );
+});
+
+test('a same-size file renamed over the .part while the download runs is never published: the download starts over', async (t) => {
+  const size = 12 * MiB;
+  const object = randomBytes(size);
+  const forged = Buffer.from(object);
+  forged.fill(0x41, size - 4096); // same size, other bytes
+  const md5 = createHash('md5').update(object).digest('hex');
+  const sha256 = createHash('sha256').update(object).digest('hex');
+  const key = `batches/${++keys}.bin`;
+  await s3.put(BUCKET, key, object);
+  const proxy = await startTcpProxy(s3.port);
+  const sources = new SourceFactory(
+    { region: 'us-east-1', endpoint: proxy.url, forcePathStyle: true, checksums: 'when_required' },
+    { maxAttempts: 1, connectTimeoutMs: 1000, idleTimeoutMs: 2000 },
+  );
+  const dir = await tempDir('part-swap');
+  const cacheDir = path.join(dir, 'models');
+  const logger = recordingLogger();
+  const store = new ModelStore({ cacheDir, sources, logger, retryBaseMs: 5, retryMaxMs: 20, stallTimeoutMs: 500 });
+  try {
+    // The first connection stalls half-way: the .part stands there, half written, for 500 ms.
+    await proxy.setMode({ kind: 'stall', afterBytes: 400 + size / 2 }, { times: 1 });
+    const ensured = store.ensure({ uri: `s3://${BUCKET}/${key}`, md5, sha256, bytes: size, name: 'swap' });
+    let part: string | undefined;
+    const deadline = Date.now() + 10_000;
+    while (part === undefined && Date.now() < deadline) {
+      part = (await readdir(cacheDir).catch(() => [] as string[])).find((n) => n.endsWith('.part'));
+      if (part === undefined) await new Promise((r) => setTimeout(r, 2));
+    }
+    if (part === undefined) throw new Error('no .part appeared');
+    const forgedPath = path.join(dir, 'forged.bin');
+    await writeFile(forgedPath, forged);
+    await rename(forgedPath, path.join(cacheDir, part));
+    const verified = await ensured;
+    t.true((await readFile(verified.path)).equals(object), 'the published file is the object');
+    t.false(verified.fromCache);
+    t.true(verified.bytesTransferred > size, 'the download started over');
+    t.true(
+      JSON.stringify(logger.entries).includes('is not the file that was written and hashed'),
+      'the swap is named in the log',
+    );
+    t.deepEqual(await readdir(cacheDir), [`${md5}.bin`], 'nothing else left');
+  } finally {
+    await store.close();
+    sources.close();
+    await proxy.close();
+  }
 });
