@@ -21,7 +21,13 @@ export interface DownloadDigests {
 }
 
 export function downloadDigests(totalBytes: number, withSha256: boolean): DownloadDigests {
-  return totalBytes >= WORKER_MIN_BYTES ? new WorkerDigests(withSha256) : new InlineDigests(withSha256);
+  if (totalBytes < WORKER_MIN_BYTES) return new InlineDigests(withSha256);
+  try {
+    return new WorkerDigests(withSha256);
+  } catch {
+    // No thread to be had (a pids limit, memory): hashing inline is slower, never wrong.
+    return new InlineDigests(withSha256);
+  }
 }
 
 class InlineDigests implements DownloadDigests {

@@ -37,16 +37,17 @@ export async function openPart(
   info: { readonly bytes: number; readonly etag?: string | undefined },
   withSha256: boolean,
 ): Promise<PartialDownload> {
+  // The digests first: nothing is opened that a failure here would leave open.
+  const digests = downloadDigests(info.bytes, withSha256);
   const file = path.join(cacheDir, partName(md5, randomBytes(6).toString('hex')));
-  const handle = await open(file, 'wx');
-  return {
-    path: file,
-    handle,
-    digests: downloadDigests(info.bytes, withSha256),
-    total: info.bytes,
-    etag: info.etag,
-    offset: 0,
-  };
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'wx');
+  } catch (err) {
+    await digests.close();
+    throw err;
+  }
+  return { path: file, handle, digests, total: info.bytes, etag: info.etag, offset: 0 };
 }
 
 /** Closes and deletes a partial download; errors are ignored (it is being abandoned). */
@@ -108,15 +109,14 @@ class BatchWriter {
     if (this.failure !== undefined) return;
     // One buffer: one write, and memory the hashing thread can take over without a copy.
     const batch = Buffer.concat(chunks, bytes);
-    this.writing = writeAll(this.partial.handle, batch, position).then(
-      async () => {
-        this.partial.offset += bytes;
-        await this.partial.digests.update(batch);
-      },
-      (err: unknown) => {
-        this.failure = err;
-      },
-    );
+    this.writing = (async () => {
+      await writeAll(this.partial.handle, batch, position);
+      this.partial.offset += bytes;
+      await this.partial.digests.update(batch);
+    })().catch((err: unknown) => {
+      // A failed write or hash: the file can no longer be resumed, whatever the stream does.
+      this.failure = err;
+    });
   }
 
   /** Everything added is on disk (partial.offset counts it), or a RestartError. */

@@ -2,9 +2,13 @@
 // batches: owned buffers (moved to the thread) and views into a larger buffer (copied), and
 // the thread ends with the digest or a close.
 import { createHash, randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import test from 'ava';
 import fc from 'fast-check';
-import { downloadDigests, WORKER_MIN_BYTES } from '../../app/model/download-digests.js';
+import { downloadDigests, WORKER_MIN_BYTES, type DownloadDigests } from '../../app/model/download-digests.js';
+import { discard, openPart, receive } from '../../app/model/download.js';
+import { recordingLogger, tempDir } from './fixtures.js';
 
 test('batches hashed on the worker thread give the digests of their bytes, in order', async (t) => {
   await fc.assert(
@@ -43,4 +47,51 @@ test('a closed worker takes no more batches', async (t) => {
   await digests.close();
   await digests.close();
   await t.throwsAsync(digests.update(Buffer.alloc(1024)), { message: /hashing thread/ });
+});
+
+test('a hash that fails (its thread died) stops the download with a RestartError, never an unhandled rejection', async (t) => {
+  // A fake digests object: a hashing thread dying is a fault no real part here causes on demand.
+  const dir = await tempDir('hash-fails');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => process.off('unhandledRejection', onUnhandled));
+  const MiB = 1024 * 1024;
+  for (const slowSource of [false, true]) {
+    let batches = 0;
+    const partial = await openPart(dir, 'a'.repeat(32), { bytes: 24 * MiB }, false);
+    const failing: DownloadDigests = {
+      update: () =>
+        ++batches >= 2 ? Promise.reject(new Error('the hashing thread exited (code 1)')) : Promise.resolve(),
+      digest: () => Promise.reject(new Error('unused')),
+      close: () => Promise.resolve(),
+    };
+    const stream = Readable.from(
+      (async function* () {
+        for (let i = 0; i < 24 * 4; i++) {
+          if (slowSource) await new Promise((r) => setTimeout(r, 2));
+          yield Buffer.alloc(256 * 1024, i);
+        }
+      })(),
+    );
+    const error = await t.throwsAsync(
+      receive({
+        stream,
+        partial: { ...partial, digests: failing },
+        transfer: { bytes: 0 },
+        signal: new AbortController().signal,
+        uri: 'test://hash-fails',
+        logger: recordingLogger(),
+        stallTimeoutMs: 5000,
+        progressIntervalMs: 60_000,
+        onProgress: () => undefined,
+      }),
+    );
+    t.is(error?.name, 'RestartError', `slow source: ${slowSource}`);
+    t.regex(error?.message ?? '', /hashing thread exited/);
+    await discard(partial);
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(unhandled, [], 'no unhandled rejection');
 });
