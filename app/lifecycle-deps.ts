@@ -48,6 +48,8 @@ export interface ModelInfo {
   readonly name: string;
   readonly uri: string;
   readonly md5: { readonly expected: string; readonly actual: string | null };
+  /** Which digests were computed over the file served (VerifiedModel.verifiedBy); null before one is. */
+  readonly verifiedBy: 'md5' | 'sha256' | 'md5+sha256' | null;
   readonly bytes: number | null;
   readonly labels: readonly string[];
   readonly loadedAt: string | null;

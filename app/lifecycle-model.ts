@@ -95,10 +95,11 @@ export class ModelSlot {
   }
 
   /** The file's part of /v1/model; before a model is verified, what the last (rejected) download was. */
-  info(): Pick<ModelInfo, 'md5' | 'bytes' | 'fromCache'> {
+  info(): Pick<ModelInfo, 'md5' | 'verifiedBy' | 'bytes' | 'fromCache'> {
     const { lock } = this.deps;
     return {
       md5: { expected: lock.md5, actual: this.verified?.md5 ?? this.fetched?.md5 ?? null },
+      verifiedBy: this.verified?.verifiedBy ?? null,
       bytes: this.verified?.bytes ?? this.fetched?.bytes ?? lock.bytes ?? null,
       fromCache: this.verified?.fromCache ?? null,
     };

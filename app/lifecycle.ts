@@ -300,16 +300,13 @@ export class Lifecycle implements ServingGate {
   }
 
   modelInfo(): ModelInfo {
-    const { md5, bytes, fromCache } = this.model.info();
     return {
       name: this.name,
       uri: this.deps.lock.uri,
-      md5,
-      bytes,
+      ...this.model.info(),
       labels: this.serving?.labels() ?? [],
       loadedAt: this.loaded?.at.toISOString() ?? null,
       loadSeconds: this.loaded?.seconds ?? null,
-      fromCache,
       state: this.state,
       phase: this.status.phase,
       tiers: this.serving?.stats().tiers ?? [],

@@ -249,6 +249,7 @@ export class ModelFetcher {
       bytes: actual.bytes,
       identity,
       fromCache: false,
+      verifiedBy: actual.sha256 === undefined ? 'md5' : 'md5+sha256',
       bytesTransferred: run.transfer.bytes,
     };
   }
@@ -345,6 +346,7 @@ export class ModelFetcher {
       bytes: hashed.bytes,
       identity: hashed.identity,
       fromCache: true,
+      verifiedBy: check.algorithm,
       bytesTransferred: 0,
     };
   }

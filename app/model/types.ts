@@ -53,6 +53,11 @@ export interface VerifiedModel {
   readonly identity: FileIdentity;
   /** true when the verified cache was reused, false when downloaded/copied now. */
   readonly fromCache: boolean;
+  /**
+   * The digests computed over these bytes: a download both the lock names ('md5+sha256', or
+   * 'md5'), a cache hit one (the lock's SHA-256 when it has one, which binds its MD5).
+   */
+  readonly verifiedBy: 'md5' | 'sha256' | 'md5+sha256';
   /** Bytes read from the source during this ensure() (0 on a cache hit; more than `bytes` after re-downloads). */
   readonly bytesTransferred: number;
   /** Wall time of this ensure(), retries and waits included. */

@@ -77,6 +77,7 @@ test('GET /v1/model reports the verified model', async (t) => {
   const body = res.body as {
     name: string;
     md5: { expected: string; actual: string };
+    verifiedBy: string | null;
     bytes: number;
     labels: string[];
     state: string;
@@ -85,6 +86,7 @@ test('GET /v1/model reports the verified model', async (t) => {
   };
   t.is(body.md5.expected, BUNDLED_MD5);
   t.is(body.md5.actual, BUNDLED_MD5);
+  t.is(body.verifiedBy, 'md5', 'downloaded into an empty cache under the bundled lock, which names an MD5 only');
   t.is(body.bytes, 938013);
   t.is(body.labels.length, 176);
   t.true(body.labels.includes('en'));

@@ -53,6 +53,7 @@ export function verified(path = `/cache/${MD5}.bin`): VerifiedModel {
     md5: MD5,
     bytes: 1000,
     fromCache: true,
+    verifiedBy: 'md5',
     bytesTransferred: 0,
     durationMs: 1,
     identity: { dev: 1, ino: 1, size: 1000, mtimeMs: 0, ctimeMs: 0 },

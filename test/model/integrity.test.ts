@@ -199,6 +199,7 @@ test('a cache hit with a SHA-256 in the lock is checked by it: a file with the r
   await writeFile(cached, forged);
   const got = await h.store.ensure(collisionLock);
   t.false(got.fromCache, 'the forged copy was not taken for a cache hit');
+  t.is(got.verifiedBy, 'md5+sha256');
   t.true((await readFile(got.path)).equals(genuine), 'the file handed out is the genuine object');
   t.true(
     h.logger.entries.some(
@@ -211,7 +212,7 @@ test('a cache hit with a SHA-256 in the lock is checked by it: a file with the r
   await mkdir(again.cacheDir, { recursive: true });
   await writeFile(path.join(again.cacheDir, `${md5}.bin`), genuine);
   const hit = await again.store.ensure(collisionLock);
-  t.like(hit, { fromCache: true, md5, sha256 });
+  t.like(hit, { fromCache: true, md5, sha256, verifiedBy: 'sha256' });
   const verified = again.logger.entries.find((e) => e.msg === 'model cache hit, verified');
   t.like(verified?.fields, { verifiedBy: 'sha256', sha256, md5 });
   // Overwritten after that by the forgery: the recheck before a spawn re-hashes by SHA-256.
