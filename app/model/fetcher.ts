@@ -6,15 +6,8 @@
 // (a partial download, the download lock) lives in the Run.
 import { mkdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  checkFreeSpace,
-  hashFile,
-  identityOf,
-  inspect,
-  publish,
-  publishedIdentity,
-  removeStaleParts,
-} from './cache-file.js';
+import { checkFreeSpace, hashFile, identityOf, inspect } from './cache-file.js';
+import { publish, publishedIdentity, removeStaleParts } from './cache-file.js';
 import { acquireDownloadLock, type HeldLock } from './cache-lock.js';
 import { digestMismatch, fileCheckOf, type DigestValues } from './digests.js';
 import { discard, openPart, receive, type PartialDownload } from './download.js';

@@ -32,6 +32,27 @@ test.after.always(async () => {
 
 let keys = 0;
 
+/** An object in s3rver, reached through a fault proxy, and a store with its own cache dir. */
+async function objectBehindProxy(object: Buffer, stallTimeoutMs: number) {
+  const key = `batches/${++keys}.bin`;
+  await s3.put(BUCKET, key, object);
+  const proxy = await startTcpProxy(s3.port);
+  const sources = new SourceFactory(
+    { region: 'us-east-1', endpoint: proxy.url, forcePathStyle: true, checksums: 'when_required' },
+    { maxAttempts: 1, connectTimeoutMs: 1000, idleTimeoutMs: 2000 },
+  );
+  const dir = await tempDir('batches');
+  const cacheDir = path.join(dir, 'models');
+  const logger = recordingLogger();
+  const store = new ModelStore({ cacheDir, sources, logger, retryBaseMs: 5, retryMaxMs: 20, stallTimeoutMs });
+  const close = async (): Promise<void> => {
+    await store.close();
+    sources.close();
+    await proxy.close();
+  };
+  return { uri: `s3://${BUCKET}/${key}`, proxy, dir, cacheDir, logger, store, close };
+}
+
 /** One object of `size` bytes, its connection cut or stalled at `at` of it, `times` times. */
 async function cutAndResume(
   t: ExecutionContext,
@@ -44,35 +65,18 @@ async function cutAndResume(
   const object = randomBytes(size);
   const md5 = createHash('md5').update(object).digest('hex');
   const sha256 = withSha256 ? createHash('sha256').update(object).digest('hex') : undefined;
-  const key = `batches/${++keys}.bin`;
-  await s3.put(BUCKET, key, object);
-  const proxy = await startTcpProxy(s3.port);
-  const sources = new SourceFactory(
-    { region: 'us-east-1', endpoint: proxy.url, forcePathStyle: true, checksums: 'when_required' },
-    { maxAttempts: 1, connectTimeoutMs: 1000, idleTimeoutMs: 2000 },
-  );
-  const cacheDir = path.join(await tempDir('batches'), 'models');
-  const store = new ModelStore({
-    cacheDir,
-    sources,
-    logger: recordingLogger(),
-    retryBaseMs: 5,
-    retryMaxMs: 20,
-    stallTimeoutMs: 200,
-  });
+  const { uri, proxy, cacheDir, store, close } = await objectBehindProxy(object, 200);
   try {
     // Offsets count a connection's response bytes, headers included: the cut lands in the body.
     await proxy.setMode({ kind, afterBytes: 400 + Math.floor(at * size) }, { times });
-    const verified = await store.ensure({ uri: `s3://${BUCKET}/${key}`, md5, sha256, bytes: size, name: 'batches' });
+    const verified = await store.ensure({ uri, md5, sha256, bytes: size, name: 'batches' });
     t.is(verified.sha256, sha256);
     const onDisk = await readFile(verified.path);
     t.true(onDisk.equals(object), `${size} bytes, ${kind} at ${at.toFixed(2)} x${times}`);
     t.is(verified.bytesTransferred, size, 'every byte fetched exactly once');
     t.deepEqual(await readdir(cacheDir), [`${md5}.bin`], 'no partial file left');
   } finally {
-    await store.close();
-    sources.close();
-    await proxy.close();
+    await close();
   }
 }
 
@@ -109,21 +113,11 @@ test('a same-size file renamed over the .part while the download runs is never p
   forged.fill(0x41, size - 4096); // same size, other bytes
   const md5 = createHash('md5').update(object).digest('hex');
   const sha256 = createHash('sha256').update(object).digest('hex');
-  const key = `batches/${++keys}.bin`;
-  await s3.put(BUCKET, key, object);
-  const proxy = await startTcpProxy(s3.port);
-  const sources = new SourceFactory(
-    { region: 'us-east-1', endpoint: proxy.url, forcePathStyle: true, checksums: 'when_required' },
-    { maxAttempts: 1, connectTimeoutMs: 1000, idleTimeoutMs: 2000 },
-  );
-  const dir = await tempDir('part-swap');
-  const cacheDir = path.join(dir, 'models');
-  const logger = recordingLogger();
-  const store = new ModelStore({ cacheDir, sources, logger, retryBaseMs: 5, retryMaxMs: 20, stallTimeoutMs: 500 });
+  const { uri, proxy, dir, cacheDir, logger, store, close } = await objectBehindProxy(object, 500);
   try {
     // The first connection stalls half-way: the .part stands there, half written, for 500 ms.
     await proxy.setMode({ kind: 'stall', afterBytes: 400 + size / 2 }, { times: 1 });
-    const ensured = store.ensure({ uri: `s3://${BUCKET}/${key}`, md5, sha256, bytes: size, name: 'swap' });
+    const ensured = store.ensure({ uri, md5, sha256, bytes: size, name: 'swap' });
     let part: string | undefined;
     const deadline = Date.now() + 10_000;
     while (part === undefined && Date.now() < deadline) {
@@ -144,8 +138,6 @@ test('a same-size file renamed over the .part while the download runs is never p
     );
     t.deepEqual(await readdir(cacheDir), [`${md5}.bin`], 'nothing else left');
   } finally {
-    await store.close();
-    sources.close();
-    await proxy.close();
+    await close();
   }
 });
