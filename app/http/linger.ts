@@ -16,8 +16,19 @@ import type { Socket } from 'node:net';
 
 /** How long a closing connection keeps reading a body nobody will use. */
 export const LINGER_MS = 2000;
-/** How many more bytes it reads before it gives up and closes anyway. */
+/**
+ * The most a closing connection reads. A body declared larger is not waited for at all (its
+ * client is closed on at once, as without lingering): reading it cost as much as serving, and
+ * a flood of 1 GiB declarations cost 15 s of CPU in 12 s against 8.4 s without lingering (second
+ * review). A chunked body is cut here (checked every CHECK_EVERY_MS, so it may read more).
+ */
 export const LINGER_BYTES = 16 * 1024 * 1024;
+/**
+ * A lingering connection that receives nothing for this long is closed: its client has
+ * stopped sending (an `Expect: 100-continue` client that read its refusal). Held 2 s each,
+ * 20 such connections a second kept every lingering place taken (second review).
+ */
+export const LINGER_IDLE_MS = 250;
 /**
  * Connections lingering at once; past it a close is immediate, as without lingering. A flood
  * of oversized uploads then costs what it cost before (a review measured 18 s of CPU against
@@ -66,7 +77,8 @@ export function lingerOnClose(socket: Socket): void {
       req.complete ||
       req.destroyed ||
       !socket.readable ||
-      lingering >= MAX_LINGERING
+      lingering >= MAX_LINGERING ||
+      Number(req.headers['content-length'] ?? 0) > LINGER_BYTES
     ) {
       destroySoon();
       return;
@@ -81,6 +93,8 @@ function linger(socket: Socket, state: SocketState): void {
   lingering += 1;
   const readBefore = socket.bytesRead;
   const started = performance.now();
+  let lastRead = readBefore;
+  let lastReadAt = started;
   let closed = false;
   const close = (): void => {
     if (closed) return;
@@ -93,7 +107,13 @@ function linger(socket: Socket, state: SocketState): void {
     socket.destroy();
   };
   const check = setInterval(() => {
-    if (socket.bytesRead - readBefore > LINGER_BYTES || performance.now() - started >= LINGER_MS) close();
+    const now = performance.now();
+    if (socket.bytesRead !== lastRead) {
+      lastRead = socket.bytesRead;
+      lastReadAt = now;
+    }
+    if (lastRead - readBefore > LINGER_BYTES || now - started >= LINGER_MS || now - lastReadAt >= LINGER_IDLE_MS)
+      close();
   }, CHECK_EVERY_MS);
   // The answer goes out first; the FIN after it tells the client nothing more will be read.
   socket.end();

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { LINGER_BYTES, LINGER_MS } from '../../app/http/linger.js';
+import { LINGER_BYTES, LINGER_IDLE_MS, LINGER_MS, MAX_LINGERING } from '../../app/http/linger.js';
 import { parseResponse, portOf } from '../helpers/raw-http.js';
 import { BUNDLED_MD5, freePort, getJson, startService, type RunningService } from '../helpers/service.js';
 
@@ -167,10 +167,11 @@ test.serial(
 
 test.serial('a body that never ends is read only within the bounds: the connection closes after the 413', async (t) => {
   const port = portOf(svc.url);
-  // Far more than LINGER_BYTES, written as fast as possible: the service stops reading at its cap.
+  // Chunked (no declared size), far more than LINGER_BYTES, written as fast as possible: the
+  // service stops reading at its cap.
   const huge: Upload = {
     path: '/v1/classify',
-    framing: 'length',
+    framing: 'chunked',
     bytes: 64 * LINGER_BYTES,
     chunkBytes: 256 * 1024,
     expectContinue: false,
@@ -199,6 +200,47 @@ test.serial('a body that never ends is read only within the bounds: the connecti
   t.true(closedAfter >= LINGER_MS * 0.9, `closed after ${Math.round(closedAfter)} ms`);
   t.true(closedAfter < LINGER_MS + 10_000, `closed after ${Math.round(closedAfter)} ms`);
 });
+
+test.serial(
+  'a body declared over LINGER_BYTES is not waited for; clients that send nothing more hold no lingering place',
+  async (t) => {
+    const port = portOf(svc.url);
+    // Declared too large to read: closed at once, as without lingering (its 413 may be lost).
+    const socket = await connect(port);
+    const started = performance.now();
+    socket.on('error', () => undefined);
+    socket.write(
+      `POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${LINGER_BYTES + 1}\r\n\r\n`,
+    );
+    const writing = setInterval(() => socket.write(Buffer.alloc(64 * 1024, 0x20)), 5);
+    // The server's FIN, or the reset a write then meets, whichever shows first.
+    const closedAfter = await new Promise<number>((resolve) => {
+      socket.once('end', () => resolve(performance.now() - started));
+      socket.once('close', () => resolve(performance.now() - started));
+    });
+    clearInterval(writing);
+    socket.destroy();
+    t.true(closedAfter < LINGER_MS / 2, `closed after ${Math.round(closedAfter)} ms`);
+    // Expect: 100-continue clients that read their 413 and send no body are let go after
+    // LINGER_IDLE_MS: after MAX_LINGERING of them, a client writing its whole body still lingers.
+    const head = (expect: boolean): string =>
+      `POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${expect ? 'Expect: 100-continue\r\n' : ''}Content-Length: ${4 * MAX_BODY}\r\n\r\n`;
+    const idle = await Promise.all(Array.from({ length: MAX_LINGERING }, () => connect(port)));
+    try {
+      for (const s of idle) {
+        s.on('error', () => undefined);
+        s.write(head(true));
+      }
+      await new Promise((r) => setTimeout(r, 3 * LINGER_IDLE_MS));
+      for (let i = 0; i < 5; i++) {
+        const request = Buffer.concat([Buffer.from(head(false)), Buffer.alloc(4 * MAX_BODY, 0x20)]);
+        t.deepEqual(await writeAllThenRead(port, request, 10_000), { status: 413 }, `try ${i + 1}`);
+      }
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+  },
+);
 
 test.serial('a close with nothing left unread does not linger', async (t) => {
   const port = portOf(svc.url);
