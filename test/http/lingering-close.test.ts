@@ -177,7 +177,10 @@ test.serial('a body that never ends is read only within the bounds: the connecti
     expectContinue: false,
   };
   const outcome = await upload(await connect(port), huge, 30_000);
-  t.is(outcome.status, 413);
+  // Past the cap the close is a reset, and a client still writing may see its write fail
+  // before it reads the 413 (its socket is then destroyed unread): the bound is what is
+  // asserted here; the answer, when read, is the 413.
+  t.true([0, 413].includes(outcome.status), `status ${outcome.status}`);
   t.true(
     outcome.written < huge.bytes / 4,
     `the client wrote ${outcome.written} of ${huge.bytes} bytes before the close`,
