@@ -19,14 +19,14 @@ export const LINGER_MS = 2000;
 /**
  * The most a closing connection reads. A body declared larger is not waited for at all (its
  * client is closed on at once, as without lingering): reading it cost as much as serving, and
- * a flood of 1 GiB declarations cost 15 s of CPU in 12 s against 8.4 s without lingering (second
+ * a flood of 1 GiB declarations cost 15 s of CPU in 12 s against 8.4 s without lingering (a
  * review). A chunked body is cut here (checked every CHECK_EVERY_MS, so it may read more).
  */
 export const LINGER_BYTES = 16 * 1024 * 1024;
 /**
  * A lingering connection that receives nothing for this long is closed: its client has
  * stopped sending (an `Expect: 100-continue` client that read its refusal). Held 2 s each,
- * 20 such connections a second kept every lingering place taken (second review).
+ * 20 such connections a second kept every lingering place taken (a review measured it).
  */
 export const LINGER_IDLE_MS = 250;
 /**

@@ -60,12 +60,10 @@ interface Outcome {
   readonly written: number;
   /** The connection was reset, or a write failed, before the whole body was written. */
   readonly error: string | undefined;
-  readonly closedAfterMs: number;
 }
 
 /** Writes the whole body (or until the server closes) while reading the answer. */
 function upload(socket: net.Socket, u: Upload, deadlineMs: number): Promise<Outcome> {
-  const started = performance.now();
   return new Promise((resolve) => {
     let raw = '';
     let written = 0;
@@ -99,7 +97,7 @@ function upload(socket: net.Socket, u: Upload, deadlineMs: number): Promise<Outc
     const finish = (): void => {
       clearTimeout(timer);
       const parsed = parseResponse(raw) ?? { status: 0, headers: {}, body: '' };
-      resolve({ ...parsed, written, error, closedAfterMs: performance.now() - started });
+      resolve({ ...parsed, written, error });
     };
     const timer = setTimeout(() => {
       socket.destroy();
