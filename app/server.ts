@@ -17,7 +17,8 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
 import type { RequestState } from './http/state.js';
-import { lingerOnClose, trackRequest } from './http/linger.js';
+import { openConnection, trackRequest } from './http/connection.js';
+import { lingerOnClose } from './http/linger.js';
 import { answerClientError, answerExpectation, refuseBeforeKoa } from './http/protocol.js';
 
 /** A request line and headers that take longer than this to arrive are answered 408. */
@@ -59,25 +60,25 @@ export function listen(app: Koa<RequestState>, options: ListenOptions): Promise<
   });
   let active = 0;
   let idleWaiters: Array<() => void> = [];
-  const openOnSocket = new WeakMap<Socket, Set<() => void>>();
   /**
    * Counts a request open until its answer closes, or its connection does (an answer queued
    * behind one that never went out emits no 'close' of its own). False: not to be dispatched,
    * because the connection's previous answer closes it.
    */
   const track = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
-    if (!trackRequest(req, res)) {
+    const connection = trackRequest(req, res);
+    if (connection === undefined) {
       req.resume();
       return false;
     }
     active += 1;
-    const open = openOnSocket.get(req.socket);
+    const { open } = connection;
     const done = (): void => {
-      if (open !== undefined && !open.delete(done)) return;
+      if (!open.delete(done)) return;
       active -= 1;
       if (active === 0) for (const wake of idleWaiters.splice(0)) wake();
     };
-    open?.add(done);
+    open.add(done);
     res.once('close', done);
     return true;
   };
@@ -101,12 +102,8 @@ export function listen(app: Koa<RequestState>, options: ListenOptions): Promise<
   });
   server.on('clientError', answerClientError);
   server.on('connection', (socket: Socket) => {
+    openConnection(socket);
     lingerOnClose(socket);
-    const open = new Set<() => void>();
-    openOnSocket.set(socket, open);
-    socket.once('close', () => {
-      for (const done of [...open]) done();
-    });
   });
   const whenIdle = (timeoutMs: number): Promise<boolean> => {
     if (active === 0) return Promise.resolve(true);

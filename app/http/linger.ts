@@ -13,6 +13,7 @@
 // every socket held 2 s and then reset); the byte bound is polled on socket.bytesRead.
 import type http from 'node:http';
 import type { Socket } from 'node:net';
+import { connectionOf, type Connection } from './connection.js';
 
 /** How long a closing connection keeps reading a body nobody will use. */
 export const LINGER_MS = 2000;
@@ -37,31 +38,7 @@ export const LINGER_IDLE_MS = 250;
 export const MAX_LINGERING = 32;
 const CHECK_EVERY_MS = 25;
 
-interface SocketState {
-  /** The connection's latest request and its answer. */
-  req: http.IncomingMessage;
-  res: http.ServerResponse;
-  lingering: boolean;
-}
-
-const sockets = new WeakMap<Socket, SocketState>();
 let lingering = 0;
-
-/**
- * Records a request as its connection's latest. False when the connection's previous answer
- * closes it: a request pipelined behind a refused body is not dispatched, since its answer
- * could never be sent.
- */
-export function trackRequest(req: http.IncomingMessage, res: http.ServerResponse): boolean {
-  const previous = sockets.get(req.socket);
-  if (previous !== undefined && (previous.lingering || closesConnection(previous.res))) return false;
-  sockets.set(req.socket, { req, res, lingering: false });
-  return true;
-}
-
-function closesConnection(res: http.ServerResponse): boolean {
-  return res.headersSent && String(res.getHeader('connection')).toLowerCase() === 'close';
-}
 
 /** Makes a connection's close after an answer linger while its request's body is still arriving. */
 export function lingerOnClose(socket: Socket): void {
@@ -69,7 +46,7 @@ export function lingerOnClose(socket: Socket): void {
   if (typeof socket.destroySoon !== 'function') return;
   const destroySoon = socket.destroySoon.bind(socket);
   socket.destroySoon = (): void => {
-    const state = sockets.get(socket);
+    const state = connectionOf(socket);
     const req = state?.req;
     if (
       state === undefined ||
@@ -83,12 +60,11 @@ export function lingerOnClose(socket: Socket): void {
       destroySoon();
       return;
     }
-    linger(socket, state);
+    linger(socket, state, req);
   };
 }
 
-function linger(socket: Socket, state: SocketState): void {
-  const { req } = state;
+function linger(socket: Socket, state: Connection, req: http.IncomingMessage): void {
   state.lingering = true;
   lingering += 1;
   const readBefore = socket.bytesRead;
