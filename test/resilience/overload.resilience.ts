@@ -85,7 +85,7 @@ test('overload: 10x capacity is shed with fast answers; liveness holds, goodput 
     };
     const capacityRun = await runLoad(capacityPlan, CLIENT_CPUS ? { cpus: CLIENT_CPUS } : {});
     const capacity = summarize(capacityRun, { phase: 1 }, 4_000);
-    t.log(line('capacity (closed loop)', capacity));
+    t.log(line('capacity before the surge (closed loop)', capacity));
     if (capacity.ok === 0) throw new Error('the pod served nothing while measuring capacity');
     const rate = Math.round(capacity.okPerSecond * 10);
     t.log(
@@ -120,6 +120,13 @@ test('overload: 10x capacity is shed with fast answers; liveness holds, goodput 
       `503/504 codes: ${JSON.stringify(run.errorCodes)}; peak sockets ${run.peakSockets}${run.samples.length > 0 ? `; unexpected: ${run.samples.join(' | ')}` : ''}`,
     );
     t.log(`the pod's own count of refusals, by reason: ${await shedReasons(pod.metricsPort)}`);
+    // Capacity again, after the surge: on a shared machine one 4 s measurement drifted by up
+    // to 12% between runs (504-567 ok/s), enough to move goodput across its floor. Goodput is
+    // judged against the mean of the two, which brackets the surge in time.
+    const capacityAfterRun = await runLoad(capacityPlan, CLIENT_CPUS ? { cpus: CLIENT_CPUS } : {});
+    const capacityAfter = summarize(capacityAfterRun, { phase: 1 }, 4_000);
+    t.log(line('capacity after the surge (closed loop)', capacityAfter));
+    const capacityOkPerSecond = (capacity.okPerSecond + capacityAfter.okPerSecond) / 2;
     const offered = (surgePhase.scheduled * 1000) / (surgePhase.endedAt - surgePhase.startedAt);
     const probes = pod.probes.slice(probesFrom);
     const slowest = probes.reduce((m, p) => Math.max(m, p.ms), 0);
@@ -127,8 +134,8 @@ test('overload: 10x capacity is shed with fast answers; liveness holds, goodput 
     const livenessFailed = probes.filter((p) => p.kind === 'liveness' && !p.ok);
     totals = {
       restarts: pod.restarts,
-      sent: capacity.sent + all.sent,
-      failed: capacity.failed + all.failed,
+      sent: capacity.sent + all.sent + capacityAfter.sent,
+      failed: capacity.failed + all.failed + capacityAfter.failed,
       p99Ms: all.p99Ms,
     };
 
@@ -149,13 +156,13 @@ test('overload: 10x capacity is shed with fast answers; liveness holds, goodput 
     );
     report.check(
       'every request answered',
-      all.failed === 0 && capacity.failed === 0,
-      `failed ${all.failed}: connection errors ${all.connectionErrors}, client timeouts ${all.clientTimeouts}, other ${all.failed - all.connectionErrors - all.clientTimeouts}`,
+      all.failed === 0 && capacity.failed === 0 && capacityAfter.failed === 0,
+      `failed ${all.failed}: connection errors ${all.connectionErrors}, client timeouts ${all.clientTimeouts}, other ${all.failed - all.connectionErrors - all.clientTimeouts}; while measuring capacity ${capacity.failed + capacityAfter.failed}`,
     );
     report.check(
       'goodput >= 80% of capacity',
-      surge.okPerSecond >= 0.8 * capacity.okPerSecond,
-      `${surge.okPerSecond.toFixed(0)} ok/s under 10x vs ${capacity.okPerSecond.toFixed(0)} capacity (${((100 * surge.okPerSecond) / capacity.okPerSecond).toFixed(0)}%)`,
+      surge.okPerSecond >= 0.8 * capacityOkPerSecond,
+      `${surge.okPerSecond.toFixed(0)} ok/s under 10x vs ${capacityOkPerSecond.toFixed(0)} capacity (${capacity.okPerSecond.toFixed(0)} before, ${capacityAfter.okPerSecond.toFixed(0)} after; ${((100 * surge.okPerSecond) / capacityOkPerSecond).toFixed(0)}%)`,
     );
     // Issue 13 asks 100 ms. With Node and both fastText children on one core, a 503 waits for
     // the event loop behind admitted work: measured 318-643 ms p99 in most runs, 2,575 ms in one
