@@ -7,9 +7,9 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { admitted } from './admission.js';
+import { parseJsonBody } from './body.js';
 import { whileConnected } from './intake.js';
 import type { ClassifyDeps } from './classify.js';
-import { errorMessage } from '../errors.js';
 import { ApiError } from './errors.js';
 import { BINARY_EXTENSION, HEADER_LENGTH, splitBody } from './oip/binary.js';
 import { compressResponse } from './oip/compress.js';
@@ -96,12 +96,8 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestSt
     const work = async (): Promise<void> => {
       const { json, tail } = splitBody(raw, ctx.req.headers[HEADER_LENGTH.toLowerCase()]);
       deps.bodies.checkShape(json);
-      let body: unknown;
-      try {
-        body = JSON.parse(json.toString('utf8'));
-      } catch (error) {
-        throw new ApiError(400, 'invalid_json', `the body is not valid JSON: ${errorMessage(error)}`);
-      }
+      // As v1: bytes that are not UTF-8 are refused, never decoded to U+FFFD and classified.
+      const body = parseJsonBody(json);
       const plan = readInferRequest(body, tail, limits);
       const results = await lifecycle.classify(plan.texts, plan.k, plan.threshold, deadlineMs);
       const reply = inferReply(plan, results, model);

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { parseRawLine, rawPredict } from '../engine/helpers.js';
 import { startService, type RunningService } from '../helpers/service.js';
 import { bytesElements, call, checked, decode, outputValues, withTail, type InferBody } from './oip-support.js';
 
@@ -99,7 +100,17 @@ test('binary_data on one output overrides binary_data_output; JSON input with bi
 test('property: the binary request answers what the same request in JSON answers', async (t) => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 8 }),
+      // A leading BOM or zero-width space is part of an element's text: a decoder that strips
+      // it (TextDecoder does by default, per decode() call) answers another text.
+      fc.array(
+        fc
+          .tuple(
+            fc.constantFrom('', '', '\ufeff', '\ufeff\ufeff', '\u200b'),
+            fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+          )
+          .map(([prefix, text]) => prefix + text),
+        { minLength: 1, maxLength: 8 },
+      ),
       fc.integer({ min: 1, max: 3 }),
       async (texts, k) => {
         const asJson = await post(
@@ -125,6 +136,42 @@ test('property: the binary request answers what the same request in JSON answers
     { numRuns: 25 },
   );
   t.pass();
+});
+
+test('a BOM at the start of a binary element is part of its text: answered as in JSON, and as the binary answers', async (t) => {
+  const texts = ['\ufeffhello', '\ufeff', 'hello'];
+  const { input, tail } = binaryInput(texts);
+  const { body, headerLength } = withTail({ inputs: [input], parameters: { k: 2 } }, tail);
+  const asBinary = await post(body, { 'Inference-Header-Content-Length': headerLength });
+  const asJson = await post(
+    JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [3], data: texts }], parameters: { k: 2 } }),
+    JSON_TYPE,
+  );
+  t.is(asBinary.res.status, 200);
+  t.deepEqual(outputValues(asBinary), outputValues(asJson));
+  // Labels come flat, [texts x k], padded with "" where the model gave fewer than k.
+  const raw = (await rawPredict(texts, 2)).map(parseRawLine);
+  const labels = outputValues(asBinary).label ?? [];
+  t.deepEqual(
+    labels,
+    raw.flatMap((row) => [0, 1].map((i) => row[i]?.label ?? '')),
+  );
+  t.notDeepEqual(labels.slice(0, 2), labels.slice(4, 6), 'the BOM changes the answer');
+});
+
+test('a JSON body that is not UTF-8 is a 400 invalid_json, as on v1: never decoded to U+FFFD and classified', async (t) => {
+  const prefix = Buffer.from('{"inputs":[{"name":"text","datatype":"BYTES","shape":[1],"data":["se');
+  const suffix = Buffer.from('or"]}]}');
+  for (const bad of [Buffer.from([0xf1]), Buffer.from([0xd0, 0xbf, 0xd1]), Buffer.from([0xed, 0xa0, 0x80])]) {
+    const body = Buffer.concat([prefix, bad, suffix]);
+    for (const encoding of ['identity', 'gzip']) {
+      const sent = encoding === 'gzip' ? zlib.gzipSync(body) : body;
+      const headers = encoding === 'gzip' ? { ...JSON_TYPE, 'Content-Encoding': 'gzip' } : JSON_TYPE;
+      const { res, json } = await post(sent, headers);
+      t.is(res.status, 400, `${bad.toString('hex')} ${encoding}`);
+      t.regex((json as { error: string }).error, /^invalid_json: .*UTF-8/);
+    }
+  }
 });
 
 test('an inconsistent binary body is a 400, never a crash or a hang', async (t) => {

@@ -35,7 +35,9 @@ export function splitBody(body: Buffer, headerLength: string | string[] | undefi
   return { json: body.subarray(0, length), tail: body.subarray(length) };
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the element's text (fastText reads it as such);
+// by default each decode() would strip it.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Decodes BYTES elements (4-byte LE length + bytes each) that must be UTF-8 text. */
 export function decodeBytesElements(bytes: Buffer, field: string): string[] {
