@@ -36,14 +36,20 @@ export function toInputLine(text: string): InputLine {
   return line as InputLine;
 }
 
+const isSeparator = (c: number): boolean => c === 32 || c === 9 || c === 11 || c === 12 || c === 0;
+const LABEL_WORD = '__label__';
+
 /**
- * Whether fastText reads at least one token in the line (any byte but its separators).
- * A line without one would be answered with the model's prior for an empty line.
+ * Whether fastText reads at least one word in the line: a token (bytes between its
+ * separators) that is not a label, since its reader takes a `__label__` token as a label of
+ * the line, not as input. A line without one would be answered with the model's prior for
+ * an empty line.
  */
 export function hasTokens(line: InputLine): boolean {
   for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (c !== 32 && c !== 9 && c !== 11 && c !== 12 && c !== 0) return true;
+    if (isSeparator(line.charCodeAt(i))) continue;
+    if (!line.startsWith(LABEL_WORD, i)) return true;
+    while (i < line.length && !isSeparator(line.charCodeAt(i))) i++;
   }
   return false;
 }

@@ -82,12 +82,25 @@ const hostileText: fc.Arbitrary<string> = fc.oneof(
       )
       .map((parts) => parts.join('')),
   },
-  { weight: 1, arbitrary: fc.constantFrom('', ' ', '\n', '\r\n', '\t \v\f\0', '</s>', ' </s>\n</s> ') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '',
+      ' ',
+      '\n',
+      '\r\n',
+      '\t \v\f\0',
+      '</s>',
+      ' </s>\n</s> ',
+      '__label__fr',
+      '__label__ __label__en\t</s>',
+    ),
+  },
 );
 
-/** True when fastText's reader finds no token in the text besides `</s>` (test-side oracle). */
+/** True when fastText's reader finds no word in the text: only `</s>` and label tokens (test-side oracle). */
 function noTokens(text: string): boolean {
-  return text.split(/[ \n\r\t\v\f\0]/).every((w) => w === '' || w === '</s>');
+  return text.split(/[ \n\r\t\v\f\0]/).every((w) => w === '' || w === '</s>' || w.startsWith('__label__'));
 }
 
 test.serial(
