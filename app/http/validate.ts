@@ -42,12 +42,14 @@ export function checkTexts(texts: readonly unknown[], field: string, limits: Lim
     );
   for (let i = 0; i < texts.length; i++) {
     const t = texts[i];
-    if (typeof t !== 'string') throw new ApiError(400, 'invalid_request', `\`${field}[${i}]\` must be a string`);
+    // A single `text` is named as the client sent it, not as an element.
+    const name = field === 'text' ? field : `${field}[${i}]`;
+    if (typeof t !== 'string') throw new ApiError(400, 'invalid_request', `\`${name}\` must be a string`);
     if (t.length > limits.maxTextChars)
       throw new ApiError(
         422,
         'text_too_long',
-        `\`${field}[${i}]\` has ${t.length} characters; at most ${limits.maxTextChars} are allowed`,
+        `\`${name}\` has ${t.length} characters (UTF-16 code units: one outside the BMP, such as an emoji, counts two); at most ${limits.maxTextChars} are allowed`,
       );
   }
   return texts as string[];
