@@ -121,14 +121,13 @@ export async function readBodyBytes(ctx: Context, maxBytes: number, deadlineMs: 
       finish(new ApiError(400, 'invalid_request', `the body could not be read: ${error.message}`));
     // 'close' before 'end' is a connection that went away mid-body.
     const onAborted = (): void => finish(new ApiError(400, 'invalid_request', 'the client aborted the request'));
-    // A body that has not arrived (or inflated) by the request's deadline is not waited for.
-    const timer = setTimeout(
-      () => {
-        ctx.set('Connection', 'close');
-        finish(new ApiError(408, 'request_timeout', 'the request body did not arrive before the request deadline'));
-      },
-      Math.max(0, deadlineMs - performance.now()),
-    );
+    // A body that has not arrived (or inflated) by its deadline (BODY_TIMEOUT_MS, or the
+    // request's deadline when sooner) is not waited for.
+    const allowedMs = Math.max(0, Math.round(deadlineMs - performance.now()));
+    const timer = setTimeout(() => {
+      ctx.set('Connection', 'close');
+      finish(new ApiError(408, 'request_timeout', `the request body did not arrive within ${allowedMs} ms`));
+    }, allowedMs);
     function detachRequest(): void {
       req.off('data', onData);
       req.off('end', onEnd);
