@@ -100,9 +100,31 @@ test('input lines: \n and \r become spaces, a whole-token </s> becomes a space, 
     t.is(line(s), s);
 });
 
-test('tokens: a line of separators only has none', (t) => {
-  for (const s of ['', ' ', '\t\v\f\0 ', '\n\r', '</s>', ' </s> \n </s>'])
+test('tokens: a line of separators, `</s>` or labels only has no word (fastText reads `__label__` tokens as labels)', (t) => {
+  for (const s of [
+    '',
+    ' ',
+    '\t\v\f\0 ',
+    '\n\r',
+    '</s>',
+    ' </s> \n </s>',
+    '__label__en',
+    '__label__',
+    ' __label__a\0__label__b\t</s>',
+  ])
     t.false(hasTokens(toInputLine(s)), JSON.stringify(s));
-  for (const s of ['a', ' \u0085', '\u2028', '\u00a0', '😀', '\u001c', '__label__en', '</s>x'])
+  for (const s of [
+    'a',
+    ' \u0085',
+    '\u2028',
+    '\u00a0',
+    '😀',
+    '\u001c',
+    '</s>x',
+    'x__label__en',
+    '__label__en word',
+    '_label__en',
+    '__LABEL__en',
+  ])
     t.true(hasTokens(toInputLine(s)), JSON.stringify(s));
 });
