@@ -101,6 +101,18 @@ router does not know is a 404: a liveness probe there restarts every pod forever
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than lifecycle.preStopSleepSeconds (%d) + shutdown.delaySeconds (%d) + shutdown.drainTimeoutSeconds (%d) = %d, or the kubelet kills the pod mid-drain. Set terminationGracePeriodSeconds to %d or more (a few seconds for the engine to stop), or shorten the sleep or the drain." (int64 $v.terminationGracePeriodSeconds) (int64 $v.lifecycle.preStopSleepSeconds) (int64 $v.shutdown.delaySeconds) (int64 $v.shutdown.drainTimeoutSeconds) $shutdownSeconds (add $shutdownSeconds 5)) -}}
 {{- end -}}
 
+{{- /* A drain shorter than the request deadline cuts admitted requests off at every rollout. */ -}}
+{{- if lt (mul (int64 $v.shutdown.drainTimeoutSeconds) 1000) (int64 $v.admission.requestTimeoutMs) -}}
+{{- fail (printf "shutdown.drainTimeoutSeconds (%d) is shorter than admission.requestTimeoutMs (%d ms): a request admitted just before SIGTERM may run until its deadline, and the drain would cut it off at every rollout and scale-in. Set shutdown.drainTimeoutSeconds to at least %d (and terminationGracePeriodSeconds past the whole shutdown), or lower admission.requestTimeoutMs." (int64 $v.shutdown.drainTimeoutSeconds) (int64 $v.admission.requestTimeoutMs) (div (add (int64 $v.admission.requestTimeoutMs) 999) 1000)) -}}
+{{- end -}}
+
+{{- /* Backoffs whose cap is below their first delay: the service refuses them at start (a crash loop). */ -}}
+{{- range $b := list (list "model.retry.baseMs" $v.model.retry.baseMs "model.retry.maxMs" $v.model.retry.maxMs) (list "engine.restartBaseMs" $v.engine.restartBaseMs "engine.restartMaxMs" $v.engine.restartMaxMs) -}}
+{{- if lt (int64 (index $b 3)) (int64 (index $b 1)) -}}
+{{- fail (printf "%s (%d) is less than %s (%d): the longest backoff delay cannot be shorter than the first, and the service refuses this at start (every pod would crash-loop). Raise %s to at least %d, or lower %s." (index $b 2) (int64 (index $b 3)) (index $b 0) (int64 (index $b 1)) (index $b 2) (int64 (index $b 1)) (index $b 0)) -}}
+{{- end -}}
+{{- end -}}
+
 {{- /* Admission, as the service judges it at start (app/admission-delays.ts). A target left
 unset (null) is derived there: min(500, timeout / 2), always shorter than the timeout. An interval
 of 0 is derived: max(1000, 2 x target), or half the timeout when that is not longer, never below the target. */ -}}
