@@ -91,13 +91,14 @@ export class BodyIntake {
   /**
    * Runs another body reader (`read`, given the body deadline) as a counted body reader: cut
    * off with 503 past MAX_BODY_READERS like any other. For bodies read their own way (the OIP
-   * route's compressed and binary bodies); `read` must enforce the deadline it is given.
+   * route's compressed and binary bodies); `read` must enforce the deadline it is given, and
+   * name `allowedMs` (the time from the request's start to it) when it answers 408.
    */
   guard<T>(
     startedAt: number,
     deadlineMs: number,
     setClose: () => void,
-    read: (bodyDeadlineMs: number) => Promise<T>,
+    read: (bodyDeadlineMs: number, allowedMs: number) => Promise<T>,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const reading: Reading = {
@@ -108,7 +109,8 @@ export class BodyIntake {
         },
       };
       this.enter(reading);
-      read(this.bodyDeadline(startedAt, deadlineMs)).then(
+      const bodyDeadline = this.bodyDeadline(startedAt, deadlineMs);
+      read(bodyDeadline, Math.round(bodyDeadline - startedAt)).then(
         (value) => {
           this.readings.delete(reading);
           resolve(value);
@@ -183,12 +185,12 @@ export class BodyIntake {
         cleanup();
         reject(new ApiError(400, 'invalid_request', 'the client aborted the request'));
       };
+      // BODY_TIMEOUT_MS from the request's start, or its deadline when sooner: the 408 names the one applied.
       const bodyDeadline = this.bodyDeadline(startedAt, deadlineMs);
+      const allowedMs = Math.round(bodyDeadline - startedAt);
       const timer = setTimeout(
         () =>
-          reading.fail(
-            new ApiError(408, 'request_timeout', `the request body did not arrive within ${this.options.timeoutMs} ms`),
-          ),
+          reading.fail(new ApiError(408, 'request_timeout', `the request body did not arrive within ${allowedMs} ms`)),
         Math.max(0, bodyDeadline - performance.now()),
       );
       const cleanup = (): void => {

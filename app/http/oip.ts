@@ -90,7 +90,7 @@ export function oipRouter(deps: ClassifyDeps, version: string): Router<RequestSt
         startedAt,
         deadlineMs,
         () => ctx.set('Connection', 'close'),
-        (bodyDeadlineMs) => readBodyBytes(ctx, limits.maxBodyBytes, bodyDeadlineMs),
+        (bodyDeadlineMs, allowedMs) => readBodyBytes(ctx, limits.maxBodyBytes, bodyDeadlineMs, allowedMs),
       )
       .finally(leave);
     const work = async (): Promise<void> => {

@@ -46,7 +46,13 @@ function tooLarge(ctx: Context, maxBytes: number, decompressed: boolean): ApiErr
   );
 }
 
-export async function readBodyBytes(ctx: Context, maxBytes: number, deadlineMs: number): Promise<Buffer> {
+export async function readBodyBytes(
+  ctx: Context,
+  maxBytes: number,
+  deadlineMs: number,
+  /** What the 408 names: the time the request was given for its body, from its start. */
+  allowedMs: number,
+): Promise<Buffer> {
   const req = ctx.req;
   const encoding = requestEncoding(req.headers['content-encoding']);
   const declared = req.headers['content-length'];
@@ -123,11 +129,13 @@ export async function readBodyBytes(ctx: Context, maxBytes: number, deadlineMs: 
     const onAborted = (): void => finish(new ApiError(400, 'invalid_request', 'the client aborted the request'));
     // A body that has not arrived (or inflated) by its deadline (BODY_TIMEOUT_MS, or the
     // request's deadline when sooner) is not waited for.
-    const allowedMs = Math.max(0, Math.round(deadlineMs - performance.now()));
-    const timer = setTimeout(() => {
-      ctx.set('Connection', 'close');
-      finish(new ApiError(408, 'request_timeout', `the request body did not arrive within ${allowedMs} ms`));
-    }, allowedMs);
+    const timer = setTimeout(
+      () => {
+        ctx.set('Connection', 'close');
+        finish(new ApiError(408, 'request_timeout', `the request body did not arrive within ${allowedMs} ms`));
+      },
+      Math.max(0, deadlineMs - performance.now()),
+    );
     function detachRequest(): void {
       req.off('data', onData);
       req.off('end', onEnd);
