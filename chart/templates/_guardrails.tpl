@@ -77,6 +77,14 @@ router does not know is a 404: a liveness probe there restarts every pod forever
 {{- include "fasttext-edge.guardrails.probeRoute" (dict "probe" $startup "want" "any" "fix" "/health") -}}
 {{- end -}}
 
+{{- /* The kubelet must not judge the event loop more strictly than the watchdog does: a probe
+that times out before the lag /health tolerates restarts a pod the service holds healthy. An
+HTTP probe on the service's own ports only: a TCP connect is the kernel's, and a sidecar's
+probe is not the service's. */ -}}
+{{- if and $v.livenessProbe.enabled $liveness.ours $liveness.path (lt (mul (int64 $liveness.timeoutSeconds) 1000) (int64 $v.watchdog.maxEventLoopDelayMs)) -}}
+{{- fail (printf "%s.timeoutSeconds (%d) is shorter than watchdog.maxEventLoopDelayMs (%d ms): an event loop lagging less than the watchdog tolerates would time the probe out, and the kubelet restart a pod that /health holds healthy (a slow pod, not a wedged one). Set %s.timeoutSeconds to at least %d (below its periodSeconds), or lower watchdog.maxEventLoopDelayMs." $liveness.name (int64 $liveness.timeoutSeconds) (int64 $v.watchdog.maxEventLoopDelayMs) $liveness.name (div (add (int64 $v.watchdog.maxEventLoopDelayMs) 999) 1000)) -}}
+{{- end -}}
+
 {{- if and $v.livenessProbe.enabled $v.readinessProbe.enabled (not $v.startupProbe.enabled) (lt (int64 $readiness.initialDelaySeconds) (int64 $liveness.initialDelaySeconds)) -}}
 {{- fail (printf "%s.initialDelaySeconds (%d) is less than %s.initialDelaySeconds (%d) while startupProbe is off: readiness must not start before liveness is established. Set %s.initialDelaySeconds to at least %d, or enable startupProbe." $readiness.name (int64 $readiness.initialDelaySeconds) $liveness.name (int64 $liveness.initialDelaySeconds) $readiness.name (int64 $liveness.initialDelaySeconds)) -}}
 {{- end -}}
