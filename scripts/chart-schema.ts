@@ -86,7 +86,8 @@ export const RULES: Readonly<Record<string, JsonSchema>> = {
     items: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
   },
   // Empty means "the image's baked lock"; the template requires md5 whenever uri is set.
-  'model.uri': pattern('^((s3://[^/]+/.+)|(file://.+))?$'),
+  // No whitespace at either end: the service trims its environment, S3 keys do not.
+  'model.uri': pattern('^((s3://[^/\\s]+/.*\\S)|(file://.*\\S))?$'),
   'model.md5': pattern('^([0-9a-f]{32})?$'),
   'model.sha256': pattern('^([0-9a-f]{64})?$'),
   'model.bytes': integer(0),

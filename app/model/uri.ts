@@ -32,6 +32,9 @@ const BUCKET = /^[a-z0-9][a-z0-9._-]{1,254}$/;
 
 /** Parses an absolute model URI; throws ModelUriError saying what form is expected. */
 export function parseModelUri(uri: string): ModelLocation {
+  // The service trims its environment, a shell or a YAML value may not: "s3://b/k " would be
+  // one object to the publishing tools and another to the pods.
+  if (uri !== uri.trim()) throw new ModelUriError(`${JSON.stringify(uri)} begins or ends with whitespace; remove it`);
   const scheme = SCHEME.exec(uri)?.[1]?.toLowerCase();
   if (scheme === 's3') {
     const m = S3_URI.exec(uri);

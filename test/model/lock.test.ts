@@ -53,6 +53,11 @@ test('accepted and rejected model URIs', (t) => {
   t.throws(() => parseModelUri('s3://bucket-only'), { message: /not s3:\/\/bucket\/key/ });
   t.throws(() => parseModelUri('s3://Bad_Bucket!/k'), { message: /not a valid bucket name/ });
   t.throws(() => parseModelUri('models/m.bin'), { message: /not an absolute URI/ });
+  // The service trims its environment and S3 keys do not: whitespace at an end would name
+  // one object to the publishing tools and another to the pods.
+  for (const uri of ['s3://models-bucket/lid.ftz ', ' s3://models-bucket/lid.ftz', 'file:///opt/m.bin\n', '\ts3://b/k'])
+    t.throws(() => parseModelUri(uri), { message: /begins or ends with whitespace/ }, JSON.stringify(uri));
+  t.like(parseModelUri('s3://models-bucket/a key with spaces.ftz'), { key: 'a key with spaces.ftz' });
 });
 
 test('an invalid lock lists every problem, by field', (t) => {
