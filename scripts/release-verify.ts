@@ -40,7 +40,8 @@ async function fromValues(files: readonly string[]): Promise<Expected> {
   for (const file of files) {
     let doc: unknown;
     try {
-      doc = YAML.parse(await readFile(file, 'utf8'));
+      // merge: helm applies YAML merge keys (<<), so a model block built with one is what it renders.
+      doc = YAML.parse(await readFile(file, 'utf8'), { merge: true });
     } catch (err) {
       throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
@@ -60,8 +61,9 @@ async function fromValues(files: readonly string[]): Promise<Expected> {
     throw new UsageError(`${from}: model.bytes must be a positive integer, got ${JSON.stringify(bytes)}`);
   }
   const sha = typeof sha256 === 'string' && sha256 !== '' ? validSha256(sha256) : undefined;
-  if (typeof sha256 === 'string' && sha256 !== '' && sha === undefined)
-    throw new UsageError(`${from}: model.sha256 must be 64 hexadecimal characters`);
+  // Unquoted digits are a YAML number: refused like any malformed value, never skipped.
+  if (sha256 !== undefined && sha256 !== null && sha256 !== '' && sha === undefined)
+    throw new UsageError(`${from}: model.sha256 must be 64 hexadecimal characters, got ${JSON.stringify(sha256)}`);
   return { uri, md5: md5Value, bytes: typeof bytes === 'number' && bytes > 0 ? bytes : undefined, sha256: sha, from };
 }
 

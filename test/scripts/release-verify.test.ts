@@ -73,6 +73,27 @@ test('later values files win, as with helm -f', async (t) => {
   t.is((await verify([right, wrong])).code, 1);
 });
 
+test('a model block built with a YAML merge key is read as helm renders it', async (t) => {
+  // helm applies `<<`; read without it, the sha256 of zeros below would go unseen.
+  const merged = path.join(dir, 'merged.yaml');
+  await writeFile(
+    merged,
+    `base: &m\n  uri: ${URI}\n  md5: ${file.md5}\n  sha256: "${'0'.repeat(64)}"\nmodel:\n  <<: *m\n`,
+  );
+  const run = await verify([merged]);
+  t.is(run.code, 1, run.stdout);
+  t.regex(run.stdout, /"verified":false/);
+  t.regex(run.stdout, /sha256/);
+});
+
+test('a sha256 that YAML reads as a number is a usage error, not ignored', async (t) => {
+  const numeric = path.join(dir, 'numeric.yaml');
+  await writeFile(numeric, `model:\n  uri: ${URI}\n  md5: "${file.md5}"\n  sha256: ${'0'.repeat(64)}\n`);
+  const run = await verify([numeric]);
+  t.is(run.code, 2, run.stdout);
+  t.regex(run.stderr, /model.sha256 must be 64 hexadecimal characters/);
+});
+
 test('each kind of mismatch fails before deploy, naming the stored and the expected value', async (t) => {
   const cases: [Record<string, unknown>, string][] = [
     [{ uri: URI, md5: 'f'.repeat(32) }, `md5: stored ${file.md5}, expected ${'f'.repeat(32)}`],
