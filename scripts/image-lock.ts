@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const bytes = arg('MODEL_BYTES');
   if (md5 === undefined || bytes === undefined) {
     throw new LockError(
-      'MODEL_URI needs MODEL_MD5 and MODEL_BYTES too (model:publish writes all three to model.lock.json)',
+      'MODEL_URI needs MODEL_MD5 and MODEL_BYTES too (model:publish writes all three, with MODEL_SHA256 and MODEL_CANARIES, to the release lock it names with --lock)',
     );
   }
   const canaries = arg('MODEL_CANARIES');

@@ -60,7 +60,12 @@ function parse(
   }
   if (parsed.values.help === true) return 'help';
   if (parsed.positionals.length !== 1) throw new UsageError('expected exactly one <uri>');
-  const out = path.resolve(parsed.values.out ?? path.join(projectRoot(), 'model.lock.json'));
+  // Relative to where the command was typed, as the uri and --canaries are (npm runs scripts from the project root).
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  const out =
+    parsed.values.out === undefined
+      ? path.join(projectRoot(), 'model.lock.json')
+      : path.resolve(cwd, parsed.values.out);
   const canaries =
     parsed.values.canaries === undefined
       ? undefined

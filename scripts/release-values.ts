@@ -6,7 +6,7 @@
 // hand, so the checksums the pods check are the ones model:publish computed from the bytes;
 // --verify also proves, with one HEAD, that the object in S3 is still those bytes.
 import { runCli, UsageError } from './model/run-cli.js';
-import { access, readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
@@ -115,14 +115,13 @@ async function main(): Promise<number> {
     return 0;
   }
   const chartDir = path.join(projectRoot(), 'chart');
-  const envFile = path.join(chartDir, `values-${args.env}.yaml`);
-  try {
-    await access(envFile);
-  } catch {
+  // One of the chart's overlays by name, nothing else: the name goes into a path and into the
+  // file's header comment (a newline there would write live YAML).
+  const known = await environments(chartDir);
+  if (!known.includes(args.env))
     throw new UsageError(
-      `--env ${args.env}: no ${path.relative(projectRoot(), envFile)} (environments: ${(await environments(chartDir)).join(', ')})`,
+      `--env ${JSON.stringify(args.env)}: not one of the chart's environments (${known.join(', ')}; each a chart/values-ENV.yaml)`,
     );
-  }
 
   const image: Record<string, string> = {};
   if (args.imageRepository !== undefined) image.repository = args.imageRepository;
@@ -156,13 +155,17 @@ async function main(): Promise<number> {
   }
 
   const header =
-    `# Release values for ${args.env}: written by npm run release:values; ${source}.\n` +
+    `# Release values for ${args.env}: written by npm run release:values; ${source.replace(/[\r\n]/g, ' ')}.\n` +
     `#   helm upgrade --install fasttext-edge chart -f chart/values-${args.env}.yaml -f <this file>\n`;
   const text = header + YAML.stringify(values, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' });
   if (args.out === undefined) {
     process.stdout.write(text);
   } else {
-    await writeFile(args.out, text);
+    try {
+      await writeFile(args.out, text);
+    } catch (err) {
+      throw new UsageError(`--out ${args.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
     process.stderr.write(`wrote ${args.out}\n`);
   }
   return 0;

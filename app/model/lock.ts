@@ -144,7 +144,7 @@ export async function readLockFile(lockFile: string): Promise<ModelLock> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new LockError(
-      `cannot read the model lock ${lockFile} (${code}); create it with: npm run model:lock -- <uri>`,
+      `cannot read the model lock ${lockFile} (${code}); a release lock is written by npm run model:publish -- <file> <s3 uri> --lock <path>, the bundled model.lock.json by npm run model:lock -- <uri>`,
       code === 'ENOENT' ? 'missing' : 'invalid',
     );
   }

@@ -139,7 +139,29 @@ test('an unknown environment, a bad tag or no image are usage errors', async (t)
     .flatMap((f) => /^values-(.+)\.yaml$/.exec(f)?.[1] ?? [])
     .sort();
   t.true(envs.includes('prod'));
-  t.true(env.stderr.includes(`--env qa: no chart/values-qa.yaml (environments: ${envs.join(', ')})`), env.stderr);
+  t.true(
+    env.stderr.includes(
+      `--env "qa": not one of the chart's environments (${envs.join(', ')}; each a chart/values-ENV.yaml)`,
+    ),
+    env.stderr,
+  );
+  // A name that normalises to an existing overlay, or carries a newline into the header
+  // comment (which would write live YAML), is not an environment either.
+  for (const name of ['x/../prod', '../values-prod', 'prod\ns3:\n  endpoint: "http://evil.example"\n#']) {
+    const run = await runScript('release-values.ts', ['--env', name, '--image-tag', '1.0.0', '--no-model'], {
+      timeoutMs: DEADLINE_MS,
+    });
+    t.is(run.code, 2, JSON.stringify(name));
+    t.is(run.stdout, '', 'nothing written');
+  }
+  const out = await runScript(
+    'release-values.ts',
+    ['--env', 'dev', '--image-tag', '1.0.0', '--no-model', '--out', '/nonexistent-dir/x.yaml'],
+    { timeoutMs: DEADLINE_MS },
+  );
+  t.is(out.code, 2);
+  t.regex(out.stderr, /--out \/nonexistent-dir\/x.yaml: ENOENT/);
+  t.notRegex(out.stderr, /\n\s+at /, 'a message, not a stack trace');
   const tag = await runScript('release-values.ts', ['--env', 'dev', '--image-tag', 'v1:bad', '--no-model'], {
     timeoutMs: DEADLINE_MS,
   });
