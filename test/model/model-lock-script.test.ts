@@ -90,6 +90,14 @@ test('file: a relative path is written relative to the lock, and the service res
   t.is(lock.md5, BUNDLED_MD5);
 });
 
+test('a relative --out is written where the command was typed, as the uri is read from there', async (t) => {
+  const dir = await tempDir('lockcwd');
+  const run = await runScript([BUNDLED_MODEL, '--out', 'mylock.json'], dir);
+  t.is(run.code, 0, run.stderr);
+  const written = JSON.parse(await readFile(path.join(dir, 'mylock.json'), 'utf8')) as { md5: string };
+  t.is(written.md5, BUNDLED_MD5);
+});
+
 test('s3: md5 and size are computed from the bytes read, never taken from the ETag', async (t) => {
   const model = await readFile(BUNDLED_MODEL);
   await s3.put('locks', 'team/lid.ftz', model);
