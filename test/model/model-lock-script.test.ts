@@ -28,11 +28,14 @@ interface Run {
   readonly stderr: string;
 }
 
-/** Runs the script like `npm run model:lock -- ...args`, killed (by pid) if it overruns. */
+/**
+ * Runs the script like `npm run model:lock -- ...args` typed in `cwd`: npm runs it from the
+ * project root with INIT_CWD set to where the command was typed. Killed (by pid) if it overruns.
+ */
 function runScript(args: string[], cwd = projectRoot(), endpoint = s3.endpoint): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
-      cwd,
+      cwd: projectRoot(),
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
