@@ -44,6 +44,8 @@ export class Lifecycle implements ServingGate {
   private readonly abort = new AbortController();
   private readonly hooks: EngineHooks;
   private readonly earlyEngine: EarlyEngine;
+  /** Engines stopped without being awaited where it happened: stop() awaits them. */
+  private retired: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: LifecycleDeps) {
     const { config, metrics, logger } = deps;
@@ -108,7 +110,7 @@ export class Lifecycle implements ServingGate {
         this.loading = undefined;
         // Drain or stop began while this load ran: an engine that never served goes now.
         if (this.abort.signal.aborted && this.engine !== undefined && this.engine !== this.serving) {
-          void this.engine.stop();
+          this.retire(this.engine);
           this.engine = undefined;
         }
       });
@@ -233,7 +235,7 @@ export class Lifecycle implements ServingGate {
     const engine = this.engine;
     this.engine = undefined;
     if (this.serving === engine) this.serving = undefined;
-    if (engine) void engine.stop();
+    if (engine) this.retire(engine);
     const { kind, index, k, expected, got, detail } = verdict;
     this.deps.logger.error({ event: 'canary_failed', kind, index, k, expected, got }, detail);
     this.status.fail(kind === 'wrong_answer' ? 'canary_failed' : 'engine_failed', detail);
@@ -321,9 +323,8 @@ export class Lifecycle implements ServingGate {
     this.canaries.stop();
     this.abort.abort();
     if (loading && this.engine) {
-      const engine = this.engine;
+      this.retire(this.engine);
       this.engine = undefined;
-      void engine.stop();
     }
     void this.earlyEngine.discard();
     this.deps.logger.info(
@@ -339,7 +340,13 @@ export class Lifecycle implements ServingGate {
     this.canaries.stop();
     const engine = this.engine;
     this.serving = undefined;
-    await Promise.all([engine?.stop(), this.earlyEngine.discard()]);
+    // Engines retired earlier too: their children may still be ending (SIGTERM, then SIGKILL).
+    await Promise.all([engine?.stop(), this.earlyEngine.discard(), this.retired]);
     this.deps.cache.close();
+  }
+
+  /** Stops an engine that will never serve; stop() waits for it, so no child outlives the process. */
+  private retire(engine: Classifier): void {
+    this.retired = Promise.all([this.retired, engine.stop().catch(() => undefined)]).then(() => undefined);
   }
 }

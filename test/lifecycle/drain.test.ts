@@ -5,7 +5,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { performance } from 'node:perf_hooks';
-import { harness, settle } from './fakes.js';
+import { harness, Latch, settle, until } from './fakes.js';
 
 type Step = 'download' | 'engine' | 'term';
 
@@ -91,4 +91,23 @@ test('lazy mode: a readiness probe during the drain does not start a load', asyn
   await settle();
   t.is(h.provider.calls.length, 0);
   await h.lifecycle.stop();
+});
+
+test('SIGTERM while the engine starts: stop() waits until that engine has stopped, so no child outlives the service', async (t) => {
+  const h = harness();
+  h.provider.gate.resolve();
+  h.lifecycle.boot();
+  await until('the engine starting', () => h.engines[0]?.startCalled === true);
+  const engine = h.engines[0]!;
+  const childrenEnd = new Latch();
+  engine.stopLatch = childrenEnd; // its children take a while to end (SIGTERM, then SIGKILL)
+  h.lifecycle.beginDraining();
+  let stopped = false;
+  const stopping = h.lifecycle.stop().then(() => (stopped = true));
+  await settle(20);
+  t.true(engine.stopped, 'the engine was told to stop at SIGTERM');
+  t.false(stopped, 'stop() did not return while its children were still ending');
+  childrenEnd.resolve();
+  await stopping;
+  t.true(stopped);
 });

@@ -174,13 +174,16 @@ export class FakeEngine implements Classifier {
   /** The k=3 tier's state, as the pool reports it. */
   wideTier: TierStats['state'] = 'idle';
 
+  /** When set, stop() resolves only once it opens: children that take their time to end. */
+  stopLatch: Latch | undefined;
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.running = false;
     this.stopSignal.resolve();
     for (const h of this.hung) h.reject(new EngineError('engine_unavailable', 'stopped'));
     this.hung.clear();
-    await Promise.resolve();
+    await (this.stopLatch?.promise ?? Promise.resolve());
   }
 }
 
