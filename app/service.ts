@@ -113,54 +113,10 @@ export async function main(start: { compileCache?: CompileCacheState } = {}): Pr
   });
   const httpDeps = { config, logger, metrics, lifecycle, admission, version: version() };
 
-  // Start loading the model first, and let it reach the first child's spawn before the HTTP
-  // stack is imported: that import holds the event loop (about 50 ms), and the model's own
-  // steps (cache lookup, MD5, spawn) wait behind it unless they ran first; the child then
-  // loads the model in its own process during the import. A model that is not at its spawn
-  // within HEAD_START_MS is downloading or hashing a large file: the import goes first then
-  // (liveness must answer soon). Measured: docs/architecture.md (Start).
-  lifecycle.boot();
-  if (config.model.load === 'eager') await firstSpawn.wait(HEAD_START_MS);
-  const { createManagementApp, createTrafficApp, overloadGate } = await import('./http/app.js');
+  // The signals are handled from before the model's load starts: a SIGTERM while it downloads
+  // or the HTTP stack loads drains and exits 0 like any other, leaving no partial file and no
+  // child (Node's default is exit 143 on the spot).
   const listeners: Listener[] = [];
-  try {
-    const gate = overloadGate(admission, metrics, config.admission.retryAfterSeconds, config.admission.shedHoldMs);
-    const { host } = config;
-    const bodyLimits = { maxBodyBytes: config.limits.maxBodyBytes, bodyTimeoutMs: config.http.bodyTimeoutMs };
-    listeners.push(
-      await listen(createTrafficApp(httpDeps), {
-        host,
-        port: config.port,
-        backlog: config.listenBacklog,
-        preHandler: gate,
-        ...bodyLimits,
-      }),
-    );
-    if (config.managementPort !== 0)
-      listeners.push(
-        await listen(createManagementApp(httpDeps), { host, port: config.managementPort, backlog: 511, ...bodyLimits }),
-      );
-  } catch (error) {
-    logger.fatal({ event: 'listen_failed', err: error }, 'cannot listen');
-    await lifecycle.stop();
-    process.exit(1);
-  }
-  logger.info(
-    {
-      event: 'listening',
-      host: config.host,
-      port: listeners[0]?.port,
-      managementPort: listeners[1]?.port ?? null,
-      model: lifecycle.name,
-      uri: lock.uri,
-      md5: lock.md5,
-      load: config.model.load,
-      version: httpDeps.version,
-      compileCache: start.compileCache ?? null,
-    },
-    'listening',
-  );
-
   let shuttingDown = false;
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
     if (shuttingDown) {
@@ -208,6 +164,55 @@ export async function main(start: { compileCache?: CompileCacheState } = {}): Pr
       'SIGHUP ignored: configuration is read once at start; restart the process to apply a change',
     );
   });
+
+  // Start loading the model first, and let it reach the first child's spawn before the HTTP
+  // stack is imported: that import holds the event loop (about 50 ms), and the model's own
+  // steps (cache lookup, MD5, spawn) wait behind it unless they ran first; the child then
+  // loads the model in its own process during the import. A model that is not at its spawn
+  // within HEAD_START_MS is downloading or hashing a large file: the import goes first then
+  // (liveness must answer soon). Measured: docs/architecture.md (Start).
+  lifecycle.boot();
+  if (config.model.load === 'eager') await firstSpawn.wait(HEAD_START_MS);
+  const { createManagementApp, createTrafficApp, overloadGate } = await import('./http/app.js');
+  try {
+    const gate = overloadGate(admission, metrics, config.admission.retryAfterSeconds, config.admission.shedHoldMs);
+    const { host } = config;
+    const bodyLimits = { maxBodyBytes: config.limits.maxBodyBytes, bodyTimeoutMs: config.http.bodyTimeoutMs };
+    listeners.push(
+      await listen(createTrafficApp(httpDeps), {
+        host,
+        port: config.port,
+        backlog: config.listenBacklog,
+        preHandler: gate,
+        ...bodyLimits,
+      }),
+    );
+    if (config.managementPort !== 0)
+      listeners.push(
+        await listen(createManagementApp(httpDeps), { host, port: config.managementPort, backlog: 511, ...bodyLimits }),
+      );
+  } catch (error) {
+    logger.fatal({ event: 'listen_failed', err: error }, 'cannot listen');
+    await lifecycle.stop();
+    process.exit(1);
+  }
+  // A signal that came while the listeners opened: they take no new connection either.
+  if (shuttingDown) for (const l of listeners) void stopAccepting(l);
+  logger.info(
+    {
+      event: 'listening',
+      host: config.host,
+      port: listeners[0]?.port,
+      managementPort: listeners[1]?.port ?? null,
+      model: lifecycle.name,
+      uri: lock.uri,
+      md5: lock.md5,
+      load: config.model.load,
+      version: httpDeps.version,
+      compileCache: start.compileCache ?? null,
+    },
+    'listening',
+  );
 }
 
 function crash(logger: Logger, error: unknown): void {

@@ -2,9 +2,11 @@
 // requests in flight. SIGQUIT drains like SIGTERM; SIGHUP is logged and ignored (README,
 // "Signals", says why).
 import test from 'ava';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { synthesizeModel } from '../engine/helpers.js';
 import { getJson, postJson, startService } from '../helpers/service.js';
 
 const ENGLISH = 'This is a perfectly ordinary English sentence about the weather today.';
@@ -58,4 +60,35 @@ test('SIGHUP during traffic is logged and ignored: in-flight requests complete a
   t.is(svc.proc.exitCode, null, 'still running');
   const { code } = await svc.stop();
   t.is(code, 0);
+});
+
+test('signals during the first download: SIGHUP is ignored, SIGTERM drains and exits 0, leaving no partial file', async (t) => {
+  const dir = tempDir(t);
+  const model = await synthesizeModel(dir, 160_000, 64); // ~42 MB: its copy into the cache takes a moment
+  const md5 = createHash('md5').update(readFileSync(model)).digest('hex');
+  const cacheDir = path.join(dir, 'cache');
+  const env = { MODEL_URI: `file://${model}`, MODEL_MD5: md5, MODEL_CACHE_DIR: cacheDir, SHUTDOWN_DELAY_MS: '0' };
+
+  const hup = await startService({ env, waitListening: false });
+  t.teardown(() => hup.stop());
+  await hup.waitForLog((l) => l.msg === 'model download started', 20_000);
+  hup.proc.kill('SIGHUP');
+  await hup.waitForLog((l) => l.event === 'signal_ignored', 5_000);
+  await hup.waitForLog((l) => l.event === 'ready', 60_000);
+  t.is((await hup.stop()).code, 0);
+
+  rmSync(cacheDir, { recursive: true, force: true });
+  const term = await startService({ env, waitListening: false });
+  t.teardown(() => term.stop());
+  await term.waitForLog((l) => l.msg === 'model download started', 20_000);
+  term.proc.kill('SIGTERM');
+  const { code, signal } = await term.exited;
+  t.is(signal, null, 'not killed by the signal');
+  t.is(code, 0);
+  t.truthy(term.logs.find((l) => l.event === 'stopped'));
+  t.deepEqual(
+    readdirSync(cacheDir).filter((n) => n.endsWith('.part')),
+    [],
+    'no partial download left',
+  );
 });
