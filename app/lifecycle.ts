@@ -265,12 +265,15 @@ export class Lifecycle implements ServingGate {
 
   /** The file changed under the engine: not ready until it is fetched and verified again. */
   private modelRejected(reason: string): void {
-    this.model.reject(reason);
+    // The first cause stays the reason until a new fetch: the next spawn's check finds the
+    // file removed, and "gone" would hide why (a symlink, a truncation).
+    const first = this.model.rejected ?? reason;
+    this.model.reject(first);
     this.deps.logger.warn(
       { event: 'model_rejected', reason },
       'the model file is no longer the verified one; fetching it again',
     );
-    this.status.fail('model_changed', reason);
+    this.status.fail('model_changed', first);
     if (this.state !== 'ready') return;
     // The running children loaded verified bytes: the engine stays; new ones spawn once the file is verified again.
     this.reload();

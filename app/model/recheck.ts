@@ -66,8 +66,13 @@ export class Rechecker {
 
   private async changed(model: VerifiedModel, why: string): Promise<never> {
     this.known.delete(model.path);
-    await unlink(model.path).catch(() => undefined);
-    this.logger.error({ path: model.path, md5: model.md5, why }, 'verified model file changed; removed');
-    throw new ModelStoreError('model_changed', `${model.path}: ${why}; removed, to be fetched again`, false);
+    // Said as it happened: a read-only cache keeps the file (the next check refuses it again).
+    const removal = await unlink(model.path).then(
+      () => 'removed',
+      (err: NodeJS.ErrnoException) =>
+        err.code === 'ENOENT' ? 'gone' : `could not be removed (${err.code ?? 'error'})`,
+    );
+    this.logger.error({ path: model.path, md5: model.md5, why, removal }, `verified model file changed; ${removal}`);
+    throw new ModelStoreError('model_changed', `${model.path}: ${why}; ${removal}, to be fetched again`, false);
   }
 }

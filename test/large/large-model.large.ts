@@ -83,10 +83,14 @@ const HASH_MESSAGES = new Set([
   'model cache hit, verified',
   'model downloaded and verified',
   'model file touched but unchanged: re-hash matches',
-  'verified model file changed; removed',
 ]);
 const hashLines = (logs: readonly LogLine[]): LogLine[] =>
-  logs.filter((l) => HASH_MESSAGES.has(String(l.msg)) || (l.event === 'model_phase' && l.phase === 'verifying'));
+  logs.filter(
+    (l) =>
+      HASH_MESSAGES.has(String(l.msg)) ||
+      String(l.msg).startsWith('verified model file changed') ||
+      (l.event === 'model_phase' && l.phase === 'verifying'),
+  );
 
 let sent = 0;
 

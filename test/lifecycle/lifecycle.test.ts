@@ -243,6 +243,27 @@ test('beforeSpawn rechecks the verified model; a changed file makes readiness mo
   await h.lifecycle.stop();
 });
 
+test('a changed file: the first cause stays in the readiness detail while later spawns find the file removed', async (t) => {
+  const h = harness();
+  h.provider.gate.resolve();
+  h.engineGate.resolve();
+  h.lifecycle.boot();
+  await until('ready', () => h.lifecycle.state === 'ready');
+  const engine = h.engines[0]!;
+  h.provider.gate = new (h.provider.gate.constructor as new () => typeof h.provider.gate)();
+  engine.hooks.onModelRejected('/cache/m.bin: replaced by a symbolic link; removed, to be fetched again');
+  // The next child's check, ~200 ms later, finds the file the first check removed.
+  engine.hooks.onModelRejected('/cache/m.bin is gone; to be fetched again');
+  const r = h.lifecycle.readiness();
+  t.is(r.reason, 'model_changed');
+  t.regex(r.detail ?? '', /replaced by a symbolic link/, 'the cause, not the removal it led to');
+  h.provider.gate.resolve();
+  await until('ready again', () => h.lifecycle.state === 'ready');
+  engine.hooks.onModelRejected('/cache/m.bin: now hashes to sha256 00 (1 bytes), verified as ff');
+  t.regex(h.lifecycle.readiness().detail ?? '', /now hashes to/, 'a new fetch clears it: the next cause is named');
+  await h.lifecycle.stop();
+});
+
 test('lazy: nothing loads until asked; a request waits for the load within its deadline', async (t) => {
   const h = harness({ MODEL_LOAD: 'lazy' });
   h.lifecycle.boot();
