@@ -3,7 +3,17 @@
 import test from 'ava';
 import { performance } from 'node:perf_hooks';
 import { NotReadyError } from '../../app/lifecycle.js';
-import { CANARIES, harness, rightAnswers, settle, until } from './fakes.js';
+import { CANARIES, harness, rightAnswers, settle, until, type FakeEngine, type Harness } from './fakes.js';
+
+/** A lifecycle booted on the fakes and ready, with the engine that serves. */
+async function booted(): Promise<{ h: Harness; engine: FakeEngine }> {
+  const h = harness();
+  h.provider.gate.resolve();
+  h.engineGate.resolve();
+  h.lifecycle.boot();
+  await until('ready', () => h.lifecycle.state === 'ready');
+  return { h, engine: h.engines[0]! };
+}
 
 const far = (): number => performance.now() + 5000;
 
@@ -215,12 +225,7 @@ test('a canary with no answer counts as engine progress lost: liveness fails, re
 });
 
 test('beforeSpawn rechecks the verified model; a changed file makes readiness model_changed, then the model is fetched again and served', async (t) => {
-  const h = harness();
-  h.provider.gate.resolve();
-  h.engineGate.resolve();
-  h.lifecycle.boot();
-  await until('ready', () => h.lifecycle.state === 'ready');
-  const engine = h.engines[0]!;
+  const { h, engine } = await booted();
   await engine.hooks.beforeSpawn(`/cache/${'340156704bb8c8e50c4abf35a7ec2569'}.bin`);
   t.is(h.provider.rechecks, 1);
   await t.throwsAsync(engine.hooks.beforeSpawn('/elsewhere/other.bin'), { message: /verified model is/ });
@@ -244,12 +249,7 @@ test('beforeSpawn rechecks the verified model; a changed file makes readiness mo
 });
 
 test('a changed file: the first cause stays in the readiness detail while later spawns find the file removed', async (t) => {
-  const h = harness();
-  h.provider.gate.resolve();
-  h.engineGate.resolve();
-  h.lifecycle.boot();
-  await until('ready', () => h.lifecycle.state === 'ready');
-  const engine = h.engines[0]!;
+  const { h, engine } = await booted();
   h.provider.gate = new (h.provider.gate.constructor as new () => typeof h.provider.gate)();
   engine.hooks.onModelRejected('/cache/m.bin: replaced by a symbolic link; removed, to be fetched again');
   // The next child's check, ~200 ms later, finds the file the first check removed.
