@@ -51,8 +51,10 @@ export class PoolTiers {
   }
 
   /**
-   * liveChildren counts the ready children of the k=1 group, the one most calls need (so
-   * readiness does not count a k>1 child while every k=1 call fails); pending covers every child.
+   * liveChildren counts the ready children of the k=1 group, the one most calls need:
+   * readiness turns 503 when it has none, though a wider tier's child answers k=1 calls
+   * meanwhile (cut to k), because one such child cannot carry the pod's share of traffic.
+   * pending covers every child.
    */
   stats(restarts: number, lastProgressAt: number): EngineStats {
     let pending = 0;
