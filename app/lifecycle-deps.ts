@@ -82,6 +82,15 @@ export interface LifecycleDeps {
   readonly onCanaryLatency?: (slowestCallMs: number) => void;
 }
 
+/** "downloading again (12 of 80 MB)" or "verifying again": the retry after a failure, as it goes. */
+function retryProgress(p: ModelProgress): string {
+  if (p.phase === 'verifying') return 'verifying again';
+  const mb = (bytes: number): string => `${(bytes / 1_000_000).toFixed(1)} MB`;
+  return p.bytesDone !== undefined && p.bytesTotal !== undefined && p.bytesTotal > 0
+    ? `downloading again (${mb(p.bytesDone)} of ${mb(p.bytesTotal)})`
+    : 'downloading again';
+}
+
 /**
  * One ensure() of the provider: download metrics, and the store's progress as lifecycle
  * phases. While the store retries after a failure, the phase keeps naming that failure.
@@ -108,8 +117,10 @@ export async function fetchVerified(
       if (p.lastFailure?.fetched !== undefined) onFetched?.(p.lastFailure.fetched);
       if (p.candidate !== undefined) onCandidate?.(p.candidate);
       else if (p.phase !== 'verifying' && p.phase !== 'verified') onCandidate?.(undefined);
+      // The failure stays the reason through the retry, and the detail says the retry is under
+      // way: an operator who just republished the object sees it being fetched.
       if (p.lastFailure && (p.phase === 'downloading' || p.phase === 'verifying'))
-        onPhase(p.lastFailure.phase, p.lastFailure.detail);
+        onPhase(p.lastFailure.phase, `${p.lastFailure.detail}; ${retryProgress(p)}`);
       else if (p.phase !== 'verified') onPhase(p.phase, p.detail);
     },
   });

@@ -326,3 +326,20 @@ test('the slowest call of the canary run that made the engine ready is reported 
   t.deepEqual(none, [], 'no canaries, no measurement: admission keeps its prior');
   await bare.lifecycle.stop();
 });
+
+test('a retry after a failure keeps the failure as the reason, and its detail says the object is being fetched again', async (t) => {
+  const h = harness();
+  h.lifecycle.boot();
+  await until('the store asked', () => h.provider.calls.length === 1);
+  const report = h.provider.calls[0]!.onProgress!;
+  const lastFailure = { phase: 'md5_mismatch' as const, detail: 's3://m/k hashes to md5 00ff, expected md5 ab12' };
+  report({ phase: 'md5_mismatch', detail: lastFailure.detail, nextRetryMs: 1000, lastFailure });
+  t.like(h.lifecycle.readiness(), { reason: 'md5_mismatch', detail: lastFailure.detail });
+  report({ phase: 'downloading', bytesDone: 12_000_000, bytesTotal: 80_000_000, attempt: 2, lastFailure });
+  const r = h.lifecycle.readiness();
+  t.is(r.reason, 'md5_mismatch', 'still the reason: the retry has not succeeded yet');
+  t.is(r.detail, `${lastFailure.detail}; downloading again (12.0 MB of 80.0 MB)`);
+  report({ phase: 'verifying', attempt: 2, lastFailure });
+  t.is(h.lifecycle.readiness().detail, `${lastFailure.detail}; verifying again`);
+  await h.lifecycle.stop();
+});
