@@ -86,8 +86,13 @@ export class ModelSlot {
     if (!(await unchangedFile(modelPath, checked))) throw new Error(`${modelPath} changed while fastText loaded it`);
   }
 
-  reject(reason: string): void {
-    this.rejection = reason;
+  /**
+   * Marks the file rejected and returns the cause kept: the first, until a new fetch clears it
+   * (the next spawn's check finds the file removed, and "gone" would hide why).
+   */
+  reject(reason: string): string {
+    this.rejection ??= reason;
+    return this.rejection;
   }
 
   clearRejection(): void {

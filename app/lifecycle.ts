@@ -265,15 +265,12 @@ export class Lifecycle implements ServingGate {
 
   /** The file changed under the engine: not ready until it is fetched and verified again. */
   private modelRejected(reason: string): void {
-    // The first cause stays the reason until a new fetch: the next spawn's check finds the
-    // file removed, and "gone" would hide why (a symlink, a truncation).
-    const first = this.model.rejected ?? reason;
-    this.model.reject(first);
+    const cause = this.model.reject(reason);
     this.deps.logger.warn(
       { event: 'model_rejected', reason },
       'the model file is no longer the verified one; fetching it again',
     );
-    this.status.fail('model_changed', first);
+    this.status.fail('model_changed', cause);
     if (this.state !== 'ready') return;
     // The running children loaded verified bytes: the engine stays; new ones spawn once the file is verified again.
     this.reload();
@@ -325,10 +322,8 @@ export class Lifecycle implements ServingGate {
     this.status.setState('draining');
     this.canaries.stop();
     this.abort.abort();
-    if (loading && this.engine) {
-      this.retire(this.engine);
-      this.engine = undefined;
-    }
+    if (loading && this.engine) this.retire(this.engine);
+    if (loading) this.engine = undefined;
     void this.earlyEngine.discard();
     this.deps.logger.info(
       { event: 'draining', aborted: loading ? this.status.phase : null },
@@ -343,7 +338,6 @@ export class Lifecycle implements ServingGate {
     this.canaries.stop();
     const engine = this.engine;
     this.serving = undefined;
-    // Engines retired earlier too: their children may still be ending (SIGTERM, then SIGKILL).
     await Promise.all([engine?.stop(), this.earlyEngine.discard(), this.retired]);
     this.deps.cache.close();
   }
