@@ -29,6 +29,8 @@ const integer = (minimum: number, maximum?: number): JsonSchema =>
   maximum === undefined ? { type: 'integer', minimum } : { type: 'integer', minimum, maximum };
 const enumOf = (...values: string[]): JsonSchema => ({ type: 'string', enum: values });
 const pattern = (regex: string): JsonSchema => ({ type: 'string', pattern: regex });
+/** What JavaScript's trim() removes, as a class body helm (RE2) and JavaScript read alike: the non-ASCII ones as the characters themselves. */
+const TRIMMED = '\\s\\v\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff';
 
 /** Kubernetes resource quantity, e.g. 500m, 2Gi, 1.5, 10G. */
 const QUANTITY = '^[0-9]+(\\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$';
@@ -86,8 +88,9 @@ export const RULES: Readonly<Record<string, JsonSchema>> = {
     items: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
   },
   // Empty means "the image's baked lock"; the template requires md5 whenever uri is set.
-  // No whitespace at either end: the service trims its environment, S3 keys do not.
-  'model.uri': pattern('^((s3://[^/\\s]+/.*\\S)|(file://.*\\S))?$'),
+  // No whitespace at either end: the service trims its environment (JavaScript's trim()), S3
+  // keys are not trimmed. helm's \s is ASCII only, so the rest of trim()'s set is spelled out.
+  'model.uri': pattern(`^((s3://[^/\\s]+/.*[^${TRIMMED}])|(file://.*[^${TRIMMED}]))?$`),
   'model.md5': pattern('^([0-9a-f]{32})?$'),
   'model.sha256': pattern('^([0-9a-f]{64})?$'),
   'model.bytes': integer(0),

@@ -155,7 +155,7 @@ async function main(): Promise<number> {
   }
 
   const header =
-    `# Release values for ${args.env}: written by npm run release:values; ${source.replace(/[\r\n]/g, ' ')}.\n` +
+    `# Release values for ${args.env}: written by npm run release:values; ${source.replace(/[\r\n\u0085\u2028\u2029]/g, ' ')}.\n` +
     `#   helm upgrade --install fasttext-edge chart -f chart/values-${args.env}.yaml -f <this file>\n`;
   const text = header + YAML.stringify(values, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' });
   if (args.out === undefined) {

@@ -23,7 +23,7 @@ Included once, from deployment.yaml.
 {{- /* The model's variables come from model.* alone: set through extraEnv they would escape the
 checks above and release:verify, and win over the chart's own entries. */ -}}
 {{- range $e := $v.extraEnv -}}
-{{- $field := get (dict "MODEL_URI" "uri" "MODEL_MD5" "md5" "MODEL_SHA256" "sha256" "MODEL_CANARIES" "canaries") (toString $e.name) -}}
+{{- $field := get (dict "MODEL_URI" "uri" "MODEL_MD5" "md5" "MODEL_SHA256" "sha256" "MODEL_CANARIES" "canaries" "MODEL_LOCK_FILE" "uri") (toString $e.name) -}}
 {{- if $field -}}
 {{- fail (printf "extraEnv sets %s: the model's variables come from model.* (set model.%s instead), so that the chart's checks and release:verify see the model the pods will load." $e.name $field) -}}
 {{- end -}}

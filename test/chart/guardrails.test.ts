@@ -171,6 +171,14 @@ for (const major of HELM_MAJORS) {
       [['--set', 'canary.intervalMs=0'], /intervalMs/],
       [['--set', 'podAntiAffinityPreset=always'], /podAntiAffinityPreset/],
       [['--set', 'ingress.pathType=Regex'], /pathType/],
+      // Whitespace the service would trim (JavaScript's trim(), wider than helm's \s): the pods would fetch another key.
+      ...['\u00a0', '\v', '\ufeff', '\u2028', '\u3000', ' '].map(
+        (ws) =>
+          [
+            ['--set-string', `model.uri=s3://b/k${ws}`, '--set-string', 'model.md5=' + '0'.repeat(32)],
+            /model[./]uri/,
+          ] as const,
+      ),
     ] as const) {
       const run = await runHelm(major, ['template', 'x', CHART, ...PROD, ...bad]);
       t.not(run.code, 0, bad.join(' '));

@@ -1,7 +1,7 @@
 // `npm run release:values` end to end: the file it writes, layered over an environment's
 // values with the real helm, renders pods that run the image tag and check the locked MD5.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -212,4 +212,22 @@ test('modelValues carries every lock field the chart declares, and names the res
     [{ text: 'x', label: 'y', score: 1 }],
     "fastText's printed 1.00001 is a probability of 1",
   );
+});
+
+test('a lock path with a line break of any kind stays inside the header comment', async (t) => {
+  // helm's YAML reader ends a comment at NEL, U+2028 and U+2029 too: each would start a live value.
+  for (const brk of ['\n', '\r', '\u0085', '\u2028', '\u2029']) {
+    const lockDir = path.join(dir, `rel${brk}replicaCount: 7${brk}#`);
+    await mkdir(lockDir, { recursive: true });
+    const lock = path.join(lockDir, 'm.lock.json');
+    await writeFile(lock, JSON.stringify({ uri: 's3://bucket/m.bin', md5: '0'.repeat(32), bytes: 100, name: 'm' }));
+    const run = await runScript('release-values.ts', ['--env', 'dev', '--image-tag', 'v1', '--lock', lock], {
+      timeoutMs: DEADLINE_MS,
+    });
+    t.is(run.code, 0, run.stderr);
+    const header = run.stdout.split('\n').filter((l) => l.startsWith('#'));
+    t.is(header.length, 2, JSON.stringify(brk));
+    t.notRegex(run.stdout, /[\r\u0085\u2028\u2029]/, 'no line break of another kind in the output');
+    t.false(/^replicaCount/m.test(run.stdout));
+  }
 });
