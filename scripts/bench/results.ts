@@ -2,7 +2,7 @@
 // bench/results/results.json holds, and what report.ts and plot.ts read.
 import type { LatencySummary } from './stats.js';
 
-export type ContenderId = 'service' | 'service-cached' | 'service-canaries' | 'bare' | 'peer';
+export type ContenderId = 'service' | 'service-cached' | 'service-canaries' | 'koa' | 'bare' | 'peer';
 
 export interface ContenderInfo {
   readonly id: ContenderId;

@@ -62,7 +62,14 @@ export interface BenchContext {
   readonly log: (message: string) => void;
 }
 
-const ROUND_CONTENDERS: readonly ContenderId[] = ['peer', 'bare', 'service', 'service-cached', 'service-canaries'];
+const ROUND_CONTENDERS: readonly ContenderId[] = [
+  'peer',
+  'bare',
+  'koa',
+  'service',
+  'service-cached',
+  'service-canaries',
+];
 
 export function rotate<T>(items: readonly T[], by: number): T[] {
   const n = items.length;
@@ -349,7 +356,7 @@ export class Bench {
 
   private async overload(): Promise<void> {
     const { plan, results, log } = this.ctx;
-    for (const id of ['service', 'peer'] as const) {
+    for (const id of ['service', 'koa', 'bare', 'peer'] as const) {
       const c = await this.start(id);
       try {
         const capacity = await this.capacityOf(c);

