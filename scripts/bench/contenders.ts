@@ -189,8 +189,8 @@ export function serviceEnv(
 }
 
 /**
- * Times a process that logs a JSON `listening` line with its port (this service, the bare
- * server): spawn to that line, to /ready 200, and to its first classification.
+ * Times a process that logs a JSON `listening` line with its port (this service, the two
+ * floors): spawn to that line, to /ready 200, and to its first classification.
  */
 async function timeListeningStart(
   proc: Proc,

