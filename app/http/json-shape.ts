@@ -45,15 +45,14 @@ export class JsonShapeScanner {
   private depth = 0;
   private keys = 0;
   private values = 0;
+  // Plain arrays, grown to the depth reached (at most maxDepth + 1 entries): a scanner is made
+  // per request, and two typed arrays cost 2.3% of the thread in the 1000-connection surge.
   /** Per nesting level: 1 for an array, 0 for an object. */
-  private readonly isArray: Uint8Array;
+  private readonly isArray: number[] = [];
   /** Per nesting level: commas seen in that container so far. */
-  private readonly commas: Uint32Array;
+  private readonly commas: number[] = [];
 
-  constructor(private readonly limits: JsonShapeLimits) {
-    this.isArray = new Uint8Array(limits.maxDepth + 2);
-    this.commas = new Uint32Array(limits.maxDepth + 2);
-  }
+  constructor(private readonly limits: JsonShapeLimits) {}
 
   /** Scans the next chunk; throws ApiError (422) at the first limit exceeded. */
   feed(chunk: Buffer): void {
