@@ -4,8 +4,7 @@
 // the cost of everything the service adds. Like the peer, it listens once the model is
 // loaded. Settings come from the same environment as the service (app/config.ts).
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { startFloorEngine } from './floor-engine.js';
+import { serveFloor, startFloorEngine } from './floor-engine.js';
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -14,7 +13,6 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
 }
 
 const floor = await startFloorEngine();
-const { config } = floor;
 
 const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
   if (req.method === 'POST' && req.url === '/v1/classify') {
@@ -32,15 +30,4 @@ const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
   send(res, 404, { error: { code: 'not_found', message: 'not found' } });
 });
 
-server.listen({ host: config.host, port: config.port, backlog: config.listenBacklog }, () => {
-  process.stdout.write(`${JSON.stringify({ event: 'listening', port: (server.address() as AddressInfo).port })}\n`);
-});
-
-const stop = (): void => {
-  server.close();
-  server.closeAllConnections();
-  void floor.stop().then(() => process.exit(0));
-  setTimeout(() => process.exit(1), 5000).unref();
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+serveFloor(server, floor);

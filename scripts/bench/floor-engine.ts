@@ -2,6 +2,8 @@
 // project's engine (FastTextPool) started on the bundled model, and the answer to a
 // POST /v1/classify body ({"text"} or {"texts"}) with no validation, admission, metrics or
 // cache. Settings come from the same environment as the service (app/config.ts).
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, projectRoot, type Config } from '../../app/config.js';
@@ -60,4 +62,20 @@ export async function startFloorEngine(): Promise<FloorEngine> {
     }
   };
   return { config, answer, stop: () => engine.stop() };
+}
+
+/** Listens where the service would (HOST, PORT, LISTEN_BACKLOG), logs the `listening` line the bench waits for, and stops on SIGTERM/SIGINT. */
+export function serveFloor(server: http.Server, floor: FloorEngine): void {
+  const { config } = floor;
+  server.listen({ host: config.host, port: config.port, backlog: config.listenBacklog }, () => {
+    process.stdout.write(`${JSON.stringify({ event: 'listening', port: (server.address() as AddressInfo).port })}\n`);
+  });
+  const stop = (): void => {
+    server.close();
+    server.closeAllConnections();
+    void floor.stop().then(() => process.exit(0));
+    setTimeout(() => process.exit(1), 5000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }

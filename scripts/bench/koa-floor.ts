@@ -4,10 +4,9 @@
 // what the framework it is built on costs and what the service adds. Same routes, body
 // handling and answers as the bare server.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { startFloorEngine } from './floor-engine.js';
+import { serveFloor, startFloorEngine } from './floor-engine.js';
 
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -19,7 +18,6 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 }
 
 const floor = await startFloorEngine();
-const { config } = floor;
 
 const router = new Router();
 router.post('/v1/classify', async (ctx) => {
@@ -36,15 +34,4 @@ app.use(router.routes()).use(router.allowedMethods());
 
 const handle = app.callback();
 const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => void handle(req, res));
-server.listen({ host: config.host, port: config.port, backlog: config.listenBacklog }, () => {
-  process.stdout.write(`${JSON.stringify({ event: 'listening', port: (server.address() as AddressInfo).port })}\n`);
-});
-
-const stop = (): void => {
-  server.close();
-  server.closeAllConnections();
-  void floor.stop().then(() => process.exit(0));
-  setTimeout(() => process.exit(1), 5000).unref();
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+serveFloor(server, floor);
