@@ -35,14 +35,38 @@ interface Expected {
   readonly from: string;
 }
 
+const isMergeKey = (key: unknown): boolean =>
+  YAML.isScalar(key) && (key.value === '<<' || (typeof key.value === 'symbol' && key.value.description === '<<'));
+
+/**
+ * Refuses a merge key placed after an explicit key of the model block: helm's reader lets such
+ * a `<<` override the keys above it, the YAML merge this tool applies does not, so the two would
+ * name different objects. A merge key first means the same to both.
+ */
+function checkMergeOrder(file: string, doc: YAML.Document): void {
+  const model = doc.get('model', true);
+  if (!YAML.isMap(model)) return;
+  const firstExplicit = model.items.findIndex((pair) => !isMergeKey(pair.key));
+  const lateMerge = model.items.findIndex((pair, i) => i > firstExplicit && isMergeKey(pair.key));
+  if (firstExplicit >= 0 && lateMerge >= 0)
+    throw new UsageError(
+      `${file}: a merge key (<<) in model comes after an explicit key; helm and YAML's merge then disagree on which value wins: put the merge key first`,
+    );
+}
+
 async function fromValues(files: readonly string[]): Promise<Expected> {
   const model: Record<string, unknown> = {};
   for (const file of files) {
     let doc: unknown;
     try {
       // merge: helm applies YAML merge keys (<<), so a model block built with one is what it renders.
-      doc = YAML.parse(await readFile(file, 'utf8'), { merge: true });
+      const parsed = YAML.parseDocument(await readFile(file, 'utf8'), { merge: true });
+      const [error] = parsed.errors;
+      if (error !== undefined) throw error;
+      checkMergeOrder(file, parsed);
+      doc = parsed.toJS();
     } catch (err) {
+      if (err instanceof UsageError) throw err;
       throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     const m = (doc as { model?: unknown } | null)?.model;

@@ -86,6 +86,25 @@ test('a model block built with a YAML merge key is read as helm renders it', asy
   t.regex(run.stdout, /sha256/);
 });
 
+test('a merge key after an explicit model key is refused: helm lets it win, YAML merge does not', async (t) => {
+  // helm renders the merged uri below; a reader that let the explicit key win verified the other object.
+  const late = path.join(dir, 'late-merge.yaml');
+  await writeFile(
+    late,
+    `model:\n  uri: ${URI}\n  md5: "${file.md5}"\n  <<: {uri: "${URI}-other", md5: "${'b'.repeat(32)}"}\n`,
+  );
+  const run = await verify([late]);
+  t.is(run.code, 2, run.stdout);
+  t.regex(run.stderr, /merge key \(<<\) in model comes after an explicit key/);
+  // First, the merge key means the same to both readers: explicit keys after it win.
+  const early = path.join(dir, 'early-merge.yaml');
+  await writeFile(
+    early,
+    `model:\n  <<: {uri: "${URI}-other", md5: "${'b'.repeat(32)}"}\n  uri: ${URI}\n  md5: "${file.md5}"\n`,
+  );
+  t.is((await verify([early])).code, 0);
+});
+
 test('a sha256 that YAML reads as a number is a usage error, not ignored', async (t) => {
   const numeric = path.join(dir, 'numeric.yaml');
   await writeFile(numeric, `model:\n  uri: ${URI}\n  md5: "${file.md5}"\n  sha256: ${'0'.repeat(64)}\n`);
