@@ -27,6 +27,13 @@ checks above and release:verify, and win over the chart's own entries. */ -}}
 {{- if $field -}}
 {{- fail (printf "extraEnv sets %s: the model's variables come from model.* (set model.%s instead), so that the chart's checks and release:verify see the model the pods will load." $e.name $field) -}}
 {{- end -}}
+{{- /* The settings the checks below weigh against each other, and the ports the probes and
+Services point at: set through extraEnv they would win over the values the chart checked. */ -}}
+{{- $checked := dict "ENGINE_RESTART_BASE_MS" "engine.restartBaseMs" "ENGINE_RESTART_MAX_MS" "engine.restartMaxMs" "MODEL_RETRY_BASE_MS" "model.retry.baseMs" "MODEL_RETRY_MAX_MS" "model.retry.maxMs" "REQUEST_TIMEOUT_MS" "admission.requestTimeoutMs" "ADMISSION_QUEUE_DELAY_TARGET_MS" "admission.queueDelayTargetMs" "ADMISSION_QUEUE_DELAY_INTERVAL_MS" "admission.queueDelayIntervalMs" "SHUTDOWN_DRAIN_TIMEOUT_MS" "shutdown.drainTimeoutSeconds" "SHUTDOWN_DELAY_MS" "shutdown.delaySeconds" "LIVENESS_MAX_EVENT_LOOP_DELAY_MS" "watchdog.maxEventLoopDelayMs" "PORT" "containerPorts.http" "MANAGEMENT_PORT" "containerPorts.management" -}}
+{{- $value := get $checked (toString $e.name) -}}
+{{- if $value -}}
+{{- fail (printf "extraEnv sets %s: the chart checks it against other settings and points probes and Services by it, so it comes from values alone (set %s instead)." $e.name $value) -}}
+{{- end -}}
 {{- end -}}
 
 {{- /* An s3:// model behind a NetworkPolicy that lets nothing out: never ready, whatever else. */ -}}
